@@ -1,0 +1,16 @@
+# Warnings and sanitizers live in INTERFACE targets that our own targets link;
+# nothing here touches global flags, so the project can be embedded safely.
+add_library(rk_warnings INTERFACE)
+target_compile_options(rk_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual)
+if(RK_WERROR)
+  target_compile_options(rk_warnings INTERFACE -Werror)
+endif()
+
+add_library(rk_sanitizers INTERFACE)
+if(RK_SANITIZE)
+  target_compile_options(rk_sanitizers INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(rk_sanitizers INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,123 @@
+// notify_backup: become the peer's replica once that loses nothing, and
+// never while the peer is itself syncing from this node before promotion.
+
+#include "rk/errors.hpp"
+#include "rk/hook_run.hpp"
+#include "rk/hooks.hpp"
+
+namespace rk {
+namespace {
+
+const char* action_name(BackupAction action) {
+  switch (action) {
+    case BackupAction::done: return "done";
+    case BackupAction::replicate_peer: return "replicate-peer";
+    case BackupAction::replicate_diverged: return "replicate-diverged";
+    case BackupAction::wait_for_link: return "wait-for-link";
+    case BackupAction::wait: return "wait";
+    case BackupAction::refuse_empty_peer: return "refuse-empty-peer";
+  }
+  return "?";
+}
+
+ExitCode run_backup_steps(HookRun& run) {
+  const ToolOptions& options = run.options();
+  if (!options.peer_endpoint) {
+    run.log().warning("no peer configured (--peer or the positional PEER_HOST); nothing to do");
+    return run.finish(ExitCode::failure, "no-peer", "");
+  }
+  const Endpoint& peer_endpoint = *options.peer_endpoint;
+  auto started = Clock::now();
+  auto deadline = started + options.sync_timeout;
+  auto grace_over_at = started + options.backup_grace;
+  std::optional<Clock::time_point> replicating_since;
+  std::string last_reason = "nothing observed";
+
+  for (;;) {
+    run.check_superseded();
+    std::optional<RedisState> local = run.observe_local();
+    PeerView peer = local ? run.observe_peer() : std::nullopt;
+    if (local) {
+      BackupDecision decision =
+          decide_backup_step(*local, peer, peer_endpoint, Clock::now() >= grace_over_at);
+      last_reason = decision.reason;
+      run.log_decision(action_name(decision.action), decision.reason,
+                       fmt::format("local {}; peer {}", describe(*local),
+                                   peer ? describe(*peer) : std::string("unreachable")));
+      switch (decision.action) {
+        case BackupAction::done: {
+          run.rewrite_config(*run.local(), *local, "local");
+          long long link_ms =
+              replicating_since ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      Clock::now() - *replicating_since)
+                                      .count()
+                                : 0;
+          run.log().info("link up with {}:{} ({} ms after REPLICAOF)", peer_endpoint.host,
+                         peer_endpoint.port, link_ms);
+          return run.finish(ExitCode::success, "replicating", describe(*local));
+        }
+        case BackupAction::replicate_diverged: {
+          Divergence divergence = describe_divergence(*local, *peer);
+          if (divergence.related)
+            run.log().warning("split-brain: both nodes took writes after offset {}; {} bytes of "
+                              "writes made only here are discarded by syncing from the peer",
+                              divergence.fork_offset, divergence.local_only_bytes);
+          else
+            run.log().warning("split-brain: histories are unrelated; this node's {} keys are "
+                              "replaced by the peer's {} keys",
+                              local->keys, peer->keys);
+          [[fallthrough]];
+        }
+        case BackupAction::replicate_peer:
+          run.act(*run.local(),
+                  {"REPLICAOF", peer_endpoint.host, std::to_string(peer_endpoint.port)});
+          replicating_since = Clock::now();
+          run.log().info("replicating {}:{}", peer_endpoint.host, peer_endpoint.port);
+          // Rewrite at once so that a restart during the sync comes back as
+          // a replica rather than as a second master.
+          run.rewrite_config(*run.local(), *local, "local");
+          break;
+        case BackupAction::refuse_empty_peer:
+        case BackupAction::wait_for_link:
+        case BackupAction::wait:
+          break;
+      }
+    }
+    if (run.past(deadline))
+      return run.finish(ExitCode::failure, "timeout",
+                        fmt::format("gave up after {} s: {}", options.sync_timeout.count(),
+                                    last_reason));
+    run.pause_briefly();
+  }
+}
+
+}  // namespace
+
+ExitCode run_backup(const ToolOptions& options) {
+  HookRun run(options, Transition::backup);
+  try {
+    if (!run.start()) return run.finish(ExitCode::superseded, "superseded", "before acting");
+    return run_backup_steps(run);
+  } catch (const Superseded&) {
+    return run.finish(ExitCode::superseded, "superseded", "a newer transition took over");
+  } catch (const RedisError& error) {
+    return run.finish(ExitCode::failure, "error", error.what());
+  }
+}
+
+ExitCode run_transition(const ToolOptions& options, Transition transition) {
+  HookRun run(options, transition);
+  try {
+    // keepalived kills a STOP notify after about 1 s: wait at most 500 ms
+    // for older hooks to let go of the action lock.
+    if (!run.start(Clock::now() + std::chrono::milliseconds(500)))
+      return run.finish(ExitCode::superseded, "superseded", "before acting");
+    return run.finish(ExitCode::success, "recorded",
+                      run.holds_lock() ? "no older hook is acting on Redis"
+                                       : "an older hook is still finishing a Redis call");
+  } catch (const Superseded&) {
+    return run.finish(ExitCode::superseded, "superseded", "a newer transition took over");
+  }
+}
+
+}  // namespace rk

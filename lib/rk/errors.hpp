@@ -1,0 +1,53 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace rk {
+
+// Bad command line, configuration or environment: the tool exits 2 and does
+// nothing to Redis.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Anything that went wrong talking to Redis.
+class RedisError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Connection refused, reset or closed, or the context is unusable.
+class IoError : public RedisError {
+ public:
+  using RedisError::RedisError;
+};
+
+// The deadline of a connect or a command passed. hiredis cannot reuse a
+// context after a timeout (the reply stream is out of step), so the
+// connection is dead afterwards.
+class TimeoutError : public IoError {
+ public:
+  using IoError::IoError;
+};
+
+// The server answered with an error reply (-ERR, -LOADING, -NOPERM, ...).
+class ReplyError : public RedisError {
+ public:
+  ReplyError(std::string code, const std::string& message)
+      : RedisError(message), code_(std::move(code)) {}
+  // The first word of the error reply, e.g. "LOADING" or "NOPERM".
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+// The server's reply could not be understood (garbage or missing INFO fields).
+class ProtocolError : public RedisError {
+ public:
+  using RedisError::RedisError;
+};
+
+}  // namespace rk

@@ -1,0 +1,20 @@
+#pragma once
+
+#include "rk/exit_code.hpp"
+#include "rk/instance_state.hpp"
+#include "rk/options.hpp"
+
+// One entry point per tool. Each takes validated options and returns the
+// exit code; errors that reach a caller are UsageError (exit 2).
+namespace rk {
+
+// vrrp_script: one bounded PING of the local Redis.
+ExitCode run_check(const ToolOptions& options);
+// notify_master: the sync-wait before promotion.
+ExitCode run_master(const ToolOptions& options);
+// notify_backup: replicate the peer once it is safe to.
+ExitCode run_backup(const ToolOptions& options);
+// notify_fault / notify_stop: record the transition so older hooks stop.
+ExitCode run_transition(const ToolOptions& options, Transition transition);
+
+}  // namespace rk

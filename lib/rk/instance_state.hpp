@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace rk {
+
+// keepalived's state, as the hooks recorded it.
+enum class Transition { master, backup, fault, stop };
+const char* to_string(Transition transition);
+
+// Orders hooks of one instance. keepalived forks notify scripts without
+// waiting and without ordering (notify_master and notify_backup can overlap
+// and run in either order), but it forks them in the order of the
+// transitions, so a hook's generation is its process start time (clock ticks
+// since boot, /proc/self/stat) with the pid as tie-break, and the boot id.
+struct Generation {
+  std::string boot_id;
+  unsigned long long start_ticks = 0;
+  long pid = 0;
+  std::string text() const;
+  // Parses text(); a default Generation when malformed.
+  static Generation parse(const std::string& text);
+  static Generation of_this_process();
+  // True when this generation was forked after `other` (a record from an
+  // earlier boot is always older).
+  bool newer_than(const Generation& other) const;
+};
+
+// The per-instance files in the state dir: NAME.state (newest transition),
+// NAME.lock (held while acting on Redis), NAME.last (last verdict) and
+// NAME.health (redis_check's last health).
+class InstanceState {
+ public:
+  // Creates the dir (0700) if needed. Throws UsageError when it cannot.
+  InstanceState(std::string dir, std::string instance);
+  InstanceState(const InstanceState&) = delete;
+  InstanceState& operator=(const InstanceState&) = delete;
+  ~InstanceState();
+
+  // Records this process's transition unless a newer one is recorded.
+  // Returns false when this hook is already superseded.
+  bool record(Transition transition, const std::string& tool);
+  // True when a newer hook recorded its transition after ours.
+  bool superseded() const;
+  // Takes the action lock, polling every `poll` so that a newer hook
+  // supersedes a waiting one. Returns false when superseded first, or when
+  // `deadline` passes.
+  bool acquire_action_lock(std::chrono::steady_clock::time_point deadline,
+                           std::chrono::milliseconds poll);
+  // Writes the last verdict (one line) for status readers.
+  void write_last(const std::string& line) const;
+
+  // redis_check's last recorded health ("" when none).
+  std::string read_health() const;
+  void write_health(const std::string& health) const;
+
+  // Returns the newest transition record (key=value lines), or "" if none.
+  std::string read_record() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string path(const char* suffix) const;
+  std::string dir_;
+  std::string instance_;
+  Generation mine_;  // set by record()
+  int lock_fd_ = -1;
+};
+
+// Writes `content` to `path` atomically (temp file + rename), mode 0600.
+void write_file_atomically(const std::string& path, const std::string& content);
+
+}  // namespace rk

@@ -1,0 +1,171 @@
+#include "rk/options.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "rk/errors.hpp"
+
+namespace rk {
+namespace {
+
+bool all_digits_and_dots(const std::string& text) {
+  return text.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+bool is_valid_hostname(const std::string& host) {
+  if (host.empty() || host.size() > 253) return false;
+  size_t start = 0;
+  while (start <= host.size()) {
+    size_t dot = host.find('.', start);
+    std::string label = host.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return true;
+}
+
+int parse_port(const std::string& text, const std::string& what) {
+  int port = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, port);
+  if (text.empty() || ec != std::errc() || ptr != end || port < 1 || port > 65535)
+    throw UsageError(fmt::format("{}: '{}' is not a port number (1-65535)", what, text));
+  return port;
+}
+
+}  // namespace
+
+bool is_valid_host(const std::string& host) {
+  if (host.empty()) return false;
+  unsigned char buffer[sizeof(in6_addr)];
+  if (::inet_pton(AF_INET, host.c_str(), buffer) == 1) return true;
+  if (host.find(':') != std::string::npos) return ::inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+  // All digits and dots but not a valid IPv4 address (300.1.1.1) is a typo,
+  // not a name.
+  if (all_digits_and_dots(host)) return false;
+  return is_valid_hostname(host);
+}
+
+Endpoint parse_endpoint(const std::string& text, int default_port) {
+  Endpoint endpoint{text, default_port};
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos) throw UsageError(fmt::format("--peer: '{}' lacks ']'", text));
+    endpoint.host = text.substr(1, close - 1);
+    std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') throw UsageError(fmt::format("--peer: malformed '{}'", text));
+      endpoint.port = parse_port(rest.substr(1), "--peer");
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    size_t colon = text.find(':');
+    endpoint.host = text.substr(0, colon);
+    endpoint.port = parse_port(text.substr(colon + 1), "--peer");
+  }
+  if (!is_valid_host(endpoint.host))
+    throw UsageError(fmt::format("--peer: '{}' is not a valid host address", endpoint.host));
+  return endpoint;
+}
+
+std::string read_password_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    throw UsageError(fmt::format("cannot read password file {}: {}", path, std::strerror(errno)));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw UsageError(fmt::format("password file {} is not a regular file", path));
+  }
+  if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    ::close(fd);
+    throw UsageError(fmt::format(
+        "password file {} is accessible by group or others (mode {:o}); chmod 600 it", path,
+        info.st_mode & 07777));
+  }
+  std::string content(4096, '\0');
+  ssize_t size = ::read(fd, content.data(), content.size());
+  ::close(fd);
+  if (size < 0) throw UsageError(fmt::format("cannot read password file {}", path));
+  content.resize(static_cast<size_t>(size));
+  content = content.substr(0, content.find('\n'));
+  if (!content.empty() && content.back() == '\r') content.pop_back();
+  if (content.empty()) throw UsageError(fmt::format("password file {} is empty", path));
+  return content;
+}
+
+void validate(ToolOptions& options, const char* environment_password) {
+  if (!is_valid_host(options.host))
+    throw UsageError(fmt::format("--host: '{}' is not a valid host address", options.host));
+  if (options.port < 1 || options.port > 65535)
+    throw UsageError(fmt::format("--port: {} is not a port number (1-65535)", options.port));
+  if (options.timeout.count() < 1 || options.timeout.count() > 60000)
+    throw UsageError(fmt::format("--timeout: {} ms is outside 1-60000", options.timeout.count()));
+  if (options.poll.count() < 1 || options.poll.count() > 1000)
+    throw UsageError(fmt::format("--poll-ms: {} is outside 1-1000", options.poll.count()));
+  if (options.pause.count() < 100 || options.pause.count() > 60000)
+    throw UsageError(fmt::format("--pause-ms: {} is outside 100-60000", options.pause.count()));
+  if (options.sync_timeout.count() < 1)
+    throw UsageError("--sync-timeout must be at least 1 second");
+  if (!options.announce_host.empty() && !is_valid_host(options.announce_host))
+    throw UsageError(
+        fmt::format("--announce-host: '{}' is not a valid host address", options.announce_host));
+  if (options.peer.empty()) {
+    options.peer_endpoint.reset();
+  } else {
+    options.peer_endpoint = parse_endpoint(options.peer, options.port);
+  }
+  if (!options.password_file.empty()) {
+    options.password = read_password_file(options.password_file);
+  } else if (environment_password != nullptr && *environment_password != '\0') {
+    options.password = environment_password;
+  }
+  if (!options.user.empty() && options.password.empty())
+    throw UsageError(fmt::format("--user {} needs a password (--password-file or REDISCLI_AUTH)",
+                                 options.user));
+}
+
+ConnectionOptions local_connection(const ToolOptions& options) {
+  ConnectionOptions connection;
+  connection.host = options.host;
+  connection.port = options.port;
+  connection.timeout = options.timeout;
+  connection.user = options.user;
+  connection.password = options.password;
+  connection.renamed_commands = options.renamed_commands;
+  return connection;
+}
+
+ConnectionOptions peer_connection(const ToolOptions& options) {
+  ConnectionOptions connection = local_connection(options);
+  if (options.peer_endpoint) {
+    connection.host = options.peer_endpoint->host;
+    connection.port = options.peer_endpoint->port;
+  }
+  return connection;
+}
+
+LogOptions log_options(const ToolOptions& options) {
+  LogOptions log;
+  log.tool = options.tool;
+  log.instance = options.instance;
+  log.file = options.log_file;
+  log.syslog_ident = options.syslog_ident;
+  log.syslog_facility = options.syslog_facility;
+  return log;
+}
+
+}  // namespace rk

@@ -1,0 +1,229 @@
+#include "rk/redis_client.hpp"
+
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "rk/errors.hpp"
+
+namespace rk {
+namespace {
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  if (ms.count() < 1) ms = std::chrono::milliseconds(1);
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+std::chrono::milliseconds remaining(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::max(left, std::chrono::milliseconds(0));
+}
+
+Reply convert(const redisReply& raw) {
+  Reply reply;
+  switch (raw.type) {
+    case REDIS_REPLY_STATUS:
+      reply.type = Reply::Type::status;
+      reply.text.assign(raw.str, raw.len);
+      break;
+    case REDIS_REPLY_ERROR:
+      reply.type = Reply::Type::error;
+      reply.text.assign(raw.str, raw.len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      reply.type = Reply::Type::integer;
+      reply.integer = raw.integer;
+      break;
+    case REDIS_REPLY_STRING:
+      reply.type = Reply::Type::string;
+      reply.text.assign(raw.str, raw.len);
+      break;
+    case REDIS_REPLY_ARRAY:
+      reply.type = Reply::Type::array;
+      reply.elements.reserve(raw.elements);
+      for (size_t i = 0; i < raw.elements; ++i) reply.elements.push_back(convert(*raw.element[i]));
+      break;
+    default:
+      reply.type = Reply::Type::nil;
+      break;
+  }
+  return reply;
+}
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+}  // namespace
+
+std::string Reply::error_code() const {
+  if (type != Type::error) return {};
+  return text.substr(0, text.find(' '));
+}
+
+Connection::Connection(ContextPtr context, ConnectionOptions options)
+    : context_(std::move(context)), options_(std::move(options)) {}
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+Connection::~Connection() = default;
+
+Connection Connection::open(const ConnectionOptions& options) {
+  return open(options, Clock::now() + options.timeout);
+}
+
+Connection Connection::open(const ConnectionOptions& options, Clock::time_point deadline) {
+  // redisConnectWithTimeout bounds the TCP connect; name resolution is not
+  // bounded by it (hiredis 0.14), which is why hosts are best given as
+  // addresses.
+  redisContext* raw = redisConnectWithTimeout(options.host.c_str(), options.port,
+                                              to_timeval(remaining(deadline)));
+  if (raw == nullptr) throw IoError("cannot allocate a Redis connection");
+  Connection connection(ContextPtr(raw, &redisFree), options);
+  if (raw->err != 0) {
+    std::string what = raw->errstr;
+    bool timed_out = what.find("timed out") != std::string::npos ||
+                     what.find("Resource temporarily unavailable") != std::string::npos ||
+                     what.find("Operation now in progress") != std::string::npos;
+    std::string message =
+        fmt::format("cannot connect to {}:{}: {}", options.host, options.port, what);
+    if (timed_out) throw TimeoutError(message);
+    throw IoError(message);
+  }
+  // Backstop for the blocking reads and writes; command() polls with the
+  // real remaining deadline before each of them.
+  redisSetTimeout(raw, to_timeval(options.timeout));
+
+  if (!options.password.empty()) {
+    std::vector<std::string> auth{"AUTH"};
+    if (!options.user.empty()) auth.push_back(options.user);
+    auth.push_back(options.password);
+    Reply reply = connection.command(auth, deadline);
+    // The message names the user, never the password.
+    if (reply.is_error())
+      throw ReplyError(reply.error_code(),
+                       fmt::format("AUTH as {} at {}:{} refused: {}",
+                                   options.user.empty() ? "default" : options.user,
+                                   options.host, options.port, reply.text));
+  }
+  return connection;
+}
+
+void Connection::throw_context_error(const char* during) {
+  broken_ = true;
+  std::string what = context_->errstr;
+  if (context_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+    throw TimeoutError(fmt::format("{}:{}: timed out {}", options_.host, options_.port, during));
+  if (context_->err == REDIS_ERR_PROTOCOL)
+    throw ProtocolError(fmt::format("{}:{}: protocol error {}: {}", options_.host, options_.port,
+                                    during, what));
+  throw IoError(fmt::format("{}:{}: {} {}", options_.host, options_.port, what, during));
+}
+
+void Connection::wait_for_socket(short events, Clock::time_point deadline) {
+  for (;;) {
+    auto left = remaining(deadline);
+    if (left.count() <= 0) break;
+    pollfd pfd{context_->fd, events, 0};
+    int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready > 0) return;
+    if (ready < 0 && errno != EINTR) {
+      broken_ = true;
+      throw IoError(fmt::format("{}:{}: poll failed: {}", options_.host, options_.port,
+                                std::strerror(errno)));
+    }
+    if (ready == 0) break;
+  }
+  broken_ = true;
+  throw TimeoutError(fmt::format("{}:{}: no reply within {} ms", options_.host, options_.port,
+                                 options_.timeout.count()));
+}
+
+Reply Connection::command(const std::vector<std::string>& argv) {
+  return command(argv, Clock::now() + options_.timeout);
+}
+
+Reply Connection::command(const std::vector<std::string>& argv, Clock::time_point deadline) {
+  if (broken_)
+    throw IoError(fmt::format("{}:{}: connection unusable after an earlier error", options_.host,
+                              options_.port));
+  if (argv.empty()) throw std::invalid_argument("empty Redis command");
+
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  args.reserve(argv.size());
+  lengths.reserve(argv.size());
+  // rename-command applies to the command name only; subcommands keep theirs.
+  auto renamed = options_.renamed_commands.find(upper(argv.front()));
+  const std::string& name =
+      renamed == options_.renamed_commands.end() ? argv.front() : renamed->second;
+  args.push_back(name.c_str());
+  lengths.push_back(name.size());
+  for (size_t i = 1; i < argv.size(); ++i) {
+    args.push_back(argv[i].c_str());
+    lengths.push_back(argv[i].size());
+  }
+  if (redisAppendCommandArgv(context_.get(), static_cast<int>(args.size()), args.data(),
+                             lengths.data()) != REDIS_OK)
+    throw_context_error("while formatting a command");
+
+  int done = 0;
+  while (done == 0) {
+    wait_for_socket(POLLOUT, deadline);
+    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) throw_context_error("while sending");
+  }
+
+  void* raw = nullptr;
+  for (;;) {
+    if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK)
+      throw_context_error("while parsing the reply");
+    if (raw != nullptr) break;
+    wait_for_socket(POLLIN, deadline);
+    if (redisBufferRead(context_.get()) != REDIS_OK) throw_context_error("while reading");
+  }
+  std::unique_ptr<redisReply, void (*)(void*)> owned(static_cast<redisReply*>(raw),
+                                                     &freeReplyObject);
+  return convert(*owned);
+}
+
+Reply Connection::command_ok(const std::vector<std::string>& argv) {
+  Reply reply = command(argv);
+  if (reply.is_error())
+    throw ReplyError(reply.error_code(),
+                     fmt::format("{}:{}: {} refused: {}", options_.host, options_.port,
+                                 argv.front(), reply.text));
+  return reply;
+}
+
+std::string Connection::local_address() const {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (::getsockname(context_->fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw IoError(fmt::format("getsockname failed: {}", std::strerror(errno)));
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
+    ::inet_ntop(AF_INET, &in4->sin_addr, text, sizeof(text));
+  } else if (address.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+  } else {
+    throw IoError("the connection is not TCP/IP");
+  }
+  return text;
+}
+
+}  // namespace rk

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+// hiredis is wrapped here once; its header appears only in redis_client.cpp.
+struct redisContext;
+
+namespace rk {
+
+using Clock = std::chrono::steady_clock;
+
+struct ConnectionOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  // Bound on the connect, and on each command from send to full reply.
+  std::chrono::milliseconds timeout{500};
+  std::string user;      // ACL user; empty means the default user
+  std::string password;  // empty means no AUTH
+  // rename-command in redis.conf: canonical name (upper case) -> name to send.
+  std::map<std::string, std::string> renamed_commands;
+};
+
+// A reply as a plain value, so callers never see hiredis types.
+struct Reply {
+  enum class Type { status, error, integer, string, nil, array };
+  Type type = Type::nil;
+  std::string text;  // status, error and string replies
+  long long integer = 0;
+  std::vector<Reply> elements;
+
+  bool is_error() const { return type == Type::error; }
+  // True for a status reply equal to `word` (e.g. "OK", "PONG").
+  bool is_status(const std::string& word) const { return type == Type::status && text == word; }
+  // The first word of an error reply ("LOADING", "NOPERM"); empty otherwise.
+  std::string error_code() const;
+};
+
+// One TCP connection to one Redis server. Move-only; closes on destruction.
+class Connection {
+ public:
+  // Connects and authenticates, all before `deadline`. Throws IoError,
+  // TimeoutError, or ReplyError when AUTH is refused.
+  static Connection open(const ConnectionOptions& options, Clock::time_point deadline);
+  // Same, with the deadline `options.timeout` from now.
+  static Connection open(const ConnectionOptions& options);
+
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // Sends argv and returns the reply, bounded by `deadline` as a whole (not
+  // per read, so a server that drips half a reply cannot stretch it). Error
+  // replies are returned, not thrown. Throws IoError/TimeoutError.
+  Reply command(const std::vector<std::string>& argv, Clock::time_point deadline);
+  // Same, with the deadline `options.timeout` from now.
+  Reply command(const std::vector<std::string>& argv);
+  // Like command(), but an error reply throws ReplyError.
+  Reply command_ok(const std::vector<std::string>& argv);
+
+  // The local address of this TCP connection (getsockname): the address the
+  // server sees us as, which is what a peer must use to reach this host.
+  std::string local_address() const;
+  const ConnectionOptions& options() const { return options_; }
+
+ private:
+  using ContextPtr = std::unique_ptr<redisContext, void (*)(redisContext*)>;
+  Connection(ContextPtr context, ConnectionOptions options);
+  void wait_for_socket(short events, Clock::time_point deadline);
+  [[noreturn]] void throw_context_error(const char* during);
+
+  ContextPtr context_;
+  ConnectionOptions options_;
+  bool broken_ = false;
+};
+
+}  // namespace rk

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rk/result.hpp"
+
+namespace rk {
+
+enum class Role { master, replica };
+
+// One `slaveN:` line of a master's INFO replication.
+struct ReplicaEntry {
+  std::string ip;
+  int port = 0;
+  std::string state;  // "online", "wait_bgsave", "send_bulk", ...
+  long long offset = 0;
+  long long lag = 0;
+};
+
+// What one INFO call says about a server's data and replication. Every field
+// comes from Redis itself; nothing is inferred from time.
+struct RedisState {
+  Role role = Role::master;
+  bool loading = false;  // INFO persistence loading:1 (a dataset is being loaded)
+  std::string redis_version;
+  std::string config_file;  // empty when the server runs without one
+
+  // Replica side (role:slave).
+  std::string master_host;
+  int master_port = 0;
+  bool link_up = false;           // master_link_status:up, only after the RDB loaded
+  bool sync_in_progress = false;  // master_sync_in_progress:1
+  long long slave_repl_offset = -1;       // applied
+  long long slave_read_repl_offset = -1;  // received
+
+  // Both roles.
+  std::string master_replid;
+  std::string master_replid2;  // the previous replid kept by REPLICAOF NO ONE
+  long long master_repl_offset = 0;
+  long long second_repl_offset = -1;  // first offset of master_replid; -1 if none
+
+  // Master side.
+  int connected_slaves = 0;
+  std::vector<ReplicaEntry> replicas;
+
+  long long keys = 0;  // sum of keys= over the INFO keyspace dbN lines
+
+  // The offset of the history this server holds: applied offset on a replica,
+  // master_repl_offset on a master.
+  long long held_offset() const {
+    return role == Role::replica ? slave_repl_offset : master_repl_offset;
+  }
+  bool is_master() const { return role == Role::master; }
+  bool is_replica_of(std::string_view host, int port) const {
+    return role == Role::replica && master_host == host && master_port == port;
+  }
+};
+
+// Parses the text of INFO (default sections: it needs replication,
+// persistence, server and keyspace). Fails, naming the field, when a field the
+// decisions rely on is missing or malformed.
+Result<RedisState> parse_info(std::string_view text);
+
+// Short human summary for log lines: role, link, replid and offsets.
+std::string describe(const RedisState& state);
+
+}  // namespace rk

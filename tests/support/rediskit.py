@@ -1,0 +1,381 @@
+"""Test support shared by the integration and end-to-end suites.
+
+A minimal RESP client (so the tests need nothing beyond the Python standard
+library) and a RedisServer fixture that starts a real redis-server on a
+loopback port with its own data dir, and stops it by PID.
+"""
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+
+class RedisReplyError(Exception):
+    """An error reply (-ERR, -LOADING, ...) from the server."""
+
+
+class Resp:
+    """A blocking RESP2 client over one TCP connection."""
+
+    def __init__(self, host="127.0.0.1", port=6379, timeout=2.0, auth=None):
+        """auth: None, a password, or a (user, password) pair sent with AUTH."""
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        if auth is not None:
+            try:
+                if isinstance(auth, (tuple, list)):
+                    self.call("AUTH", *auth)
+                else:
+                    self.call("AUTH", auth)
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by server")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by server")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def _reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RedisReplyError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n).decode(errors="replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise ConnectionError(f"bad RESP type byte {kind!r}")
+
+    def send(self, *args):
+        out = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            b = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        self.sock.sendall(b"".join(out))
+
+    def call(self, *args):
+        """Send one command and return its reply; raise on an error reply."""
+        self.send(*args)
+        reply = self._reply()
+        if isinstance(reply, RedisReplyError):
+            raise reply
+        return reply
+
+    def info(self, section=None):
+        text = self.call("INFO", section) if section else self.call("INFO")
+        fields = {}
+        for line in text.splitlines():
+            if ":" in line and not line.startswith("#"):
+                k, v = line.split(":", 1)
+                fields[k] = v
+        return fields
+
+
+def free_port():
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, interval=0.02, what="condition"):
+    """Poll predicate() until it returns a truthy value or timeout elapses."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (OSError, ConnectionError, RedisReplyError) as exc:
+            last_exc = exc
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
+                       + (f" (last error: {last_exc})" if last_exc else ""))
+
+
+class RedisServer:
+    """A real redis-server on 127.0.0.1:<port>, with its own dir and config file.
+
+    The config file lives in the data dir, so CONFIG REWRITE works. Stopped by
+    PID (SIGTERM, then SIGKILL) in stop(); use as a context manager so it is
+    stopped even when a test fails.
+    """
+
+    def __init__(self, port=None, extra_config=(), data_dir=None, binary=None,
+                 auth=None):
+        """auth: credentials client() uses (a password or a (user, password)
+        pair), for servers whose default user is disabled or has requirepass."""
+        self.auth = auth
+        self.port = port or free_port()
+        self.own_dir = data_dir is None
+        self.dir = data_dir or tempfile.mkdtemp(prefix=f"redis-{self.port}-")
+        self.binary = binary or shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.extra_config = list(extra_config)
+        self.proc = None
+        self.conf = os.path.join(self.dir, "redis.conf")
+
+    def write_config(self):
+        lines = [
+            f"port {self.port}",
+            "bind 127.0.0.1",
+            f"dir {self.dir}",
+            "daemonize no",
+            "save \"\"",
+            "appendonly no",
+            f"logfile {os.path.join(self.dir, 'redis.log')}",
+            "protected-mode no",
+        ] + self.extra_config
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self, wait=True):
+        if not os.path.exists(self.conf):
+            self.write_config()
+        self.proc = subprocess.Popen([self.binary, self.conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if wait:
+            wait_until(self._pong, 10, what=f"redis-server on port {self.port}")
+        return self
+
+    def _pong(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"redis-server on port {self.port} exited "
+                               f"with {self.proc.returncode}; see {self.dir}/redis.log")
+        try:
+            with Resp("127.0.0.1", self.port, timeout=0.5, auth=self.auth) as c:
+                return c.call("PING") == "PONG"
+        except RedisReplyError as exc:
+            # LOADING/MASTERDOWN still mean the process is up and serving INFO.
+            return "LOADING" in str(exc) or "MASTERDOWN" in str(exc)
+
+    def client(self, timeout=2.0):
+        return Resp("127.0.0.1", self.port, timeout=timeout, auth=self.auth)
+
+    def info(self, section=None):
+        with self.client() as c:
+            return c.info(section)
+
+    def call(self, *args):
+        with self.client() as c:
+            return c.call(*args)
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+def populate(server, count, prefix="k", batch=500):
+    """Write keys PREFIX:0..count-1 with values v0..v(count-1) (pipelined MSET)."""
+    with server.client(timeout=30) as c:
+        for start in range(0, count, batch):
+            end = min(count, start + batch)
+            args = []
+            for i in range(start, end):
+                args += [f"{prefix}:{i}", f"v{i}"]
+            c.call("MSET", *args)
+
+
+def missing_keys(server, count, prefix="k", batch=1000):
+    """Indexes i in 0..count-1 whose key PREFIX:i is absent or has the wrong value."""
+    missing = []
+    with server.client(timeout=30) as c:
+        for start in range(0, count, batch):
+            idx = list(range(start, min(count, start + batch)))
+            values = c.call("MGET", *[f"{prefix}:{i}" for i in idx])
+            missing += [i for i, v in zip(idx, values) if v != f"v{i}"]
+    return missing
+
+
+class FakeServer:
+    """A TCP server on 127.0.0.1 that misbehaves like a sick Redis.
+
+    mode:
+      "hang"  accept connections and never answer (nor read);
+      "half"  read a command, answer with a truncated "+PO" and hang;
+      "slow"  answer every command (+OK to AUTH/HELLO-less commands, +PONG to
+              PING, -ERR otherwise) after `delay` seconds;
+      "reply" answer every command at once with the fixed `reply` bytes.
+    Runs in daemon threads; close() stops it and closes every connection.
+    """
+
+    def __init__(self, mode="hang", delay=0.0, reply=b""):
+        self.mode, self.delay, self.reply = mode, delay, reply
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.closed = threading.Event()
+        self.conns = []
+        self.lock = threading.Lock()
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+
+    def _accept_loop(self):
+        while not self.closed.is_set():
+            r, _, _ = select.select([self.lsock], [], [], 0.05)
+            if not r:
+                continue
+            try:
+                conn, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns.append(conn)
+                self.accepted += 1
+            if self.mode != "hang":
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _read_command(self, conn, buf):
+        """Read one RESP array (or inline) command; return (args, rest) or None."""
+        while True:
+            cmd = _parse_command(buf)
+            if cmd is not None:
+                return cmd
+            r, _, _ = select.select([conn], [], [], 0.05)
+            if self.closed.is_set():
+                return None
+            if not r:
+                continue
+            try:
+                chunk = conn.recv(65536)
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            buf += chunk
+
+    def _serve(self, conn):
+        buf = b""
+        while not self.closed.is_set():
+            got = self._read_command(conn, buf)
+            if got is None:
+                return
+            args, buf = got
+            name = args[0].upper() if args else b""
+            if self.mode == "half":
+                out = b"+PO"
+            elif self.mode == "reply":
+                out = self.reply
+            elif name == b"PING":
+                out = b"+PONG\r\n"
+            elif name in (b"AUTH", b"SELECT", b"CLIENT"):
+                out = b"+OK\r\n"
+            else:
+                out = b"-ERR unknown command\r\n"
+            if self.delay and self.closed.wait(self.delay):
+                return
+            try:
+                conn.sendall(out)
+            except OSError:
+                return
+            if self.mode == "half":
+                self.closed.wait()
+                return
+
+    def close(self):
+        self.closed.set()
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.close()
+                except OSError:
+                    pass
+        self.thread.join(timeout=2)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _parse_command(buf):
+    """Parse one RESP multibulk (or inline) command from buf: (args, rest) or None."""
+    if not buf:
+        return None
+    if buf[:1] != b"*":
+        if b"\r\n" not in buf:
+            return None
+        line, rest = buf.split(b"\r\n", 1)
+        return line.split(), rest
+    if b"\r\n" not in buf:
+        return None
+    head, rest = buf.split(b"\r\n", 1)
+    n = int(head[1:])
+    args = []
+    for _ in range(n):
+        if b"\r\n" not in rest:
+            return None
+        blen, after = rest.split(b"\r\n", 1)
+        size = int(blen[1:])
+        if len(after) < size + 2:
+            return None
+        args.append(after[:size])
+        rest = after[size + 2:]
+    return args, rest

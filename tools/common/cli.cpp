@@ -1,0 +1,188 @@
+#include "common/cli.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "rk/errors.hpp"
+
+namespace rk::cli {
+namespace {
+
+// What the command line gave, before it becomes ToolOptions.
+struct Parsed {
+  std::vector<std::string> positionals;
+  std::vector<std::string> renames;
+  int timeout_ms = 500;
+  int sync_timeout_s = 120;
+  int backup_grace_s = 5;
+  int pause_ms = 2000;
+  int poll_ms = 20;
+  std::string on_sync_timeout = "stay";
+  bool tls = false;
+  std::string tls_file;
+};
+
+const char* positional_help(Kind kind) {
+  return kind == Kind::check ? "[HOST [PORT]] as in the classic redis_check.sh"
+                             : "[LOCAL_HOST PEER_HOST PORT] as in the classic notify scripts";
+}
+
+int parse_port(const std::string& text) {
+  int port = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, port);
+  if (text.empty() || ec != std::errc() || ptr != end || port < 1 || port > 65535)
+    throw UsageError(fmt::format("PORT: '{}' is not a port number (1-65535)", text));
+  return port;
+}
+
+void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, Parsed& parsed) {
+  app.set_config("--config", "", "Read these options from an INI/TOML file (key = value)");
+  app.set_version_flag("--version", fmt::format("{} {}", spec.name, RK_VERSION));
+  app.add_option("args", parsed.positionals, positional_help(spec.kind))
+      ->expected(0, spec.kind == Kind::check ? 2 : 3);
+
+  app.add_option("--host", options.host, "Local Redis address")->capture_default_str();
+  app.add_option("--port", options.port, "Local Redis port")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  if (spec.kind != Kind::check)
+    app.add_option("--peer", options.peer, "Peer Redis as HOST[:PORT] (port defaults to --port)");
+  app.add_option("--user", options.user, "Redis ACL user");
+  app.add_option("--password-file", options.password_file,
+                 "File holding the password (mode 0600); REDISCLI_AUTH is also read");
+  app.add_option("--timeout", parsed.timeout_ms,
+                 spec.kind == Kind::check ? "Deadline of the whole check (connect, AUTH, PING), ms"
+                                          : "Deadline of each Redis call, ms")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  app.add_option("--log-file", options.log_file, "Append log lines to this file (mode 0600)");
+  app.add_option("--state-dir", options.state_dir, "Directory for the lock and the last verdict")
+      ->capture_default_str();
+  app.add_option("--instance", options.instance, "keepalived instance name (one lock each)")
+      ->capture_default_str();
+  app.add_option("--syslog-ident", options.syslog_ident, "syslog ident (default: the tool name)");
+  app.add_option("--syslog-facility", options.syslog_facility,
+                 "syslog facility: daemon, user, local0..local7")
+      ->capture_default_str();
+  app.add_option("--rename-command", parsed.renames,
+                 "NAME=NEWNAME for a command renamed in redis.conf (repeatable)");
+  app.add_flag("--tls", parsed.tls, "Not supported by this build (hiredis 0.14 has no TLS)");
+  for (const char* name : {"--cacert", "--cacertdir", "--cert", "--key", "--sni"})
+    app.add_option(name, parsed.tls_file, "Not supported by this build (no TLS)");
+
+  if (spec.kind != Kind::hook) return;
+  app.add_option("--sync-timeout", parsed.sync_timeout_s, "Bound on the wait for the sync, s")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  app.add_option("--on-sync-timeout", parsed.on_sync_timeout,
+                 "redis_master when the wait runs out: stay (a replica) or promote")
+      ->check(CLI::IsMember({"stay", "promote"}))
+      ->capture_default_str();
+  app.add_option("--announce-host", options.announce_host,
+                 "Address the peer must use to replicate this node (default: the local end of "
+                 "the connection to the peer)");
+  app.add_option("--backup-grace", parsed.backup_grace_s,
+                 "redis_backup: time the peer's own promotion hook gets before a diverged peer "
+                 "is replicated, s")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_option("--pause-ms", parsed.pause_ms,
+                 "CLIENT PAUSE WRITE window on the peer for the final comparison, ms")
+      ->check(CLI::Range(100, 60000))
+      ->capture_default_str();
+  app.add_option("--poll-ms", parsed.poll_ms, "Interval between observations, ms")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+}
+
+// The classic positional form fills what the named options did not.
+void apply_positionals(const CLI::App& app, const ToolSpec& spec, const Parsed& parsed,
+                       ToolOptions& options) {
+  const auto& args = parsed.positionals;
+  auto take = [&](size_t index, const char* option, const char* name) -> const std::string* {
+    if (args.size() <= index) return nullptr;
+    if (app.count(option) > 0)
+      throw UsageError(fmt::format("{} given both as an argument and as {}", name, option));
+    return &args[index];
+  };
+  if (const std::string* host = take(0, "--host", "HOST")) options.host = *host;
+  if (spec.kind == Kind::check) {
+    if (const std::string* port = take(1, "--port", "PORT")) options.port = parse_port(*port);
+    return;
+  }
+  if (const std::string* peer = take(1, "--peer", "PEER_HOST")) options.peer = *peer;
+  if (const std::string* port = take(2, "--port", "PORT")) options.port = parse_port(*port);
+}
+
+void apply_parsed(const Parsed& parsed, ToolOptions& options) {
+  if (parsed.tls || !parsed.tls_file.empty())
+    throw UsageError(
+        "TLS is not supported by this build: Debian's hiredis 0.14 has no TLS (see README, Known "
+        "limits)");
+  options.timeout = std::chrono::milliseconds(parsed.timeout_ms);
+  options.sync_timeout = std::chrono::seconds(parsed.sync_timeout_s);
+  options.backup_grace = std::chrono::seconds(parsed.backup_grace_s);
+  options.pause = std::chrono::milliseconds(parsed.pause_ms);
+  options.poll = std::chrono::milliseconds(parsed.poll_ms);
+  options.on_sync_timeout =
+      parsed.on_sync_timeout == "promote" ? OnSyncTimeout::promote : OnSyncTimeout::stay;
+  for (const std::string& rename : parsed.renames) {
+    size_t equals = rename.find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == rename.size())
+      throw UsageError(fmt::format("--rename-command: '{}' is not NAME=NEWNAME", rename));
+    std::string name = rename.substr(0, equals);
+    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    options.renamed_commands[name] = rename.substr(equals + 1);
+  }
+}
+
+// CLI11's messages can span lines; keepalived operators read one.
+std::string one_line(std::string text) {
+  for (char& c : text)
+    if (c == '\n') c = ' ';
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+int run_tool(const ToolSpec& spec, int argc, char** argv, ToolEntry entry) {
+  ToolOptions options;
+  options.tool = spec.name;
+  Parsed parsed;
+  CLI::App app(spec.description, spec.name);
+  app.footer(exit_code_help());
+  try {
+    define_options(app, spec, options, parsed);
+    app.parse(argc, argv);
+    apply_positionals(app, spec, parsed, options);
+    apply_parsed(parsed, options);
+    validate(options, std::getenv("REDISCLI_AUTH"));
+    return to_int(entry(options));
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return to_int(ExitCode::success);
+  } catch (const CLI::CallForVersion&) {
+    std::cout << app.version() << '\n';
+    return to_int(ExitCode::success);
+  } catch (const CLI::ParseError& error) {
+    std::fprintf(stderr, "%s: error: %s\n", spec.name, one_line(error.what()).c_str());
+    return to_int(ExitCode::usage);
+  } catch (const UsageError& error) {
+    std::fprintf(stderr, "%s: error: %s\n", spec.name, one_line(error.what()).c_str());
+    return to_int(ExitCode::usage);
+  } catch (const std::exception& error) {
+    // Anything else is a bug or an environment problem (memory, ...); fail
+    // the check or the hook rather than pretend success.
+    std::fprintf(stderr, "%s: internal error: %s\n", spec.name, one_line(error.what()).c_str());
+    return to_int(ExitCode::failure);
+  }
+}
+
+}  // namespace rk::cli

@@ -1,0 +1,27 @@
+#pragma once
+
+#include "rk/exit_code.hpp"
+#include "rk/options.hpp"
+
+namespace rk::cli {
+
+// Which positional form and options a tool takes.
+enum class Kind {
+  check,       // redis_check [HOST [PORT]]
+  hook,        // redis_master/redis_backup [LOCAL_HOST PEER_HOST PORT]
+  transition,  // redis_fault/redis_stop [LOCAL_HOST PEER_HOST PORT]
+};
+
+struct ToolSpec {
+  const char* name;
+  Kind kind;
+  const char* description;  // the first paragraph of --help and of the man page
+};
+
+using ToolEntry = ExitCode (*)(const ToolOptions&);
+
+// The whole life of a tool: parses argv with CLI11 (and --config), validates,
+// runs `entry`, and maps errors to exit codes. The one top-level catch.
+int run_tool(const ToolSpec& spec, int argc, char** argv, ToolEntry entry);
+
+}  // namespace rk::cli
