@@ -1,0 +1,356 @@
+"""Shared plumbing for the integration tests: where the binaries are, how to
+run them, and a TestCase base that starts real redis-servers and cleans up.
+
+Every test file calls itkit.main(), which
+  - exits 77 (skip) when redis-server is not installed,
+  - fails with a clear message when RK_BIN_DIR is unset or lacks a binary,
+  - runs the tests and exits non-zero when one of them fails.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+
+import rediskit  # noqa: E402
+from rediskit import (FakeServer, RedisReplyError, RedisServer, Resp,  # noqa: E402,F401
+                      free_port, missing_keys, populate, wait_until)
+
+TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop")
+SKIP_EXIT = 77
+
+# Slack on top of a deadline for process start-up and exit on a busy machine.
+MARGIN = 0.6
+
+# Every test server gets these: no 5 s wait before a diskless full sync, so
+# the tests spend their time on the behaviour under test.
+BASE_CONFIG = ("repl-diskless-sync-delay 0",)
+
+
+def environment_problem():
+    """(exit_code, message) when the suite cannot run here, else None."""
+    if not shutil.which("redis-server") and not os.path.exists("/usr/bin/redis-server"):
+        return SKIP_EXIT, "redis-server is not installed: integration tests skipped"
+    bin_dir = os.environ.get("RK_BIN_DIR")
+    if not bin_dir:
+        return 1, ("RK_BIN_DIR is not set: set it to the directory holding "
+                   "redis_check, redis_master, ... (the build's bin/ directory)")
+    missing = [t for t in TOOLS if not os.access(os.path.join(bin_dir, t), os.X_OK)]
+    if missing:
+        return 1, f"RK_BIN_DIR={bin_dir} lacks executable(s): {', '.join(missing)}"
+    return None
+
+
+def tool_path(name):
+    return os.path.join(os.environ["RK_BIN_DIR"], name)
+
+
+def main():
+    problem = environment_problem()
+    if problem:
+        code, message = problem
+        print(message, file=sys.stderr)
+        sys.exit(code)
+    prog = unittest.main(module="__main__", exit=False, verbosity=2)
+    result = prog.result
+    sys.exit(0 if result.wasSuccessful() and result.testsRun > 0 else 1)
+
+
+def setUpModule():  # noqa: N802  (used by `python3 -m unittest` runs)
+    problem = environment_problem()
+    if problem:
+        code, message = problem
+        if code == SKIP_EXIT:
+            raise unittest.SkipTest(message)
+        raise RuntimeError(message)
+
+
+class Result:
+    """What one tool run did: exit code, output, wall time, log file text."""
+
+    def __init__(self, argv, rc, stdout, stderr, elapsed, log_text):
+        self.argv, self.rc, self.stdout, self.stderr = argv, rc, stdout, stderr
+        self.elapsed, self.log = elapsed, log_text
+
+    def __repr__(self):
+        return (f"<{' '.join(self.argv)}: rc={self.rc} elapsed={self.elapsed:.2f}s\n"
+                f"stdout: {self.stdout.strip()}\nstderr: {self.stderr.strip()}\n"
+                f"log: {self.log.strip()}>")
+
+
+class Running:
+    """A tool started in the background (subprocess.Popen) by a test."""
+
+    def __init__(self, case, argv, env, log_file):
+        self.case, self.argv, self.log_file = case, argv, log_file
+        self.out = tempfile.TemporaryFile()
+        self.err = tempfile.TemporaryFile()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.err,
+                                     stdin=subprocess.DEVNULL, env=env,
+                                     start_new_session=True)
+        self.exited_at = None
+        case.addCleanup(self.kill)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def poll(self):
+        rc = self.proc.poll()
+        if rc is not None and self.exited_at is None:
+            self.exited_at = time.monotonic()
+        return rc
+
+    def wait_exit(self, timeout, interval=0.005):
+        """Wait (bounded) for the exit; record its time to within `interval`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.poll() is not None:
+                return self.result()
+            time.sleep(interval)
+        self.kill()
+        raise AssertionError(f"{' '.join(self.argv)} still running after {timeout}s; "
+                             f"killed it. {self.result()!r}")
+
+    def result(self):
+        self.proc.wait(timeout=10)
+        if self.exited_at is None:
+            self.exited_at = time.monotonic()
+        self.out.seek(0)
+        self.err.seek(0)
+        return Result(self.argv, self.proc.returncode,
+                      self.out.read().decode(errors="replace"),
+                      self.err.read().decode(errors="replace"),
+                      self.exited_at - self.started, read_text(self.log_file))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+
+
+def read_text(path):
+    if not path:
+        return ""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def read_state(path):
+    """key=value lines of a state file as a dict ({} when absent)."""
+    fields = {}
+    for line in read_text(path).splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            fields[k.strip()] = v.strip()
+    return fields
+
+
+class RoleMonitor:
+    """Samples a server's INFO every `interval` s in a thread, to check what
+    a hook did while it ran (e.g. never master while the data was missing).
+
+    Each sample: (t, role, loading, sync_in_progress, link_status, keys, master_port)
+    with t in seconds since start(); unreachable/errored polls are skipped.
+    """
+
+    def __init__(self, server, interval=0.05):
+        self.server, self.interval = server, interval
+        self.samples = []
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.t0 = None
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.thread.start()
+        return self
+
+    def _run(self):
+        client = None
+        while not self.stop_event.is_set():
+            try:
+                if client is None:
+                    client = self.server.client(timeout=1.0)
+                info = client.info()
+                keys = 0
+                m = re.match(r"keys=(\d+)", info.get("db0", ""))
+                if m:
+                    keys = int(m.group(1))
+                self.samples.append((time.monotonic() - self.t0, info.get("role"),
+                                     info.get("loading"), info.get("master_sync_in_progress"),
+                                     info.get("master_link_status"), keys,
+                                     info.get("master_port")))
+            except (OSError, ConnectionError, RedisReplyError, ValueError):
+                if client is not None:
+                    client.close()
+                client = None
+            self.stop_event.wait(self.interval)
+        if client is not None:
+            client.close()
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(timeout=5)
+        return self.samples
+
+    def roles(self):
+        return {s[1] for s in self.samples}
+
+
+class ToolTestCase(unittest.TestCase):
+    """Per test: a temp dir (state dir, log file), servers stopped at cleanup."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rk-it-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.state_dir = os.path.join(self.tmp, "state")
+        self.instance = "it" + uuid.uuid4().hex[:8]
+        self.log_file = os.path.join(self.tmp, "hook.log")
+
+    # ---- servers -------------------------------------------------------
+    def server(self, extra_config=(), auth=None, start=True):
+        srv = RedisServer(extra_config=list(BASE_CONFIG) + list(extra_config), auth=auth)
+        self.addCleanup(srv.cleanup)
+        if start:
+            srv.start()
+        return srv
+
+    def fake(self, mode="hang", **kw):
+        srv = FakeServer(mode, **kw)
+        self.addCleanup(srv.close)
+        return srv
+
+    @staticmethod
+    def info(server, section=None):
+        return server.info(section)
+
+    def role(self, server):
+        return server.info("replication")["role"]
+
+    def dbsize(self, server):
+        return int(server.call("DBSIZE"))
+
+    def wait_link_up(self, replica, master, timeout=30):
+        """Wait until `replica` replicates `master` with the link up."""
+        def ok():
+            i = replica.info("replication")
+            return (i.get("role") == "slave" and i.get("master_port") == str(master.port)
+                    and i.get("master_link_status") == "up")
+        wait_until(ok, timeout, interval=0.05,
+                   what=f"replica {replica.port} link up to {master.port}")
+
+    def replicate(self, replica, master, timeout=30):
+        replica.call("REPLICAOF", "127.0.0.1", master.port)
+        self.wait_link_up(replica, master, timeout)
+
+    def assert_all_keys(self, server, count, prefix="k"):
+        missing = missing_keys(server, count, prefix)
+        self.assertEqual(missing[:20], [],
+                         f"{len(missing)} of {count} keys {prefix}:* missing or wrong "
+                         f"on port {server.port}")
+
+    def assert_role(self, server, role, master_port=None):
+        i = server.info("replication")
+        self.assertEqual(i.get("role"), role, f"role of port {server.port}: {i}")
+        if master_port is not None:
+            self.assertEqual(i.get("master_port"), str(master_port),
+                             f"master of port {server.port}: {i}")
+
+    # ---- tools ---------------------------------------------------------
+    def common_args(self, log_file=None, state=True):
+        args = []
+        if state:
+            args += ["--state-dir", self.state_dir, "--instance", self.instance]
+        args += ["--log-file", log_file or self.log_file]
+        return args
+
+    @staticmethod
+    def hook_args(local_port, peer_port, timeout_ms=500):
+        return ["--host", "127.0.0.1", "--port", str(local_port),
+                "--peer", f"127.0.0.1:{peer_port}", "--timeout", str(timeout_ms)]
+
+    def _argv(self, tool, args, common, log_file):
+        argv = [tool_path(tool)]
+        if common:
+            argv += self.common_args(log_file)
+        return argv + [str(a) for a in args]
+
+    def _env(self, env):
+        e = dict(os.environ)
+        e.pop("REDISCLI_AUTH", None)
+        if env:
+            e.update(env)
+        return e
+
+    def run_tool(self, tool, *args, common=True, timeout=60, env=None, log_file=None):
+        """Run a tool to completion (bounded by `timeout`) and return a Result."""
+        argv = self._argv(tool, args, common, log_file)
+        log_path = (log_file or self.log_file) if common else None
+        t0 = time.monotonic()
+        try:
+            cp = subprocess.run(argv, capture_output=True, timeout=timeout,
+                                stdin=subprocess.DEVNULL, env=self._env(env))
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"{' '.join(argv)} did not exit within {timeout}s; "
+                                 f"stderr so far: {exc.stderr!r}")
+        return Result(argv, cp.returncode, cp.stdout.decode(errors="replace"),
+                      cp.stderr.decode(errors="replace"), time.monotonic() - t0,
+                      read_text(log_path))
+
+    def start_tool(self, tool, *args, common=True, env=None, log_file=None):
+        """Start a tool in the background; killed at cleanup if still running."""
+        argv = self._argv(tool, args, common, log_file)
+        return Running(self, argv, self._env(env),
+                       (log_file or self.log_file) if common else None)
+
+    def state_path(self, suffix="state"):
+        return os.path.join(self.state_dir, f"{self.instance}.{suffix}")
+
+    def wait_hook_running(self, running, timeout=5):
+        """Wait until the hook recorded itself in the state file (its pid), so a
+        test knows it holds the instance; fall back to a short sleep if the
+        file never names it (the assertions that follow still decide)."""
+        try:
+            wait_until(lambda: read_state(self.state_path()).get("pid") == str(running.pid)
+                       or running.poll() is not None, timeout, interval=0.02,
+                       what="hook pid in state file")
+        except TimeoutError:
+            pass
+        time.sleep(0.3)
+
+    def password_file(self, password, mode=0o600, name="pw"):
+        path = os.path.join(self.tmp, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        os.chmod(path, mode)
+        return path
+
+    def assertRc(self, result, *codes):  # noqa: N802
+        self.assertIn(result.rc, codes, f"unexpected exit code: {result!r}")
+
+    def slow_sync(self, local, peer, keys, delay_us=1000, prefix="k"):
+        """Give peer `keys` keys and a slow RDB child (rdb-key-save-delay), then
+        make local replicate it: the full sync takes about keys*delay_us."""
+        populate(peer, keys, prefix)
+        peer.call("CONFIG", "SET", "rdb-key-save-delay", str(delay_us))
+        local.call("REPLICAOF", "127.0.0.1", peer.port)
+        wait_until(lambda: local.info("replication").get("master_sync_in_progress") == "1",
+                   10, what="full sync to start")

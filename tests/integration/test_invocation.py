@@ -1,0 +1,177 @@
+"""Command lines: bad invocations exit 2 with one line on stderr and touch no
+Redis; --version, --help and --config work."""
+import os
+import re
+
+import itkit
+from itkit import ToolTestCase, populate, setUpModule  # noqa: F401
+
+HOOKS = ("redis_master", "redis_backup", "redis_fault", "redis_stop")
+
+
+class InvocationTest(ToolTestCase):
+
+    def setUp(self):
+        super().setUp()
+        # Two masters with data: a hook that wrongly went ahead would send
+        # them commands (and redis_master would demote one of them).
+        self.local = self.server()
+        self.peer = self.server()
+        populate(self.local, 10, "local")
+        populate(self.peer, 10, "peer")
+        self.conns = [s.client() for s in (self.local, self.peer)]
+        for c in self.conns:
+            self.addCleanup(c.close)
+        self.subs = {"L": self.local.port, "P": self.peer.port, "S": self.state_dir,
+                     "T": self.tmp, "I": self.instance}
+
+    # Argument lists with one item replaced (None drops the option).
+    def hook(self, **over):
+        opts = {"host": "127.0.0.1", "port": "{L}", "peer": "127.0.0.1:{P}",
+                "state-dir": "{S}", "instance": "{I}", "timeout": "500",
+                "sync-timeout": "2"}
+        return self._opts(opts, over)
+
+    def check(self, **over):
+        opts = {"host": "127.0.0.1", "port": "{L}", "state-dir": "{S}",
+                "instance": "{I}", "timeout": "500"}
+        return self._opts(opts, over)
+
+    @staticmethod
+    def _opts(opts, over):
+        for k, v in over.items():
+            opts[k.replace("_", "-")] = v
+        out = []
+        for k, v in opts.items():
+            if v is not None:
+                out += [f"--{k}", v]
+        return out
+
+    def write(self, name, text, mode=0o600):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def cases(self):
+        pw644 = self.write("pw644", "secret\n", 0o644)
+        self.write("afile", "not a directory\n")
+        bad_syntax = self.write("syntax.conf", "this line has no equals sign\n")
+        bad_key = self.write("key.conf", "no_such_option = 1\n")
+        bad_port = self.write("port.conf", "port = abc\n")
+        cases = []
+        for tool in HOOKS:
+            cases.append((f"{tool} unknown option", tool, self.hook() + ["--no-such-option"]))
+        cases += [
+            ("check unknown option", "redis_check", self.check() + ["--no-such-option"]),
+            ("master extra positional", "redis_master",
+             self.hook(host=None, port=None, peer=None) + ["127.0.0.1", "127.0.0.1", "{L}", "x"]),
+            ("backup extra positional", "redis_backup",
+             self.hook(host=None, port=None, peer=None) + ["127.0.0.1", "127.0.0.1", "{L}", "x"]),
+            ("check extra positional", "redis_check",
+             self.check(host=None, port=None) + ["127.0.0.1", "{L}", "x"]),
+            ("check positional port abc", "redis_check",
+             self.check(host=None, port=None) + ["127.0.0.1", "abc"]),
+            ("master positional bad host", "redis_master",
+             self.hook(host=None, port=None, peer=None) + ["300.1.1.1", "127.0.0.1", "{L}"]),
+        ]
+        for port in ("0", "70000", "abc", "-1", ""):
+            cases.append((f"master port {port!r}", "redis_master", self.hook(port=port)))
+            cases.append((f"check port {port!r}", "redis_check", self.check(port=port)))
+        for peer in ("127.0.0.1:0", "127.0.0.1:70000", "127.0.0.1:abc", "300.1.1.1:{P}", ""):
+            cases.append((f"master peer {peer!r}", "redis_master", self.hook(peer=peer)))
+        for host in ("300.1.1.1", "::zz", ""):
+            cases.append((f"master host {host!r}", "redis_master", self.hook(host=host)))
+            cases.append((f"check host {host!r}", "redis_check", self.check(host=host)))
+        missing = os.path.join(self.tmp, "missing")
+        for tool, base in (("redis_master", self.hook()), ("redis_check", self.check())):
+            cases += [
+                (f"{tool} password file 0644", tool, base + ["--password-file", pw644]),
+                (f"{tool} password file missing", tool, base + ["--password-file", missing]),
+                (f"{tool} config missing", tool, base + ["--config", missing]),
+                (f"{tool} config without '='", tool, base + ["--config", bad_syntax]),
+                (f"{tool} config unknown key", tool, base + ["--config", bad_key]),
+                (f"{tool} config port abc", tool, base + ["--config", bad_port]),
+            ]
+        cases += [
+            ("master state dir under a file", "redis_master",
+             self.hook(state_dir="{T}/afile/state")),
+            ("check state dir under a file", "redis_check",
+             self.check(state_dir="{T}/afile/state")),
+            ("master --on-sync-timeout bogus", "redis_master",
+             self.hook() + ["--on-sync-timeout", "bogus"]),
+            ("master --timeout abc", "redis_master", self.hook(timeout="abc")),
+            ("master --sync-timeout abc", "redis_master", self.hook(sync_timeout="abc")),
+            ("backup --pause-ms abc", "redis_backup", self.hook() + ["--pause-ms", "abc"]),
+        ]
+        return cases
+
+    def reset_stats(self):
+        for c in self.conns:
+            c.call("CONFIG", "RESETSTAT")
+
+    def commands_seen(self):
+        """Commands run on either server since reset_stats(), except our own."""
+        seen = {}
+        for srv, c in zip((self.local, self.peer), self.conns):
+            for line in c.call("INFO", "commandstats").splitlines():
+                m = re.match(r"cmdstat_([^:]+):calls=(\d+),.*rejected_calls=(\d+)"
+                             r",failed_calls=(\d+)", line)
+                if m and m.group(1) != "config|resetstat":
+                    seen[f"{srv.port}:{m.group(1)}"] = line
+        return seen
+
+    def test_bad_invocations_exit_2(self):
+        for name, tool, args in self.cases():
+            argv = [a.format(**self.subs) for a in args]
+            with self.subTest(name):
+                self.reset_stats()
+                r = self.run_tool(tool, *argv, common=False, timeout=15)
+                self.assertRc(r, 2)
+                lines = r.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, f"stderr is not one line: {r!r}")
+                self.assertEqual(self.commands_seen(), {},
+                                 f"Redis got commands from a bad invocation: {r!r}")
+        self.assert_role(self.local, "master")
+        self.assert_role(self.peer, "master")
+        self.assert_all_keys(self.local, 10, "local")
+        self.assert_all_keys(self.peer, 10, "peer")
+
+    def test_version(self):
+        for tool in itkit.TOOLS:
+            with self.subTest(tool):
+                r = self.run_tool(tool, "--version", common=False, timeout=10)
+                self.assertRc(r, 0)
+                self.assertRegex(r.stdout + r.stderr, r"\d+\.\d+")
+
+    def test_help_lists_exit_codes(self):
+        for tool in itkit.TOOLS:
+            with self.subTest(tool):
+                r = self.run_tool(tool, "--help", common=False, timeout=10)
+                self.assertRc(r, 0)
+                text = r.stdout + r.stderr
+                self.assertRegex(text, r"(?i)exit")
+                codes = (0, 1, 2) if tool == "redis_check" else (0, 1, 2, 3)
+                for code in codes:
+                    self.assertRegex(text, rf"(?m)(?<![\w.-]){code}(?![\w.])",
+                                     f"exit code {code} not listed")
+                if tool != "redis_check":
+                    self.assertRegex(text, r"(?i)supersed")
+
+    def test_config_file_options_apply(self):
+        # Keys without inner dashes, so the test does not depend on how
+        # "state-dir" is spelled in a file; that one stays on the command line.
+        state = ["--state-dir", self.state_dir]
+        good = self.write("good.conf", f"host = 127.0.0.1\nport = {self.local.port}\n"
+                          f"timeout = 500\ninstance = {self.instance}\n")
+        r = self.run_tool("redis_check", *state, "--config", good, common=False, timeout=10)
+        self.assertRc(r, 0)
+        dead = self.write("dead.conf", f"host = 127.0.0.1\nport = {itkit.free_port()}\n"
+                          f"timeout = 500\ninstance = {self.instance}\n")
+        r = self.run_tool("redis_check", *state, "--config", dead, common=False, timeout=10)
+        self.assertRc(r, 1)
+
+
+if __name__ == "__main__":
+    itkit.main()

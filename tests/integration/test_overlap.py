@@ -1,0 +1,141 @@
+"""Overlapping hooks of one instance: the newest wins, the older exits 3 at
+once, and two hooks never act on Redis at the same time."""
+import os
+import subprocess
+import time
+
+import itkit
+from itkit import RoleMonitor, ToolTestCase, read_state, setUpModule  # noqa: F401
+
+# How soon the superseded hook must be gone after the newer one starts. The
+# toolkit aims at ~100 ms; this is generous for a busy machine.
+SUPERSEDE_BOUND = 1.0
+SLOW_KEYS = 8000  # ~9 s of full sync: the older hook is still waiting
+
+
+class OverlapTest(ToolTestCase):
+
+    def hook(self, tool, local, peer_port, *extra, log_name):
+        log = os.path.join(self.tmp, log_name)
+        return self.start_tool(tool, *self.common_args(log_file=log),
+                               *self.hook_args(local.port, peer_port), *extra,
+                               common=False)
+
+    def slow_master(self):
+        peer = self.server()
+        local = self.server()
+        self.slow_sync(local, peer, SLOW_KEYS)
+        mon = RoleMonitor(local).start()
+        self.addCleanup(mon.stop)
+        older = self.hook("redis_master", local, peer.port, "--sync-timeout", "60",
+                          log_name="master.log")
+        self.wait_hook_running(older)
+        self.assertIsNone(older.poll(), f"setup: redis_master already exited: "
+                          f"{older.poll() is not None and older.result()!r}")
+        return local, peer, mon, older
+
+    def assert_superseded(self, older, newer_started):
+        r = older.wait_exit(10, interval=0.002)
+        self.assertRc(r, 3)
+        delay = older.exited_at - newer_started
+        self.assertLess(delay, SUPERSEDE_BOUND,
+                        f"older hook exited {delay:.3f}s after the newer one started")
+        self.assertIn("superseded", r.log)
+        return r
+
+    def check_newer_quick(self, tool, state_word):
+        local, peer, mon, older = self.slow_master()
+        newer = self.hook(tool, local, peer.port, log_name="newer.log")
+        self.assert_superseded(older, newer.started)
+        r = newer.wait_exit(10)
+        self.assertRc(r, 0)
+        self.assertLess(r.elapsed, 1.0, f"{tool} took too long: {r!r}")
+        time.sleep(1.0)  # would the superseded redis_master still promote?
+        samples = mon.stop()
+        self.assertNotIn("master", mon.roles(),
+                         f"local was promoted although {tool} superseded redis_master")
+        self.assertTrue(samples)
+        st = read_state(self.state_path())
+        self.assertEqual(st.get("state"), state_word, f"state file: {st}")
+        self.assertEqual(st.get("tool"), tool, f"state file: {st}")
+
+    def test_master_superseded_by_fault(self):
+        self.check_newer_quick("redis_fault", "FAULT")
+
+    def test_master_superseded_by_stop(self):
+        self.check_newer_quick("redis_stop", "STOP")
+
+    def test_master_superseded_by_backup(self):
+        local, peer, mon, older = self.slow_master()
+        newer = self.hook("redis_backup", local, peer.port, "--sync-timeout", "40",
+                          "--backup-grace", "1", log_name="newer.log")
+        self.assert_superseded(older, newer.started)
+        r = newer.wait_exit(60)
+        self.assertRc(r, 0)
+        self.wait_link_up(local, peer, timeout=30)
+        mon.stop()
+        self.assertNotIn("master", mon.roles(),
+                         "local was promoted although redis_backup superseded redis_master")
+        self.assert_role(local, "slave", master_port=peer.port)
+        self.assert_role(peer, "master")
+        self.assertEqual(read_state(self.state_path()).get("state"), "BACKUP")
+
+    def test_backup_superseded_by_master(self):
+        local = self.server()
+        itkit.populate(local, 100)
+        dead = itkit.free_port()
+        older = self.hook("redis_backup", local, dead, "--sync-timeout", "30",
+                          log_name="backup.log")
+        self.wait_hook_running(older)
+        self.assertIsNone(older.poll(), "setup: redis_backup already exited")
+        newer = self.hook("redis_master", local, dead, log_name="master.log")
+        self.assert_superseded(older, newer.started)
+        r = newer.wait_exit(20)
+        self.assertRc(r, 0)
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 100)
+        st = read_state(self.state_path())
+        self.assertEqual(st.get("state"), "MASTER", f"state file: {st}")
+
+    def test_stale_generation_exits_3(self):
+        local, peer, mon, older = self.slow_master()
+        path = self.state_path()
+        st = read_state(path)
+        self.assertTrue(st.get("generation", "").isdigit(), f"state file: {st}")
+        # Record a newer transition by hand: the running hook is now stale.
+        st["generation"] = str(int(st["generation"]) + 1000)
+        # A live process that is not a hook, standing in for the newer hook.
+        stand_in = subprocess.Popen(["sleep", "60"])
+        self.addCleanup(stand_in.wait)
+        self.addCleanup(stand_in.kill)
+        st["pid"] = str(stand_in.pid)
+        st["tool"] = "redis_fault"
+        st["state"] = "FAULT"
+        tmp = path + ".test"
+        with open(tmp, "w") as f:
+            f.write("".join(f"{k}={v}\n" for k, v in st.items()))
+        os.rename(tmp, path)
+        r = older.wait_exit(SLOW_KEYS / 1000 + 10)
+        self.assertRc(r, 3)
+        mon.stop()
+        self.assertNotIn("master", mon.roles(), "a stale redis_master promoted local")
+
+    def test_generation_increases(self):
+        srv = self.server()
+        gens = []
+        for tool, word in (("redis_fault", "FAULT"), ("redis_stop", "STOP"),
+                           ("redis_fault", "FAULT")):
+            r = self.run_tool(tool, *self.hook_args(srv.port, itkit.free_port()), timeout=10)
+            self.assertRc(r, 0)
+            st = read_state(self.state_path())
+            self.assertEqual(st.get("state"), word, f"state file: {st}")
+            self.assertEqual(st.get("tool"), tool, f"state file: {st}")
+            self.assertTrue(st.get("generation", "").isdigit(), f"state file: {st}")
+            gens.append(int(st["generation"]))
+            last = itkit.read_text(self.state_path("last"))
+            self.assertRegex(last, r"verdict=\S+ exit=0")
+        self.assertEqual(gens, sorted(set(gens)), f"generations not increasing: {gens}")
+
+
+if __name__ == "__main__":
+    itkit.main()

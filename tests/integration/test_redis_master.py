@@ -1,0 +1,251 @@
+"""redis_master: wait for the sync from the peer, then promote, without losing
+data that the peer had or acknowledged."""
+import re
+import threading
+import time
+
+import itkit
+from itkit import (RedisReplyError, Resp, RoleMonitor, ToolTestCase, populate,  # noqa: F401
+                   setUpModule, wait_until)
+
+SUMMARY = re.compile(r"verdict=\S+ exit=(\d+) elapsed_ms=\d+")
+
+
+def config_has_replicaof(path):
+    with open(path) as f:
+        return [ln for ln in f if re.match(r"\s*(replicaof|slaveof)\s", ln, re.I)]
+
+
+class Writer:
+    """Writes w:<i>=<i> to a server as fast as it can, one key per attempt,
+    and remembers the writes that were acknowledged (+OK)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.acked = []
+        self.errors = []
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def _run(self):
+        i = 0
+        conn = None
+        while not self.stop_event.is_set():
+            try:
+                if conn is None:
+                    conn = Resp("127.0.0.1", self.server.port, timeout=5)
+                i += 1
+                if conn.call("SET", f"w:{i}", str(i)) == "OK":
+                    self.acked.append(i)
+            except RedisReplyError as exc:  # e.g. READONLY once demoted
+                self.errors.append(str(exc))
+                self.stop_event.wait(0.01)
+            except (OSError, ConnectionError) as exc:  # killed, timed out
+                self.errors.append(repr(exc))
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self.stop_event.wait(0.01)
+        if conn is not None:
+            conn.close()
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(timeout=15)
+
+
+class RedisMasterTest(ToolTestCase):
+
+    def master(self, local_port, peer_port, *extra, timeout=60):
+        return self.run_tool("redis_master", *self.hook_args(local_port, peer_port), *extra,
+                             timeout=timeout)
+
+    def assert_summary(self, result):
+        m = SUMMARY.search(result.log)
+        self.assertIsNotNone(m, f"no summary line in the log: {result!r}")
+        self.assertEqual(int(SUMMARY.findall(result.log)[-1]), result.rc)
+
+    def test_peer_unreachable_promotes_at_once(self):
+        peer = self.server()
+        local = self.server()
+        populate(peer, 200)
+        self.replicate(local, peer)
+        peer.kill()  # nothing listens on the peer port any more
+        r = self.master(local.port, peer.port)
+        self.assertRc(r, 0)
+        self.assertLess(r.elapsed, 3.0, f"did not promote at once: {r!r}")
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 200)
+        self.assert_summary(r)
+
+    def test_peer_is_replica_promotes_at_once(self):
+        peer = self.server()
+        local = self.server()
+        populate(peer, 200)
+        self.replicate(local, peer)
+        # The peer was demoted (it replicates a node that is gone): local
+        # chains from a replica and has nothing to wait for.
+        peer.call("REPLICAOF", "127.0.0.1", itkit.free_port())
+        r = self.master(local.port, peer.port)
+        self.assertRc(r, 0)
+        self.assertLess(r.elapsed, 3.0, f"did not promote at once: {r!r}")
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 200)
+
+    def test_in_sync_replica_promotes_and_demotes_peer(self):
+        peer = self.server()
+        populate(peer, 500)
+        local = self.server([f"replicaof 127.0.0.1 {peer.port}"])
+        self.wait_link_up(local, peer)
+        self.assertTrue(config_has_replicaof(local.conf), "setup: no replicaof in local conf")
+        bystander = peer.client()  # a normal client of the peer, opened before the hook
+        self.assertEqual(bystander.call("PING"), "PONG")
+        self.addCleanup(bystander.close)
+
+        r = self.master(local.port, peer.port)
+        self.assertRc(r, 0)
+        self.assert_summary(r)
+        self.assertIn("promoted", r.log)
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 500)
+        pi = peer.info("replication")
+        self.assertEqual(pi.get("role"), "slave", f"peer not demoted: {pi}")
+        self.assertEqual(pi.get("master_port"), str(local.port))
+        self.assertEqual(pi.get("master_host"), "127.0.0.1")
+        self.wait_link_up(peer, local, timeout=15)
+        with self.subTest("CONFIG REWRITE"):
+            self.assertEqual(config_has_replicaof(local.conf), [],
+                             "local (now master) config still has replicaof")
+            lines = config_has_replicaof(peer.conf)
+            self.assertTrue(lines, "demoted peer's config has no replicaof")
+            self.assertIn(str(local.port), lines[-1])
+        with self.subTest("normal clients of the demoted peer are disconnected"):
+            with self.assertRaises((ConnectionError, OSError)):
+                bystander.call("PING")
+
+    def test_empty_local_replicates_peer_then_promotes(self):
+        peer = self.server()
+        local = self.server()
+        populate(peer, 1000)
+        r = self.master(local.port, peer.port)
+        self.assertRc(r, 0)
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 1000)
+        self.assert_role(peer, "slave", master_port=local.port)
+        self.wait_link_up(peer, local, timeout=15)
+        self.assert_all_keys(peer, 1000)
+
+    def test_slow_sync_over_10s_waits_for_all_data(self):
+        peer = self.server()
+        local = self.server()
+        keys = 12000
+        t0 = time.monotonic()
+        self.slow_sync(local, peer, keys)  # ~13 s of RDB generation
+        mon = RoleMonitor(local).start()
+        r = self.master(local.port, peer.port, timeout=90)
+        samples = mon.stop()
+        self.assertRc(r, 0)
+        early = [s for s in samples if s[1] == "master" and (s[5] < keys or s[2] == "1")]
+        self.assertEqual(early[:5], [], "local was master before all the data was loaded "
+                         "(t, role, loading, sync, link, keys, master_port)")
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, keys)
+        up = [s[0] for s in samples if s[4] == "up" or s[1] == "master"]
+        self.assertTrue(up, "monitor never saw the link up")
+        took = up[0] + (mon.t0 - t0)
+        self.assertGreater(took, 10.0, f"setup: the sync took only {took:.1f}s")
+        self.assert_role(peer, "slave", master_port=local.port)
+
+    def test_sync_timeout_stays_replica(self):
+        peer = self.server()
+        local = self.server()
+        keys = 6000
+        self.slow_sync(local, peer, keys)  # ~6.5 s
+        r = self.master(local.port, peer.port, "--sync-timeout", "3")
+        self.assertRc(r, 1)
+        self.assertLess(r.elapsed, 3 + 2.5, f"sync-timeout not honoured: {r!r}")
+        self.assertGreater(r.elapsed, 2.5, f"gave up before --sync-timeout: {r!r}")
+        self.assert_role(local, "slave", master_port=peer.port)
+        self.assert_role(peer, "master")
+        self.assertEqual(self.dbsize(peer), keys)
+
+    def test_sync_timeout_promote(self):
+        peer = self.server()
+        local = self.server()
+        self.slow_sync(local, peer, 6000)
+        r = self.master(local.port, peer.port, "--sync-timeout", "3",
+                        "--on-sync-timeout", "promote")
+        self.assertRc(r, 0, 1)
+        self.assertLess(r.elapsed, 3 + 2.5, f"sync-timeout not honoured: {r!r}")
+        self.assert_role(local, "master")
+
+    def test_empty_peer_is_never_synced_from(self):
+        peer = self.server()
+        local = self.server()
+        populate(local, 300)
+        mon = RoleMonitor(local, interval=0.01).start()
+        r = self.master(local.port, peer.port)
+        samples = mon.stop()
+        self.assertRc(r, 0)
+        self.assertEqual(mon.roles(), {"master"},
+                         "local was made a replica of an empty peer")
+        self.assertTrue(all(s[5] == 300 for s in samples),
+                        f"local lost keys: {sorted({s[5] for s in samples})}")
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 300)
+
+    def test_never_replicaof_no_one_while_loading(self):
+        dead = itkit.free_port()
+        local = self.server(["loading-process-events-interval-bytes 1024"])
+        populate(local, 3000)
+        local.call("SAVE")
+        local.stop()
+        with open(local.conf, "a") as f:
+            # A replica of a peer that is gone, restarting with ~3 s of loading.
+            f.write(f"replicaof 127.0.0.1 {dead}\nkey-load-delay 1000\n")
+        local.start()
+        self.assertEqual(local.info("persistence").get("loading"), "1",
+                         "setup: the server is not loading")
+        local.call("CONFIG", "RESETSTAT")
+        r = self.master(local.port, dead)
+        stats = local.call("INFO", "commandstats")
+        m = re.search(r"cmdstat_replicaof:\S*rejected_calls=(\d+)", stats)
+        self.assertEqual(int(m.group(1)) if m else 0, 0,
+                         f"REPLICAOF was sent while loading:\n{stats}")
+        self.assertRc(r, 0)
+        self.assertEqual(local.info("persistence").get("loading"), "0")
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 3000)
+
+    def test_acknowledged_writes_on_peer_are_not_lost(self):
+        peer = self.server()
+        local = self.server()
+        self.slow_sync(local, peer, 2500)  # ~3 s of sync-wait with writes flowing
+        writer = Writer(peer).start()
+        self.addCleanup(writer.stop)
+        running = self.start_tool("redis_master", *self.common_args(),
+                                  *self.hook_args(local.port, peer.port), common=False)
+        r = running.wait_exit(60)
+        time.sleep(0.5)  # the writer keeps trying the demoted peer
+        writer.stop()
+        self.assertRc(r, 0)
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 2500)
+        self.assertGreater(len(writer.acked), 50, "setup: the writer wrote almost nothing")
+        lost = []
+        with local.client() as c:
+            acked = writer.acked
+            for start in range(0, len(acked), 1000):
+                chunk = acked[start:start + 1000]
+                values = c.call("MGET", *[f"w:{i}" for i in chunk])
+                lost += [i for i, v in zip(chunk, values) if v != str(i)]
+        self.assertEqual(lost[:20], [], f"{len(lost)} of {len(writer.acked)} acknowledged "
+                         f"writes lost (last errors: {writer.errors[-3:]})")
+
+
+if __name__ == "__main__":
+    itkit.main()
