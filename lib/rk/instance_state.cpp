@@ -142,9 +142,14 @@ std::string InstanceState::path(const char* suffix) const {
 }
 
 bool InstanceState::record(Transition transition, const std::string& tool) {
+  return record(transition, tool, Generation::of_this_process());
+}
+
+bool InstanceState::record(Transition transition, const std::string& tool,
+                           const Generation& generation) {
   // A short exclusive flock on a separate file makes the read-compare-write
   // atomic between hooks; readers never need it (the write is a rename).
-  mine_ = Generation::of_this_process();
+  mine_ = generation;
   std::string guard_path = path("state.guard");
   int guard = ::open(guard_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (guard < 0)

@@ -41,6 +41,8 @@ class InstanceState {
   // Records this process's transition unless a newer one is recorded.
   // Returns false when this hook is already superseded.
   bool record(Transition transition, const std::string& tool);
+  // Same, as `generation` (tests use it to play several hooks in one process).
+  bool record(Transition transition, const std::string& tool, const Generation& generation);
   // True when a newer hook recorded its transition after ours.
   bool superseded() const;
   // Takes the action lock, polling every `poll` so that a newer hook
