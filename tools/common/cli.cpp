@@ -43,6 +43,8 @@ int parse_port(const std::string& text) {
 
 void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, Parsed& parsed) {
   app.set_config("--config", "", "Read these options from an INI/TOML file (key = value)");
+  // An unknown key in the file is a mistake the operator must hear about.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.set_version_flag("--version", fmt::format("{} {}", spec.name, RK_VERSION));
   app.add_option("args", parsed.positionals, positional_help(spec.kind))
       ->expected(0, spec.kind == Kind::check ? 2 : 3);
@@ -116,6 +118,8 @@ void apply_positionals(const CLI::App& app, const ToolSpec& spec, const Parsed& 
     if (const std::string* port = take(1, "--port", "PORT")) options.port = parse_port(*port);
     return;
   }
+  if (app.count("--peer") > 0 && options.peer.empty())
+    throw UsageError("--peer: empty address");
   if (const std::string* peer = take(1, "--peer", "PEER_HOST")) options.peer = *peer;
   if (const std::string* port = take(2, "--port", "PORT")) options.port = parse_port(*port);
 }
