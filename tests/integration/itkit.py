@@ -99,7 +99,7 @@ class Running:
                                      stdin=subprocess.DEVNULL, env=env,
                                      start_new_session=True)
         self.exited_at = None
-        case.addCleanup(self.kill)
+        case.addCleanup(self.close)
 
     @property
     def pid(self):
@@ -132,6 +132,11 @@ class Running:
                       self.out.read().decode(errors="replace"),
                       self.err.read().decode(errors="replace"),
                       self.exited_at - self.started, read_text(self.log_file))
+
+    def close(self):
+        self.kill()
+        self.out.close()
+        self.err.close()
 
     def kill(self):
         if self.proc.poll() is None:
