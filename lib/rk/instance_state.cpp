@@ -118,10 +118,11 @@ void write_file_atomically(const std::string& path, const std::string& content) 
   }
 }
 
-InstanceState::InstanceState(std::string dir, std::string instance)
+InstanceState::InstanceState(std::string dir, std::string instance, Access access)
     : dir_(std::move(dir)), instance_(std::move(instance)) {
   if (instance_.empty() || instance_.find('/') != std::string::npos || instance_[0] == '.')
     throw UsageError(fmt::format("invalid instance name '{}'", instance_));
+  if (access == Access::read_only) return;
   // 0700: the state dir decides which hook may act on Redis, so nobody but
   // the script user may write into it.
   if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
@@ -192,6 +193,12 @@ bool InstanceState::acquire_action_lock(std::chrono::steady_clock::time_point de
 
 void InstanceState::write_last(const std::string& line) const {
   write_file_atomically(path("last"), line + "\n");
+}
+
+std::string InstanceState::read_last() const {
+  std::string last = read_small_file(path("last"));
+  while (!last.empty() && last.back() == '\n') last.pop_back();
+  return last;
 }
 
 std::string InstanceState::read_health() const {

@@ -32,8 +32,10 @@ struct Generation {
 // NAME.health (redis_check's last health).
 class InstanceState {
  public:
+  enum class Access { read_write, read_only };
   // Creates the dir (0700) if needed. Throws UsageError when it cannot.
-  InstanceState(std::string dir, std::string instance);
+  // With Access::read_only nothing is created and a missing dir reads as empty.
+  InstanceState(std::string dir, std::string instance, Access access = Access::read_write);
   InstanceState(const InstanceState&) = delete;
   InstanceState& operator=(const InstanceState&) = delete;
   ~InstanceState();
@@ -56,6 +58,9 @@ class InstanceState {
   // redis_check's last recorded health ("" when none).
   std::string read_health() const;
   void write_health(const std::string& health) const;
+
+  // The last hook's summary line ("" when none).
+  std::string read_last() const;
 
   // Returns the newest transition record (key=value lines), or "" if none.
   std::string read_record() const;

@@ -39,6 +39,9 @@ struct ToolOptions {
   std::chrono::milliseconds pause{2000};
   std::chrono::milliseconds poll{20};
 
+  // redis_status only.
+  bool json = false;
+
   // Filled by validate().
   std::optional<Endpoint> peer_endpoint;
 };

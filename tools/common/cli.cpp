@@ -78,6 +78,8 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   for (const char* name : {"--cacert", "--cacertdir", "--cert", "--key", "--sni"})
     app.add_option(name, parsed.tls_file, "Not supported by this build (no TLS)");
 
+  if (spec.kind == Kind::status)
+    app.add_flag("--json", options.json, "Print one JSON object instead of text");
   if (spec.kind != Kind::hook) return;
   app.add_option("--sync-timeout", parsed.sync_timeout_s, "Bound on the wait for the sync, s")
       ->check(CLI::Range(1, 86400))

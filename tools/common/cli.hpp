@@ -10,6 +10,7 @@ enum class Kind {
   check,       // redis_check [HOST [PORT]]
   hook,        // redis_master/redis_backup [LOCAL_HOST PEER_HOST PORT]
   transition,  // redis_fault/redis_stop [LOCAL_HOST PEER_HOST PORT]
+  status,      // redis_status [LOCAL_HOST PEER_HOST PORT] [--json]
 };
 
 struct ToolSpec {

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "rk/exit_code.hpp"
+#include "rk/options.hpp"
+#include "rk/replication_info.hpp"
+
+// redis_status: the pair at a glance, for people and for machines. Read-only.
+namespace rk {
+
+struct NodeStatus {
+  std::string address;              // host:port
+  std::optional<RedisState> state;  // nullopt when unreadable
+  std::string error;                // why it is unreadable
+};
+
+struct StatusReport {
+  std::string instance;
+  std::string state_dir;
+  std::string transition;       // MASTER/BACKUP/FAULT/STOP, "" if none recorded
+  std::string transition_time;  // as recorded
+  std::string transition_tool;
+  std::string last_verdict;     // the last hook's summary line
+  std::string health;           // redis_check's last health
+  NodeStatus local;
+  std::optional<NodeStatus> peer;  // nullopt when no peer is configured
+  // keepalived puts the VIP on the node whose last transition is MASTER.
+  bool holds_vip() const { return transition == "MASTER"; }
+};
+
+// Reads the state dir and INFO of both nodes.
+StatusReport gather_status(const ToolOptions& options);
+// Human-readable lines.
+std::string render_text(const StatusReport& report);
+// One JSON object.
+std::string render_json(const StatusReport& report);
+// Prints the report (JSON with options.json); exit 0 when the local Redis is
+// readable.
+ExitCode run_status(const ToolOptions& options);
+
+}  // namespace rk

@@ -1,0 +1,65 @@
+#include <catch2/catch.hpp>
+
+#include "rk/status.hpp"
+
+using namespace rk;
+
+namespace {
+
+StatusReport sample_report() {
+  StatusReport report;
+  report.instance = "redis";
+  report.state_dir = "/run/redis-keepalived";
+  report.transition = "MASTER";
+  report.transition_time = "2026-11-25T12:00:00Z";
+  report.transition_tool = "redis_master";
+  report.last_verdict = "verdict=promoted exit=0 \"quoted\"";
+  report.health = "healthy";
+  RedisState master;
+  master.role = Role::master;
+  master.master_replid = std::string(40, 'a');
+  master.master_repl_offset = 1000;
+  master.keys = 12;
+  master.replicas.push_back({"10.0.0.2", 6379, "online", 900, 1});
+  report.local = {"127.0.0.1:6379", master, ""};
+  report.peer = NodeStatus{"10.0.0.2:6379", std::nullopt, "connection refused"};
+  return report;
+}
+
+}  // namespace
+
+TEST_CASE("render_text shows VIP, roles, lag and the last hook", "[status]") {
+  std::string text = render_text(sample_report());
+  CHECK_THAT(text, Catch::Contains("MASTER since 2026-11-25T12:00:00Z (redis_master), holds the VIP"));
+  CHECK_THAT(text, Catch::Contains("local 127.0.0.1:6379: master, replid aaaaaaaa, offset 1000, 12 keys"));
+  CHECK_THAT(text, Catch::Contains("replica 10.0.0.2:6379 online offset 900 (behind by 100 bytes"));
+  CHECK_THAT(text, Catch::Contains("peer  10.0.0.2:6379: unreachable (connection refused)"));
+  CHECK_THAT(text, Catch::Contains("health: healthy"));
+
+  StatusReport backup = sample_report();
+  backup.transition = "BACKUP";
+  RedisState replica;
+  replica.role = Role::replica;
+  replica.master_host = "10.0.0.2";
+  replica.master_port = 6379;
+  replica.link_up = false;
+  replica.sync_in_progress = true;
+  replica.slave_repl_offset = 5;
+  replica.master_replid = std::string(40, 'b');
+  backup.local.state = replica;
+  std::string backup_text = render_text(backup);
+  CHECK_THAT(backup_text, Catch::Contains("does not hold the VIP"));
+  CHECK_THAT(backup_text, Catch::Contains("replica of 10.0.0.2:6379, link down (sync in progress)"));
+}
+
+TEST_CASE("render_json emits escaped, complete JSON", "[status]") {
+  std::string json = render_json(sample_report());
+  CHECK_THAT(json, Catch::StartsWith("{\"instance\":\"redis\""));
+  CHECK_THAT(json, Catch::Contains("\"holds_vip\":true"));
+  CHECK_THAT(json, Catch::Contains("\"last_verdict\":\"verdict=promoted exit=0 \\\"quoted\\\"\""));
+  CHECK_THAT(json, Catch::Contains("\"lag_bytes\":100"));
+  CHECK_THAT(json, Catch::Contains("\"peer\":{\"address\":\"10.0.0.2:6379\",\"reachable\":false"));
+  StatusReport without_peer = sample_report();
+  without_peer.peer.reset();
+  CHECK_THAT(render_json(without_peer), Catch::Contains("\"peer\":null"));
+}
