@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
 import rediskit  # noqa: E402
 from rediskit import (FakeServer, RedisReplyError, RedisServer, Resp,  # noqa: E402,F401
-                      free_port, missing_keys, populate, wait_until)
+                      SilentPort, free_port, missing_keys, populate, wait_until)
 
 TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop")
 SKIP_EXIT = 77
@@ -236,6 +236,19 @@ class ToolTestCase(unittest.TestCase):
         if start:
             srv.start()
         return srv
+
+    def silent_port(self):
+        """A port whose connects never complete (closed at cleanup)."""
+        sp = SilentPort()
+        self.addCleanup(sp.close)
+        return sp.port
+
+    def frozen(self, server):
+        """SIGSTOP a server (as if hung) until cleanup, which resumes it
+        before it is stopped."""
+        server.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(lambda: server.proc.poll() is None
+                        and server.proc.send_signal(signal.SIGCONT))
 
     def fake(self, mode="hang", **kw):
         srv = FakeServer(mode, **kw)

@@ -60,11 +60,15 @@ class RedisBackupTest(ToolTestCase):
         running = self.start_tool("redis_backup",
                                   *self.backup_args(local.port, peer.port,
                                                     "--sync-timeout", "20"))
+        mon = RoleMonitor(local, interval=0.02).start()
+        self.addCleanup(mon.stop)
         time.sleep(1.0)
         if running.poll() is not None:
             self.fail(f"redis_backup did not wait for the peer: {running.result()!r}")
         # Replicating our own replica would make a loop.
-        self.assert_role(local, "master")
+        mon.stop()
+        self.assertEqual(mon.roles(), {"master"},
+                         "local replicated the peer while the peer replicated local")
         peer.call("REPLICAOF", "NO", "ONE")  # the peer's promotion, done by hand
         r = running.wait_exit(40)
         self.assertRc(r, 0)
@@ -72,6 +76,18 @@ class RedisBackupTest(ToolTestCase):
         self.wait_link_up(local, peer, timeout=20)
         self.assert_role(peer, "master")
         self.assert_all_keys(local, 300)
+
+    def test_peer_hung_exits_1_within_bound(self):
+        local = self.server()
+        populate(local, 100)
+        fake = self.fake("hang")
+        r = self.run_tool("redis_backup", *self.backup_args(local.port, fake.port,
+                                                           "--sync-timeout", "2"),
+                          timeout=30)
+        self.assertRc(r, 1)
+        self.assertLess(r.elapsed, 2 + 2.0, f"not bounded by --sync-timeout: {r!r}")
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 100)
 
     def test_peer_unreachable_exits_1_within_bound(self):
         local = self.server()

@@ -45,6 +45,25 @@ class RedisCheckTest(ToolTestCase):
         self.assert_fails_within(r, 300)
         self.assertGreaterEqual(fake.accepted, 1, "redis_check never connected")
 
+    def test_connect_never_completing_fails_within_deadline(self):
+        r = self.check(port=self.silent_port(), timeout_ms=300)
+        self.assert_fails_within(r, 300)
+
+    def test_frozen_server_fails_within_deadline(self):
+        srv = self.server()
+        self.frozen(srv)
+        r = self.check(port=srv.port, timeout_ms=300)
+        self.assert_fails_within(r, 300)
+
+    def test_concurrent_runs(self):
+        # keepalived 2.2.7 may start a check while the previous one still runs.
+        srv = self.server()
+        procs = [self.start_tool("redis_check", "--timeout", "2000", "--host", "127.0.0.1",
+                                 "--port", str(srv.port)) for _ in range(8)]
+        results = [p.wait_exit(15) for p in procs]
+        self.assertEqual([r.rc for r in results], [0] * 8, f"{results!r}")
+        self.assertEqual(itkit.read_text(self.state_path("health")).strip(), "healthy")
+
     def test_half_reply_fails_within_deadline(self):
         fake = self.fake("half")
         r = self.check(port=fake.port, timeout_ms=300)

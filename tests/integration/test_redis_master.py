@@ -82,6 +82,33 @@ class RedisMasterTest(ToolTestCase):
         self.assert_all_keys(local, 200)
         self.assert_summary(r)
 
+    def test_peer_host_down_promotes(self):
+        # The peer's machine is gone: connects to it never complete.
+        peer = self.server()
+        local = self.server()
+        populate(peer, 200)
+        self.replicate(local, peer)
+        silent = self.silent_port()
+        local.call("REPLICAOF", "127.0.0.1", silent)
+        r = self.master(local.port, silent)
+        self.assertRc(r, 0)
+        self.assertLess(r.elapsed, 5.0, f"did not promote promptly: {r!r}")
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 200)
+
+    def test_peer_frozen_promotes(self):
+        # The peer's Redis hangs (SIGSTOP): it accepts nothing, answers nothing.
+        peer = self.server()
+        local = self.server()
+        populate(peer, 200)
+        self.replicate(local, peer)
+        self.frozen(peer)
+        r = self.master(local.port, peer.port)
+        self.assertRc(r, 0)
+        self.assertLess(r.elapsed, 5.0, f"did not promote promptly: {r!r}")
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 200)
+
     def test_peer_is_replica_promotes_at_once(self):
         peer = self.server()
         local = self.server()
@@ -238,6 +265,7 @@ class RedisMasterTest(ToolTestCase):
         self.assert_role(local, "master")
         self.assert_all_keys(local, 2500)
         self.assertGreater(len(writer.acked), 50, "setup: the writer wrote almost nothing")
+        self.assertTrue(writer.errors, "setup: the writer never hit the demoted peer")
         lost = []
         with local.client() as c:
             acked = writer.acked

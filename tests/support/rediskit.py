@@ -379,3 +379,42 @@ def _parse_command(buf):
         args.append(after[:size])
         rest = after[size + 2:]
     return args, rest
+
+
+class SilentPort:
+    """A loopback port where TCP connects never complete, like a host that
+    drops SYNs: a listener with a full accept queue that never accepts."""
+
+    def __init__(self):
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(0)
+        self.port = self.lsock.getsockname()[1]
+        self.fillers = []
+        # Fill the accept queue until a connect no longer completes.
+        for _ in range(16):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(0.2)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except OSError:
+                s.close()
+                break
+            self.fillers.append(s)
+        else:
+            self.close()
+            raise RuntimeError("could not fill the accept queue")
+
+    def close(self):
+        for s in self.fillers + [self.lsock]:
+            try:
+                s.close()
+            except OSError:
+                pass
+        self.fillers = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
