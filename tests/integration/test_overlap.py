@@ -1,6 +1,7 @@
 """Overlapping hooks of one instance: the newest wins, the older exits 3 at
 once, and two hooks never act on Redis at the same time."""
 import os
+import sys
 import time
 
 import itkit
@@ -36,6 +37,8 @@ class OverlapTest(ToolTestCase):
         r = older.wait_exit(10, interval=0.002)
         self.assertRc(r, 3)
         delay = older.exited_at - newer_started
+        print(f"\n  superseded hook exited {delay * 1000:.0f} ms after the newer one started",
+              file=sys.stderr)
         self.assertLess(delay, SUPERSEDE_BOUND,
                         f"older hook exited {delay:.3f}s after the newer one started")
         self.assertIn("superseded", r.log)

@@ -202,6 +202,10 @@ class RedisMasterTest(ToolTestCase):
         self.assert_role(local, "slave", master_port=peer.port)
         self.assert_role(peer, "master")
         self.assertEqual(self.dbsize(peer), keys)
+        # The peer takes writes again at once (not left paused).
+        t = time.monotonic()
+        self.assertEqual(peer.call("SET", "after", "1"), "OK")
+        self.assertLess(time.monotonic() - t, 0.5, "the peer's writes were left paused")
 
     def test_sync_timeout_promote(self):
         peer = self.server()
@@ -227,6 +231,23 @@ class RedisMasterTest(ToolTestCase):
                         f"local lost keys: {sorted({s[5] for s in samples})}")
         self.assert_role(local, "master")
         self.assert_all_keys(local, 300)
+
+    def test_split_brain_is_logged_and_leaves_one_master(self):
+        # Shared history, then a partition: local promoted itself and both
+        # took writes.
+        peer = self.server()
+        local = self.server()
+        populate(peer, 100)
+        self.replicate(local, peer)
+        local.call("REPLICAOF", "NO", "ONE")
+        populate(local, 50, "local-only")
+        populate(peer, 50, "peer-only")
+        r = self.master(local.port, peer.port)
+        self.assertRc(r, 0)
+        self.assertIn("split-brain", r.log)
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 100)
+        self.assert_role(peer, "slave", master_port=local.port)
 
     def test_never_replicaof_no_one_while_loading(self):
         dead = itkit.free_port()
