@@ -215,6 +215,7 @@ class RedisMasterTest(ToolTestCase):
                         "--on-sync-timeout", "promote")
         self.assertRc(r, 0, 1)
         self.assertLess(r.elapsed, 3 + 2.5, f"sync-timeout not honoured: {r!r}")
+        self.assertGreater(r.elapsed, 2.5, f"promoted before --sync-timeout: {r!r}")
         self.assert_role(local, "master")
 
     def test_empty_peer_is_never_synced_from(self):
