@@ -154,8 +154,10 @@ class RedisCheckTest(ToolTestCase):
         self.assertNotIn("s3cr3t-check-pw", itkit.read_text(self.log_file))
 
     def test_masterdown_counts_as_alive(self):
-        dead = itkit.free_port()
-        srv = self.server(["replica-serve-stale-data no", f"replicaof 127.0.0.1 {dead}"])
+        master = self.server()
+        srv = self.server(["replica-serve-stale-data no"])
+        self.replicate(srv, master)
+        master.kill()  # the replica's master is gone: PING now gets -MASTERDOWN
 
         def masterdown():
             try:
