@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -69,6 +70,27 @@ std::string upper(std::string s) {
 }
 
 }  // namespace
+
+Result<ParsedReplies> parse_reply_bytes(std::string_view bytes) {
+  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreate(),
+                                                              &redisReaderFree);
+  if (!reader) throw std::bad_alloc();
+  if (redisReaderFeed(reader.get(), bytes.data(), bytes.size()) != REDIS_OK)
+    return Result<ParsedReplies>::failure(reader->errstr);
+  ParsedReplies parsed;
+  for (;;) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK)
+      return Result<ParsedReplies>::failure(reader->errstr);
+    if (raw == nullptr) break;
+    std::unique_ptr<redisReply, void (*)(void*)> owned(static_cast<redisReply*>(raw),
+                                                       &freeReplyObject);
+    parsed.replies.push_back(convert(*owned));
+  }
+  // Bytes left unread, or a multi-bulk reply still being assembled.
+  parsed.complete = reader->pos == reader->len && reader->ridx == -1;
+  return parsed;
+}
 
 std::string Reply::error_code() const {
   if (type != Type::error) return {};

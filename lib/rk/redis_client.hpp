@@ -4,7 +4,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "rk/result.hpp"
 
 // hiredis is wrapped here once; its header appears only in redis_client.cpp.
 struct redisContext;
@@ -38,6 +41,17 @@ struct Reply {
   // The first word of an error reply ("LOADING", "NOPERM"); empty otherwise.
   std::string error_code() const;
 };
+
+// What parse_reply_bytes() read from a byte stream.
+struct ParsedReplies {
+  std::vector<Reply> replies;  // every complete reply, in order
+  bool complete = true;        // false when the bytes end inside a reply
+};
+
+// Reads `bytes` as a server's reply stream, with the same hiredis reader and
+// conversion to Reply that Connection uses. A protocol violation is a
+// failure naming it. No I/O: the reply fuzzer drives the parsing through it.
+Result<ParsedReplies> parse_reply_bytes(std::string_view bytes);
 
 // One TCP connection to one Redis server. Move-only; closes on destruction.
 class Connection {
