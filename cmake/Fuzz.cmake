@@ -1,0 +1,38 @@
+# libFuzzer targets (fuzz/*_fuzzer.cpp), off by default. With -DRK_FUZZ=ON
+# and clang, each target links its own copy of the library compiled with
+# coverage instrumentation, ASan and UBSan, so the normal targets stay as
+# they are. Include after add_subdirectory(lib): the copy takes rk's sources.
+option(RK_FUZZ "Build the libFuzzer targets in fuzz/ (needs clang)" OFF)
+
+if(RK_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(WARNING "RK_FUZZ needs clang++ (libFuzzer); ${CMAKE_CXX_COMPILER_ID} found, "
+                    "so no fuzz target is built. Configure with -DCMAKE_CXX_COMPILER=clang++.")
+  else()
+    set(RK_FUZZ_SANITIZERS -fsanitize=address,undefined -fno-sanitize-recover=all
+                           -fno-omit-frame-pointer)
+    get_target_property(rk_fuzz_sources rk SOURCES)
+    get_target_property(rk_fuzz_dir rk SOURCE_DIR)
+    list(TRANSFORM rk_fuzz_sources PREPEND "${rk_fuzz_dir}/")
+    add_library(rk_fuzz STATIC ${rk_fuzz_sources})
+    target_include_directories(rk_fuzz PUBLIC $<TARGET_PROPERTY:rk,INTERFACE_INCLUDE_DIRECTORIES>)
+    target_compile_definitions(rk_fuzz PUBLIC $<TARGET_PROPERTY:rk,INTERFACE_COMPILE_DEFINITIONS>)
+    target_compile_features(rk_fuzz PUBLIC cxx_std_17)
+    target_compile_options(rk_fuzz PUBLIC ${RK_FUZZ_SANITIZERS} -fsanitize=fuzzer-no-link)
+    target_link_options(rk_fuzz PUBLIC -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(rk_fuzz PUBLIC fmt::fmt-header-only Hiredis::hiredis PRIVATE rk_warnings)
+
+    # One executable per fuzz/<name>_fuzzer.cpp; its seeds are fuzz/corpus/<name>/.
+    set(RK_FUZZ_TARGETS parse_info reply)
+    foreach(name IN LISTS RK_FUZZ_TARGETS)
+      add_executable(fuzz_${name} "${PROJECT_SOURCE_DIR}/fuzz/${name}_fuzzer.cpp")
+      target_link_libraries(fuzz_${name} PRIVATE rk_fuzz rk_warnings)
+      if(BUILD_TESTING)
+        # Replays every checked-in seed once: a regression test, not a fuzz run.
+        add_test(NAME fuzz_${name}_corpus
+          COMMAND fuzz_${name} -runs=0 "${PROJECT_SOURCE_DIR}/fuzz/corpus/${name}")
+        set_tests_properties(fuzz_${name}_corpus PROPERTIES LABELS fuzz TIMEOUT 120)
+      endif()
+    endforeach()
+  endif()
+endif()
