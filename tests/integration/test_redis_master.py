@@ -217,6 +217,19 @@ class RedisMasterTest(ToolTestCase):
         self.assertLess(r.elapsed, 3 + 2.5, f"sync-timeout not honoured: {r!r}")
         self.assertGreater(r.elapsed, 2.5, f"promoted before --sync-timeout: {r!r}")
         self.assert_role(local, "master")
+        # Local is incomplete: the peer must not be made to replicate it,
+        # which would wipe the only complete copy.
+        time.sleep(0.5)
+        self.assert_role(peer, "master")
+        self.assertEqual(self.dbsize(peer), 6000)
+
+    def test_local_unreachable_exits_1_within_bound(self):
+        peer = self.server()
+        populate(peer, 10)
+        r = self.master(itkit.free_port(), peer.port, "--sync-timeout", "2")
+        self.assertRc(r, 1)
+        self.assertLess(r.elapsed, 2 + 2.0, f"not bounded by --sync-timeout: {r!r}")
+        self.assert_role(peer, "master")
 
     def test_empty_peer_is_never_synced_from(self):
         peer = self.server()
