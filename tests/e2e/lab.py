@@ -352,6 +352,26 @@ class Node:
             st["applied"] = int(info.get("slave_repl_offset", 0))
         return st
 
+    def log_times(self, patterns, since):
+        """For each substring in PATTERNS, the time of the first line of the
+        Redis log, at or after SINCE, that contains it (or None)."""
+        found = dict.fromkeys(patterns)
+        try:
+            lines = open(self.redis_log, errors="replace").read().splitlines()
+        except OSError:
+            return found
+        for line in lines:
+            m = re.match(r"\d+:[A-Z] (\d+ \w+ \d+ \d+:\d+:\d+)(\.\d+) . (.*)", line)
+            if not m:
+                continue
+            t = time.mktime(time.strptime(m.group(1), "%d %b %Y %H:%M:%S")) + float(m.group(2))
+            if t < since - 0.001:
+                continue
+            for p in patterns:
+                if found[p] is None and p in m.group(3):
+                    found[p] = t
+        return found
+
     def has_vip(self):
         res = run(["ip", "-n", self.ns, "-o", "-4", "addr", "show", "dev", IFNAME], check=False)
         return f" {VIP}/" in res.stdout
@@ -528,6 +548,9 @@ class Lab:
         say(f"lab root {self.root}")
         self.install_toolkit()
         self.ensure_script_user()
+        # One password for the hooks' ACL user on both nodes: a hook uses the
+        # same credentials for its local Redis and for the peer.
+        self.password = secrets.token_hex(16)
         self.nodes = {"a": Node(self, "a", A_IP, B_IP, 150),
                       "b": Node(self, "b", B_IP, A_IP, 100)}
         self.build_network()
@@ -637,7 +660,7 @@ class Lab:
         gid = pwd.getpwnam(self.script_user).pw_gid
         os.makedirs(node.data, mode=0o755)
         os.chmod(node.dir, 0o755)
-        password = secrets.token_hex(16)
+        password = self.password
         with open(node.password_file, "w") as f:
             f.write(password + "\n")
         os.chown(node.password_file, uid, gid)
@@ -789,13 +812,15 @@ class Lab:
     # ---- observation ----------------------------------------------------
 
     def snapshot(self):
+        # Stamped when sampling starts: nothing in it predates the stamp.
+        t = time.time()
         vip, redis, ka = [], {}, {}
         for node in self.nodes.values():
             if node.has_vip():
                 vip.append(node.name)
             redis[node.name] = node.redis_state()
             ka[node.name] = node.ka_state if node.ka and node.ka.poll() is None else "stopped"
-        return Snapshot(time.time(), tuple(vip), redis, ka)
+        return Snapshot(t, tuple(vip), redis, ka)
 
     def follow_logs(self):
         for node in self.nodes.values():
@@ -833,13 +858,30 @@ class Lab:
             time.sleep(0.05)
         return self.monitor.latest
 
-    def wait_for(self, pred, timeout, what):
+    def sample_index(self, since):
+        """Index of the first sample taken at or after SINCE (default: the
+        latest sample)."""
+        with self.monitor.lock:
+            samples = self.monitor.samples
+            if since is None:
+                return max(len(samples) - 1, 0)
+            i = len(samples)
+            while i > 0 and samples[i - 1].t >= since:
+                i -= 1
+            return i
+
+    def new_samples(self, idx):
+        with self.monitor.lock:
+            return self.monitor.samples[idx:]
+
+    def wait_for(self, pred, timeout, what, since=None):
+        """Wait for a sample, taken at or after SINCE, for which PRED holds."""
+        self.latest()
+        idx = self.sample_index(since)
         deadline = time.monotonic() + timeout
-        seen = None
         while time.monotonic() < deadline:
-            snap = self.monitor.latest
-            if snap is not None and snap is not seen:
-                seen = snap
+            for snap in self.new_samples(idx):
+                idx += 1
                 if pred(snap):
                     return snap
             time.sleep(0.05)
@@ -847,23 +889,24 @@ class Lab:
         raise Failed(f"timed out after {timeout:.0f}s waiting for {what}; "
                      f"state: {snap.describe()}")
 
-    def wait_converged(self, timeout=45, stable=2.0, holder=None):
+    def wait_converged(self, timeout=45, stable=2.0, holder=None, since=None):
         """Wait until the pair is converged (with HOLDER holding the VIP, if
-        given) and stays so for STABLE seconds; return when that began."""
+        given) and stays so for STABLE seconds; return the first sample of
+        that streak. Only samples taken at or after SINCE count."""
+        self.latest()
+        idx = self.sample_index(since)
         deadline = time.monotonic() + timeout
-        since = None
-        seen = None
+        first = None
         while time.monotonic() < deadline:
-            snap = self.monitor.latest
-            if snap is not None and snap is not seen:
-                seen = snap
+            for snap in self.new_samples(idx):
+                idx += 1
                 ok = snap.converged() and (holder is None or snap.holder == holder)
                 if not ok:
-                    since = None
-                elif since is None:
-                    since = snap
-                elif snap.t - since.t >= stable:
-                    return since
+                    first = None
+                elif first is None:
+                    first = snap
+                elif snap.t - first.t >= stable:
+                    return first
             time.sleep(0.05)
         snap = self.latest()
         raise Failed(f"not converged after {timeout:.0f}s"
@@ -964,6 +1007,11 @@ class Lab:
             return
         say("tearing down")
         self.stop_writer()
+        # Both keepalived at once, so neither has time to take over from the
+        # other and start a promotion while the lab is going away.
+        for node in self.nodes.values():
+            if node.ka and node.ka.poll() is None:
+                node.ka.terminate()
         for node in self.nodes.values():
             try:
                 self.stop_keepalived(node, timeout=5)
@@ -1120,14 +1168,14 @@ def sc_crash(lab):
     t = time.time()
     lab.kill_redis(m, signal.SIGKILL)
     snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                        30, f"node {o.name} to hold the VIP as master")
+                        30, f"node {o.name} to hold the VIP as master", since=t)
     res["failover_s"] = round(snap.t - t, 2)
     say(f"failover: VIP on {o.name}, its Redis master, {res['failover_s']}s after the kill")
     time.sleep(2)
     lab.phase(f"restart node {m.name}'s Redis from its persistence files")
     t_restart = time.time()
     lab.start_redis(m)
-    since = lab.wait_converged(timeout=45, holder=o.name)
+    since = lab.wait_converged(timeout=45, holder=o.name, since=t_restart)
     res["rejoin_s"] = round(since.t - t_restart, 2)
     say(f"node {m.name} rejoined as a replica {res['rejoin_s']}s after its restart")
     return finish(lab, res, t)
@@ -1144,15 +1192,16 @@ def sc_maintenance(lab):
     t = time.time()
     lab.stop_keepalived(m)
     snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                        30, f"node {o.name} to hold the VIP as master")
+                        30, f"node {o.name} to hold the VIP as master", since=t)
     res["switchover_s"] = round(snap.t - t, 2)
     say(f"VIP on {o.name}, its Redis master, {res['switchover_s']}s after the stop")
     time.sleep(3)
     lab.phase(f"start keepalived on node {m.name} again")
     t_start = time.time()
     lab.start_keepalived(m)
-    since = lab.wait_converged(timeout=45, holder=o.name)
-    res["rejoin_s"] = round(since.t - t_start, 2)
+    since = lab.wait_converged(timeout=45, holder=o.name, since=t)
+    # The new master's hook may already have made the old one its replica.
+    res["rejoin_s"] = round(max(0.0, since.t - t_start), 2)
     return finish(lab, res, t)
 
 
@@ -1187,7 +1236,8 @@ def sc_empty_resync(lab):
     snap = lab.wait_for(
         lambda s: (s.redis[o.name]["role"] == "replica" and s.redis[o.name]["sync"]
                    and s.ka[o.name] == "BACKUP"),
-        45, f"node {o.name} to be BACKUP with a full sync from {m.name} in progress")
+        45, f"node {o.name} to be BACKUP with a full sync from {m.name} in progress",
+        since=t_restart)
     res["sync_started_s"] = round(snap.t - t_restart, 2)
     say(f"node {o.name} syncing ({snap.redis[o.name]['keys']} keys so far), keepalived BACKUP")
     time.sleep(1)
@@ -1196,25 +1246,32 @@ def sc_empty_resync(lab):
     t = time.time()
     lab.stop_keepalived(m)
     snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                        lab.args.resync_wait, f"node {o.name} to be promoted")
-    res["promoted_after_s"] = round(snap.t - t, 2)
+                        lab.args.resync_wait, f"node {o.name} to be promoted", since=t)
     res["keys_at_promotion"] = snap.redis[o.name]["keys"]
-    with lab.monitor.lock:
-        synced = [s for s in lab.monitor.samples
-                  if s.t >= t_restart and s.redis[o.name]["role"] == "replica"
-                  and s.redis[o.name]["link"] == "up" and not s.redis[o.name]["sync"]]
-        sync_start = [s for s in lab.monitor.samples
-                      if s.t >= t_restart and s.redis[o.name]["role"] == "replica"
-                      and s.redis[o.name]["sync"]]
-    res["sync_done_before_promotion"] = bool(synced) and synced[0].t <= snap.t
-    if synced and sync_start:
-        res["full_sync_s"] = round(synced[0].t - sync_start[0].t, 2)
-        res["sync_still_running_at_request_s"] = round(synced[0].t - t, 2)
+    # The hook acts within milliseconds of the sync's end, faster than the
+    # monitor samples: take the order of events from the replica's own log.
+    ev = o.log_times(["MASTER <-> REPLICA sync started", "Full resync from master",
+                      "MASTER <-> REPLICA sync: Finished with success", "MASTER MODE enabled"],
+                     t_restart)
+    started = ev["MASTER <-> REPLICA sync started"]
+    done = ev["MASTER <-> REPLICA sync: Finished with success"]
+    promoted = ev["MASTER MODE enabled"] or snap.t
+    res["promoted_after_s"] = round(promoted - t, 2)
+    if started and done:
+        res["full_sync_s"] = round(done - started, 2)
+        res["sync_still_running_at_request_s"] = round(done - t, 2)
+        res["promoted_after_sync_s"] = round(promoted - done, 3)
     say(f"node {o.name} promoted {res['promoted_after_s']}s after the request with "
-        f"{res['keys_at_promotion']} keys (full sync took {res.get('full_sync_s')}s)")
+        f"{res['keys_at_promotion']} keys (full sync took {res.get('full_sync_s')}s, "
+        f"{res.get('sync_still_running_at_request_s')}s of it after the request)")
     with m.client() as c:
         c.call("CONFIG", "SET", "rdb-key-save-delay", "0")
-    if res.get("sync_still_running_at_request_s", 0) <= 0:
+    if not (started and done):
+        raise Failed(f"no full sync seen in node {o.name}'s Redis log")
+    if res["promoted_after_sync_s"] < 0:
+        raise Failed(f"node {o.name} was promoted {-res['promoted_after_sync_s']}s "
+                     "before its full sync finished")
+    if res["sync_still_running_at_request_s"] <= 0:
         raise Failed("the sync was over before the promotion was requested: "
                      "the scenario did not test what it should")
     if res["keys_at_promotion"] < nkeys:
@@ -1246,7 +1303,8 @@ def sc_partition(lab):
     isolate(True)
     lab.partitioned = True
     snap = lab.wait_for(lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
-                        30, f"node {o.name} to take the VIP and be master (split brain)")
+                        30, f"node {o.name} to take the VIP and be master (split brain)",
+                        since=t)
     res["second_master_s"] = round(snap.t - t, 2)
     say(f"split brain: {snap.describe()}")
     time.sleep(5)
@@ -1254,7 +1312,7 @@ def sc_partition(lab):
     t_heal = time.time()
     isolate(False)
     lab.partitioned = False
-    since = lab.wait_converged(timeout=60)
+    since = lab.wait_converged(timeout=60, since=t_heal)
     res["heal_converge_s"] = round(since.t - t_heal, 2)
     res = finish(lab, res, t, allow_loss=True)
     time.sleep(0.5)
@@ -1272,7 +1330,6 @@ def sc_switchover(lab):
     lab.bring_up()
     lab.start_writer()
     time.sleep(2)
-    t = time.time()
     for i in range(rounds):
         m = lab.holder_node()
         o = lab.other(m)
@@ -1280,14 +1337,15 @@ def sc_switchover(lab):
         t_i = time.time()
         lab.stop_keepalived(m)
         snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                            30, f"node {o.name} to hold the VIP as master")
+                            30, f"node {o.name} to hold the VIP as master", since=t_i)
         moved = snap.t - t_i
         lab.start_keepalived(m)
-        since = lab.wait_converged(timeout=45, holder=o.name)
+        since = lab.wait_converged(timeout=45, holder=o.name, since=t_i)
         res["rounds"].append({"from": m.name, "to": o.name, "vip_moved_s": round(moved, 2),
                               "converged_s": round(since.t - t_i, 2)})
         time.sleep(1)
-    return finish(lab, res, t)
+    # converge_s: from the start of the last switchover.
+    return finish(lab, res, t_i)
 
 
 # --------------------------------------------------------------------------
@@ -1338,9 +1396,9 @@ def demo(lab):
     lab.phase(f"failover: kill -9 the Redis of node {m.name} (the master)")
     t = time.time()
     lab.kill_redis(m, signal.SIGKILL)
-    lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                 30, f"node {o.name} to take over")
-    res["failover_s"] = round(time.time() - t, 2)
+    snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
+                        30, f"node {o.name} to take over", since=t)
+    res["failover_s"] = round(snap.t - t, 2)
     time.sleep(3)
     row(lab.latest())
 
@@ -1355,9 +1413,9 @@ def demo(lab):
     lab.phase(f"failback: stop keepalived on node {o.name}, the VIP moves back to {m.name}")
     t = time.time()
     lab.stop_keepalived(o)
-    lab.wait_for(lambda s: s.holder == m.name and s.redis[m.name]["role"] == "master",
-                 30, f"node {m.name} to take the VIP back")
-    res["failback_s"] = round(time.time() - t, 2)
+    snap = lab.wait_for(lambda s: s.holder == m.name and s.redis[m.name]["role"] == "master",
+                        30, f"node {m.name} to take the VIP back", since=t)
+    res["failback_s"] = round(snap.t - t, 2)
     time.sleep(2)
     lab.phase(f"start keepalived on node {o.name} again")
     lab.start_keepalived(o)
@@ -1392,13 +1450,15 @@ def print_result(name, verdict, res, reason, duration, as_json):
     if not as_json:
         print(f"\n== {name}: {verdict.upper()} ({duration:.1f}s) ==")
         if reason:
-            print(f"  reason              {reason}")
+            print(f"  {'reason':<26}{reason}")
         labels = [("first_write_s", "first write via VIP", "s"),
                   ("failover_s", "failover", "s"),
                   ("switchover_s", "VIP moved", "s"),
                   ("second_master_s", "second master after", "s"),
                   ("promoted_after_s", "promoted after", "s"),
                   ("full_sync_s", "full sync took", "s"),
+                  ("sync_still_running_at_request_s", "sync left at request", "s"),
+                  ("promoted_after_sync_s", "promoted after sync end", "s"),
                   ("keys_at_promotion", "keys at promotion", ""),
                   ("rejoin_s", "old master rejoined", "s"),
                   ("heal_converge_s", "converged after heal", "s"),
@@ -1408,16 +1468,17 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   ("lost_by_node", "lost, by node that acked", ""),
                   ("bulk_keys", "pre-loaded keys", ""),
                   ("write_gap_s", "longest write gap", "s"),
-                  ("converge_s", "converged after fault", "s"),
-                  ("split_brain_logged_on", "split-brain logged on", "")]
+                  ("converge_s", "converged after event", "s"),
+                  ("split_brain_logged_on", "split-brain logged on", ""),
+                  ("winner", "surviving master", "")]
         for key, label, unit in labels:
             if key in res and res[key] is not None:
-                print(f"  {label:<24}{res[key]}{unit}")
+                print(f"  {label:<26}{res[key]}{unit}")
         for i, r in enumerate(res.get("rounds", [])):
             print(f"  round {i + 1}: {r['from']} -> {r['to']}: VIP moved {r['vip_moved_s']}s, "
                   f"converged {r['converged_s']}s")
         if "final" in res:
-            print(f"  final                   {res['final']['description']}")
+            print(f"  {'final':<26}{res['final']['description']}")
     if "final" in out:
         out["final"] = {k: v for k, v in out["final"].items() if k != "description"}
     print(json.dumps(out, sort_keys=True), flush=True)
@@ -1438,7 +1499,7 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true", help="print only the JSON result line")
     ap.add_argument("--timeout", type=float, help="hard timeout, seconds")
     ap.add_argument("--artifacts", help="copy the logs here before tearing down")
-    ap.add_argument("--rounds", type=int, default=3, help="switchover: rounds")
+    ap.add_argument("--rounds", type=int, default=4, help="switchover: rounds")
     ap.add_argument("--resync-keys", type=int, default=50000,
                     help="empty-resync: keys pre-loaded")
     ap.add_argument("--resync-delay-us", type=int, default=300,
