@@ -1,6 +1,7 @@
 #include "rk/replication_info.hpp"
 
 #include <charconv>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -60,12 +61,21 @@ class FieldReader {
     }
     return it->second;
   }
-  long long integer(std::string_view key, bool required, long long fallback) {
+  // A number within [min, max]. The bounds are what Redis can report (no
+  // offset below -1, no port above 65535): anything else comes from a broken
+  // or hostile server, and would make the offset arithmetic of the decisions
+  // overflow.
+  long long integer(std::string_view key, bool required, long long fallback, long long min,
+                    long long max) {
     auto raw = text(key, required);
     if (!raw) return fallback;
     auto value = to_integer(*raw);
     if (!value) {
       fail(fmt::format("INFO field {} is not a number: '{}'", key, *raw));
+      return fallback;
+    }
+    if (*value < min || *value > max) {
+      fail(fmt::format("INFO field {} is out of range ({}..{}): '{}'", key, min, max, *raw));
       return fallback;
     }
     return *value;
@@ -84,6 +94,9 @@ class FieldReader {
  private:
   const Fields& fields_;
 };
+
+constexpr long long max_value = std::numeric_limits<long long>::max();
+constexpr long long max_int = std::numeric_limits<int>::max();
 
 bool is_replid(std::string_view id) {
   if (id.size() != 40) return false;
@@ -116,20 +129,22 @@ Result<RedisState> parse_info(std::string_view text) {
   state.master_replid2 = std::string(read.text("master_replid2", false).value_or(""));
   if (!state.master_replid.empty() && !is_replid(state.master_replid))
     read.fail(fmt::format("INFO master_replid is malformed: '{}'", state.master_replid));
-  state.master_repl_offset = read.integer("master_repl_offset", true, 0);
-  state.second_repl_offset = read.integer("second_repl_offset", false, -1);
-  state.connected_slaves = static_cast<int>(read.integer("connected_slaves", false, 0));
+  state.master_repl_offset = read.integer("master_repl_offset", true, 0, 0, max_value);
+  state.second_repl_offset = read.integer("second_repl_offset", false, -1, -1, max_value);
+  state.connected_slaves =
+      static_cast<int>(read.integer("connected_slaves", false, 0, 0, max_int));
 
   if (state.role == Role::replica) {
     state.master_host = std::string(read.text("master_host", true).value_or(""));
-    state.master_port = static_cast<int>(read.integer("master_port", true, 0));
+    state.master_port = static_cast<int>(read.integer("master_port", true, 0, 0, 65535));
     auto link = read.text("master_link_status", true);
     if (link && *link != "up" && *link != "down")
       read.fail(fmt::format("INFO master_link_status is neither up nor down: '{}'", *link));
     state.link_up = link && *link == "up";
     state.sync_in_progress = read.flag("master_sync_in_progress", false);
-    state.slave_repl_offset = read.integer("slave_repl_offset", false, -1);
-    state.slave_read_repl_offset = read.integer("slave_read_repl_offset", false, -1);
+    state.slave_repl_offset = read.integer("slave_repl_offset", false, -1, -1, max_value);
+    state.slave_read_repl_offset =
+        read.integer("slave_read_repl_offset", false, -1, -1, max_value);
   }
 
   for (int i = 0; i < state.connected_slaves && i < 1024; ++i) {
@@ -151,6 +166,10 @@ Result<RedisState> parse_info(std::string_view text) {
     auto keys = to_integer(split_pairs(value)["keys"]);
     if (!keys || *keys < 0) {
       read.fail(fmt::format("INFO keyspace line {} is malformed: '{}'", key, value));
+      continue;
+    }
+    if (*keys > max_value - state.keys) {
+      read.fail(fmt::format("INFO keyspace key counts overflow at line {}", key));
       continue;
     }
     state.keys += *keys;
