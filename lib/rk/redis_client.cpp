@@ -63,6 +63,32 @@ Reply convert(const redisReply& raw) {
   return reply;
 }
 
+// hiredis allocates an array reply's table of elements as soon as it reads
+// the "*<count>" header, before any element arrives: the 13 bytes
+// "*2147483647\r\n" from a broken or hostile server cost a 16 GiB calloc. No
+// reply the tools read has more than a handful of elements, so larger counts
+// are refused; hiredis then reports the reply as out of memory.
+constexpr int max_array_elements = 1 << 20;
+
+void* (*hiredis_create_array)(const redisReadTask*, int) = nullptr;
+
+void* create_bounded_array(const redisReadTask* task, int elements) {
+  if (elements > max_array_elements) return nullptr;
+  return hiredis_create_array(task, elements);
+}
+
+// Makes `reader` build replies with hiredis's own functions, except that
+// array counts are bounded.
+void bound_array_replies(redisReader* reader) {
+  static redisReplyObjectFunctions bounded = [&reader] {
+    redisReplyObjectFunctions functions = *reader->fn;
+    hiredis_create_array = functions.createArray;
+    functions.createArray = &create_bounded_array;
+    return functions;
+  }();
+  reader->fn = &bounded;
+}
+
 std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
@@ -75,6 +101,7 @@ Result<ParsedReplies> parse_reply_bytes(std::string_view bytes) {
   std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreate(),
                                                               &redisReaderFree);
   if (!reader) throw std::bad_alloc();
+  bound_array_replies(reader.get());
   if (redisReaderFeed(reader.get(), bytes.data(), bytes.size()) != REDIS_OK)
     return Result<ParsedReplies>::failure(reader->errstr);
   ParsedReplies parsed;
@@ -128,6 +155,7 @@ Connection Connection::open(const ConnectionOptions& options, Clock::time_point 
   // Backstop for the blocking reads and writes; command() polls with the
   // real remaining deadline before each of them.
   redisSetTimeout(raw, to_timeval(options.timeout));
+  bound_array_replies(raw->reader);
 
   if (!options.password.empty()) {
     std::vector<std::string> auth{"AUTH"};
@@ -149,6 +177,9 @@ void Connection::throw_context_error(const char* during) {
   std::string what = context_->errstr;
   if (context_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
     throw TimeoutError(fmt::format("{}:{}: timed out {}", options_.host, options_.port, during));
+  if (context_->err == REDIS_ERR_OOM)
+    throw ProtocolError(fmt::format("{}:{}: reply refused {}: array over {} elements, or no memory",
+                                    options_.host, options_.port, during, max_array_elements));
   if (context_->err == REDIS_ERR_PROTOCOL)
     throw ProtocolError(fmt::format("{}:{}: protocol error {}: {}", options_.host, options_.port,
                                     during, what));
