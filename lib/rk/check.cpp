@@ -5,6 +5,8 @@
 
 #include <csignal>
 
+#include <fmt/format.h>
+
 #include "rk/errors.hpp"
 #include "rk/hooks.hpp"
 #include "rk/log.hpp"
@@ -36,7 +38,10 @@ ExitCode run_check(const ToolOptions& options) {
   try {
     Connection connection = Connection::open(local_connection(options), deadline);
     reply = connection.command({"PING"}, deadline);
-    if (reply->is_error()) problem = reply->text;
+    if (reply->is_error())
+      problem = reply->text;
+    else if (!reply->is_status("PONG"))
+      problem = fmt::format("reply to PING is not PONG: '{}'", reply->text.substr(0, 80));
   } catch (const RedisError& error) {
     problem = error.what();
   }
