@@ -1,6 +1,7 @@
 """The hooks as an ACL user with only the commands they need, with the
 password from a 0600 file or from REDISCLI_AUTH; a wrong password changes
 nothing and no password is ever logged."""
+import os
 import re
 
 import itkit
@@ -74,6 +75,14 @@ class AuthTest(ToolTestCase):
         self.assert_role(peer, "slave", master_port=local.port)
         self.wait_link_up(peer, local, timeout=15)
         self.assert_no_secret(r)
+
+    def test_log_file_is_private(self):
+        srv = self.acl_server()
+        r = self.run_tool("redis_check", "--host", "127.0.0.1", "--port", str(srv.port),
+                          "--user", "hook", env={"REDISCLI_AUTH": HOOK_PW}, timeout=10)
+        self.assertRc(r, 0)
+        mode = os.stat(self.log_file).st_mode & 0o777
+        self.assertEqual(mode, 0o600, f"log file mode {mode:o}")
 
     def test_backup_with_rediscli_auth(self):
         peer = self.acl_server()

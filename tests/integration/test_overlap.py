@@ -98,6 +98,54 @@ class OverlapTest(ToolTestCase):
         st = read_state(self.state_path())
         self.assertEqual(st.get("state"), "MASTER", f"state file: {st}")
 
+    def test_back_to_back_hooks_newest_wins(self):
+        # keepalived forks hooks in the order of the transitions, possibly
+        # within the same clock tick: the later fork must win every time.
+        local = self.server()
+        dead = itkit.free_port()
+        for i in range(5):
+            with self.subTest(round=i, order="backup then fault"):
+                first = self.hook("redis_backup", local, dead, "--sync-timeout", "10",
+                                  log_name=f"b{i}.log")
+                second = self.hook("redis_fault", local, dead, log_name=f"f{i}.log")
+                self.assertRc(first.wait_exit(5), 3)
+                self.assertRc(second.wait_exit(5), 0)
+                self.assertEqual(read_state(self.state_path()).get("state"), "FAULT")
+            with self.subTest(round=i, order="fault then backup"):
+                first = self.hook("redis_fault", local, dead, log_name=f"f2{i}.log")
+                second = self.hook("redis_backup", local, dead, "--sync-timeout", "10",
+                                   log_name=f"b2{i}.log")
+                self.assertRc(first.wait_exit(5), 0)
+                time.sleep(0.3)
+                self.assertIsNone(second.poll(), "the newer redis_backup did not keep going")
+                self.assertEqual(read_state(self.state_path()).get("state"), "BACKUP")
+                second.kill()
+
+    def test_hook_blocked_in_a_call_is_superseded_within_bound(self):
+        # The older hook sits in calls to a peer that accepts and never
+        # answers; each call is bounded by --timeout (500 ms).
+        local = self.server()
+        itkit.populate(local, 100)
+        hung = self.fake("hang")
+        older = self.hook("redis_backup", local, hung.port, "--sync-timeout", "20",
+                          log_name="backup.log")
+        self.wait_hook_running(older)
+        newer = self.hook("redis_stop", local, hung.port, log_name="stop.log")
+        r = newer.wait_exit(5)
+        self.assertRc(r, 0)
+        self.assertLess(r.elapsed, 1.0, f"redis_stop waited for the blocked hook: {r!r}")
+        self.assert_superseded(older, newer.started)
+
+    def test_corrupt_state_file_does_not_block_hooks(self):
+        local = self.server()
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        with open(self.state_path(), "w") as f:
+            f.write("\x00garbage\ngeneration=not-a-generation\n")
+        r = self.run_tool("redis_fault", *self.hook_args(local.port, itkit.free_port()),
+                          timeout=10)
+        self.assertRc(r, 0)
+        self.assertEqual(read_state(self.state_path()).get("state"), "FAULT")
+
     def test_stale_generation_exits_3(self):
         local, peer, mon, older = self.slow_master()
         # A newer transition recorded without any hook of this instance
