@@ -1,7 +1,11 @@
 """Command lines: bad invocations exit 2 with one line on stderr and touch no
 Redis; --version, --help and --config work."""
 import os
+import pwd
 import re
+import shutil
+import subprocess
+import tempfile
 
 import itkit
 from itkit import ToolTestCase, populate, setUpModule  # noqa: F401
@@ -173,6 +177,69 @@ class InvocationTest(ToolTestCase):
                 finally:
                     if roles != ("master", "master") or seen or r.rc != 2:
                         self.restore()
+
+    def test_runs_like_keepalived_runs_it(self):
+        # keepalived runs scripts with umask 0177, cwd /, stdio on /dev/null,
+        # no supplementary groups, often as an unprivileged script user.
+        base = tempfile.mkdtemp(prefix="rk-ka-")
+        self.addCleanup(shutil.rmtree, base, True)
+        os.chmod(base, 0o755)
+        bin_dir = os.path.join(base, "bin")
+        os.mkdir(bin_dir)
+        for tool in itkit.TOOLS:  # a copy every user can reach
+            shutil.copy(itkit.tool_path(tool), bin_dir)
+        os.chmod(bin_dir, 0o755)
+        work = os.path.join(base, "work")
+        os.mkdir(work, 0o700)
+        uid = gid = None
+        if os.geteuid() == 0:
+            try:
+                pw = pwd.getpwnam("nobody")
+                uid, gid = pw.pw_uid, pw.pw_gid
+            except KeyError:
+                uid = gid = 65534
+            os.chown(work, uid, gid)
+        state = os.path.join(work, "state")
+        log = os.path.join(work, "hook.log")
+
+        def as_keepalived():
+            os.umask(0o177)
+            os.chdir("/")
+            if uid is not None:
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+
+        def run(tool, *args):
+            argv = [os.path.join(bin_dir, tool), "--state-dir", state, "--instance",
+                    self.instance, "--log-file", log, *args]
+            return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, preexec_fn=as_keepalived,
+                                  timeout=20).returncode
+
+        def state_mode():
+            try:
+                return oct(os.stat(state).st_mode & 0o7777)
+            except OSError as exc:
+                return repr(exc)
+
+        check = ["--host", "127.0.0.1", "--port", str(self.local.port), "--timeout", "500"]
+        for attempt in (1, 2):
+            self.assertEqual(run("redis_check", *check), 0,
+                             f"redis_check run {attempt} under umask 0177 as uid {uid}; "
+                             f"the state dir it created has mode {state_mode()}")
+        self.assertEqual(itkit.read_text(os.path.join(state, f"{self.instance}.health")).strip(),
+                         "healthy")
+        hook = ["--host", "127.0.0.1", "--port", str(self.local.port),
+                "--peer", f"127.0.0.1:{itkit.free_port()}"]
+        self.assertEqual(run("redis_fault", *hook), 0)
+        self.assertEqual(itkit.read_state(os.path.join(state, f"{self.instance}.state"))
+                         .get("state"), "FAULT")
+        self.assertEqual(run("redis_master", *hook), 0)
+        self.assert_role(self.local, "master")
+        self.assertEqual(itkit.read_state(os.path.join(state, f"{self.instance}.state"))
+                         .get("state"), "MASTER")
+        self.assertIn("verdict=", itkit.read_text(log))
 
     def test_version(self):
         for tool in itkit.TOOLS:
