@@ -246,6 +246,38 @@ class RedisMasterTest(ToolTestCase):
         self.assert_role(local, "master")
         self.assert_all_keys(local, 300)
 
+    def failed_over_pair(self):
+        """local was the master, the peer replicated it and was promoted (a
+        failover while local was away): local's history is the peer's past."""
+        local = self.server()
+        peer = self.server()
+        populate(local, 300)
+        self.replicate(peer, local)
+        peer.call("REPLICAOF", "NO", "ONE")
+        return local, peer
+
+    def test_failback_without_new_writes_keeps_local_data(self):
+        local, peer = self.failed_over_pair()
+        mon = RoleMonitor(local, interval=0.01).start()
+        r = self.master(local.port, peer.port)
+        mon.stop()
+        self.assertRc(r, 0)
+        self.assertEqual(mon.roles(), {"master"},
+                         "local resynced from a peer that holds nothing new")
+        self.assert_all_keys(local, 300)
+        self.assert_role(peer, "slave", master_port=local.port)
+        self.wait_link_up(peer, local, timeout=15)
+
+    def test_failback_fetches_the_peers_new_writes(self):
+        local, peer = self.failed_over_pair()
+        populate(peer, 100, "while-away")  # acknowledged by the peer as master
+        r = self.master(local.port, peer.port)
+        self.assertRc(r, 0)
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 300)
+        self.assert_all_keys(local, 100, "while-away")
+        self.assert_role(peer, "slave", master_port=local.port)
+
     def test_split_brain_is_logged_and_leaves_one_master(self):
         # Shared history, then a partition: local promoted itself and both
         # took writes.
