@@ -14,16 +14,16 @@ set(CPACK_PACKAGE_NAME "${PROJECT_NAME}")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
 set(CPACK_PACKAGE_VENDOR "The redis-keepalived authors")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "keepalived hooks that fail a Redis pair over without losing writes")
-set(CPACK_PACKAGE_DESCRIPTION
-  "Small native keepalived hooks for a Redis master/replica pair behind a "
-  "virtual IP: a vrrp_script health check (redis_check) and notify hooks "
-  "(redis_master, redis_backup, redis_fault, redis_stop). redis_master "
-  "promotes a node only once it holds every write its peer holds, judged "
-  "from replication ids and offsets read while the peer's writes are paused; "
-  "redis_backup never replaces a dataset with an empty peer's. Overlapping "
-  "hooks are ordered through a state dir. Also an LSB init script for "
-  "redis-server and a systemd drop-in that starts keepalived after Redis.")
-string(JOIN "" CPACK_PACKAGE_DESCRIPTION ${CPACK_PACKAGE_DESCRIPTION})
+# One string: a list would eat the semicolons. CPackDeb indents the lines.
+set(CPACK_PACKAGE_DESCRIPTION [=[
+Small native keepalived hooks for a Redis master/replica pair behind a
+virtual IP: a vrrp_script health check (redis_check) and notify hooks
+(redis_master, redis_backup, redis_fault, redis_stop), plus redis_status.
+redis_master promotes a node only once it holds every write its peer holds,
+judged from replication ids and offsets read while the peer's writes are
+paused; redis_backup never replaces a dataset with an empty peer's.
+Overlapping hooks are ordered through a state dir. Also an LSB init script
+for redis-server and a systemd drop-in that starts keepalived after Redis.]=])
 set(CPACK_PACKAGE_HOMEPAGE_URL "${PROJECT_HOMEPAGE_URL}")
 set(CPACK_RESOURCE_FILE_LICENSE "${PROJECT_SOURCE_DIR}/LICENSE")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
@@ -52,6 +52,8 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   "${PROJECT_SOURCE_DIR}/cmake/deb/postinst"
   "${PROJECT_SOURCE_DIR}/cmake/deb/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# Gzipped man pages, copyright, changelog, lintian overrides (CMake 3.19+).
+set(CPACK_PRE_BUILD_SCRIPTS "${PROJECT_SOURCE_DIR}/cmake/deb/prebuild.cmake")
 
 set(CPACK_SOURCE_GENERATOR "TGZ")
 set(CPACK_SOURCE_IGNORE_FILES "/\\\\.git/" "/build[^/]*/" "/\\\\.cache/" "__pycache__")
