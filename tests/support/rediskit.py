@@ -255,11 +255,21 @@ class FakeServer:
       "slow"  answer every command (+OK to AUTH/HELLO-less commands, +PONG to
               PING, -ERR otherwise) after `delay` seconds;
       "reply" answer every command at once with the fixed `reply` bytes.
-    Runs in daemon threads; close() stops it and closes every connection.
+    Modes that answer with `replies[NAME]` (raw RESP bytes keyed by the upper
+    case command name, e.g. b"INFO"), or else as "slow" does:
+      "map"        the whole reply at once;
+      "stall-half" the first half of the reply, then nothing (connection open);
+      "drip"       the reply one byte every `interval` seconds;
+      "close-half" the first half of the reply, then close the connection.
+    Runs in daemon threads; close() stops it, closes every connection and
+    joins the threads.
     """
 
-    def __init__(self, mode="hang", delay=0.0, reply=b""):
+    def __init__(self, mode="hang", delay=0.0, reply=b"", replies=None, interval=0.2):
         self.mode, self.delay, self.reply = mode, delay, reply
+        self.replies = dict(replies or {})
+        self.interval = interval
+        self.threads = []
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", 0))
@@ -285,7 +295,10 @@ class FakeServer:
                 self.conns.append(conn)
                 self.accepted += 1
             if self.mode != "hang":
-                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+                thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+                with self.lock:
+                    self.threads.append(thread)
+                thread.start()
 
     def _read_command(self, conn, buf):
         """Read one RESP array (or inline) command; return (args, rest) or None."""
@@ -318,6 +331,8 @@ class FakeServer:
                 out = b"+PO"
             elif self.mode == "reply":
                 out = self.reply
+            elif name in self.replies:
+                out = self.replies[name]
             elif name == b"PING":
                 out = b"+PONG\r\n"
             elif name in (b"AUTH", b"SELECT", b"CLIENT"):
@@ -326,12 +341,26 @@ class FakeServer:
                 out = b"-ERR unknown command\r\n"
             if self.delay and self.closed.wait(self.delay):
                 return
+            if self.mode in ("stall-half", "close-half"):
+                out = out[:max(1, len(out) // 2)]
             try:
-                conn.sendall(out)
+                if self.mode == "drip":
+                    for i in range(len(out)):
+                        conn.sendall(out[i:i + 1])
+                        if self.closed.wait(self.interval):
+                            return
+                else:
+                    conn.sendall(out)
             except OSError:
                 return
-            if self.mode == "half":
+            if self.mode in ("half", "stall-half"):
                 self.closed.wait()
+                return
+            if self.mode == "close-half":
+                try:
+                    conn.close()
+                except OSError:
+                    pass
                 return
 
     def close(self):
@@ -346,7 +375,10 @@ class FakeServer:
                     c.close()
                 except OSError:
                     pass
+            threads = list(self.threads)
         self.thread.join(timeout=2)
+        for thread in threads:
+            thread.join(timeout=2)
 
     def __enter__(self):
         return self
