@@ -106,8 +106,18 @@ def rel(t=None):
     return (t if t is not None else time.time()) - T0
 
 
+def emit(text, stream=None):
+    """Print, but never let a closed stdout/stderr (a pipe into `head`, a
+    terminal gone away) stop the lab before it has torn itself down."""
+    stream = stream or sys.stdout
+    try:
+        print(text, file=stream)
+    except (OSError, ValueError):
+        pass
+
+
 def say(msg):
-    print(f"[{rel():7.2f}s] {msg}", file=sys.stderr, flush=True)
+    emit(f"[{rel():7.2f}s] {msg}", sys.stderr)
 
 
 def run(cmd, check=True, timeout=30, **kw):
@@ -213,6 +223,12 @@ def lab_namespaces():
 
 
 def kill_pid(pid, sig=signal.SIGKILL):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False      # already dead, waiting to be reaped
+    except (OSError, IndexError):
+        return False
     try:
         os.kill(pid, sig)
         return True
@@ -1081,7 +1097,7 @@ class Lab:
 
     def phase(self, text):
         if getattr(self, "demo", False):
-            print(f"\n== {text} ==", flush=True)
+            emit(f"\n== {text} ==")
         say(f"== {text}")
 
 
@@ -1355,9 +1371,9 @@ def demo(lab):
     lab.demo = True
     lab.verbose_hooks = False
     res = {}
-    print(f"Failover demo: two nodes (a={A_IP}, b={B_IP}) behind the VIP {VIP}, "
-          f"a client at {CLIENT_IP} writing through the VIP.\n", flush=True)
-    print(f"{'time':>7}  {'VIP':<5} {'node a':<30} {'node b':<30} writes", flush=True)
+    emit(f"Failover demo: two nodes (a={A_IP}, b={B_IP}) behind the VIP {VIP}, "
+          f"a client at {CLIENT_IP} writing through the VIP.\n")
+    emit(f"{'time':>7}  {'VIP':<5} {'node a':<30} {'node b':<30} writes")
 
     state = {"last_row": 0.0}
 
@@ -1370,9 +1386,14 @@ def demo(lab):
         else:
             w = "-"
         def node_col(n):
-            return f"{snap.ka[n]:<8} {describe_redis(snap.redis[n])}"[:30]
-        print(f"{rel(snap.t):6.1f}s  {','.join(snap.vip) or '-':<5} {node_col('a'):<30} "
-              f"{node_col('b'):<30} {w}", flush=True)
+            st = snap.redis[n]
+            if st["role"] == "replica":
+                r = f"replica of {st['master']}, " + ("syncing" if st["sync"] else st["link"])
+            else:
+                r = st["role"] + (" loading" if st.get("loading") else "")
+            return f"{snap.ka[n]:<8} {r}"[:30]
+        emit(f"{rel(snap.t):6.1f}s  {','.join(snap.vip) or '-':<5} {node_col('a'):<30} "
+              f"{node_col('b'):<30} {w}")
         state["last_row"] = snap.t
 
     def on_change(snap):
@@ -1407,7 +1428,7 @@ def demo(lab):
     lab.wait_converged(timeout=45, holder=o.name)
     row(lab.latest())
     res["lost_after_failover"] = lab.verify()["lost"]
-    print(f"         acknowledged writes lost so far: {res['lost_after_failover']}", flush=True)
+    emit(f"         acknowledged writes lost so far: {res['lost_after_failover']}")
     time.sleep(2)
 
     lab.phase(f"failback: stop keepalived on node {o.name}, the VIP moves back to {m.name}")
@@ -1421,9 +1442,9 @@ def demo(lab):
     lab.start_keepalived(o)
     lab.wait_converged(timeout=45, holder=m.name)
     row(lab.latest())
-    res = finish(lab, res, t0)
-    print(f"\nlongest write gap {res['write_gap_s']}s, acknowledged writes {res['acked']}, "
-          f"keys lost: {res['lost']}", flush=True)
+    res = finish(lab, res, t)
+    emit(f"\nlongest write gap {res['write_gap_s']}s, acknowledged writes {res['acked']}, "
+          f"keys lost: {res['lost']}")
     return res
 
 
@@ -1448,9 +1469,9 @@ def print_result(name, verdict, res, reason, duration, as_json):
            "duration_s": round(duration, 1)}
     out.update(res)
     if not as_json:
-        print(f"\n== {name}: {verdict.upper()} ({duration:.1f}s) ==")
+        emit(f"\n== {name}: {verdict.upper()} ({duration:.1f}s) ==")
         if reason:
-            print(f"  {'reason':<26}{reason}")
+            emit(f"  {'reason':<26}{reason}")
         labels = [("first_write_s", "first write via VIP", "s"),
                   ("failover_s", "failover", "s"),
                   ("switchover_s", "VIP moved", "s"),
@@ -1473,15 +1494,15 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   ("winner", "surviving master", "")]
         for key, label, unit in labels:
             if key in res and res[key] is not None:
-                print(f"  {label:<26}{res[key]}{unit}")
+                emit(f"  {label:<26}{res[key]}{unit}")
         for i, r in enumerate(res.get("rounds", [])):
-            print(f"  round {i + 1}: {r['from']} -> {r['to']}: VIP moved {r['vip_moved_s']}s, "
+            emit(f"  round {i + 1}: {r['from']} -> {r['to']}: VIP moved {r['vip_moved_s']}s, "
                   f"converged {r['converged_s']}s")
         if "final" in res:
-            print(f"  {'final':<26}{res['final']['description']}")
+            emit(f"  {'final':<26}{res['final']['description']}")
     if "final" in out:
         out["final"] = {k: v for k, v in out["final"].items() if k != "description"}
-    print(json.dumps(out, sort_keys=True), flush=True)
+    emit(json.dumps(out, sort_keys=True))
 
 
 def main(argv=None):
@@ -1517,10 +1538,14 @@ def main(argv=None):
 
     if args.teardown:
         if os.geteuid() != 0:
-            print("lab.py --teardown needs root", file=sys.stderr)
+            emit("lab.py --teardown needs root", sys.stderr)
             return EXIT_FAIL
         lab = Lab(args)
-        lab.acquire_lock()
+        try:
+            lab.acquire_lock()
+        except LabError as exc:
+            emit(f"lab.py --teardown: {exc}", sys.stderr)
+            return EXIT_FAIL
         try:
             teardown_stale()
         finally:
@@ -1534,7 +1559,7 @@ def main(argv=None):
     try:
         preflight()
     except Skip as exc:
-        print(f"SKIP: {exc}", file=sys.stderr)
+        emit(f"SKIP: {exc}", sys.stderr)
         print_result(name, "skip", {}, str(exc), 0.0, args.json)
         return EXIT_SKIP
 
@@ -1576,7 +1601,7 @@ def main(argv=None):
             signal.signal(sig, signal.SIG_IGN)
         if verdict == "fail" and lab.root and lab.nodes:
             try:
-                print(lab.log_tails(), file=sys.stderr)
+                emit(lab.log_tails(), sys.stderr)
             except Exception:
                 pass
         if args.keep and lab.root and verdict != "skip":
@@ -1584,13 +1609,13 @@ def main(argv=None):
                 lab.monitor.stop()
             lab.stop_writer()
             lab.release_lock()
-            print(f"\nThe lab is still up (root {lab.root}). Explore it with:\n"
+            emit(f"\nThe lab is still up (root {lab.root}). Explore it with:\n"
                   f"  ip netns exec {NS_CLIENT} redis-cli -h {VIP} info replication\n"
                   f"  ip netns exec rklab-a redis-cli role\n"
                   f"  ip -n rklab-a addr show dev {IFNAME}\n"
                   f"  less {lab.root}/a/keepalived.log {lab.root}/a/toolkit.log\n"
                   f"Tear it down with:\n"
-                  f"  python3 {os.path.relpath(__file__)} --teardown", file=sys.stderr)
+                  f"  python3 {os.path.relpath(__file__)} --teardown", sys.stderr)
         else:
             try:
                 lab.teardown()
