@@ -21,7 +21,6 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
-import rediskit  # noqa: E402
 from rediskit import (FakeServer, RedisReplyError, RedisServer, Resp,  # noqa: E402,F401
                       SilentPort, free_port, missing_keys, populate, wait_until)
 
@@ -254,10 +253,6 @@ class ToolTestCase(unittest.TestCase):
         srv = FakeServer(mode, **kw)
         self.addCleanup(srv.close)
         return srv
-
-    @staticmethod
-    def info(server, section=None):
-        return server.info(section)
 
     def role(self, server):
         return server.info("replication")["role"]

@@ -4,7 +4,7 @@ import re
 import time
 
 import itkit
-from itkit import MARGIN, RoleMonitor, ToolTestCase, populate, setUpModule  # noqa: F401
+from itkit import RoleMonitor, ToolTestCase, populate, setUpModule  # noqa: F401
 
 
 def config_replicaof(path):

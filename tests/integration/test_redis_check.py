@@ -2,7 +2,6 @@
 answers PING within --timeout (connect + AUTH + PING), and log only changes."""
 import re
 import threading
-import time
 
 import itkit
 from itkit import MARGIN, ToolTestCase, populate, setUpModule, wait_until  # noqa: F401

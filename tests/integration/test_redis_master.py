@@ -6,7 +6,7 @@ import time
 
 import itkit
 from itkit import (RedisReplyError, Resp, RoleMonitor, ToolTestCase, populate,  # noqa: F401
-                   setUpModule, wait_until)
+                   setUpModule)
 
 SUMMARY = re.compile(r"verdict=\S+ exit=(\d+) elapsed_ms=\d+")
 
