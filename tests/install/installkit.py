@@ -1,0 +1,133 @@
+"""Shared plumbing for the install tests: where the build and the sources
+are, running commands, installing the build tree into a temporary prefix,
+and rendering man pages.
+
+ctest passes RK_BUILD_DIR, RK_SOURCE_DIR, RK_CMAKE, RK_CPACK, RK_TOOLS
+(comma-separated) and RK_VERSION (tests/install/CMakeLists.txt). Exit 77
+means skipped.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SKIP_EXIT = 77
+
+
+def env(name):
+    value = os.environ.get(name)
+    if not value:
+        sys.exit(f"{name} is not set: run this test through ctest (tests/install/CMakeLists.txt)")
+    return value
+
+
+BUILD_DIR = env("RK_BUILD_DIR")
+SOURCE_DIR = env("RK_SOURCE_DIR")
+TOOLS = tuple(t for t in env("RK_TOOLS").split(",") if t)
+VERSION = env("RK_VERSION")
+INIT_SCRIPT = os.path.join(SOURCE_DIR, "init.d", "redis-server-rk")
+SAMPLES = os.path.join(SOURCE_DIR, "keepalived")
+
+
+def skip(message):
+    print(f"SKIPPED: {message}")
+    sys.exit(SKIP_EXIT)
+
+
+def run(argv, timeout=120, check=False, **kwargs):
+    """Runs argv and returns the CompletedProcess (text output captured)."""
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{argv} exited {result.returncode}\n"
+                             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+def cmake_cache(name):
+    """The value of a CMakeCache.txt entry of the build, or None."""
+    with open(os.path.join(BUILD_DIR, "CMakeCache.txt"), encoding="utf-8") as cache:
+        for line in cache:
+            match = re.match(rf"{re.escape(name)}:[A-Z]+=(.*)$", line.rstrip("\n"))
+            if match:
+                return match.group(1)
+    return None
+
+
+def manpages_enabled():
+    return (cmake_cache("RK_MANPAGES") or "ON").upper() not in ("OFF", "0", "FALSE", "NO")
+
+
+def install_tree(prefix):
+    """cmake --install of the build into prefix; returns the prefix."""
+    run([env("RK_CMAKE"), "--install", BUILD_DIR, "--prefix", prefix], check=True)
+    return prefix
+
+
+class TempDirTestCase(unittest.TestCase):
+    """A TestCase with self.tmp, removed afterwards."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rk-install-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+
+
+def plain_text(text):
+    """Rendered man text without overstrike and with ASCII hyphens."""
+    text = re.sub(r".\x08", "", text)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    for dash in ("\u2010", "\u2011", "\u2012", "\u2013", "\u2212"):
+        text = text.replace(dash, "-")
+    return text
+
+
+def render_man(page):
+    """(rendered text, groff warnings) of a man page file, .gz or not.
+
+    man -l renders it as a reader sees it; groff -ww -z reports every
+    warning (unknown macros, bad escapes) without output."""
+    environ = dict(os.environ, MANWIDTH="100", MAN_DISABLE_SECCOMP="1", LC_ALL="C.UTF-8")
+    if shutil.which("man"):
+        result = run(["man", "--nh", "--nj", "-l", page], env=environ)
+        if result.returncode != 0:
+            raise AssertionError(f"man -l {page} exited {result.returncode}: {result.stderr}")
+        text = result.stdout
+    else:
+        text = None
+    source = page
+    if page.endswith(".gz"):
+        import gzip
+        with gzip.open(page, "rt", encoding="utf-8") as compressed:
+            source_text = compressed.read()
+    else:
+        with open(page, encoding="utf-8") as plain:
+            source_text = plain.read()
+    groff = shutil.which("groff")
+    if not groff:
+        if text is None:
+            skip("neither man nor groff is installed (Debian: man-db, groff-base)")
+        return plain_text(text), ""
+    check = run([groff, "-man", "-Tutf8", "-ww", "-z"], input=source_text, env=environ)
+    if check.returncode != 0:
+        raise AssertionError(f"groff on {source} exited {check.returncode}: {check.stderr}")
+    if text is None:
+        result = run([groff, "-man", "-Tutf8", "-P-c", "-P-b", "-P-u", "-P-o"],
+                     input=source_text, env=environ)
+        text = result.stdout
+    return plain_text(text), check.stderr.strip()
+
+
+def main():
+    """Runs the tests of __main__: exit 1 on a failure, 77 when every test
+    was skipped, else 0 (skipped tests are listed)."""
+    program = unittest.main(verbosity=2, exit=False)
+    result = program.result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    for test, reason in result.skipped:
+        print(f"SKIPPED: {test.id()}: {reason}")
+    if result.testsRun and len(result.skipped) == result.testsRun:
+        sys.exit(SKIP_EXIT)
+    sys.exit(0)

@@ -1,0 +1,153 @@
+"""cpack -G DEB into a temporary directory gives a .deb whose control data
+(Depends from dpkg-shlibdeps with libc6, Recommends keepalived and
+redis-server, section admin, maintainer scripts, conffiles) and contents
+(the tools, man pages, examples, init script, systemd files) are right.
+
+Skipped (77) without dpkg-deb, dpkg-shlibdeps (Debian: dpkg-dev) or file.
+"""
+import glob
+import os
+import re
+import shutil
+
+import installkit
+from installkit import TOOLS, VERSION, run
+
+
+def control_fields(text):
+    """The fields of a control file as a dict (continuation lines joined)."""
+    fields, name = {}, None
+    for line in text.splitlines():
+        line = line.strip("\n")
+        if line.startswith(" ") and name:
+            fields[name] += "\n" + line.strip()
+        elif ":" in line:
+            name, value = line.split(":", 1)
+            name = name.strip()
+            fields[name] = value.strip()
+    return fields
+
+
+def package_names(relation):
+    """The package names of a Depends-style field."""
+    names = set()
+    for alternatives in relation.split(","):
+        for choice in alternatives.split("|"):
+            choice = choice.strip()
+            if choice:
+                names.add(re.split(r"[\s(:]", choice, 1)[0])
+    return names
+
+
+class DebPackage(installkit.TempDirTestCase):
+    deb = None
+    tmpdir = None
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.tmpdir = tempfile.mkdtemp(prefix="rk-deb-")
+        run([os.environ["RK_CPACK"], "--config", os.path.join(installkit.BUILD_DIR, "CPackConfig.cmake"),
+             "-G", "DEB", "-B", cls.tmpdir], check=True, timeout=300)
+        debs = glob.glob(os.path.join(cls.tmpdir, "*.deb"))
+        assert len(debs) == 1, f"cpack made {debs}"
+        cls.deb = debs[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmpdir, ignore_errors=True)
+
+    def fields(self):
+        return control_fields(run(["dpkg-deb", "--field", self.deb], check=True).stdout)
+
+    def contents(self):
+        """{path: (mode string, owner)} of the package's files."""
+        listing = run(["dpkg-deb", "--contents", self.deb], check=True).stdout
+        entries = {}
+        for line in listing.splitlines():
+            parts = line.split(None, 5)
+            path = parts[5].split(" -> ")[0]
+            entries[path.lstrip(".")] = (parts[0], parts[1])
+        return entries
+
+    def test_file_name(self):
+        arch = run(["dpkg", "--print-architecture"], check=True).stdout.strip()
+        self.assertEqual(os.path.basename(self.deb), f"redis-keepalived_{VERSION}-1_{arch}.deb")
+
+    def test_control_fields(self):
+        info = run(["dpkg-deb", "--info", self.deb], check=True).stdout
+        self.assertRegex(info, r"(?m)^ Depends: .*\blibc6\b")
+        self.assertRegex(info, r"(?m)^ Recommends: .*\bkeepalived\b")
+        fields = self.fields()
+        self.assertEqual(fields["Package"], "redis-keepalived")
+        self.assertEqual(fields["Version"], f"{VERSION}-1")
+        self.assertEqual(fields["Section"], "admin")
+        self.assertRegex(fields["Maintainer"], r"^[^<>]+ <[^<>@\s]+@[^<>\s]+>$")
+        depends = package_names(fields["Depends"])
+        self.assertIn("libc6", depends)
+        self.assertIn("adduser", depends, "the postinst runs adduser")
+        self.assertRegex(fields["Depends"], r"libc6 \(>= [0-9.]+\)")
+        self.assertEqual(package_names(fields["Recommends"]), {"keepalived", "redis-server"})
+        summary, _, extended = fields["Description"].partition("\n")
+        self.assertTrue(summary)
+        self.assertIn("redis_master", extended)
+
+    def test_contents(self):
+        entries = self.contents()
+        expected = {f"/usr/bin/{tool}": "-rwxr-xr-x" for tool in TOOLS}
+        expected["/etc/init.d/redis-server-rk"] = "-rwxr-xr-x"
+        expected["/etc/default/redis-server-rk"] = "-rw-r--r--"
+        expected["/usr/lib/systemd/system/keepalived.service.d/redis-keepalived.conf"] = "-rw-r--r--"
+        expected["/usr/lib/tmpfiles.d/redis-keepalived.conf"] = "-rw-r--r--"
+        for name in ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf",
+                     "redis-acl.conf"):
+            expected[f"/usr/share/doc/redis-keepalived/examples/{name}"] = "-rw-r--r--"
+        for name in ("copyright", "changelog.Debian.gz", "README.md", "operations.md"):
+            expected[f"/usr/share/doc/redis-keepalived/{name}"] = "-rw-r--r--"
+        if installkit.manpages_enabled():
+            for tool in TOOLS:
+                expected[f"/usr/share/man/man1/{tool}.1.gz"] = "-rw-r--r--"
+            expected["/usr/share/man/man5/redis-keepalived.conf.5.gz"] = "-rw-r--r--"
+        for path, mode in sorted(expected.items()):
+            with self.subTest(path=path):
+                self.assertIn(path, entries, f"{path} is not in the package")
+                self.assertEqual(entries[path][0], mode)
+        for path, (mode, owner) in entries.items():
+            with self.subTest(path=path):
+                self.assertEqual(owner, "root/root")
+                self.assertTrue(path.startswith(("/usr/", "/etc/")) or path in ("/", "/usr", "/etc"),
+                                f"{path} is outside /usr and /etc")
+                self.assertFalse(path.startswith("/usr/etc/"))
+                self.assertFalse(path.startswith("/usr/local/"))
+
+    def test_maintainer_scripts_and_conffiles(self):
+        control = os.path.join(self.tmp, "control")
+        run(["dpkg-deb", "--control", self.deb, control], check=True)
+        for script in ("postinst", "postrm"):
+            path = os.path.join(control, script)
+            self.assertTrue(os.access(path, os.X_OK), f"{script} is not executable")
+            run(["sh", "-n", path], check=True)
+        with open(os.path.join(control, "postinst"), encoding="utf-8") as postinst:
+            text = postinst.read()
+        self.assertIn("keepalived_script", text)
+        self.assertIn("/run/redis-keepalived", text)
+        with open(os.path.join(control, "conffiles"), encoding="utf-8") as conffiles:
+            listed = conffiles.read().split()
+        self.assertEqual(sorted(listed), ["/etc/default/redis-server-rk", "/etc/init.d/redis-server-rk"])
+
+    def test_man_pages_render_from_the_package(self):
+        if not installkit.manpages_enabled():
+            self.skipTest("configured with RK_MANPAGES=OFF")
+        tree = os.path.join(self.tmp, "tree")
+        run(["dpkg-deb", "--extract", self.deb, tree], check=True)
+        page = os.path.join(tree, "usr", "share", "man", "man1", "redis_master.1.gz")
+        text, warnings = installkit.render_man(page)
+        self.assertEqual(warnings, "")
+        self.assertRegex(text, r"(?m)^EXIT STATUS$")
+
+
+if __name__ == "__main__":
+    for program, package in (("dpkg-deb", "dpkg"), ("dpkg-shlibdeps", "dpkg-dev"), ("file", "file")):
+        if not shutil.which(program):
+            installkit.skip(f"{program} is not installed (Debian: {package}): no .deb can be built")
+    installkit.main()

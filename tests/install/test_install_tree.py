@@ -1,0 +1,119 @@
+"""cmake --install into a temporary prefix: every file lands where the
+packaging and the docs say, the installed tools run, and each man page
+renders, mentions the exit codes and every option its tool's --help lists.
+"""
+import os
+import re
+import stat
+
+import installkit
+from installkit import TOOLS, VERSION, run
+
+DOCDIR = os.path.join("share", "doc", "redis-keepalived")
+EXAMPLES = ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf", "redis-acl.conf")
+
+
+def long_options(help_text):
+    """The long options a --help text lists, without their dashes."""
+    names = set(re.findall(r"^\s+(?:-\w,)?--([a-z][a-z0-9-]*)", help_text, re.MULTILINE))
+    return names - {"help", "version"}
+
+
+def interface_options():
+    """Every long option the tables of docs/interface.md name, without dashes."""
+    path = os.path.join(installkit.SOURCE_DIR, "docs", "interface.md")
+    names = set()
+    with open(path, encoding="utf-8") as doc:
+        for line in doc:
+            if line.startswith("|"):
+                names.update(re.findall(r"`--([a-z][a-z0-9-]*)", line))
+    return names
+
+
+class InstallTree(installkit.TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.prefix = installkit.install_tree(os.path.join(self.tmp, "prefix"))
+
+    def path(self, *parts):
+        return os.path.join(self.prefix, *parts)
+
+    def assert_file(self, *parts, mode=None):
+        path = self.path(*parts)
+        self.assertTrue(os.path.isfile(path), f"{path} is not installed")
+        if mode is not None:
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), mode,
+                             f"{path} has mode {oct(os.stat(path).st_mode)}, want {oct(mode)}")
+        return path
+
+    def test_tools_are_installed_and_run(self):
+        for tool in TOOLS:
+            with self.subTest(tool=tool):
+                path = self.assert_file("bin", tool, mode=0o755)
+                result = run([path, "--version"], check=True)
+                self.assertEqual(result.stdout.strip(), f"{tool} {VERSION}")
+
+    def test_docs_and_examples(self):
+        for name in ("README.md", "LICENSE", "operations.md"):
+            self.assert_file(DOCDIR, name, mode=0o644)
+        for name in EXAMPLES:
+            self.assert_file(DOCDIR, "examples", name, mode=0o644)
+
+    def test_init_script_and_defaults(self):
+        self.assert_file("etc", "init.d", "redis-server-rk", mode=0o755)
+        self.assert_file("etc", "default", "redis-server-rk", mode=0o644)
+
+    def test_systemd_files(self):
+        dropin = self.assert_file("lib", "systemd", "system", "keepalived.service.d",
+                                  "redis-keepalived.conf")
+        with open(dropin, encoding="utf-8") as unit:
+            text = unit.read()
+        self.assertRegex(text, r"(?m)^\[Unit\]$")
+        self.assertRegex(text, r"(?m)^After=redis-server\.service$")
+        self.assertRegex(text, r"(?m)^Wants=redis-server\.service$")
+        tmpfiles = self.assert_file("lib", "tmpfiles.d", "redis-keepalived.conf")
+        with open(tmpfiles, encoding="utf-8") as entries:
+            lines = [line.split() for line in entries if line.strip() and not line.startswith("#")]
+        self.assertIn(["d", "/run/redis-keepalived", "0700", "keepalived_script",
+                       "keepalived_script", "-"], lines)
+
+    def test_section1_pages_render_and_match_help(self):
+        if not installkit.manpages_enabled():
+            self.skipTest("configured with RK_MANPAGES=OFF")
+        for tool in TOOLS:
+            with self.subTest(tool=tool):
+                page = self.assert_file("share", "man", "man1", f"{tool}.1", mode=0o644)
+                text, warnings = installkit.render_man(page)
+                self.assertEqual(warnings, "", f"groff warnings in {tool}.1")
+                self.assertRegex(text, rf"(?m)^NAME\s+{tool} - ")
+                self.assertIn(f"redis-keepalived {VERSION}", text)
+                self.assertRegex(text, r"(?m)^EXIT STATUS$")
+                for code in ("0", "2", "3"):
+                    self.assertRegex(text, rf"(?m)^\s+{code}\s+\S", f"exit code {code} not described")
+                # One source: every option of --help is in the page.
+                help_text = run([self.path("bin", tool), "--help"], check=True).stdout
+                for option in sorted(long_options(help_text)):
+                    self.assertIn(f"--{option}", text, f"{tool}.1 lacks --{option}")
+
+    def test_section5_page_lists_every_option(self):
+        if not installkit.manpages_enabled():
+            self.skipTest("configured with RK_MANPAGES=OFF")
+        page = self.assert_file("share", "man", "man5", "redis-keepalived.conf.5", mode=0o644)
+        text, warnings = installkit.render_man(page)
+        self.assertEqual(warnings, "", "groff warnings in redis-keepalived.conf.5")
+        self.assertRegex(text, r"(?m)^NAME\s+redis-keepalived.conf - ")
+        documented = interface_options() - {"config", "help", "version"}
+        self.assertGreater(len(documented), 10, "could not read the options of docs/interface.md")
+        for option in sorted(documented):
+            self.assertRegex(text, rf"(?m)^\s+{re.escape(option)} = ",
+                             f"redis-keepalived.conf.5 lacks the key {option}")
+        # And every option the tools take in a file.
+        for tool in TOOLS:
+            help_text = run([self.path("bin", tool), "--help"], check=True).stdout
+            for option in sorted(long_options(help_text) - {"config"}):
+                self.assertIn(option, text, f"redis-keepalived.conf.5 lacks {option} ({tool})")
+        self.assertIn("exit 2", text)
+
+
+if __name__ == "__main__":
+    installkit.main()

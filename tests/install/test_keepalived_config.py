@@ -1,0 +1,133 @@
+"""keepalived's own config test (keepalived -t) accepts the sample
+keepalived.conf of both nodes, with the scripts pointing at a freshly
+installed bin dir.
+
+keepalived -t resolves every script and disables (exit 5) the ones it cannot
+find, so a pass also shows that the installed binaries are where the
+samples' paths say, once /usr/bin is swapped for the temporary prefix. A
+copy whose scripts are missing must fail, which shows the check looks.
+
+Two changes to the copies, both outside what is being tested:
+  - script_user root instead of keepalived_script: keepalived 2.2.7's config
+    test kills itself (SIGTERM, exit 143) as soon as a script runs as another
+    user, whatever the config (fixed in keepalived 2.2.8). The sample's other
+    global_defs, enable_script_security included, stay.
+  - The samples bind to eth0, which must exist and not be a loopback. The
+    test runs keepalived in a private network namespace with a veth named
+    eth0 when it can (root); otherwise on the host, with eth0 renamed to
+    the host's first non-loopback interface.
+"""
+import os
+import shutil
+import signal
+
+import installkit
+from installkit import run
+
+NODES = ("keepalived-node-a.conf", "keepalived-node-b.conf")
+
+
+def keepalived():
+    for candidate in (shutil.which("keepalived"), "/usr/sbin/keepalived"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    installkit.skip("keepalived is not installed (Debian: keepalived)")
+
+
+def host_interface():
+    """A non-loopback interface of this host, eth0 preferred, or None."""
+    try:
+        names = sorted(os.listdir("/sys/class/net"))
+    except OSError:
+        return None
+    if "eth0" in names:
+        return "eth0"
+    for name in names:
+        try:
+            with open(f"/sys/class/net/{name}/type", encoding="ascii") as kind:
+                if kind.read().strip() == "772":  # ARPHRD_LOOPBACK
+                    continue
+        except OSError:
+            continue
+        return name
+    return None
+
+
+def can_use_netns():
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        return False
+    probe = run(["unshare", "--net", "sh", "-c",
+                 "ip link add eth0 type veth peer name rkpeer0"], timeout=30)
+    return probe.returncode == 0
+
+
+class KeepalivedConfigTest(installkit.TempDirTestCase):
+    keepalived = None
+    netns = False
+    interface = None
+
+    def setUp(self):
+        super().setUp()
+        # keepalived checks every directory on the path of a script run as
+        # root: the prefix must be root-owned and not writable by others.
+        os.chmod(self.tmp, 0o755)
+        self.prefix = installkit.install_tree(os.path.join(self.tmp, "prefix"))
+
+    def render(self, sample, bin_dir):
+        with open(os.path.join(installkit.SAMPLES, sample), encoding="utf-8") as source:
+            text = source.read()
+        self.assertIn("script_user keepalived_script", text)
+        self.assertIn('"/usr/bin/redis_check ', text)
+        text = text.replace("script_user keepalived_script", "script_user root")
+        text = text.replace('"/usr/bin/redis_', f'"{bin_dir}/redis_')
+        if self.interface != "eth0":
+            text = text.replace("eth0", self.interface)
+        path = os.path.join(self.tmp, f"rendered-{sample}")
+        with open(path, "w", encoding="utf-8") as rendered:
+            rendered.write(text)
+        return path
+
+    def config_test(self, config):
+        command = [self.keepalived, "--config-test", "--use-file", config]
+        if self.netns:
+            script = ('ip link add eth0 type veth peer name rkpeer0 && ip link set eth0 up && '
+                      'exec "$@"')
+            command = ["unshare", "--net", "sh", "-c", script, "sh"] + command
+        result = run(command, timeout=60)
+        self.assertNotEqual(result.returncode, 128 + signal.SIGTERM,
+                            "keepalived -t killed itself: is a script still run as another user?")
+        self.assertNotEqual(result.returncode, -signal.SIGTERM,
+                            "keepalived -t killed itself: is a script still run as another user?")
+        return result
+
+    def test_samples_pass_the_config_test(self):
+        bin_dir = os.path.join(self.prefix, "bin")
+        for sample in NODES:
+            with self.subTest(sample=sample):
+                result = self.config_test(self.render(sample, bin_dir))
+                output = result.stdout + result.stderr
+                self.assertEqual(result.returncode, 0, f"keepalived -t rejects {sample}:\n{output}")
+                for word in ("Disabling", "disabling", "WARNING", "SECURITY", "Unknown"):
+                    self.assertNotIn(word, output, f"keepalived -t on {sample}:\n{output}")
+
+    def test_missing_scripts_fail_the_config_test(self):
+        missing = os.path.join(self.tmp, "no-such-dir")
+        result = self.config_test(self.render(NODES[0], missing))
+        self.assertNotEqual(result.returncode, 0, "keepalived -t accepted missing scripts")
+        self.assertIn("Disabling track script chk_redis", result.stdout + result.stderr)
+
+
+def prepare():
+    """Skips (exit 77) where the test cannot run; else sets the class up."""
+    if os.geteuid() != 0:
+        installkit.skip("keepalived -t must run as root")
+    KeepalivedConfigTest.keepalived = keepalived()
+    KeepalivedConfigTest.netns = can_use_netns()
+    KeepalivedConfigTest.interface = "eth0" if KeepalivedConfigTest.netns else host_interface()
+    if KeepalivedConfigTest.interface is None:
+        installkit.skip("no non-loopback network interface, and no network namespace")
+
+
+if __name__ == "__main__":
+    prepare()
+    installkit.main()
