@@ -28,10 +28,18 @@ Prints the lab's own output, then one line "BENCH {json}" with:
                saw it in keepalived's log, read every 0.2 s)
   master_s     kill -> the other node's keepalived entered MASTER (same)
   promoted_s   kill -> the other node's redis_master logged its verdict line
+               (as the lab saw it)
+  fault_log_s  kill -> the killed node's redis_fault logged the transition,
+               from the timestamp in the line (ms resolution): keepalived
+               runs notify_fault as it enters FAULT, so this is the
+               detection time (only with redis-keepalived's hooks)
+  promoted_log_s  kill -> the other node's redis_master logged "promoted",
+               from the timestamp in the line
   write_gap_s  longest gap between acknowledged writes over the whole run
   acked        acknowledged writes (both also when the scenario fails)
 Exit status: the lab's.
 """
+import datetime
 import importlib.util
 import json
 import os
@@ -88,6 +96,18 @@ def block_directives(text):
         if len(parts) >= 2 and parts[0] in KEYS:
             found[parts[0]] = parts[1]
     return found
+
+
+LOG_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z ")
+
+
+def line_time(line):
+    """Unix time of a toolkit log line ("2026-11-25T12:00:00.123Z tool[pid] ...")."""
+    m = LOG_TS.match(line)
+    if not m:
+        return None
+    dt = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+    return dt.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 def main(argv):
@@ -181,6 +201,7 @@ def main(argv):
 
     out = {"timings": seen["timings"], "kill_t": None, "killed": None,
            "fault_s": None, "master_s": None, "promoted_s": None,
+           "fault_log_s": None, "promoted_log_s": None,
            "write_gap_s": seen["gap"], "acked": seen["acked"]}
     if seen["kills"]:
         t_kill, killed = seen["kills"][0]
@@ -193,9 +214,18 @@ def main(argv):
             if node != killed and "Entering MASTER STATE" in line and out["master_s"] is None:
                 out["master_s"] = round(t - t_kill, 2)
         for t, node, line in seen["hook_lines"]:
-            if t >= t_kill and node != killed and "redis_master[" in line and "verdict=" in line:
-                out["promoted_s"] = round(t - t_kill, 2)
-                break
+            if t < t_kill:
+                continue
+            lt = line_time(line)
+            if node != killed and "redis_master[" in line and "verdict=" in line:
+                if out["promoted_s"] is None:
+                    out["promoted_s"] = round(t - t_kill, 2)
+            if (node != killed and "redis_master[" in line and re.search(r": promoted\b", line)
+                    and lt and lt >= t_kill and out["promoted_log_s"] is None):
+                out["promoted_log_s"] = round(lt - t_kill, 3)
+            if (node == killed and "redis_fault[" in line and lt and lt >= t_kill
+                    and out["fault_log_s"] is None):
+                out["fault_log_s"] = round(lt - t_kill, 3)
     print("BENCH " + json.dumps(out, sort_keys=True), flush=True)
     return rc
 
