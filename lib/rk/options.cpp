@@ -101,7 +101,8 @@ std::string read_password_file(const std::string& path) {
   ::close(fd);
   if (size < 0) throw UsageError(fmt::format("cannot read password file {}", path));
   content.resize(static_cast<size_t>(size));
-  content = content.substr(0, content.find('\n'));
+  size_t newline = content.find('\n');
+  if (newline != std::string::npos) content.resize(newline);
   if (!content.empty() && content.back() == '\r') content.pop_back();
   if (content.empty()) throw UsageError(fmt::format("password file {} is empty", path));
   return content;
