@@ -1009,6 +1009,17 @@ class Lab:
                 return node.name
         return "?"
 
+    def hooks_user(self):
+        """Owners of the files the hooks wrote in the state dirs."""
+        users = set()
+        for node in self.nodes.values():
+            for p in glob.glob(os.path.join(node.state_dir, "*")):
+                try:
+                    users.add(pwd.getpwuid(os.stat(p).st_uid).pw_name)
+                except (OSError, KeyError):
+                    pass
+        return sorted(users)
+
     def split_brain_logged(self):
         with self.log_lock:
             return sorted({n for _, n, line in self.hook_lines if "split-brain" in line})
@@ -1137,6 +1148,7 @@ def finish(lab, res, event_t, expected_extra=None, allow_loss=False, settle=2.0)
     ct = lab.final_converge_time(event_t)
     res["converge_s"] = round(ct, 2) if ct is not None else round(since.t - event_t, 2)
     res["final"] = final_state(lab)
+    res["hooks_ran_as"] = lab.hooks_user()
     res.update(lab.verify(expected_extra))
     if res["acked"] == 0:
         raise Failed("the writer got no write acknowledged")
@@ -1491,7 +1503,8 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   ("write_gap_s", "longest write gap", "s"),
                   ("converge_s", "converged after event", "s"),
                   ("split_brain_logged_on", "split-brain logged on", ""),
-                  ("winner", "surviving master", "")]
+                  ("winner", "surviving master", ""),
+                  ("hooks_ran_as", "hooks ran as", "")]
         for key, label, unit in labels:
             if key in res and res[key] is not None:
                 emit(f"  {label:<26}{res[key]}{unit}")
