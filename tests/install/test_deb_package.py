@@ -135,6 +135,46 @@ class DebPackage(installkit.TempDirTestCase):
             listed = conffiles.read().split()
         self.assertEqual(sorted(listed), ["/etc/default/redis-server-rk", "/etc/init.d/redis-server-rk"])
 
+    def test_postinst_creates_user_state_dir_and_log(self):
+        # Run for real, but in a private mount namespace over copies of /etc,
+        # /run and /var/log, so the host's users and files stay untouched.
+        if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("adduser"):
+            self.skipTest("needs root, unshare and adduser")
+        control = os.path.join(self.tmp, "control")
+        run(["dpkg-deb", "--control", self.deb, control], check=True)
+        etc = os.path.join(self.tmp, "etc")
+        log = os.path.join(self.tmp, "log")
+        run(["cp", "-a", "/etc", etc], check=True)
+        os.mkdir(log)
+        for name in ("passwd", "shadow", "group", "gshadow"):
+            path = os.path.join(etc, name)
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as table:
+                    kept = [line for line in table if not line.startswith("keepalived_script:")]
+                with open(path, "w", encoding="utf-8") as table:
+                    table.writelines(kept)
+        script = f"""
+            set -e
+            mount --bind {etc} /etc
+            mount -t tmpfs tmpfs /run
+            mount --bind {log} /var/log
+            sh {control}/postinst configure
+            sh {control}/postinst configure
+            getent passwd keepalived_script
+            stat -c '%a %U %G' /run/redis-keepalived /var/log/redis-keepalived.log
+            sh {control}/postrm purge
+            test ! -e /run/redis-keepalived && test ! -e /var/log/redis-keepalived.log
+        """
+        result = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script])
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        lines = result.stdout.splitlines()
+        user = lines[0].split(":")
+        self.assertEqual(user[0], "keepalived_script")
+        self.assertLess(int(user[2]), 1000, "not a system user")
+        self.assertEqual(user[6], "/usr/sbin/nologin")
+        self.assertEqual(lines[1:3], ["700 keepalived_script keepalived_script",
+                                      "600 keepalived_script keepalived_script"])
+
     def test_man_pages_render_from_the_package(self):
         if not installkit.manpages_enabled():
             self.skipTest("configured with RK_MANPAGES=OFF")
