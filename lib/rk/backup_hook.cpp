@@ -47,11 +47,11 @@ ExitCode run_backup_steps(HookRun& run) {
       switch (decision.action) {
         case BackupAction::done: {
           run.rewrite_config(*run.local(), *local, "local");
-          long long link_ms =
-              replicating_since ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      Clock::now() - *replicating_since)
-                                      .count()
-                                : 0;
+          long long link_ms = replicating_since
+                                  ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        Clock::now() - *replicating_since)
+                                        .count()
+                                  : 0;
           run.log().info("link up with {}:{} ({} ms after REPLICAOF)", peer_endpoint.host,
                          peer_endpoint.port, link_ms);
           return run.finish(ExitCode::success, "replicating", describe(*local));
@@ -59,13 +59,15 @@ ExitCode run_backup_steps(HookRun& run) {
         case BackupAction::replicate_diverged: {
           Divergence divergence = describe_divergence(*local, *peer);
           if (divergence.related)
-            run.log().warning("split-brain: both nodes took writes after offset {}; {} bytes of "
-                              "writes made only here are discarded by syncing from the peer",
-                              divergence.fork_offset, divergence.local_only_bytes);
+            run.log().warning(
+                "split-brain: both nodes took writes after offset {}; {} bytes of "
+                "writes made only here are discarded by syncing from the peer",
+                divergence.fork_offset, divergence.local_only_bytes);
           else
-            run.log().warning("split-brain: histories are unrelated; this node's {} keys are "
-                              "replaced by the peer's {} keys",
-                              local->keys, peer->keys);
+            run.log().warning(
+                "split-brain: histories are unrelated; this node's {} keys are "
+                "replaced by the peer's {} keys",
+                local->keys, peer->keys);
           [[fallthrough]];
         }
         case BackupAction::replicate_peer:
@@ -79,8 +81,7 @@ ExitCode run_backup_steps(HookRun& run) {
           break;
         case BackupAction::refuse_empty_peer:
         case BackupAction::wait_for_link:
-        case BackupAction::wait:
-          break;
+        case BackupAction::wait: break;
       }
     }
     if (run.past(deadline))

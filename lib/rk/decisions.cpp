@@ -50,8 +50,7 @@ Divergence describe_divergence(const RedisState& local, const RedisState& peer) 
     fork = local.second_repl_offset - 1;
   } else if (!is_null_replid(peer.master_replid2) && peer.master_replid2 == local.master_replid) {
     fork = peer.second_repl_offset - 1;
-  } else if (!is_null_replid(local.master_replid2) &&
-             local.master_replid2 == peer.master_replid2) {
+  } else if (!is_null_replid(local.master_replid2) && local.master_replid2 == peer.master_replid2) {
     fork = std::min(local.second_repl_offset, peer.second_repl_offset) - 1;
   } else if (local.master_replid == peer.master_replid) {
     fork = std::min(local.held_offset(), peer.held_offset());
@@ -85,7 +84,8 @@ MasterDecision decide_master_step(const RedisState& local, const PeerView& peer,
 
   bool replicating_peer = local.is_replica_of(peer_endpoint.host, peer_endpoint.port);
   if (!replicating_peer) {
-    if (holds_history_of(local, *peer)) return promote_or_stay("local holds all of the peer's writes");
+    if (holds_history_of(local, *peer))
+      return promote_or_stay("local holds all of the peer's writes");
     return {MasterAction::replicate_peer,
             fmt::format("peer {} is a master holding writes this node lacks",
                         endpoint_text(peer_endpoint))};

@@ -38,8 +38,8 @@ bool holds_history_of(const RedisState& holder, const RedisState& other);
 
 // How two histories relate when neither holds the other's (a split brain).
 struct Divergence {
-  bool related = false;           // the histories share a fork point
-  long long fork_offset = -1;     // last offset both had
+  bool related = false;             // the histories share a fork point
+  long long fork_offset = -1;       // last offset both had
   long long local_only_bytes = -1;  // replication bytes only `local` has
 };
 Divergence describe_divergence(const RedisState& local, const RedisState& peer);
@@ -81,12 +81,12 @@ AfterPromotion decide_after_promotion(const RedisState& local, const PeerView& p
 // --- redis_backup (notify_backup) ------------------------------------------
 
 enum class BackupAction {
-  done,               // replica of the peer with the link up
-  replicate_peer,     // REPLICAOF peer: nothing of ours is lost by it
-  replicate_diverged, // REPLICAOF peer although our own writes are lost (split brain)
-  wait_for_link,      // replica of the peer, link not up yet
-  wait,               // nothing safe to do yet (peer unreachable, syncing from us, ...)
-  refuse_empty_peer,  // the peer is empty and we hold data: never sync from it
+  done,                // replica of the peer with the link up
+  replicate_peer,      // REPLICAOF peer: nothing of ours is lost by it
+  replicate_diverged,  // REPLICAOF peer although our own writes are lost (split brain)
+  wait_for_link,       // replica of the peer, link not up yet
+  wait,                // nothing safe to do yet (peer unreachable, syncing from us, ...)
+  refuse_empty_peer,   // the peer is empty and we hold data: never sync from it
 };
 
 struct BackupDecision {

@@ -42,8 +42,7 @@ long long HookRun::elapsed_ms() const {
 
 RedisState HookRun::observe(Connection& connection) {
   Reply reply = connection.command({"INFO"});
-  if (reply.is_error())
-    throw ReplyError(reply.error_code(), "INFO refused: " + reply.text);
+  if (reply.is_error()) throw ReplyError(reply.error_code(), "INFO refused: " + reply.text);
   if (reply.type != Reply::Type::string) throw ProtocolError("INFO did not return text");
   Result<RedisState> state = parse_info(reply.text);
   if (!state) throw ProtocolError(state.error());
@@ -95,8 +94,9 @@ void HookRun::rewrite_config(Connection& connection, const RedisState& state, co
   auto started = Clock::now();
   try {
     act(connection, {"CONFIG", "REWRITE"});
-    log_.info("{} config rewritten in {} ms", which,
-              std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+    log_.info(
+        "{} config rewritten in {} ms", which,
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
   } catch (const RedisError& error) {
     log_.warning("{} CONFIG REWRITE failed: {}", which, error.what());
   }
@@ -115,7 +115,8 @@ ExitCode HookRun::finish(ExitCode code, const std::string& verdict, const std::s
                                  elapsed_ms(), detail);
   log_.info(line);
   try {
-    state_.write_last(fmt::format("tool={} state={} {}", options_.tool, to_string(transition_), line));
+    state_.write_last(
+        fmt::format("tool={} state={} {}", options_.tool, to_string(transition_), line));
   } catch (const UsageError& error) {
     log_.warning("{}", error.what());
   }

@@ -125,8 +125,13 @@ InstanceState::InstanceState(std::string dir, std::string instance, Access acces
   if (access == Access::read_only) return;
   // 0700: the state dir decides which hook may act on Redis, so nobody but
   // the script user may write into it.
-  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
+  if (::mkdir(dir_.c_str(), 0700) == 0) {
+    // keepalived runs scripts with umask 0177, which would leave a new dir
+    // at 0600: not even its owner could enter it. Set the mode explicitly.
+    ::chmod(dir_.c_str(), 0700);
+  } else if (errno != EEXIST) {
     throw UsageError(fmt::format("cannot create state dir {}: {}", dir_, std::strerror(errno)));
+  }
   struct stat info {};
   if (::stat(dir_.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
     throw UsageError(fmt::format("state dir {} is not a directory", dir_));

@@ -59,8 +59,9 @@ int syslog_facility_from_name(const std::string& name) {
 Logger::Logger(LogOptions options) : options_(std::move(options)) {
   facility_ = syslog_facility_from_name(options_.syslog_facility);
   if (facility_ < 0)
-    throw UsageError(fmt::format("unknown syslog facility '{}' (use daemon, user or local0..local7)",
-                                 options_.syslog_facility));
+    throw UsageError(
+        fmt::format("unknown syslog facility '{}' (use daemon, user or local0..local7)",
+                    options_.syslog_facility));
 }
 
 void Logger::open_sinks() {
@@ -96,7 +97,8 @@ void Logger::write(bool warning, const std::string& message) {
       write_all(STDERR_FILENO, std::string(error.what()) + "\n");
     }
   }
-  std::string body = fmt::format("{}: {}{}", options_.instance, warning ? "WARNING: " : "", message);
+  std::string body =
+      fmt::format("{}: {}{}", options_.instance, warning ? "WARNING: " : "", message);
   if (syslog_open_) ::syslog(warning ? LOG_WARNING : LOG_INFO, "%s", body.c_str());
   if (file_fd_ < 0 && !options_.to_stderr) return;
   std::string line =

@@ -7,10 +7,10 @@
 namespace rk {
 
 struct LogOptions {
-  std::string tool;      // "redis_master"
-  std::string instance;  // keepalived instance name
-  std::string file;      // append here when non-empty
-  std::string syslog_ident;     // empty: the tool name
+  std::string tool;          // "redis_master"
+  std::string instance;      // keepalived instance name
+  std::string file;          // append here when non-empty
+  std::string syslog_ident;  // empty: the tool name
   std::string syslog_facility = "daemon";
   bool to_stderr = true;
 };

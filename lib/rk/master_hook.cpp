@@ -32,8 +32,9 @@ class MasterHook {
 
   ExitCode run() {
     if (!options_.peer_endpoint)
-      run_.log().warning("no peer configured (--peer or the positional PEER_HOST); promoting "
-                         "without a sync-wait");
+      run_.log().warning(
+          "no peer configured (--peer or the positional PEER_HOST); promoting "
+          "without a sync-wait");
     Clock::time_point deadline = Clock::now() + options_.sync_timeout;
     for (;;) {
       run_.check_superseded();
@@ -56,16 +57,13 @@ class MasterHook {
           promote(decision.reason);
           finish_promotion(false);
           return run_.finish(ExitCode::success, "promoted", decision.reason);
-        case MasterAction::replicate_peer:
-          replicate_peer(*local, *peer);
-          break;
+        case MasterAction::replicate_peer: replicate_peer(*local, *peer); break;
         case MasterAction::verify_and_promote:
           if (verify_and_promote())
             return run_.finish(ExitCode::success, "promoted", "caught up with the peer");
           break;
         case MasterAction::wait_for_sync:
-        case MasterAction::wait_for_loading:
-          break;
+        case MasterAction::wait_for_loading: break;
       }
       if (run_.past(deadline)) return sync_timed_out(*local);
       run_.pause_briefly();
@@ -130,9 +128,10 @@ class MasterHook {
       for (;;) {
         RedisState local = HookRun::observe(*run_.local());
         if (caught_up_with(local, paused_peer)) {
-          run_.log().info("caught up: applied offset {} >= peer's {} (replid {}), peer paused {} ms",
-                          local.slave_repl_offset, paused_peer.master_repl_offset,
-                          paused_peer.master_replid.substr(0, 8), ms_since(paused_at));
+          run_.log().info(
+              "caught up: applied offset {} >= peer's {} (replid {}), peer paused {} ms",
+              local.slave_repl_offset, paused_peer.master_repl_offset,
+              paused_peer.master_replid.substr(0, 8), ms_since(paused_at));
           promote("caught up with the paused peer");
           finish_promotion(true);
           return true;
@@ -217,9 +216,10 @@ class MasterHook {
     std::string detail = fmt::format("sync not complete after {} s; {}",
                                      options_.sync_timeout.count(), describe(local));
     if (options_.on_sync_timeout == OnSyncTimeout::promote && !local.loading) {
-      run_.log().warning("sync timeout: promoting anyway (--on-sync-timeout promote); writes "
-                         "the peer holds beyond offset {} are not here",
-                         local.held_offset());
+      run_.log().warning(
+          "sync timeout: promoting anyway (--on-sync-timeout promote); writes "
+          "the peer holds beyond offset {} are not here",
+          local.held_offset());
       if (!local.is_master()) promote("sync timeout");
       finish_promotion(false);
       return run_.finish(ExitCode::failure, "promoted-incomplete", detail);

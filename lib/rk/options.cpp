@@ -27,7 +27,8 @@ bool is_valid_hostname(const std::string& host) {
   size_t start = 0;
   while (start <= host.size()) {
     size_t dot = host.find('.', start);
-    std::string label = host.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string label =
+        host.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
       return false;
     for (char c : label)
@@ -92,9 +93,9 @@ std::string read_password_file(const std::string& path) {
   }
   if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     ::close(fd);
-    throw UsageError(fmt::format(
-        "password file {} is accessible by group or others (mode {:o}); chmod 600 it", path,
-        info.st_mode & 07777));
+    throw UsageError(
+        fmt::format("password file {} is accessible by group or others (mode {:o}); chmod 600 it",
+                    path, info.st_mode & 07777));
   }
   std::string content(4096, '\0');
   ssize_t size = ::read(fd, content.data(), content.size());
@@ -135,8 +136,8 @@ void validate(ToolOptions& options, const char* environment_password) {
     options.password = environment_password;
   }
   if (!options.user.empty() && options.password.empty())
-    throw UsageError(fmt::format("--user {} needs a password (--password-file or REDISCLI_AUTH)",
-                                 options.user));
+    throw UsageError(
+        fmt::format("--user {} needs a password (--password-file or REDISCLI_AUTH)", options.user));
 }
 
 ConnectionOptions local_connection(const ToolOptions& options) {

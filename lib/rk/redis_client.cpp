@@ -56,9 +56,7 @@ Reply convert(const redisReply& raw) {
       reply.elements.reserve(raw.elements);
       for (size_t i = 0; i < raw.elements; ++i) reply.elements.push_back(convert(*raw.element[i]));
       break;
-    default:
-      reply.type = Reply::Type::nil;
-      break;
+    default: reply.type = Reply::Type::nil; break;
   }
   return reply;
 }
@@ -138,8 +136,8 @@ Connection Connection::open(const ConnectionOptions& options, Clock::time_point 
   // redisConnectWithTimeout bounds the TCP connect; name resolution is not
   // bounded by it (hiredis 0.14), which is why hosts are best given as
   // addresses.
-  redisContext* raw = redisConnectWithTimeout(options.host.c_str(), options.port,
-                                              to_timeval(remaining(deadline)));
+  redisContext* raw =
+      redisConnectWithTimeout(options.host.c_str(), options.port, to_timeval(remaining(deadline)));
   if (raw == nullptr) throw IoError("cannot allocate a Redis connection");
   Connection connection(ContextPtr(raw, &redisFree), options);
   if (raw->err != 0) {
@@ -166,8 +164,8 @@ Connection Connection::open(const ConnectionOptions& options, Clock::time_point 
     if (reply.is_error())
       throw ReplyError(reply.error_code(),
                        fmt::format("AUTH as {} at {}:{} refused: {}",
-                                   options.user.empty() ? "default" : options.user,
-                                   options.host, options.port, reply.text));
+                                   options.user.empty() ? "default" : options.user, options.host,
+                                   options.port, reply.text));
   }
   return connection;
 }
@@ -181,8 +179,8 @@ void Connection::throw_context_error(const char* during) {
     throw ProtocolError(fmt::format("{}:{}: reply refused {}: array over {} elements, or no memory",
                                     options_.host, options_.port, during, max_array_elements));
   if (context_->err == REDIS_ERR_PROTOCOL)
-    throw ProtocolError(fmt::format("{}:{}: protocol error {}: {}", options_.host, options_.port,
-                                    during, what));
+    throw ProtocolError(
+        fmt::format("{}:{}: protocol error {}: {}", options_.host, options_.port, during, what));
   throw IoError(fmt::format("{}:{}: {} {}", options_.host, options_.port, what, during));
 }
 
@@ -255,9 +253,8 @@ Reply Connection::command(const std::vector<std::string>& argv, Clock::time_poin
 Reply Connection::command_ok(const std::vector<std::string>& argv) {
   Reply reply = command(argv);
   if (reply.is_error())
-    throw ReplyError(reply.error_code(),
-                     fmt::format("{}:{}: {} refused: {}", options_.host, options_.port,
-                                 argv.front(), reply.text));
+    throw ReplyError(reply.error_code(), fmt::format("{}:{}: {} refused: {}", options_.host,
+                                                     options_.port, argv.front(), reply.text));
   return reply;
 }
 

@@ -44,7 +44,8 @@ std::map<std::string_view, std::string_view> split_pairs(std::string_view text) 
     std::string_view item = text.substr(0, comma);
     text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
     size_t equals = item.find('=');
-    if (equals != std::string_view::npos) pairs.emplace(item.substr(0, equals), item.substr(equals + 1));
+    if (equals != std::string_view::npos)
+      pairs.emplace(item.substr(0, equals), item.substr(equals + 1));
   }
   return pairs;
 }
@@ -83,7 +84,8 @@ class FieldReader {
   bool flag(std::string_view key, bool required) {
     auto raw = text(key, required);
     if (!raw) return false;
-    if (*raw != "0" && *raw != "1") fail(fmt::format("INFO field {} is not 0 or 1: '{}'", key, *raw));
+    if (*raw != "0" && *raw != "1")
+      fail(fmt::format("INFO field {} is not 0 or 1: '{}'", key, *raw));
     return *raw == "1";
   }
   void fail(std::string reason) {
@@ -131,8 +133,7 @@ Result<RedisState> parse_info(std::string_view text) {
     read.fail(fmt::format("INFO master_replid is malformed: '{}'", state.master_replid));
   state.master_repl_offset = read.integer("master_repl_offset", true, 0, 0, max_value);
   state.second_repl_offset = read.integer("second_repl_offset", false, -1, -1, max_value);
-  state.connected_slaves =
-      static_cast<int>(read.integer("connected_slaves", false, 0, 0, max_int));
+  state.connected_slaves = static_cast<int>(read.integer("connected_slaves", false, 0, 0, max_int));
 
   if (state.role == Role::replica) {
     state.master_host = std::string(read.text("master_host", true).value_or(""));
@@ -143,8 +144,7 @@ Result<RedisState> parse_info(std::string_view text) {
     state.link_up = link && *link == "up";
     state.sync_in_progress = read.flag("master_sync_in_progress", false);
     state.slave_repl_offset = read.integer("slave_repl_offset", false, -1, -1, max_value);
-    state.slave_read_repl_offset =
-        read.integer("slave_read_repl_offset", false, -1, -1, max_value);
+    state.slave_read_repl_offset = read.integer("slave_read_repl_offset", false, -1, -1, max_value);
   }
 
   for (int i = 0; i < state.connected_slaves && i < 1024; ++i) {
@@ -182,8 +182,9 @@ Result<RedisState> parse_info(std::string_view text) {
 std::string describe(const RedisState& state) {
   std::string text;
   if (state.role == Role::master) {
-    text = fmt::format("role=master replid={} offset={} replicas={}", state.master_replid.substr(0, 8),
-                       state.master_repl_offset, state.connected_slaves);
+    text =
+        fmt::format("role=master replid={} offset={} replicas={}", state.master_replid.substr(0, 8),
+                    state.master_repl_offset, state.connected_slaves);
   } else {
     text = fmt::format("role=replica master={}:{} link={} sync={} replid={} applied={}",
                        state.master_host, state.master_port, state.link_up ? "up" : "down",

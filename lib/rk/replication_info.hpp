@@ -30,8 +30,8 @@ struct RedisState {
   // Replica side (role:slave).
   std::string master_host;
   int master_port = 0;
-  bool link_up = false;           // master_link_status:up, only after the RDB loaded
-  bool sync_in_progress = false;  // master_sync_in_progress:1
+  bool link_up = false;                   // master_link_status:up, only after the RDB loaded
+  bool sync_in_progress = false;          // master_sync_in_progress:1
   long long slave_repl_offset = -1;       // applied
   long long slave_read_repl_offset = -1;  // received
 

@@ -53,7 +53,8 @@ std::string json_string(const std::string& text) {
 
 std::string json_node(const NodeStatus& node) {
   std::string out = fmt::format("{{\"address\":{}", json_string(node.address));
-  if (!node.state) return out + fmt::format(",\"reachable\":false,\"error\":{}}}", json_string(node.error));
+  if (!node.state)
+    return out + fmt::format(",\"reachable\":false,\"error\":{}}}", json_string(node.error));
   const RedisState& s = *node.state;
   out += fmt::format(
       ",\"reachable\":true,\"role\":{},\"loading\":{},\"keys\":{},\"master_replid\":{},"
@@ -64,17 +65,17 @@ std::string json_node(const NodeStatus& node) {
     out += ",\"replicas\":[";
     for (size_t i = 0; i < s.replicas.size(); ++i) {
       const ReplicaEntry& r = s.replicas[i];
-      out += fmt::format("{}{{\"address\":{},\"state\":{},\"offset\":{},\"lag_bytes\":{},\"lag_s\":{}}}",
-                         i == 0 ? "" : ",", json_string(fmt::format("{}:{}", r.ip, r.port)),
-                         json_string(r.state), r.offset, s.master_repl_offset - r.offset, r.lag);
+      out += fmt::format(
+          "{}{{\"address\":{},\"state\":{},\"offset\":{},\"lag_bytes\":{},\"lag_s\":{}}}",
+          i == 0 ? "" : ",", json_string(fmt::format("{}:{}", r.ip, r.port)), json_string(r.state),
+          r.offset, s.master_repl_offset - r.offset, r.lag);
     }
     out += "]";
   } else {
-    out += fmt::format(
-        ",\"follows\":{},\"link\":{},\"sync_in_progress\":{},\"applied_offset\":{}",
-        json_string(fmt::format("{}:{}", s.master_host, s.master_port)),
-        json_string(s.link_up ? "up" : "down"), s.sync_in_progress ? "true" : "false",
-        s.slave_repl_offset);
+    out += fmt::format(",\"follows\":{},\"link\":{},\"sync_in_progress\":{},\"applied_offset\":{}",
+                       json_string(fmt::format("{}:{}", s.master_host, s.master_port)),
+                       json_string(s.link_up ? "up" : "down"),
+                       s.sync_in_progress ? "true" : "false", s.slave_repl_offset);
   }
   return out + "}";
 }
@@ -92,11 +93,11 @@ std::string text_node(const char* label, const NodeStatus& node) {
                          r.ip, r.port, r.state, r.offset, s.master_repl_offset - r.offset, r.lag);
     if (s.replicas.empty()) out += "  no replicas connected\n";
   } else {
-    out = fmt::format("{} {}: replica of {}:{}, link {}{}, applied offset {}, replid {}, {} keys{}\n",
-                      label, node.address, s.master_host, s.master_port,
-                      s.link_up ? "up" : "down", s.sync_in_progress ? " (sync in progress)" : "",
-                      s.slave_repl_offset, s.master_replid.substr(0, 8), s.keys,
-                      s.loading ? ", LOADING" : "");
+    out =
+        fmt::format("{} {}: replica of {}:{}, link {}{}, applied offset {}, replid {}, {} keys{}\n",
+                    label, node.address, s.master_host, s.master_port, s.link_up ? "up" : "down",
+                    s.sync_in_progress ? " (sync in progress)" : "", s.slave_repl_offset,
+                    s.master_replid.substr(0, 8), s.keys, s.loading ? ", LOADING" : "");
   }
   return out;
 }
@@ -128,7 +129,8 @@ std::string render_text(const StatusReport& report) {
                        report.transition_time, report.transition_tool,
                        report.holds_vip() ? ", holds the VIP" : ", does not hold the VIP");
   }
-  out += fmt::format("  last hook: {}\n", report.last_verdict.empty() ? "none" : report.last_verdict);
+  out +=
+      fmt::format("  last hook: {}\n", report.last_verdict.empty() ? "none" : report.last_verdict);
   out += fmt::format("  health: {}\n", report.health.empty() ? "not checked yet" : report.health);
   out += text_node("local", report.local);
   if (report.peer) out += text_node("peer ", *report.peer);

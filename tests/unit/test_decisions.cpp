@@ -64,8 +64,9 @@ Reply error(const std::string& text) {
 
 TEST_CASE("ping_means_healthy: PONG and MASTERDOWN are alive, the rest is not", "[decisions]") {
   CHECK(ping_means_healthy(status("PONG")));
-  CHECK(ping_means_healthy(error("MASTERDOWN Link with MASTER is down and "
-                                 "replica-serve-stale-data is set to 'no'.")));
+  CHECK(
+      ping_means_healthy(error("MASTERDOWN Link with MASTER is down and "
+                               "replica-serve-stale-data is set to 'no'.")));
   CHECK_FALSE(ping_means_healthy(std::nullopt));
   CHECK_FALSE(ping_means_healthy(error("LOADING Redis is loading the dataset in memory")));
   CHECK_FALSE(ping_means_healthy(error("BUSY Redis is busy running a script.")));
@@ -115,15 +116,15 @@ TEST_CASE("holds_history_of compares replids and offsets", "[decisions]") {
 
 TEST_CASE("describe_divergence finds the fork and what only this node has", "[decisions]") {
   SECTION("this node was promoted away from the peer (the partitioned replica)") {
-    Divergence d = describe_divergence(promoted(replid_b, replid_a, 100, 180, 5),
-                                       master(replid_a, 150, 5));
+    Divergence d =
+        describe_divergence(promoted(replid_b, replid_a, 100, 180, 5), master(replid_a, 150, 5));
     CHECK(d.related);
     CHECK(d.fork_offset == 100);
     CHECK(d.local_only_bytes == 80);
   }
   SECTION("the peer was promoted away from this node (the partitioned master)") {
-    Divergence d = describe_divergence(master(replid_a, 150, 5),
-                                       promoted(replid_b, replid_a, 100, 180, 5));
+    Divergence d =
+        describe_divergence(master(replid_a, 150, 5), promoted(replid_b, replid_a, 100, 180, 5));
     CHECK(d.related);
     CHECK(d.fork_offset == 100);
     CHECK(d.local_only_bytes == 50);
@@ -144,8 +145,8 @@ TEST_CASE("describe_divergence finds the fork and what only this node has", "[de
 
 TEST_CASE("decide_master_step: when to promote at once", "[decisions]") {
   SECTION("peer unreachable, local replica: promote") {
-    auto d = decide_master_step(replica_of(peer_endpoint, replid_a, 50, 5), std::nullopt,
-                                peer_endpoint);
+    auto d =
+        decide_master_step(replica_of(peer_endpoint, replid_a, 50, 5), std::nullopt, peer_endpoint);
     CHECK(d.action == MasterAction::promote);
     CHECK_THAT(d.reason, Catch::Contains("unreachable"));
   }
@@ -177,8 +178,8 @@ TEST_CASE("decide_master_step: when to promote at once", "[decisions]") {
     CHECK(d.action == MasterAction::promote);
   }
   SECTION("local master already holds all of the peer's writes") {
-    auto d = decide_master_step(promoted(replid_b, replid_a, 100, 150, 5),
-                                master(replid_a, 100, 5), peer_endpoint);
+    auto d = decide_master_step(promoted(replid_b, replid_a, 100, 150, 5), master(replid_a, 100, 5),
+                                peer_endpoint);
     CHECK(d.action == MasterAction::already_master);
   }
 }
@@ -280,8 +281,9 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
           BackupAction::wait);
   }
   SECTION("peer syncing from us before its promotion: wait, no loop") {
-    auto d = decide_backup_step(master(replid_a, 100, 5),
-                                replica_of({"10.0.0.1", 6379}, replid_a, 50, 5), peer_endpoint, true);
+    auto d =
+        decide_backup_step(master(replid_a, 100, 5),
+                           replica_of({"10.0.0.1", 6379}, replid_a, 50, 5), peer_endpoint, true);
     CHECK(d.action == BackupAction::wait);
   }
   SECTION("peer loading: wait") {
@@ -303,7 +305,8 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
           BackupAction::wait_for_link);
   }
   SECTION("empty peer, local with data: refuse") {
-    auto d = decide_backup_step(master(replid_a, 100, 5), master(replid_b, 0, 0), peer_endpoint, true);
+    auto d =
+        decide_backup_step(master(replid_a, 100, 5), master(replid_b, 0, 0), peer_endpoint, true);
     CHECK(d.action == BackupAction::refuse_empty_peer);
     CHECK_THAT(d.reason, Catch::Contains("empty"));
   }

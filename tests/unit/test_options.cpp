@@ -61,7 +61,8 @@ TEST_CASE("read_password_file refuses what ssh would refuse", "[options]") {
   std::string empty = temp_file("\n", 0600);
   CHECK_THROWS_WITH(read_password_file(empty), Catch::Contains("empty"));
   CHECK_THROWS_AS(read_password_file("/nonexistent/password"), UsageError);
-  for (const std::string& path : {good, group_readable, world_readable, empty}) std::remove(path.c_str());
+  for (const std::string& path : {good, group_readable, world_readable, empty})
+    std::remove(path.c_str());
 }
 
 TEST_CASE("validate checks every field and derives the peer and password", "[options]") {

@@ -121,5 +121,6 @@ TEST_CASE("describe summarises role, link and offsets", "[replication_info]") {
         "role=replica master=10.0.0.1:6379 link=up sync=0 replid=d7105da4 applied=1400 keys=7");
   auto master = parse_info(master_info);
   REQUIRE(master.ok());
-  CHECK(rk::describe(*master) == "role=master replid=aaaaaaaa offset=900 replicas=2 keys=0 loading=1");
+  CHECK(rk::describe(*master) ==
+        "role=master replid=aaaaaaaa offset=900 replicas=2 keys=0 loading=1");
 }

@@ -30,8 +30,10 @@ StatusReport sample_report() {
 
 TEST_CASE("render_text shows VIP, roles, lag and the last hook", "[status]") {
   std::string text = render_text(sample_report());
-  CHECK_THAT(text, Catch::Contains("MASTER since 2026-11-25T12:00:00Z (redis_master), holds the VIP"));
-  CHECK_THAT(text, Catch::Contains("local 127.0.0.1:6379: master, replid aaaaaaaa, offset 1000, 12 keys"));
+  CHECK_THAT(text,
+             Catch::Contains("MASTER since 2026-11-25T12:00:00Z (redis_master), holds the VIP"));
+  CHECK_THAT(text, Catch::Contains(
+                       "local 127.0.0.1:6379: master, replid aaaaaaaa, offset 1000, 12 keys"));
   CHECK_THAT(text, Catch::Contains("replica 10.0.0.2:6379 online offset 900 (behind by 100 bytes"));
   CHECK_THAT(text, Catch::Contains("peer  10.0.0.2:6379: unreachable (connection refused)"));
   CHECK_THAT(text, Catch::Contains("health: healthy"));
@@ -49,7 +51,8 @@ TEST_CASE("render_text shows VIP, roles, lag and the last hook", "[status]") {
   backup.local.state = replica;
   std::string backup_text = render_text(backup);
   CHECK_THAT(backup_text, Catch::Contains("does not hold the VIP"));
-  CHECK_THAT(backup_text, Catch::Contains("replica of 10.0.0.2:6379, link down (sync in progress)"));
+  CHECK_THAT(backup_text,
+             Catch::Contains("replica of 10.0.0.2:6379, link down (sync in progress)"));
 }
 
 TEST_CASE("render_json emits escaped, complete JSON", "[status]") {

@@ -120,8 +120,7 @@ void apply_positionals(const CLI::App& app, const ToolSpec& spec, const Parsed& 
     if (const std::string* port = take(1, "--port", "PORT")) options.port = parse_port(*port);
     return;
   }
-  if (app.count("--peer") > 0 && options.peer.empty())
-    throw UsageError("--peer: empty address");
+  if (app.count("--peer") > 0 && options.peer.empty()) throw UsageError("--peer: empty address");
   if (const std::string* peer = take(1, "--peer", "PEER_HOST")) options.peer = *peer;
   if (const std::string* port = take(2, "--port", "PORT")) options.port = parse_port(*port);
 }
