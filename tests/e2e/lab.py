@@ -524,6 +524,7 @@ class Lab:
         self.ka_lines = []        # (t, node, line) of keepalived state changes
         self.log_lock = threading.Lock()
         self.verbose_hooks = True
+        self.hard_timeout = 600.0
 
     # ---- set-up ---------------------------------------------------------
 
@@ -790,7 +791,9 @@ class Lab:
                 node.ka.wait(timeout=5)
         node.ka = None
 
-    def start_writer(self, duration=600.0, rate=200.0):
+    def start_writer(self, duration=None, rate=200.0):
+        # Bounded by the hard timeout, so a writer outlives no lab.
+        duration = duration or self.hard_timeout
         cdir = os.path.join(self.root, "c")
         acks = os.path.join(cdir, "acks")
         self.writer_out = os.path.join(cdir, "writer.out")
@@ -1607,6 +1610,7 @@ def main(argv=None):
     signal.signal(signal.SIGALRM, on_alarm)
 
     lab = Lab(args)
+    lab.hard_timeout = timeout
     res, verdict, reason = {}, "fail", None
     t_start = time.time()
     try:
