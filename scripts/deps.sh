@@ -17,5 +17,7 @@ rk_install_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-RK_BUILD_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libcli11-dev libfmt-dev catch2)
+RK_BUILD_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libcli11-dev libfmt-dev catch2 help2man)
 RK_RUNTIME_PACKAGES=(redis-server redis-tools keepalived iproute2 python3)
+# Only the tests need these: packaging, man pages and shell lint checks.
+RK_TEST_PACKAGES=(dpkg-dev file fakeroot shellcheck man-db groff-base adduser util-linux)

@@ -67,19 +67,21 @@ Logger::Logger(LogOptions options) : options_(std::move(options)) {
 void Logger::open_sinks() {
   if (sinks_open_) return;
   sinks_open_ = true;
-  if (!options_.file.empty()) {
-    // 0600: log lines name hosts and offsets, and keepalived's umask (0177)
-    // would give the same; never wider than that.
-    file_fd_ = ::open(options_.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (file_fd_ < 0)
-      throw UsageError(
-          fmt::format("cannot open log file {}: {}", options_.file, std::strerror(errno)));
-  }
   struct stat dev_log {};
   if (::stat("/dev/log", &dev_log) == 0) {
     if (options_.syslog_ident.empty()) options_.syslog_ident = options_.tool;
     ::openlog(options_.syslog_ident.c_str(), LOG_PID | LOG_NDELAY, facility_);
     syslog_open_ = true;
+  }
+  if (!options_.file.empty()) {
+    // 0600: log lines name hosts and offsets, and keepalived's umask (0177)
+    // would give the same; never wider than that.
+    file_fd_ = ::open(options_.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    // A log file that cannot be opened must not fail the check or the hook
+    // (that would move the VIP); say so in syslog and on stderr instead.
+    if (file_fd_ < 0)
+      write(true, fmt::format("cannot open log file {}: {}; logging to syslog only",
+                              options_.file, std::strerror(errno)));
   }
 }
 
@@ -89,14 +91,7 @@ Logger::~Logger() {
 }
 
 void Logger::write(bool warning, const std::string& message) {
-  if (!sinks_open_) {
-    try {
-      open_sinks();
-    } catch (const UsageError& error) {
-      // Too late to refuse the run; say it where someone may see it.
-      write_all(STDERR_FILENO, std::string(error.what()) + "\n");
-    }
-  }
+  open_sinks();
   std::string body =
       fmt::format("{}: {}{}", options_.instance, warning ? "WARNING: " : "", message);
   if (syslog_open_) ::syslog(warning ? LOG_WARNING : LOG_INFO, "%s", body.c_str());

@@ -23,8 +23,8 @@ class Logger {
   // Throws UsageError for an unknown facility. Sinks open on first use, so a
   // healthy redis_check that logs nothing opens nothing.
   explicit Logger(LogOptions options);
-  // Opens the log file (mode 0600) and syslog now. Throws UsageError when
-  // the file cannot be opened.
+  // Opens syslog (when /dev/log exists) and the log file (mode 0600) now.
+  // A log file that cannot be opened is reported, not fatal.
   void open_sinks();
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;

@@ -53,8 +53,11 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   app.add_option("--port", options.port, "Local Redis port")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
-  if (spec.kind != Kind::check)
-    app.add_option("--peer", options.peer, "Peer Redis as HOST[:PORT] (port defaults to --port)");
+  // One --config file serves every tool, so every tool accepts every key;
+  // the ones a tool does not use are hidden from its --help (group "").
+  const bool uses_peer = spec.kind != Kind::check;
+  app.add_option("--peer", options.peer, "Peer Redis as HOST[:PORT] (port defaults to --port)")
+      ->group(uses_peer ? "Options" : "");
   app.add_option("--user", options.user, "Redis ACL user");
   app.add_option("--password-file", options.password_file,
                  "File holding the password (mode 0600); REDISCLI_AUTH is also read");
@@ -78,51 +81,56 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   for (const char* name : {"--cacert", "--cacertdir", "--cert", "--key", "--sni"})
     app.add_option(name, parsed.tls_file, "Not supported by this build (no TLS)");
 
-  if (spec.kind == Kind::status)
-    app.add_flag("--json", options.json, "Print one JSON object instead of text");
-  if (spec.kind != Kind::hook) return;
+  app.add_flag("--json", options.json, "Print one JSON object instead of text")
+      ->group(spec.kind == Kind::status ? "Options" : "");
+  const char* hook_group = spec.kind == Kind::hook ? "Options" : "";
   app.add_option("--sync-timeout", parsed.sync_timeout_s, "Bound on the wait for the sync, s")
       ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group(hook_group);
   app.add_option("--on-sync-timeout", parsed.on_sync_timeout,
                  "redis_master when the wait runs out: stay (a replica) or promote")
       ->check(CLI::IsMember({"stay", "promote"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group(hook_group);
   app.add_option("--announce-host", options.announce_host,
                  "Address the peer must use to replicate this node (default: the local end of "
-                 "the connection to the peer)");
+                 "the connection to the peer)")
+      ->group(hook_group);
   app.add_option("--backup-grace", parsed.backup_grace_s,
                  "redis_backup: time the peer's own promotion hook gets before a diverged peer "
                  "is replicated, s")
       ->check(CLI::Range(0, 3600))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group(hook_group);
   app.add_option("--pause-ms", parsed.pause_ms,
                  "CLIENT PAUSE WRITE window on the peer for the final comparison, ms")
       ->check(CLI::Range(100, 60000))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group(hook_group);
   app.add_option("--poll-ms", parsed.poll_ms, "Interval between observations, ms")
       ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group(hook_group);
 }
 
-// The classic positional form fills what the named options did not.
+// The classic positional form.
 void apply_positionals(const CLI::App& app, const ToolSpec& spec, const Parsed& parsed,
                        ToolOptions& options) {
   const auto& args = parsed.positionals;
-  auto take = [&](size_t index, const char* option, const char* name) -> const std::string* {
-    if (args.size() <= index) return nullptr;
-    if (app.count(option) > 0)
-      throw UsageError(fmt::format("{} given both as an argument and as {}", name, option));
-    return &args[index];
+  // The arguments written in keepalived.conf win over --host/--port/--peer
+  // and over a shared --config file, which may name a default for them.
+  auto take = [&](size_t index) -> const std::string* {
+    return args.size() > index ? &args[index] : nullptr;
   };
-  if (const std::string* host = take(0, "--host", "HOST")) options.host = *host;
+  if (app.count("--peer") > 0 && options.peer.empty()) throw UsageError("--peer: empty address");
+  if (const std::string* host = take(0)) options.host = *host;
   if (spec.kind == Kind::check) {
-    if (const std::string* port = take(1, "--port", "PORT")) options.port = parse_port(*port);
+    if (const std::string* port = take(1)) options.port = parse_port(*port);
     return;
   }
-  if (app.count("--peer") > 0 && options.peer.empty()) throw UsageError("--peer: empty address");
-  if (const std::string* peer = take(1, "--peer", "PEER_HOST")) options.peer = *peer;
-  if (const std::string* port = take(2, "--port", "PORT")) options.port = parse_port(*port);
+  if (const std::string* peer = take(1)) options.peer = *peer;
+  if (const std::string* port = take(2)) options.port = parse_port(*port);
 }
 
 void apply_parsed(const Parsed& parsed, ToolOptions& options) {
