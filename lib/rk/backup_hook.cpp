@@ -56,20 +56,9 @@ ExitCode run_backup_steps(HookRun& run) {
                          peer_endpoint.port, link_ms);
           return run.finish(ExitCode::success, "replicating", describe(*local));
         }
-        case BackupAction::replicate_diverged: {
-          Divergence divergence = describe_divergence(*local, *peer);
-          if (divergence.related)
-            run.log().warning(
-                "split-brain: both nodes took writes after offset {}; {} bytes of "
-                "writes made only here are discarded by syncing from the peer",
-                divergence.fork_offset, divergence.local_only_bytes);
-          else
-            run.log().warning(
-                "split-brain: histories are unrelated; this node's {} keys are "
-                "replaced by the peer's {} keys",
-                local->keys, peer->keys);
+        case BackupAction::replicate_diverged:
+          if (auto loss = describe_replacement_loss(*local, *peer)) run.log().warning(*loss);
           [[fallthrough]];
-        }
         case BackupAction::replicate_peer:
           run.act(*run.local(),
                   {"REPLICAOF", peer_endpoint.host, std::to_string(peer_endpoint.port)});

@@ -62,6 +62,27 @@ Divergence describe_divergence(const RedisState& local, const RedisState& peer) 
   return divergence;
 }
 
+std::optional<std::string> describe_replacement_loss(const RedisState& local,
+                                                     const RedisState& peer) {
+  if (local.keys == 0) return std::nullopt;
+  Divergence divergence = describe_divergence(local, peer);
+  if (divergence.related) {
+    if (divergence.local_only_bytes <= 0) return std::nullopt;
+    return fmt::format(
+        "split-brain: both nodes took writes after offset {}; {} bytes of writes made only here "
+        "are discarded by syncing from the peer",
+        divergence.fork_offset, divergence.local_only_bytes);
+  }
+  // A restart from RDB/AOF starts a new replid at offset 0, so the histories
+  // cannot be related; what the restarted node acknowledged but never
+  // replicated is gone either way.
+  return fmt::format(
+      "histories unrelated (this node restarted from its files, or the peer did): this node's {} "
+      "keys are replaced by the peer's {}; writes acknowledged here that never reached the peer "
+      "are lost",
+      local.keys, peer.keys);
+}
+
 MasterDecision decide_master_step(const RedisState& local, const PeerView& peer,
                                   const Endpoint& peer_endpoint) {
   // While loading, Redis refuses REPLICAOF (-LOADING): wait it out.

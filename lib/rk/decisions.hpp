@@ -44,6 +44,13 @@ struct Divergence {
 };
 Divergence describe_divergence(const RedisState& local, const RedisState& peer);
 
+// What replacing `local`'s dataset with `peer`'s by a full sync discards, as
+// one log line; nullopt when it discards nothing. Related histories that both
+// moved on are a split brain (the word "split-brain" starts the line);
+// unrelated ones are usually a node that restarted from its files.
+std::optional<std::string> describe_replacement_loss(const RedisState& local,
+                                                     const RedisState& peer);
+
 // --- redis_master (notify_master) ------------------------------------------
 
 enum class MasterAction {

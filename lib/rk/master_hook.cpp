@@ -85,20 +85,8 @@ class MasterHook {
   }
 
   void replicate_peer(const RedisState& local, const RedisState& peer) {
-    if (local.is_master() && local.keys > 0) {
-      Divergence divergence = describe_divergence(local, peer);
-      if (divergence.related && divergence.local_only_bytes > 0) {
-        run_.log().warning(
-            "split-brain: this node's history left the peer's at offset {}; {} bytes of writes "
-            "made only here will be discarded by the sync",
-            divergence.fork_offset, divergence.local_only_bytes);
-      } else if (!divergence.related) {
-        run_.log().warning(
-            "split-brain: histories are unrelated; this node's {} keys will be replaced by the "
-            "peer's {} keys",
-            local.keys, peer.keys);
-      }
-    }
+    if (local.is_master())
+      if (auto loss = describe_replacement_loss(local, peer)) run_.log().warning(*loss);
     Endpoint peer_endpoint = endpoint();
     run_.act(*run_.local(), {"REPLICAOF", peer_endpoint.host, std::to_string(peer_endpoint.port)});
     run_.log().info("replicating peer {}:{} to fetch its writes before promotion",

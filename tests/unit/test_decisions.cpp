@@ -143,6 +143,30 @@ TEST_CASE("describe_divergence finds the fork and what only this node has", "[de
   }
 }
 
+TEST_CASE("describe_replacement_loss names what a full sync discards", "[decisions]") {
+  SECTION("nothing local: nothing lost") {
+    CHECK_FALSE(describe_replacement_loss(master(replid_a, 0, 0), master(replid_b, 10, 5)));
+  }
+  SECTION("related, and this node wrote after the fork: split-brain with the bytes") {
+    auto loss = describe_replacement_loss(master(replid_a, 150, 5),
+                                          promoted(replid_b, replid_a, 100, 180, 5));
+    REQUIRE(loss);
+    CHECK_THAT(*loss, Catch::StartsWith("split-brain:"));
+    CHECK_THAT(*loss, Catch::Contains("after offset 100; 50 bytes"));
+  }
+  SECTION("related, and this node took nothing after the fork: nothing lost") {
+    CHECK_FALSE(describe_replacement_loss(master(replid_a, 100, 5),
+                                          promoted(replid_b, replid_a, 100, 180, 5)));
+  }
+  SECTION("unrelated (a restart from files): said so, without crying split-brain") {
+    auto loss = describe_replacement_loss(master(replid_a, 0, 587), master(replid_b, 900, 2232));
+    REQUIRE(loss);
+    CHECK_THAT(*loss, Catch::Contains("restarted from its files"));
+    CHECK_THAT(*loss, Catch::Contains("587 keys are replaced by the peer's 2232"));
+    CHECK_THAT(*loss, !Catch::Contains("split-brain"));
+  }
+}
+
 TEST_CASE("decide_master_step: when to promote at once", "[decisions]") {
   SECTION("peer unreachable, local replica: promote") {
     auto d =
