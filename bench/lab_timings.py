@@ -12,8 +12,12 @@ a Redis and keeps the keepalived state changes the lab followed, so the
 detection time (kill -> FAULT on the killed node) can be reported next to the
 longest write gap.
 
-usage: lab_timings.py [--set KEY=VALUE ...] [--unset KEY ...] [--kill-leftovers]
-                      -- LAB ARGS...
+usage: lab_timings.py [--set KEY=VALUE ...] [--unset KEY ...]
+                      [--priority NODE=N ...] [--kill-leftovers] -- LAB ARGS...
+
+--priority a=254: the vrrp_instance priority of node a (b likewise). A
+master in FAULT advertises priority 0 and the backup takes over after its
+skew time, (256 - priority) / 256 s: 0.61 s at the samples' 100.
 
 --kill-leftovers: at teardown, after keepalived and Redis are stopped, end
 every process still running in the two nodes' namespaces. The lab ends the
@@ -116,7 +120,7 @@ def main(argv):
         return 2
     cut = argv.index("--")
     own, lab_args = argv[:cut], argv[cut + 1:]
-    values, unset, kill_leftovers = {}, [], False
+    values, unset, kill_leftovers, priorities = {}, [], False, {}
     it = iter(own)
     for arg in it:
         if arg == "--set":
@@ -131,6 +135,12 @@ def main(argv):
                 print(f"lab_timings: bad --unset {key}", file=sys.stderr)
                 return 2
             unset.append(key)
+        elif arg == "--priority":
+            node, _, value = next(it).partition("=")
+            if node not in ("a", "b") or not value.isdigit() or not 1 <= int(value) <= 254:
+                print(f"lab_timings: bad --priority {node}={value}", file=sys.stderr)
+                return 2
+            priorities[node] = value
         elif arg == "--kill-leftovers":
             kill_leftovers = True
         else:
@@ -148,6 +158,12 @@ def main(argv):
         if sample.startswith("keepalived-node-"):
             text = set_timings(text, values, unset)
             seen["timings"] = block_directives(text)
+            node = sample[len("keepalived-node-"):].split(".")[0]
+            if node in priorities:
+                text, n = re.subn(r"(?m)^([ \t]*)priority[ \t]+\d+",
+                                  lambda m: f"{m.group(1)}priority {priorities[node]}", text)
+                if n != 1:
+                    raise SystemExit(f"lab_timings: {sample}: {n} priority lines, expected 1")
         return text
 
     lab.Lab.render = staticmethod(render)
