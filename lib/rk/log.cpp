@@ -80,8 +80,8 @@ void Logger::open_sinks() {
     // A log file that cannot be opened must not fail the check or the hook
     // (that would move the VIP); say so in syslog and on stderr instead.
     if (file_fd_ < 0)
-      write(true, fmt::format("cannot open log file {}: {}; logging to syslog only",
-                              options_.file, std::strerror(errno)));
+      write(true, fmt::format("cannot open log file {}: {}; logging to syslog only", options_.file,
+                              std::strerror(errno)));
   }
 }
 
