@@ -21,3 +21,5 @@ RK_BUILD_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libcli11-dev 
 RK_RUNTIME_PACKAGES=(redis-server redis-tools keepalived iproute2 python3)
 # Only the tests need these: packaging, man pages and shell lint checks.
 RK_TEST_PACKAGES=(dpkg-dev file fakeroot shellcheck man-db groff-base adduser util-linux)
+# scripts/checks: formatting, static analysis, sanitizers and fuzzing.
+RK_CHECK_PACKAGES=(clang clang-format clang-tidy cppcheck libclang-rt-14-dev)
