@@ -3,8 +3,8 @@
 
 The lab builds a small network out of Linux network namespaces:
 
-    rklab-a  10.99.0.1  redis-server + keepalived (priority 150) --+
-    rklab-b  10.99.0.2  redis-server + keepalived (priority 100) --+-- bridge
+    rklab-a  10.99.0.1  redis-server + keepalived (priority 254) --+
+    rklab-b  10.99.0.2  redis-server + keepalived (priority 253) --+-- bridge
     rklab-c  10.99.0.9  the writer                                 --+   in rklab-sw
                         VIP 10.99.0.100/24
 
@@ -569,8 +569,8 @@ class Lab:
         # One password for the hooks' ACL user on both nodes: a hook uses the
         # same credentials for its local Redis and for the peer.
         self.password = secrets.token_hex(16)
-        self.nodes = {"a": Node(self, "a", A_IP, B_IP, 150),
-                      "b": Node(self, "b", B_IP, A_IP, 100)}
+        self.nodes = {"a": Node(self, "a", A_IP, B_IP, 254),
+                      "b": Node(self, "b", B_IP, A_IP, 253)}
         self.build_network()
         for node in self.nodes.values():
             self.prepare_node(node)
@@ -1436,7 +1436,7 @@ def demo(lab):
     for node in lab.nodes.values():
         lab.start_redis(node)
     lab.start_monitor(on_change)
-    lab.phase("start: both keepalived start, node a (priority 150) should win")
+    lab.phase("start: both keepalived start, node a (priority 254) should win")
     t0 = time.time()
     for node in lab.nodes.values():
         lab.start_keepalived(node)
