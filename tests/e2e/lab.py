@@ -47,7 +47,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from rediskit import Resp, RedisReplyError  # noqa: E402
+from rediskit import Resp, RedisReplyError, stop_process  # noqa: E402
 
 WRITER = os.path.join(HERE, "writer.py")
 SAMPLES = os.path.join(REPO, "keepalived")
@@ -782,13 +782,7 @@ class Lab:
         self.register(node.ka, f"keepalived {node.name}")
 
     def stop_keepalived(self, node, timeout=10):
-        if node.ka and node.ka.poll() is None:
-            node.ka.terminate()
-            try:
-                node.ka.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                node.ka.kill()
-                node.ka.wait(timeout=5)
+        stop_process(node.ka, timeout=timeout)
         node.ka = None
 
     def start_writer(self, duration=None, rate=200.0):
@@ -812,13 +806,7 @@ class Lab:
 
     def stop_writer(self):
         counters = {}
-        if self.writer and self.writer.poll() is None:
-            self.writer.terminate()
-            try:
-                self.writer.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.writer.kill()
-                self.writer.wait(timeout=5)
+        stop_process(self.writer)
         if self.writer_out and os.path.exists(self.writer_out):
             try:
                 counters = json.loads(open(self.writer_out).read().strip().splitlines()[-1])
@@ -893,6 +881,12 @@ class Lab:
     def new_samples(self, idx):
         with self.monitor.lock:
             return self.monitor.samples[idx:]
+
+    def wait_takeover(self, node, since, timeout=30):
+        """Wait until NODE holds the VIP and its Redis is master."""
+        return self.wait_for(
+            lambda s: s.holder == node.name and s.redis[node.name]["role"] == "master",
+            timeout, f"node {node.name} to hold the VIP as master", since=since)
 
     def wait_for(self, pred, timeout, what, since=None):
         """Wait for a sample, taken at or after SINCE, for which PRED holds."""
@@ -1215,8 +1209,7 @@ def sc_crash(lab):
     lab.phase(f"kill -9 the master's Redis (node {m.name}) under load")
     t = time.time()
     lab.kill_redis(m, signal.SIGKILL)
-    snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                        30, f"node {o.name} to hold the VIP as master", since=t)
+    snap = lab.wait_takeover(o, since=t)
     res["failover_s"] = round(snap.t - t, 2)
     say(f"failover: VIP on {o.name}, its Redis master, {res['failover_s']}s after the kill")
     time.sleep(2)
@@ -1239,8 +1232,7 @@ def sc_maintenance(lab):
     lab.phase(f"stop keepalived on the master (node {m.name}) with SIGTERM")
     t = time.time()
     lab.stop_keepalived(m)
-    snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                        30, f"node {o.name} to hold the VIP as master", since=t)
+    snap = lab.wait_takeover(o, since=t)
     res["switchover_s"] = round(snap.t - t, 2)
     say(f"VIP on {o.name}, its Redis master, {res['switchover_s']}s after the stop")
     time.sleep(3)
@@ -1293,8 +1285,7 @@ def sc_empty_resync(lab):
               f"while its sync still runs")
     t = time.time()
     lab.stop_keepalived(m)
-    snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                        lab.args.resync_wait, f"node {o.name} to be promoted", since=t)
+    snap = lab.wait_takeover(o, since=t, timeout=lab.args.resync_wait)
     res["keys_at_promotion"] = snap.redis[o.name]["keys"]
     # The hook acts within milliseconds of the sync's end, faster than the
     # monitor samples: take the order of events from the replica's own log.
@@ -1386,8 +1377,7 @@ def sc_switchover(lab):
         lab.phase(f"switchover {i + 1}/{rounds}: stop keepalived on node {m.name}")
         t_i = time.time()
         lab.stop_keepalived(m)
-        snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                            30, f"node {o.name} to hold the VIP as master", since=t_i)
+        snap = lab.wait_takeover(o, since=t_i)
         moved = snap.t - t_i
         lab.start_keepalived(m)
         since = lab.wait_converged(timeout=45, holder=o.name, since=t_i)
@@ -1451,8 +1441,7 @@ def demo(lab):
     lab.phase(f"failover: kill -9 the Redis of node {m.name} (the master)")
     t = time.time()
     lab.kill_redis(m, signal.SIGKILL)
-    snap = lab.wait_for(lambda s: s.holder == o.name and s.redis[o.name]["role"] == "master",
-                        30, f"node {o.name} to take over", since=t)
+    snap = lab.wait_takeover(o, since=t)
     res["failover_s"] = round(snap.t - t, 2)
     time.sleep(3)
     row(lab.latest())

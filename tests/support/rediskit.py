@@ -131,6 +131,18 @@ def wait_until(predicate, timeout, interval=0.02, what="condition"):
                        + (f" (last error: {last_exc})" if last_exc else ""))
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM a process we started, SIGKILL it if it outlives `timeout`."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 class RedisServer:
     """A real redis-server on 127.0.0.1:<port>, with its own dir and config file.
 
@@ -204,13 +216,7 @@ class RedisServer:
             self.proc.wait(timeout=10)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
 
     def cleanup(self):
         self.stop()
