@@ -64,6 +64,11 @@ ExitCode run_check(const ToolOptions& options) {
       log.warning("health changed: {} -> unhealthy ({}:{}: {})",
                   previous.empty() ? "unknown" : previous, options.host, options.port, detail);
     state.write_health(health);
+  } else {
+    // keepalived counts a check it cannot execute as a success, and silently
+    // drops one it refuses at start-up: the file's age lets redis_status
+    // show whether the check really runs.
+    state.touch_health();
   }
   return healthy ? ExitCode::success : ExitCode::failure;
 }

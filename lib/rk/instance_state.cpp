@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -210,6 +211,17 @@ std::string InstanceState::read_health() const {
   std::string health = read_small_file(path("health"));
   while (!health.empty() && health.back() == '\n') health.pop_back();
   return health;
+}
+
+void InstanceState::touch_health() const {
+  // A failed touch only makes the age look older; never fail the check.
+  ::utimensat(AT_FDCWD, path("health").c_str(), nullptr, 0);
+}
+
+long long InstanceState::health_age_seconds() const {
+  struct stat info {};
+  if (::stat(path("health").c_str(), &info) != 0) return -1;
+  return std::max<long long>(0, static_cast<long long>(std::time(nullptr) - info.st_mtime));
 }
 
 void InstanceState::write_health(const std::string& health) const {

@@ -58,6 +58,11 @@ class InstanceState {
   // redis_check's last recorded health ("" when none).
   std::string read_health() const;
   void write_health(const std::string& health) const;
+  // Marks the health as confirmed now (updates the file's mtime), so that a
+  // reader can tell a check that stopped running from a healthy one.
+  void touch_health() const;
+  // Seconds since redis_check last wrote or confirmed its health; -1 if never.
+  long long health_age_seconds() const;
 
   // The last hook's summary line ("" when none).
   std::string read_last() const;

@@ -12,6 +12,10 @@
 namespace rk {
 namespace {
 
+// keepalived runs the check every interval (1-2 s in the samples); a health
+// file this old means it is not running.
+constexpr long long kStaleHealthSeconds = 30;
+
 std::string record_field(const std::string& record, const std::string& key) {
   std::istringstream lines(record);
   std::string line;
@@ -115,6 +119,7 @@ StatusReport gather_status(const ToolOptions& options) {
   report.transition_tool = record_field(record, "tool");
   report.last_verdict = state.read_last();
   report.health = state.read_health();
+  report.health_age_s = state.health_age_seconds();
   report.local = read_node(local_connection(options));
   if (options.peer_endpoint) report.peer = read_node(peer_connection(options));
   return report;
@@ -131,7 +136,15 @@ std::string render_text(const StatusReport& report) {
   }
   out +=
       fmt::format("  last hook: {}\n", report.last_verdict.empty() ? "none" : report.last_verdict);
-  out += fmt::format("  health: {}\n", report.health.empty() ? "not checked yet" : report.health);
+  if (report.health.empty()) {
+    out += "  health: not checked yet (is redis_check in a vrrp_script that keepalived runs?)\n";
+  } else {
+    out += fmt::format("  health: {} (checked {} s ago){}\n", report.health, report.health_age_s,
+                       report.health_age_s > kStaleHealthSeconds
+                           ? "; WARNING: redis_check has not run lately: keepalived may not be "
+                             "running it"
+                           : "");
+  }
   out += text_node("local", report.local);
   if (report.peer) out += text_node("peer ", *report.peer);
   return out;
@@ -140,11 +153,12 @@ std::string render_text(const StatusReport& report) {
 std::string render_json(const StatusReport& report) {
   std::string out = fmt::format(
       "{{\"instance\":{},\"state_dir\":{},\"transition\":{},\"transition_time\":{},"
-      "\"transition_tool\":{},\"holds_vip\":{},\"last_verdict\":{},\"health\":{},\"local\":{}",
+      "\"transition_tool\":{},\"holds_vip\":{},\"last_verdict\":{},\"health\":{},"
+      "\"health_age_s\":{},\"local\":{}",
       json_string(report.instance), json_string(report.state_dir), json_string(report.transition),
       json_string(report.transition_time), json_string(report.transition_tool),
       report.holds_vip() ? "true" : "false", json_string(report.last_verdict),
-      json_string(report.health), json_node(report.local));
+      json_string(report.health), report.health_age_s, json_node(report.local));
   out += report.peer ? fmt::format(",\"peer\":{}", json_node(*report.peer)) : ",\"peer\":null";
   return out + "}\n";
 }

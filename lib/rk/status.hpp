@@ -22,8 +22,9 @@ struct StatusReport {
   std::string transition;       // MASTER/BACKUP/FAULT/STOP, "" if none recorded
   std::string transition_time;  // as recorded
   std::string transition_tool;
-  std::string last_verdict;  // the last hook's summary line
-  std::string health;        // redis_check's last health
+  std::string last_verdict;     // the last hook's summary line
+  std::string health;           // redis_check's last health
+  long long health_age_s = -1;  // since redis_check last ran; -1 if never
   NodeStatus local;
   std::optional<NodeStatus> peer;  // nullopt when no peer is configured
   // keepalived puts the VIP on the node whose last transition is MASTER.

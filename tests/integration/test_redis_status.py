@@ -1,5 +1,7 @@
 """redis_status: the pair at a glance, for people and as JSON. Read-only."""
 import json
+import os
+import time
 
 import itkit
 from itkit import ToolTestCase, setUpModule  # noqa: F401
@@ -13,6 +15,10 @@ class StatusTest(ToolTestCase):
         for i in range(10):
             master.call("SET", f"k:{i}", i)
         self.replicate(replica, master)
+        # The replica reports its link up slightly before the master lists
+        # it as online; wait for both views to agree.
+        itkit.wait_until(lambda: "state=online" in master.info("replication").get("slave0", ""),
+                         10, what="master to list its replica as online")
         return master, replica
 
     def commands_processed(self, server):
@@ -42,6 +48,22 @@ class StatusTest(ToolTestCase):
         self.assertEqual(report["peer"]["role"], "master")
         self.assertEqual(len(report["peer"]["replicas"]), 1)
         self.assertEqual(report["peer"]["replicas"][0]["state"], "online")
+
+    def test_health_age_shows_whether_the_check_runs(self):
+        master, replica = self.pair()
+        r = self.run_tool("redis_status", "--json", *self.hook_args(replica.port, master.port))
+        self.assertEqual(json.loads(r.stdout)["health_age_s"], -1)
+        for _ in range(2):  # the second run changes nothing but the file's age
+            self.assertRc(self.run_tool("redis_check", "127.0.0.1", replica.port), 0)
+        health = self.state_path("health")
+        os.utime(health, (time.time() - 120, time.time() - 120))
+        r = self.run_tool("redis_status", *self.hook_args(replica.port, master.port))
+        self.assertIn("redis_check has not run lately", r.stdout)
+        self.assertRc(self.run_tool("redis_check", "127.0.0.1", replica.port), 0)
+        r = self.run_tool("redis_status", "--json", *self.hook_args(replica.port, master.port))
+        report = json.loads(r.stdout)
+        self.assertEqual(report["health"], "healthy")
+        self.assertLess(report["health_age_s"], 5)
 
     def test_unreachable_local_exits_1_and_says_so(self):
         port = itkit.free_port()

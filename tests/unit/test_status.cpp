@@ -15,6 +15,7 @@ StatusReport sample_report() {
   report.transition_tool = "redis_master";
   report.last_verdict = "verdict=promoted exit=0 \"quoted\"";
   report.health = "healthy";
+  report.health_age_s = 1;
   RedisState master;
   master.role = Role::master;
   master.master_replid = std::string(40, 'a');
@@ -36,7 +37,15 @@ TEST_CASE("render_text shows VIP, roles, lag and the last hook", "[status]") {
                        "local 127.0.0.1:6379: master, replid aaaaaaaa, offset 1000, 12 keys"));
   CHECK_THAT(text, Catch::Contains("replica 10.0.0.2:6379 online offset 900 (behind by 100 bytes"));
   CHECK_THAT(text, Catch::Contains("peer  10.0.0.2:6379: unreachable (connection refused)"));
-  CHECK_THAT(text, Catch::Contains("health: healthy"));
+  CHECK_THAT(text, Catch::Contains("health: healthy (checked 1 s ago)\n"));
+
+  StatusReport stale = sample_report();
+  stale.health_age_s = 31;
+  CHECK_THAT(render_text(stale), Catch::Contains("redis_check has not run lately"));
+  StatusReport never = sample_report();
+  never.health.clear();
+  never.health_age_s = -1;
+  CHECK_THAT(render_text(never), Catch::Contains("not checked yet"));
 
   StatusReport backup = sample_report();
   backup.transition = "BACKUP";
@@ -59,6 +68,7 @@ TEST_CASE("render_json emits escaped, complete JSON", "[status]") {
   std::string json = render_json(sample_report());
   CHECK_THAT(json, Catch::StartsWith("{\"instance\":\"redis\""));
   CHECK_THAT(json, Catch::Contains("\"holds_vip\":true"));
+  CHECK_THAT(json, Catch::Contains("\"health_age_s\":1,"));
   CHECK_THAT(json, Catch::Contains("\"last_verdict\":\"verdict=promoted exit=0 \\\"quoted\\\"\""));
   CHECK_THAT(json, Catch::Contains("\"lag_bytes\":100"));
   CHECK_THAT(json, Catch::Contains("\"peer\":{\"address\":\"10.0.0.2:6379\",\"reachable\":false"));
