@@ -47,7 +47,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
-from rediskit import Resp, RedisReplyError, stop_process  # noqa: E402
+from rediskit import Resp, RedisReplyError, parse_info, stop_process  # noqa: E402
 
 WRITER = os.path.join(HERE, "writer.py")
 SAMPLES = os.path.join(REPO, "keepalived")
@@ -175,15 +175,6 @@ class netns:
 def connect(ns, host, port=REDIS_PORT, timeout=1.0):
     with netns(ns):
         return Resp(host, port, timeout=timeout)
-
-
-def parse_info(text):
-    fields = {}
-    for line in text.splitlines():
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            fields[k] = v
-    return fields
 
 
 # --------------------------------------------------------------------------
@@ -1199,13 +1190,18 @@ def sc_startup(lab):
     return finish(lab, res, t)
 
 
-def sc_crash(lab):
-    res = {}
+def start_under_load(lab):
+    """Bring the lab up, let the writer run 3 s; return (VIP holder, other)."""
     lab.bring_up()
     lab.start_writer()
     time.sleep(3)
     m = lab.holder_node()
-    o = lab.other(m)
+    return m, lab.other(m)
+
+
+def sc_crash(lab):
+    res = {}
+    m, o = start_under_load(lab)
     lab.phase(f"kill -9 the master's Redis (node {m.name}) under load")
     t = time.time()
     lab.kill_redis(m, signal.SIGKILL)
@@ -1224,11 +1220,7 @@ def sc_crash(lab):
 
 def sc_maintenance(lab):
     res = {}
-    lab.bring_up()
-    lab.start_writer()
-    time.sleep(3)
-    m = lab.holder_node()
-    o = lab.other(m)
+    m, o = start_under_load(lab)
     lab.phase(f"stop keepalived on the master (node {m.name}) with SIGTERM")
     t = time.time()
     lab.stop_keepalived(m)
@@ -1331,11 +1323,7 @@ def isolate(on):
 
 def sc_partition(lab):
     res = {}
-    lab.bring_up()
-    lab.start_writer()
-    time.sleep(3)
-    m = lab.holder_node()
-    o = lab.other(m)
+    m, o = start_under_load(lab)
     lab.phase("partition: the nodes can no longer reach each other "
               "(both still reach the client)")
     t = time.time()

@@ -19,6 +19,16 @@ class RedisReplyError(Exception):
     """An error reply (-ERR, -LOADING, ...) from the server."""
 
 
+def parse_info(text):
+    """INFO text as a dict of its key:value lines."""
+    fields = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            fields[k] = v
+    return fields
+
+
 class Resp:
     """A blocking RESP2 client over one TCP connection."""
 
@@ -99,13 +109,7 @@ class Resp:
         return reply
 
     def info(self, section=None):
-        text = self.call("INFO", section) if section else self.call("INFO")
-        fields = {}
-        for line in text.splitlines():
-            if ":" in line and not line.startswith("#"):
-                k, v = line.split(":", 1)
-                fields[k] = v
-        return fields
+        return parse_info(self.call("INFO", section) if section else self.call("INFO"))
 
 
 def free_port():
