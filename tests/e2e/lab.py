@@ -1414,7 +1414,7 @@ def demo(lab):
     for node in lab.nodes.values():
         lab.start_redis(node)
     lab.start_monitor(on_change)
-    lab.phase("start: both keepalived start, node a (priority 254) should win")
+    lab.phase("start: both keepalived start together; one of them takes the VIP")
     t0 = time.time()
     for node in lab.nodes.values():
         lab.start_keepalived(node)
