@@ -47,11 +47,7 @@ ExitCode run_backup_steps(HookRun& run) {
       switch (decision.action) {
         case BackupAction::done: {
           run.rewrite_config(*run.local(), *local, "local");
-          long long link_ms = replicating_since
-                                  ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        Clock::now() - *replicating_since)
-                                        .count()
-                                  : 0;
+          long long link_ms = replicating_since ? ms_since(*replicating_since) : 0;
           run.log().info("link up with {}:{} ({} ms after REPLICAOF)", peer_endpoint.host,
                          peer_endpoint.port, link_ms);
           return run.finish(ExitCode::success, "replicating", describe(*local));

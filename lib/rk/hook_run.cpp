@@ -36,9 +36,11 @@ void HookRun::pause_briefly() const {
   check_superseded();
 }
 
-long long HookRun::elapsed_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
+long long ms_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
+
+long long HookRun::elapsed_ms() const { return ms_since(started_); }
 
 RedisState HookRun::observe(Connection& connection) {
   Reply reply = connection.command({"INFO"});
@@ -94,9 +96,7 @@ void HookRun::rewrite_config(Connection& connection, const RedisState& state, co
   auto started = Clock::now();
   try {
     act(connection, {"CONFIG", "REWRITE"});
-    log_.info(
-        "{} config rewritten in {} ms", which,
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+    log_.info("{} config rewritten in {} ms", which, ms_since(started));
   } catch (const RedisError& error) {
     log_.warning("{} CONFIG REWRITE failed: {}", which, error.what());
   }

@@ -12,6 +12,9 @@
 
 namespace rk {
 
+// Milliseconds from `start` to now, for the timings in log lines.
+long long ms_since(Clock::time_point start);
+
 // Thrown inside a hook when a newer hook of the same instance took over; the
 // hook stops where it is and exits 3.
 struct Superseded {};

@@ -28,14 +28,6 @@ std::string read_small_file(const std::string& path) {
   return content.str();
 }
 
-std::string field(const std::string& record, const std::string& key) {
-  std::istringstream lines(record);
-  std::string line;
-  while (std::getline(lines, line))
-    if (line.compare(0, key.size() + 1, key + "=") == 0) return line.substr(key.size() + 1);
-  return {};
-}
-
 // Field 22 of /proc/self/stat is the start time in clock ticks since boot.
 // Field 2 (comm) may hold spaces, so count from the closing parenthesis.
 unsigned long long process_start_ticks() {
@@ -62,6 +54,14 @@ std::string local_time_text() {
 }
 
 }  // namespace
+
+std::string record_field(const std::string& record, const std::string& key) {
+  std::istringstream lines(record);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.compare(0, key.size() + 1, key + "=") == 0) return line.substr(key.size() + 1);
+  return {};
+}
 
 const char* to_string(Transition transition) {
   switch (transition) {
@@ -163,7 +163,7 @@ bool InstanceState::record(Transition transition, const std::string& tool,
     throw UsageError(fmt::format("cannot open {}: {}", guard_path, std::strerror(errno)));
   while (::flock(guard, LOCK_EX) != 0 && errno == EINTR) {
   }
-  std::string recorded = field(read_small_file(path("state")), "generation");
+  std::string recorded = record_field(read_small_file(path("state")), "generation");
   bool newest = recorded.empty() || mine_.newer_than(Generation::parse(recorded));
   if (newest) {
     write_file_atomically(path("state"),
@@ -177,7 +177,7 @@ bool InstanceState::record(Transition transition, const std::string& tool,
 
 bool InstanceState::superseded() const {
   if (mine_.pid == 0) return false;  // never recorded: nothing to supersede
-  std::string recorded = field(read_small_file(path("state")), "generation");
+  std::string recorded = record_field(read_small_file(path("state")), "generation");
   return !recorded.empty() && recorded != mine_.text();
 }
 

@@ -79,6 +79,9 @@ class InstanceState {
   int lock_fd_ = -1;
 };
 
+// The value of `key` in a record of key=value lines ("" when absent).
+std::string record_field(const std::string& record, const std::string& key);
+
 // Writes `content` to `path` atomically (temp file + rename), mode 0600.
 void write_file_atomically(const std::string& path, const std::string& content);
 

@@ -22,10 +22,6 @@ const char* action_name(MasterAction action) {
   return "?";
 }
 
-long long ms_since(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
-
 class MasterHook {
  public:
   explicit MasterHook(HookRun& run) : run_(run), options_(run.options()) {}

@@ -39,6 +39,8 @@ bool is_valid_hostname(const std::string& host) {
   return true;
 }
 
+}  // namespace
+
 int parse_port(const std::string& text, const std::string& what) {
   int port = 0;
   const char* end = text.data() + text.size();
@@ -47,8 +49,6 @@ int parse_port(const std::string& text, const std::string& what) {
     throw UsageError(fmt::format("{}: '{}' is not a port number (1-65535)", what, text));
   return port;
 }
-
-}  // namespace
 
 bool is_valid_host(const std::string& host) {
   if (host.empty()) return false;

@@ -55,6 +55,9 @@ void validate(ToolOptions& options, const char* environment_password);
 // Rejects "", "300.1.1.1" and "::zz". Resolves nothing.
 bool is_valid_host(const std::string& host);
 
+// Parses a port number 1-65535. Throws UsageError naming `what`.
+int parse_port(const std::string& text, const std::string& what);
+
 // Parses "HOST", "HOST:PORT", "[V6]:PORT" or a bare IPv6 literal.
 // Throws UsageError.
 Endpoint parse_endpoint(const std::string& text, int default_port);

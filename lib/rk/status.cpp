@@ -1,7 +1,6 @@
 #include "rk/status.hpp"
 
 #include <cstdio>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -15,14 +14,6 @@ namespace {
 // keepalived runs the check every interval (1-2 s in the samples); a health
 // file this old means it is not running.
 constexpr long long kStaleHealthSeconds = 30;
-
-std::string record_field(const std::string& record, const std::string& key) {
-  std::istringstream lines(record);
-  std::string line;
-  while (std::getline(lines, line))
-    if (line.compare(0, key.size() + 1, key + "=") == 0) return line.substr(key.size() + 1);
-  return {};
-}
 
 NodeStatus read_node(const ConnectionOptions& options) {
   NodeStatus node;

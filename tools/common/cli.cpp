@@ -1,6 +1,5 @@
 #include "common/cli.hpp"
 
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -30,15 +29,6 @@ struct Parsed {
 const char* positional_help(Kind kind) {
   return kind == Kind::check ? "[HOST [PORT]] as in the classic redis_check.sh"
                              : "[LOCAL_HOST PEER_HOST PORT] as in the classic notify scripts";
-}
-
-int parse_port(const std::string& text) {
-  int port = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, port);
-  if (text.empty() || ec != std::errc() || ptr != end || port < 1 || port > 65535)
-    throw UsageError(fmt::format("PORT: '{}' is not a port number (1-65535)", text));
-  return port;
 }
 
 void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, Parsed& parsed) {
@@ -126,11 +116,11 @@ void apply_positionals(const CLI::App& app, const ToolSpec& spec, const Parsed& 
   if (app.count("--peer") > 0 && options.peer.empty()) throw UsageError("--peer: empty address");
   if (const std::string* host = take(0)) options.host = *host;
   if (spec.kind == Kind::check) {
-    if (const std::string* port = take(1)) options.port = parse_port(*port);
+    if (const std::string* port = take(1)) options.port = parse_port(*port, "PORT");
     return;
   }
   if (const std::string* peer = take(1)) options.peer = *peer;
-  if (const std::string* port = take(2)) options.port = parse_port(*port);
+  if (const std::string* port = take(2)) options.port = parse_port(*port, "PORT");
 }
 
 void apply_parsed(const Parsed& parsed, ToolOptions& options) {
