@@ -1,0 +1,220 @@
+"""The lab's command line: run one scenario or the demo, or remove a lab that
+was left up. Prints progress on stderr, a result block and one JSON line on
+stdout (--json: the JSON line only)."""
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+
+from . import configs, network, procs
+from .common import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP, Failed, Interrupted, LabError, Skip,
+                     emit, say)
+from .lab import Lab
+from .network import IFNAME, NS_CLIENT, VIP
+from .scenarios import HARD_TIMEOUT, SCENARIOS, demo
+
+def preflight():
+    if os.geteuid() != 0:
+        raise Skip("needs root (network namespaces, keepalived)")
+    for tool in ("ip", "bridge", "keepalived", "redis-server"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            raise Skip(f"{tool} not found (Debian: apt-get install iproute2 keepalived redis-server)")
+    why = network.probe()
+    if why is not None:
+        raise Skip(f"ip netns unavailable: {why}")
+
+
+def print_result(name, verdict, res, reason, duration, as_json):
+    res = dict(res)
+    out = {"scenario": name, "result": verdict, "reason": reason,
+           "duration_s": round(duration, 1)}
+    out.update(res)
+    if not as_json:
+        emit(f"\n== {name}: {verdict.upper()} ({duration:.1f}s) ==")
+        if reason:
+            emit(f"  {'reason':<26}{reason}")
+        labels = [("first_write_s", "first write via VIP", "s"),
+                  ("failover_s", "failover", "s"),
+                  ("switchover_s", "VIP moved", "s"),
+                  ("second_master_s", "second master after", "s"),
+                  ("promoted_after_s", "promoted after", "s"),
+                  ("full_sync_s", "full sync took", "s"),
+                  ("sync_still_running_at_request_s", "sync left at request", "s"),
+                  ("promoted_after_sync_s", "promoted after sync end", "s"),
+                  ("keys_at_promotion", "keys at promotion", ""),
+                  ("rejoin_s", "old master rejoined", "s"),
+                  ("heal_converge_s", "converged after heal", "s"),
+                  ("failback_s", "failback", "s"),
+                  ("acked", "acknowledged writes", ""),
+                  ("lost", "acked writes lost", ""),
+                  ("lost_by_node", "lost, by node that acked", ""),
+                  ("bulk_keys", "pre-loaded keys", ""),
+                  ("write_gap_s", "longest write gap", "s"),
+                  ("converge_s", "converged after event", "s"),
+                  ("split_brain_logged_on", "split-brain logged on", ""),
+                  ("winner", "surviving master", ""),
+                  ("hooks_ran_as", "hooks ran as", "")]
+        for key, label, unit in labels:
+            if key in res and res[key] is not None:
+                emit(f"  {label:<26}{res[key]}{unit}")
+        for i, r in enumerate(res.get("rounds", [])):
+            emit(f"  round {i + 1}: {r['from']} -> {r['to']}: VIP moved {r['vip_moved_s']}s, "
+                  f"converged {r['converged_s']}s")
+        if "final" in res:
+            emit(f"  {'final':<26}{res['final']['description']}")
+    if "final" in out:
+        out["final"] = {k: v for k, v in out["final"].items() if k != "description"}
+    emit(json.dumps(out, sort_keys=True))
+
+
+def main(argv=None, prog=None):
+    """PROG: the path of the entry point, for the hints printed."""
+    prog = prog or sys.argv[0]
+    ap = argparse.ArgumentParser(
+        description="End-to-end failover lab: Redis + keepalived in network namespaces.")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--build-dir", help="configured build dir of the project "
+                   "(installed into the lab with cmake --install); default ./build")
+    g.add_argument("--bin-dir", help="a dir holding the five tool binaries")
+    ap.add_argument("--scenario", choices=SCENARIOS)
+    ap.add_argument("--demo", action="store_true", help="live failover and failback")
+    ap.add_argument("--keep", action="store_true", help="leave the lab up at the end")
+    ap.add_argument("--teardown", action="store_true", help="remove a lab left up")
+    ap.add_argument("--json", action="store_true", help="print only the JSON result line")
+    ap.add_argument("--timeout", type=float, help="hard timeout, seconds")
+    ap.add_argument("--artifacts", help="copy the logs here before tearing down")
+    ap.add_argument("--rounds", type=int, default=4, help="switchover: rounds")
+    ap.add_argument("--resync-keys", type=int, default=50000,
+                    help="empty-resync: keys pre-loaded")
+    ap.add_argument("--resync-delay-us", type=int, default=300,
+                    help="empty-resync: rdb-key-save-delay on the master, microseconds per key")
+    ap.add_argument("--resync-wait", type=float, default=90,
+                    help="empty-resync: how long to wait for the promotion, seconds")
+    ap.add_argument("--vrrp-script", action="append", metavar="KEY=VALUE",
+                    help="set a directive of the samples' vrrp_script block on both nodes "
+                    f"({', '.join(configs.VRRP_SCRIPT_KEYS)}); VALUE 'default' removes it, "
+                    "so keepalived's default applies; repeatable")
+    ap.add_argument("--priority", metavar="A,B",
+                    help="the vrrp_instance priorities of nodes a and b (1 to 254) instead "
+                    "of the samples'")
+    ap.add_argument("--kill-leftovers", action="store_true",
+                    help="at teardown, end every process still in the nodes' namespaces "
+                    "(for hooks that are scripts: the lab tells the toolkit's hooks by "
+                    "their executable, and a script runs as its shell)")
+    args = ap.parse_args(argv)
+    if args.build_dir:
+        args.build_dir = os.path.abspath(args.build_dir)
+    if args.bin_dir:
+        args.bin_dir = os.path.abspath(args.bin_dir)
+    if args.artifacts:
+        args.artifacts = os.path.abspath(args.artifacts)
+    try:
+        args.vrrp_script = configs.parse_vrrp_script(args.vrrp_script)
+        args.priority = configs.parse_priorities(args.priority) if args.priority else None
+    except ValueError as exc:
+        ap.error(str(exc))
+
+    if args.teardown:
+        if os.geteuid() != 0:
+            emit("lab.py --teardown needs root", sys.stderr)
+            return EXIT_FAIL
+        lab = Lab(args)
+        try:
+            lab.acquire_lock()
+        except LabError as exc:
+            emit(f"lab.py --teardown: {exc}", sys.stderr)
+            return EXIT_FAIL
+        try:
+            procs.teardown_stale()
+        finally:
+            lab.release_lock()
+        say("nothing of the lab is left")
+        return EXIT_PASS
+    if not args.scenario and not args.demo:
+        ap.error("give --scenario NAME, --demo or --teardown")
+    name = "demo" if args.demo else args.scenario
+
+    try:
+        preflight()
+    except Skip as exc:
+        emit(f"SKIP: {exc}", sys.stderr)
+        print_result(name, "skip", {}, str(exc), 0.0, args.json)
+        return EXIT_SKIP
+
+    def on_signal(signum, frame):
+        raise Interrupted(f"signal {signal.Signals(signum).name}")
+
+    def on_alarm(signum, frame):
+        raise Interrupted(f"hard timeout of {timeout:.0f}s")
+
+    timeout = args.timeout or HARD_TIMEOUT[name]
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    signal.signal(signal.SIGALRM, on_alarm)
+
+    lab = Lab(args)
+    lab.hard_timeout = timeout
+    res, verdict, reason = {}, "fail", None
+    t_start = time.time()
+    try:
+        signal.alarm(int(timeout))
+        lab.prepare()
+        fn = demo if args.demo else SCENARIOS[name]
+        res = fn(lab)
+        verdict = "pass"
+    except Skip as exc:
+        verdict, reason = "skip", str(exc)
+    except Failed as exc:
+        reason = str(exc)
+    except LabError as exc:
+        reason = f"lab error: {exc}"
+    except Interrupted as exc:
+        reason = f"interrupted: {exc}"
+    except Exception as exc:  # a lab bug: still tear down and report
+        import traceback
+        traceback.print_exc()
+        reason = f"lab error: {exc!r}"
+    finally:
+        signal.alarm(0)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        if verdict == "fail" and lab.root and lab.nodes:
+            try:
+                emit(lab.log_tails(), sys.stderr)
+            except Exception:
+                pass
+        if lab.monitor:
+            lab.monitor.stop()
+        try:
+            lab.follow_logs()     # the last keepalived and hook lines, for record()
+        except Exception as exc:
+            say(f"reading the logs: {exc!r}")
+        if args.keep and lab.root and verdict != "skip":
+            if lab.monitor:
+                lab.monitor.stop()
+            lab.stop_writer()
+            lab.release_lock()
+            emit(f"\nThe lab is still up (root {lab.root}). Explore it with:\n"
+                  f"  ip netns exec {NS_CLIENT} redis-cli -h {VIP} info replication\n"
+                  f"  ip netns exec rklab-a redis-cli role\n"
+                  f"  ip -n rklab-a addr show dev {IFNAME}\n"
+                  f"  less {lab.root}/a/keepalived.log {lab.root}/a/toolkit.log\n"
+                  f"Tear it down with:\n"
+                  f"  python3 {os.path.relpath(prog)} --teardown", sys.stderr)
+        else:
+            try:
+                lab.teardown()
+            except Exception as exc:
+                say(f"teardown error: {exc!r}")
+                reason = reason or f"teardown error: {exc!r}"
+                verdict = "fail"
+    if lab.root and verdict != "skip":
+        res = dict(res, **lab.record())
+        if lab.acks:      # also when the scenario failed before its end
+            res.setdefault("acked", len(lab.acks.rows))
+            res.setdefault("write_gap_s", round(lab.acks.max_gap, 2))
+    print_result(name, verdict, res, reason, time.time() - t_start, args.json)
+    return {"pass": EXIT_PASS, "skip": EXIT_SKIP}.get(verdict, EXIT_FAIL)

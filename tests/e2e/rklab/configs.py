@@ -1,0 +1,160 @@
+"""The configs of a lab node, rendered from the samples in keepalived/ by
+plain text substitution (see tests/support/samples.py), with the options the
+lab was given: other vrrp_script timings, other priorities."""
+import os
+import re
+
+import samples
+from samples import SCRIPT_USER
+
+from .common import LabError
+from .network import A_IP, B_IP, IFNAME, VIP
+
+REDIS_PORT = 6379
+# The vrrp_script directives --vrrp-script may set (or reset to keepalived's
+# default).
+VRRP_SCRIPT_KEYS = ("interval", "timeout", "fall", "rise", "weight")
+DEFAULT = "default"
+
+
+def _sample(fn, *args):
+    """FN(*ARGS) of tests/support/samples.py; a sample it cannot render is a
+    lab error."""
+    try:
+        return fn(*args)
+    except samples.SampleError as exc:
+        raise LabError(str(exc))
+
+
+# --------------------------------------------------------------------------
+# Options
+
+def parse_vrrp_script(items):
+    """["fall=3", "rise=default"] -> {"fall": "3", "rise": None}: None removes
+    the directive, so keepalived's default applies. Raises ValueError."""
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or key not in VRRP_SCRIPT_KEYS:
+            raise ValueError(f"--vrrp-script {item!r}: give KEY=VALUE, KEY one of "
+                             f"{', '.join(VRRP_SCRIPT_KEYS)}")
+        if value == DEFAULT:
+            out[key] = None
+        elif re.fullmatch(r"-?\d+", value):
+            out[key] = value
+        else:
+            raise ValueError(f"--vrrp-script {item!r}: VALUE is a whole number or "
+                             f"{DEFAULT!r}")
+    return out
+
+
+def parse_priorities(text):
+    """"254,253" -> {"a": 254, "b": 253}. Raises ValueError."""
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() and 1 <= int(p) <= 254 for p in parts):
+        raise ValueError(f"--priority {text!r}: give A,B, each 1 to 254")
+    return {"a": int(parts[0]), "b": int(parts[1])}
+
+
+# --------------------------------------------------------------------------
+# keepalived.conf
+
+def _script_block(text):
+    """(start, end) of the body of the first vrrp_script block."""
+    m = re.search(r"^\s*vrrp_script\s+\S+\s*\{", text, re.M)
+    if not m:
+        raise LabError("no vrrp_script block in the keepalived sample")
+    end = text.find("\n}", m.end())
+    if end < 0:
+        raise LabError("unterminated vrrp_script block in the keepalived sample")
+    return m.end(), end
+
+
+def set_vrrp_script(text, values):
+    """TEXT with each directive of VALUES replaced or added in its
+    vrrp_script block, or removed where the value is None."""
+    start, end = _script_block(text)
+    body = text[start:end]
+    for key, value in values.items():
+        pattern = rf"(?m)^([ \t]*){key}[ \t]+\S+[^\n]*$"
+        if value is None:
+            body = re.sub(rf"(?m)^[ \t]*{key}[ \t]+\S+[^\n]*\n?", "", body)
+        elif re.search(pattern, body):
+            body = re.sub(pattern, lambda m: f"{m.group(1)}{key} {value}", body)
+        else:
+            body = body.rstrip("\n") + f"\n    {key} {value}\n"
+    return text[:start] + body + text[end:]
+
+
+def vrrp_script_directives(text):
+    """The timing directives of the vrrp_script block: {"interval": "1", ...}."""
+    start, end = _script_block(text)
+    found = {}
+    for line in text[start:end].splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in VRRP_SCRIPT_KEYS:
+            found[parts[0]] = parts[1]
+    return found
+
+
+_PRIORITY = re.compile(r"(?m)^([ \t]*)priority[ \t]+(\d+)")
+
+
+def set_priority(text, priority):
+    text, n = _PRIORITY.subn(lambda m: f"{m.group(1)}priority {priority}", text)
+    if n != 1:
+        raise LabError(f"the keepalived sample has {n} priority lines, expected 1")
+    return text
+
+
+def priority_of(text):
+    m = _PRIORITY.search(text)
+    return int(m.group(2)) if m else None
+
+
+def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, priority=None):
+    """keepalived/keepalived-node-<name>.conf for NODE, the hooks under
+    BINDIR; SCRIPT_USER_NOTE: why the hooks run as root instead."""
+    text = _sample(samples.render, f"keepalived-node-{node.name}.conf", [
+        (samples.SAMPLE_BIN, os.path.join(bindir, "redis_")),
+        (samples.SAMPLE_TOOLKIT_CONF, node.toolkit_conf),
+        (samples.SAMPLE_VIP, VIP),
+        (samples.SAMPLE_A_IP, A_IP),
+        (samples.SAMPLE_B_IP, B_IP),
+        (samples.SAMPLE_IFACE, IFNAME)])
+    if script_user_note:
+        old = f"script_user {SCRIPT_USER}"
+        if old not in text:
+            raise LabError(f"sample lacks {old!r}")
+        text = text.replace(old, f"# lab: {script_user_note}\n    script_user root")
+    if vrrp_script:
+        text = set_vrrp_script(text, vrrp_script)
+    if priority is not None:
+        text = set_priority(text, priority)
+    return text
+
+
+# --------------------------------------------------------------------------
+# toolkit.conf and redis.conf
+
+def toolkit_conf(node):
+    return _sample(samples.toolkit_conf, node.state_dir, node.toolkit_log, node.password_file)
+
+
+def redis_conf(node, password):
+    acl = _sample(samples.acl_users, password)
+    return "\n".join([
+        f"# redis.conf of lab node {node.name}; CONFIG REWRITE may change it",
+        f"port {REDIS_PORT}",
+        "bind 0.0.0.0",
+        # Reachable only inside the lab's namespaces; the hooks use
+        # the ACL user from keepalived/redis-acl.conf.
+        "protected-mode no",
+        "daemonize no",
+        f"dir {node.data}",
+        f"logfile {node.redis_log}",
+        "appendonly yes",
+        "appendfsync everysec",
+        # AOF only: no background RDB saves competing with the syncs.
+        'save ""',
+        ] + acl) + "\n"

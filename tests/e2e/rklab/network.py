@@ -1,0 +1,163 @@
+"""Network namespaces: the lab's addresses, entering a namespace from this
+process, building the bridge and veth pairs, and removing them.
+
+    rklab-a   A_IP       --+
+    rklab-b   B_IP       --+-- bridge BRIDGE in rklab-sw
+    rklab-c   CLIENT_IP  --+
+              VIP/NET_LEN
+
+Nothing is routed out of the namespaces, and the host's own interfaces and
+routes are never touched: the veth pairs are created inside them.
+"""
+import ctypes
+import os
+
+from rediskit import Resp
+
+from .common import run, say
+
+PREFIX = "rklab-"
+NS_SWITCH = PREFIX + "sw"
+NS_CLIENT = PREFIX + "c"
+BRIDGE = "br0"
+IFNAME = "rkv0"              # the namespace side of every veth pair
+NET_LEN = 24
+A_IP, B_IP, CLIENT_IP, VIP = "10.99.0.1", "10.99.0.2", "10.99.0.9", "10.99.0.100"
+# name -> (namespace, address) of every host on the lab's bridge.
+HOSTS = {"a": (PREFIX + "a", A_IP), "b": (PREFIX + "b", B_IP), "c": (NS_CLIENT, CLIENT_IP)}
+NAMESPACES = (NS_SWITCH, PREFIX + "a", PREFIX + "b", NS_CLIENT)
+
+
+# --------------------------------------------------------------------------
+# Entering a namespace from this process: setns() is per thread, so a thread
+# can open a socket inside a node's namespace and come back. The socket stays
+# in the namespace it was created in. No subprocess is started meanwhile.
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+class netns:
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        try:
+            fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+            try:
+                _setns(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            os.close(self.orig)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            _setns(self.orig)
+        finally:
+            os.close(self.orig)
+
+
+def connect(ns, host, port, timeout=1.0):
+    """A RESP connection opened from inside namespace NS."""
+    with netns(ns):
+        return Resp(host, port, timeout=timeout)
+
+
+# --------------------------------------------------------------------------
+# Which namespaces exist, and who is in them.
+
+def netns_inode(ns):
+    try:
+        return os.stat(f"/run/netns/{ns}").st_ino
+    except OSError:
+        return None
+
+
+def pid_netns_inode(pid):
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def lab_namespaces():
+    """Every namespace named rklab-*, this run's or a stale run's."""
+    res = run(["ip", "netns", "list"], check=False)
+    names = []
+    for line in res.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith(PREFIX):
+            names.append(name)
+    return names
+
+
+def namespace_pids(ns):
+    """The pids of the processes in NS, except this one."""
+    res = run(["ip", "netns", "pids", ns], check=False)
+    return [int(tok) for tok in res.stdout.split() if int(tok) != os.getpid()]
+
+
+def probe():
+    """None when `ip netns add` works here, else why not."""
+    name = f"{PREFIX}probe{os.getpid()}"
+    res = run(["ip", "netns", "add", name], check=False)
+    if res.returncode != 0:
+        return res.stderr.strip()
+    run(["ip", "netns", "del", name], check=False)
+    return None
+
+
+# --------------------------------------------------------------------------
+# Building and removing the network.
+
+def build_network():
+    for ns in NAMESPACES:
+        run(["ip", "netns", "add", ns])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+    run(["ip", "-n", NS_SWITCH, "link", "add", BRIDGE, "type", "bridge"])
+    run(["ip", "-n", NS_SWITCH, "link", "set", BRIDGE, "up"])
+    for name, (ns, addr) in HOSTS.items():
+        port = f"{name}-port"
+        # Created inside the namespaces: the host's interfaces are never touched.
+        run(["ip", "-n", ns, "link", "add", IFNAME, "type", "veth",
+             "peer", "name", port, "netns", NS_SWITCH])
+        run(["ip", "-n", NS_SWITCH, "link", "set", port, "master", BRIDGE])
+        run(["ip", "-n", NS_SWITCH, "link", "set", port, "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{addr}/{NET_LEN}", "dev", IFNAME])
+        run(["ip", "-n", ns, "link", "set", IFNAME, "up"])
+    say(f"network: a={A_IP} b={B_IP} client={CLIENT_IP} VIP={VIP}/{NET_LEN} "
+        f"(bridge {BRIDGE} in {NS_SWITCH})")
+
+
+def remove_network():
+    """Delete this run's namespaces (a namespace lives on while a process is
+    still in it: end those first)."""
+    for ns in (NS_CLIENT, PREFIX + "a", PREFIX + "b", NS_SWITCH):
+        run(["ip", "netns", "del", ns], check=False)
+
+
+def remove_namespace(ns):
+    run(["ip", "netns", "del", ns], check=False)
+
+
+def isolate(on):
+    """Bridge port isolation: the nodes can no longer reach each other, and
+    both still reach the client."""
+    for port in ("a-port", "b-port"):
+        run(["bridge", "-n", NS_SWITCH, "link", "set", "dev", port,
+             "isolated", "on" if on else "off"])
+
+
+def has_address(ns, addr):
+    res = run(["ip", "-n", ns, "-o", "-4", "addr", "show", "dev", IFNAME], check=False)
+    return f" {addr}/" in res.stdout

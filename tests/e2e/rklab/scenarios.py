@@ -1,0 +1,345 @@
+"""The scenarios and the demo. Each is a driver script, one named step a
+line; each returns a dict of figures and raises Failed when a pass criterion
+does not hold."""
+import os
+import shutil
+import signal
+import time
+
+from . import network
+from .common import Failed, emit, rel, say
+from .network import A_IP, B_IP, CLIENT_IP, VIP
+
+
+def write_figures(lab, counters):
+    a = lab.acks
+    return {"acked": len(a.rows),
+            "write_gap_s": round(a.max_gap, 2),
+            "write_gap_at_s": round(rel(a.max_gap_at), 2) if a.max_gap_at else None,
+            "writer": counters}
+
+
+def final_state(lab):
+    snap = lab.latest()
+    m = snap.holder
+    return {"vip": list(snap.vip), "master": m,
+            "replica": lab.other(lab.nodes[m]).name if m else None,
+            "description": snap.describe()}
+
+
+def finish(lab, res, event_t, expected_extra=None, allow_loss=False, settle=2.0):
+    """Common end: let writes run, stop the writer, check convergence and the
+    acknowledged writes."""
+    time.sleep(settle)
+    since = lab.wait_converged(timeout=45)
+    counters = lab.stop_writer()
+    res.update(write_figures(lab, counters))
+    ct = lab.final_converge_time(event_t)
+    res["converge_s"] = round(ct, 2) if ct is not None else round(since.t - event_t, 2)
+    res["final"] = final_state(lab)
+    res["hooks_ran_as"] = lab.hooks_user()
+    lab.follow_logs()
+    res["split_brain_logged_on"] = lab.split_brain_logged()
+    res.update(lab.verify(expected_extra))
+    if res["acked"] == 0:
+        raise Failed("the writer got no write acknowledged")
+    if res["lost"] and not allow_loss:
+        raise Failed(f"{res['lost']} acknowledged writes lost "
+                     f"(on master {res['lost_on_master']}, on replica "
+                     f"{res['lost_on_replica']}; e.g. {res['lost_sample']})")
+    if expected_extra and (res["bulk_missing_on_master"] or res["bulk_missing_on_replica"]):
+        raise Failed(f"pre-loaded keys missing: {res['bulk_missing_on_master']} on the "
+                     f"master, {res['bulk_missing_on_replica']} on the replica")
+    return res
+
+
+def sc_startup(lab):
+    res = {}
+    for node in lab.nodes.values():
+        lab.start_redis(node)
+    lab.start_monitor()
+    lab.start_writer()
+    t = time.time()
+    lab.phase("both keepalived start together")
+    for node in lab.nodes.values():
+        lab.start_keepalived(node)
+    deadline = time.monotonic() + 45
+    while not lab.acks.rows:
+        if time.monotonic() > deadline:
+            raise Failed(f"no write accepted through the VIP within 45s: "
+                         f"{lab.latest().describe()}")
+        time.sleep(0.05)
+    res["first_write_s"] = round(lab.acks.rows[0][1] - t, 2)
+    say(f"first write acknowledged through the VIP {res['first_write_s']}s after start")
+    lab.wait_converged(timeout=45)
+    time.sleep(3)
+    return finish(lab, res, t)
+
+
+def start_under_load(lab):
+    """Bring the lab up, let the writer run 3 s; return (VIP holder, other)."""
+    lab.bring_up()
+    lab.start_writer()
+    time.sleep(3)
+    m = lab.holder_node()
+    return m, lab.other(m)
+
+
+def sc_crash(lab):
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase(f"kill -9 the master's Redis (node {m.name}) under load")
+    t = time.time()
+    lab.kill_redis(m, signal.SIGKILL)
+    snap = lab.wait_takeover(o, since=t)
+    res["failover_s"] = round(snap.t - t, 2)
+    say(f"failover: VIP on {o.name}, its Redis master, {res['failover_s']}s after the kill")
+    time.sleep(2)
+    lab.phase(f"restart node {m.name}'s Redis from its persistence files")
+    t_restart = time.time()
+    lab.start_redis(m)
+    since = lab.wait_converged(timeout=45, holder=o.name, since=t_restart)
+    res["rejoin_s"] = round(since.t - t_restart, 2)
+    say(f"node {m.name} rejoined as a replica {res['rejoin_s']}s after its restart")
+    return finish(lab, res, t)
+
+
+def sc_maintenance(lab):
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase(f"stop keepalived on the master (node {m.name}) with SIGTERM")
+    t = time.time()
+    lab.stop_keepalived(m)
+    snap = lab.wait_takeover(o, since=t)
+    res["switchover_s"] = round(snap.t - t, 2)
+    say(f"VIP on {o.name}, its Redis master, {res['switchover_s']}s after the stop")
+    time.sleep(3)
+    lab.phase(f"start keepalived on node {m.name} again")
+    t_start = time.time()
+    lab.start_keepalived(m)
+    since = lab.wait_converged(timeout=45, holder=o.name, since=t)
+    # The new master's hook may already have made the old one its replica.
+    res["rejoin_s"] = round(max(0.0, since.t - t_start), 2)
+    return finish(lab, res, t)
+
+
+def sc_empty_resync(lab):
+    res = {}
+    nkeys, delay_us = lab.args.resync_keys, lab.args.resync_delay_us
+    lab.bring_up()
+    m = lab.holder_node()
+    o = lab.other(m)
+    lab.phase(f"load {nkeys} keys into the master (node {m.name})")
+    bulk = {f"bulk:{i}": str(i) for i in range(nkeys)}
+    keys = list(bulk)
+    with m.client(timeout=10) as c:
+        for i in range(0, nkeys, 1000):
+            args = []
+            for k in keys[i:i + 1000]:
+                args += [k, bulk[k]]
+            c.call("MSET", *args)
+    if not lab.wait_replica_caught_up(m, o, timeout=30):
+        raise Failed(f"node {o.name} did not catch up with the pre-loaded keys")
+    lab.start_writer()
+    time.sleep(2)
+    # Slow the master's RDB production down so a full sync takes well over 10 s.
+    with m.client() as c:
+        c.call("CONFIG", "SET", "rdb-key-save-delay", str(delay_us))
+    lab.phase(f"node {o.name}'s Redis restarts with an empty data dir")
+    lab.kill_redis(o, signal.SIGTERM)
+    shutil.rmtree(o.data)
+    os.mkdir(o.data, 0o755)
+    t_restart = time.time()
+    lab.start_redis(o)
+    snap = lab.wait_for(
+        lambda s: (s.redis[o.name]["role"] == "replica" and s.redis[o.name]["sync"]
+                   and s.ka[o.name] == "BACKUP"),
+        45, f"node {o.name} to be BACKUP with a full sync from {m.name} in progress",
+        since=t_restart)
+    res["sync_started_s"] = round(snap.t - t_restart, 2)
+    say(f"node {o.name} syncing ({snap.redis[o.name]['keys']} keys so far), keepalived BACKUP")
+    time.sleep(1)
+    lab.phase(f"stop keepalived on node {m.name}: node {o.name} must become master "
+              f"while its sync still runs")
+    t = time.time()
+    lab.stop_keepalived(m)
+    snap = lab.wait_takeover(o, since=t, timeout=lab.args.resync_wait)
+    res["keys_at_promotion"] = snap.redis[o.name]["keys"]
+    # The hook acts within milliseconds of the sync's end, faster than the
+    # monitor samples: take the order of events from the replica's own log.
+    ev = o.log_times(["MASTER <-> REPLICA sync started", "Full resync from master",
+                      "MASTER <-> REPLICA sync: Finished with success", "MASTER MODE enabled"],
+                     t_restart)
+    started = ev["MASTER <-> REPLICA sync started"]
+    done = ev["MASTER <-> REPLICA sync: Finished with success"]
+    promoted = ev["MASTER MODE enabled"] or snap.t
+    res["promoted_after_s"] = round(promoted - t, 2)
+    if started and done:
+        res["full_sync_s"] = round(done - started, 2)
+        res["sync_still_running_at_request_s"] = round(done - t, 2)
+        res["promoted_after_sync_s"] = round(promoted - done, 3)
+    say(f"node {o.name} promoted {res['promoted_after_s']}s after the request with "
+        f"{res['keys_at_promotion']} keys (full sync took {res.get('full_sync_s')}s, "
+        f"{res.get('sync_still_running_at_request_s')}s of it after the request)")
+    with m.client() as c:
+        c.call("CONFIG", "SET", "rdb-key-save-delay", "0")
+    if not (started and done):
+        raise Failed(f"no full sync seen in node {o.name}'s Redis log")
+    if res["promoted_after_sync_s"] < 0:
+        raise Failed(f"node {o.name} was promoted {-res['promoted_after_sync_s']}s "
+                     "before its full sync finished")
+    if res["sync_still_running_at_request_s"] <= 0:
+        raise Failed("the sync was over before the promotion was requested: "
+                     "the scenario did not test what it should")
+    if res["keys_at_promotion"] < nkeys:
+        raise Failed(f"node {o.name} was promoted with {res['keys_at_promotion']} keys "
+                     f"of {nkeys} pre-loaded")
+    time.sleep(2)
+    lab.phase(f"start keepalived on node {m.name} again")
+    lab.start_keepalived(m)
+    lab.wait_converged(timeout=60, holder=o.name)
+    return finish(lab, res, t, expected_extra=bulk)
+
+
+def sc_partition(lab):
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase("partition: the nodes can no longer reach each other "
+              "(both still reach the client)")
+    t = time.time()
+    network.isolate(True)
+    lab.partitioned = True
+    snap = lab.wait_for(lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
+                        30, f"node {o.name} to take the VIP and be master (split brain)",
+                        since=t)
+    res["second_master_s"] = round(snap.t - t, 2)
+    say(f"split brain: {snap.describe()}")
+    time.sleep(5)
+    lab.phase("heal the partition")
+    t_heal = time.time()
+    network.isolate(False)
+    lab.partitioned = False
+    since = lab.wait_converged(timeout=60, since=t_heal)
+    res["heal_converge_s"] = round(since.t - t_heal, 2)
+    res = finish(lab, res, t, allow_loss=True)
+    time.sleep(0.5)
+    lab.follow_logs()
+    # Only lines written after the heal count: that is when the two
+    # histories meet again.
+    res["split_brain_logged_on"] = lab.split_brain_logged(since=t_heal)
+    res["winner"] = res["final"]["master"]
+    if not res["split_brain_logged_on"]:
+        raise Failed("no toolkit log line says split-brain after the heal")
+    return res
+
+
+def sc_switchover(lab):
+    res = {"rounds": []}
+    rounds = lab.args.rounds
+    lab.bring_up()
+    lab.start_writer()
+    time.sleep(2)
+    for i in range(rounds):
+        m = lab.holder_node()
+        o = lab.other(m)
+        lab.phase(f"switchover {i + 1}/{rounds}: stop keepalived on node {m.name}")
+        t_i = time.time()
+        lab.stop_keepalived(m)
+        snap = lab.wait_takeover(o, since=t_i)
+        moved = snap.t - t_i
+        lab.start_keepalived(m)
+        since = lab.wait_converged(timeout=45, holder=o.name, since=t_i)
+        res["rounds"].append({"from": m.name, "to": o.name, "vip_moved_s": round(moved, 2),
+                              "converged_s": round(since.t - t_i, 2)})
+        time.sleep(1)
+    # converge_s: from the start of the last switchover.
+    return finish(lab, res, t_i)
+
+
+# --------------------------------------------------------------------------
+# Demo
+
+def demo(lab):
+    lab.demo = True
+    lab.verbose_hooks = False
+    res = {}
+    emit(f"Failover demo: two nodes (a={A_IP}, b={B_IP}) behind the VIP {VIP}, "
+          f"a client at {CLIENT_IP} writing through the VIP.\n")
+    emit(f"{'time':>7}  {'VIP':<5} {'node a':<30} {'node b':<30} writes")
+
+    state = {"last_row": 0.0}
+
+    def row(snap):
+        acks = lab.acks
+        if acks:
+            acks_n = len(acks.rows)
+            cur = (time.time() - acks.last_t()) if acks.rows else 0.0
+            w = f"{acks_n:6d} ok, gap now {cur:4.1f}s, longest {acks.max_gap:4.1f}s"
+        else:
+            w = "-"
+        def node_col(n):
+            st = snap.redis[n]
+            if st["role"] == "replica":
+                r = f"replica of {st['master']}, " + ("syncing" if st["sync"] else st["link"])
+            else:
+                r = st["role"] + (" loading" if st.get("loading") else "")
+            return f"{snap.ka[n]:<8} {r}"[:30]
+        emit(f"{rel(snap.t):6.1f}s  {','.join(snap.vip) or '-':<5} {node_col('a'):<30} "
+              f"{node_col('b'):<30} {w}")
+        state["last_row"] = snap.t
+
+    def on_change(snap):
+        row(snap)
+
+    for node in lab.nodes.values():
+        lab.start_redis(node)
+    lab.start_monitor(on_change)
+    lab.phase("start: both keepalived start together; one of them takes the VIP")
+    for node in lab.nodes.values():
+        lab.start_keepalived(node)
+    lab.wait_converged(timeout=45)
+    lab.start_writer()
+    time.sleep(4)
+    row(lab.latest())
+    m = lab.holder_node()
+    o = lab.other(m)
+
+    lab.phase(f"failover: kill -9 the Redis of node {m.name} (the master)")
+    t = time.time()
+    lab.kill_redis(m, signal.SIGKILL)
+    snap = lab.wait_takeover(o, since=t)
+    res["failover_s"] = round(snap.t - t, 2)
+    time.sleep(3)
+    row(lab.latest())
+
+    lab.phase(f"restart node {m.name}'s Redis: it comes back as a replica")
+    lab.start_redis(m)
+    lab.wait_converged(timeout=45, holder=o.name)
+    row(lab.latest())
+    res["lost_after_failover"] = lab.verify()["lost"]
+    emit(f"         acknowledged writes lost so far: {res['lost_after_failover']}")
+    time.sleep(2)
+
+    lab.phase(f"failback: stop keepalived on node {o.name}, the VIP moves back to {m.name}")
+    t = time.time()
+    lab.stop_keepalived(o)
+    snap = lab.wait_for(lambda s: s.holder == m.name and s.redis[m.name]["role"] == "master",
+                        30, f"node {m.name} to take the VIP back", since=t)
+    res["failback_s"] = round(snap.t - t, 2)
+    time.sleep(2)
+    lab.phase(f"start keepalived on node {o.name} again")
+    lab.start_keepalived(o)
+    lab.wait_converged(timeout=45, holder=m.name)
+    row(lab.latest())
+    res = finish(lab, res, t)
+    emit(f"\nlongest write gap {res['write_gap_s']}s, acknowledged writes {res['acked']}, "
+          f"keys lost: {res['lost']}")
+    return res
+
+
+SCENARIOS = {"startup": sc_startup, "crash": sc_crash, "maintenance": sc_maintenance,
+             "empty-resync": sc_empty_resync, "partition": sc_partition,
+             "switchover": sc_switchover}
+# Hard timeouts, seconds.
+HARD_TIMEOUT = {"startup": 90, "crash": 120, "maintenance": 120, "empty-resync": 180,
+                "partition": 120, "switchover": 180, "demo": 240}

@@ -1,0 +1,50 @@
+"""The sample configs in keepalived/, rendered for a test or a benchmark.
+
+The samples are rendered by replacing exactly their placeholders (the
+documentation addresses, paths and password below); a sample that lacks one
+raises SampleError, so the samples stay usable as they are shipped.
+"""
+import os
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SAMPLES = os.path.join(REPO, "keepalived")
+
+# The placeholders of the samples.
+SAMPLE_A_IP, SAMPLE_B_IP, SAMPLE_VIP = "192.0.2.11", "192.0.2.12", "192.0.2.100"
+SAMPLE_IFACE = "eth0"
+SAMPLE_BIN = "/usr/bin/redis_"
+SAMPLE_TOOLKIT_CONF = "/etc/redis-keepalived/toolkit.conf"
+SAMPLE_STATE_DIR = "/run/redis-keepalived"
+SAMPLE_LOG_FILE = "/var/log/redis-keepalived.log"
+SAMPLE_PASSWORD_FILE = "/etc/redis-keepalived/password"
+SAMPLE_PASSWORD = "CHANGE-ME"
+SCRIPT_USER = "keepalived_script"
+
+
+class SampleError(ValueError):
+    """A sample lacks a placeholder it is rendered with."""
+
+
+def render(sample, pairs):
+    """keepalived/SAMPLE with every (old, new) of PAIRS replaced."""
+    path = os.path.join(SAMPLES, sample)
+    with open(path) as f:
+        text = f.read()
+    for old, new in pairs:
+        if old not in text:
+            raise SampleError(f"{path}: placeholder {old!r} not found")
+        text = text.replace(old, new)
+    return text
+
+
+def toolkit_conf(state_dir, log_file, password_file):
+    """keepalived/toolkit.conf with its state dir, log file and password file."""
+    return render("toolkit.conf", [(SAMPLE_STATE_DIR, state_dir),
+                                   (SAMPLE_LOG_FILE, log_file),
+                                   (SAMPLE_PASSWORD_FILE, password_file)])
+
+
+def acl_users(password):
+    """The `user` lines of keepalived/redis-acl.conf, with PASSWORD."""
+    return [line for line in render("redis-acl.conf", [(SAMPLE_PASSWORD, password)]).splitlines()
+            if line.startswith("user ")]
