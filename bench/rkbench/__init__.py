@@ -1,0 +1,19 @@
+"""The benchmarks behind bench/run (its entry point).
+
+  common    paths, errors, progress, the processes and servers a run starts,
+            formatting of figures
+  build     building the project and describing the machine
+  check     part check: the cost of one health check
+  helpers   the writer and poller processes of the sync and memory parts
+  sync      part sync: the sync-wait overhead of redis_master
+  memory    part memory: peak RSS
+  failover  part failover: the namespace lab (tests/e2e/lab.py) after kill -9
+  cli       the command line
+"""
+import os
+import sys
+
+SUPPORT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       "tests", "support")
+if SUPPORT not in sys.path:
+    sys.path.insert(0, SUPPORT)

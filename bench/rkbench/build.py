@@ -1,0 +1,78 @@
+"""Building the project (Release) and describing the machine."""
+import os
+import platform
+import re
+import shutil
+
+from .common import BENCH, REPO, TOOLS, BenchError, first_line, log, run
+
+
+def build(args):
+    bdir = args.build_dir
+    if not args.no_build:
+        if not os.path.exists(os.path.join(bdir, "CMakeCache.txt")):
+            log(f"configuring {bdir} (Release)")
+            run(["cmake", "-S", REPO, "-B", bdir, "-DCMAKE_BUILD_TYPE=Release"])
+        log(f"building {bdir}")
+        run(["cmake", "--build", bdir, "-j", str(os.cpu_count() or 2)], timeout=1800)
+    bindir = os.path.join(bdir, "bin")
+    for tool in TOOLS:
+        if not os.access(os.path.join(bindir, tool), os.X_OK):
+            raise BenchError(f"{bindir}/{tool} missing: build first or drop --no-build")
+    launcher = os.path.join(bdir, "bench", "cpu_per_run")
+    src = os.path.join(BENCH, "cpu_per_run.c")
+    if not os.path.exists(launcher) or os.path.getmtime(launcher) < os.path.getmtime(src):
+        os.makedirs(os.path.dirname(launcher), exist_ok=True)
+        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or "cc"
+        run([cc, "-O2", "-Wall", "-o", launcher, src])
+    variant = None
+    if not args.no_variant:
+        # The same redis_check linked against the shared libc, to show what
+        # the fully static link buys.
+        vdir = os.path.join(bdir, "variant-dynamic-check")
+        try:
+            if not args.no_build or not os.path.exists(os.path.join(vdir, "bin", "redis_check")):
+                if not os.path.exists(os.path.join(vdir, "CMakeCache.txt")):
+                    log(f"configuring {vdir} (Release, RK_STATIC_CHECK=OFF)")
+                    run(["cmake", "-S", REPO, "-B", vdir, "-DCMAKE_BUILD_TYPE=Release",
+                         "-DRK_STATIC_CHECK=OFF", "-DBUILD_TESTING=OFF"])
+                run(["cmake", "--build", vdir, "--target", "redis_check", "-j",
+                     str(os.cpu_count() or 2)], timeout=1800)
+            variant = os.path.join(vdir, "bin", "redis_check")
+        except BenchError as exc:
+            log(f"no dynamically linked redis_check to compare: {exc}")
+    build_type = "?"
+    try:
+        m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$",
+                      open(os.path.join(bdir, "CMakeCache.txt")).read(), re.M)
+        build_type = m.group(1) if m else "?"
+    except OSError:
+        pass
+    return bindir, launcher, build_type, variant
+
+
+def machine(build_type):
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], check=False).stdout.strip()
+    dirty = run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                check=False).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "kernel": f"{platform.system()} {platform.release()}",
+        "redis": first_line(["redis-server", "--version"]),
+        "keepalived": first_line([shutil.which("keepalived") or "/usr/sbin/keepalived",
+                                  "--version"]),
+        "compiler": first_line(["c++", "--version"]),
+        "build": f"{build_type}, commit {commit or '?'}"
+                 + (" with uncommitted changes" if dirty else ""),
+        "loadavg_start": open("/proc/loadavg").read().split()[:3],
+    }
+

@@ -1,0 +1,216 @@
+"""Part check: CPU and wall time of one health check against redis-cli PING,
+the classic bash check and /bin/true; instructions (callgrind); ldd."""
+import os
+import re
+import secrets
+import shutil
+import subprocess
+
+from rediskit import free_port
+import samples
+
+from .common import (CLASSIC, TOOLS, BenchError, fmt, log, median, ratio, redis_server, run,
+                     stop)
+
+
+def cpu_per_run(launcher, n, argv, env):
+    res = run([launcher, str(n), *argv], env=env, timeout=900)
+    m = re.search(r"cpu_us=([\d.]+) wall_us=([\d.]+) failures=(\d+)", res.stdout)
+    if not m:
+        raise BenchError(f"cpu_per_run: unexpected output {res.stdout!r}")
+    return float(m.group(1)), float(m.group(2)), int(m.group(3))
+
+
+def callgrind_instructions(argv, env, workdir):
+    """Instructions executed in user space by one run: in total, in the
+    dynamic loader (_dl_start, before main) and in main (when the binary
+    names it). Deterministic, unlike times on a shared machine."""
+    out = os.path.join(workdir, "callgrind.out")
+    res = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                          "--", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, env=env, timeout=300)
+    m = re.search(r"Collected\s*:\s*(\d+)", res.stderr)
+    if not m:
+        return None
+    counts = {"total": int(m.group(1)), "loader": 0, "main": None}
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         timeout=120).stdout
+    for key, fn in (("loader", "_dl_start"), ("main", "main")):
+        hit = re.search(rf"^\s*([\d,]+)\s+\([^)]*\)\s+\S*:{fn} \[", ann, re.M)
+        if hit:
+            counts[key] = int(hit.group(1).replace(",", ""))
+    os.unlink(out)
+    return counts
+
+
+def shared_objects(path):
+    res = run(["ldd", path], check=False)
+    text = (res.stdout + res.stderr).strip()
+    if "not a dynamic executable" in text or "statically linked" in text:
+        return "none (static)"
+    libs = [ln.split()[0] for ln in text.splitlines()
+            if ln.strip() and not ln.strip().startswith("linux-vdso")]
+    return f"{len(libs)}: " + ", ".join(os.path.basename(x) for x in libs)
+
+
+def part_check(ctx):
+    bindir, tmp = ctx["bindir"], ctx["tmp"]
+    root = os.path.join(tmp, "check")
+    os.makedirs(root, mode=0o700)
+    password = secrets.token_hex(16)
+    srv = redis_server(root, "redis", samples.acl_users(password))
+    try:
+        return check_runs(ctx, srv, root, password, bindir)
+    finally:
+        stop(srv)
+
+
+def check_runs(ctx, srv, root, password, bindir):
+    args = ctx["args"]
+    port = str(srv.port)
+    rc = os.path.join(bindir, "redis_check")
+    cli = shutil.which("redis-cli") or "redis-cli"
+    state = os.path.join(root, "state")
+    os.mkdir(state, 0o700)
+    pwfile = os.path.join(root, "password")
+    with open(pwfile, "w") as f:
+        f.write(password + "\n")
+    os.chmod(pwfile, 0o600)
+    conf = os.path.join(root, "toolkit.conf")
+    with open(conf, "w") as f:
+        f.write(samples.toolkit_conf(os.path.join(root, "state-conf"),
+                                     os.path.join(root, "toolkit.log"), pwfile))
+    classic = os.path.join(CLASSIC, "redis_check.sh")
+    env = dict(os.environ, CLASSIC_CHECK_LOG=os.path.join(root, "classic-check.log"),
+               REDIS_CLI=cli)
+    closed = str(free_port())  # nothing listens there: a failing check
+    # (label, argv, group): "check" rows (a passing check) and "fail" rows (a
+    # closed port) are compared with redis-cli PING in the same state,
+    # "start" rows (no check at all) with /bin/true.
+    commands = [
+        ("redis_check HOST PORT", [rc, "127.0.0.1", port, "--state-dir", state], "check")]
+    if ctx.get("dynamic_check"):
+        commands.append(("redis_check HOST PORT, linked dynamically (libc.so)",
+                         [ctx["dynamic_check"], "127.0.0.1", port, "--state-dir", state],
+                         "check"))
+    commands += [
+        ("redis_check --config (ACL user, AUTH, log file)",
+         [rc, "--config", conf, "127.0.0.1", port], "check"),
+        ("redis-cli PING", [cli, "-h", "127.0.0.1", "-p", port, "PING"], "check"),
+        ("classic redis_check.sh (bash, redis-cli, 3 log lines)",
+         [classic, "127.0.0.1", port], "check"),
+        ("/bin/true", ["/bin/true"], "check"),
+        ("redis_check, closed port", [rc, "127.0.0.1", closed, "--state-dir", state], "fail"),
+        ("redis-cli PING, closed port", [cli, "-h", "127.0.0.1", "-p", closed, "PING"],
+         "fail"),
+        ("classic redis_check.sh, closed port", [classic, "127.0.0.1", closed], "fail"),
+        ("redis_check --version", [rc, "--version"], "start"),
+        ("redis-cli --version", [cli, "--version"], "start"),
+    ]
+    for label, argv, group in commands:
+        res = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, timeout=30)
+        if (res.returncode == 0) != (group != "fail"):
+            raise BenchError(f"{label} exits {res.returncode} before the benchmark: "
+                             f"{res.stderr.strip()[-400:]}")
+
+    rounds, n = args.rounds, args.runs
+    log(f"check: {rounds} rounds x {n} runs of {len(commands)} commands, interleaved")
+    per = {label: {"cpu": [], "wall": [], "failures": 0} for label, _, _ in commands}
+    for r in range(rounds):
+        order = commands[r % len(commands):] + commands[:r % len(commands)]
+        if r % 2:
+            order.reverse()
+        for label, argv, _ in order:
+            cpu, wall, failures = cpu_per_run(ctx["launcher"], n, argv, env)
+            per[label]["cpu"].append(cpu)
+            per[label]["wall"].append(wall)
+            per[label]["failures"] += failures
+        log(f"check: round {r + 1}/{rounds} done")
+
+    def paired(label, ref, key):
+        # The ratio of each round, then the median: a paired comparison, so a
+        # noisy stretch of the machine weighs on both sides alike.
+        return median([a / b for a, b in zip(per[label][key], per[ref][key]) if b > 0])
+
+    rows = []
+    refs = {"check": "redis-cli PING", "fail": "redis-cli PING, closed port",
+            "start": "/bin/true"}
+    for label, argv, group in commands:
+        ref = refs[group]
+        rows.append({"command": label, "group": group, "argv": argv[:1],
+                     "cpu_us": median(per[label]["cpu"]), "wall_us": median(per[label]["wall"]),
+                     "cpu_ratio": paired(label, ref, "cpu"),
+                     "wall_ratio": paired(label, ref, "wall"), "ref": ref,
+                     "failures": per[label]["failures"], "rounds_cpu_us": per[label]["cpu"]})
+    out = {"rounds": rounds, "runs": n, "rows": rows}
+
+    if shutil.which("valgrind") and not args.no_callgrind:
+        log("check: counting instructions with callgrind")
+        counts = {}
+        for label, argv, group in commands:
+            if label.startswith("classic"):
+                continue  # a shell script: the count would cover bash alone
+            counts[label] = callgrind_instructions(argv, env, root)
+        out["instructions"] = counts
+    out["ldd"] = {"redis_check": shared_objects(rc),
+                  **({"redis_check, dynamic variant": shared_objects(ctx["dynamic_check"])}
+                     if ctx.get("dynamic_check") else {}),
+                  "redis_master (and the other hooks)": shared_objects(
+                      os.path.join(bindir, "redis_master")),
+                  "redis-cli": shared_objects(cli),
+                  "/bin/true": shared_objects("/bin/true"),
+                  "/bin/bash": shared_objects("/bin/bash")}
+    out["sizes"] = {t: os.path.getsize(os.path.join(bindir, t)) for t in TOOLS}
+    return out
+
+
+def report_check(res):
+    total = res["rounds"] * res["runs"]
+
+    def table(group, title, ref_label):
+        lines = [title, "", f"| command | CPU/run | wall/run | CPU vs {ref_label} "
+                 f"| wall vs {ref_label} | unexpected exits |", "|---|---:|---:|---:|---:|---:|"]
+        for r in res["rows"]:
+            if r["group"] == group or (group == "start" and r["command"] == "/bin/true"):
+                cr, wr = r["cpu_ratio"], r["wall_ratio"]
+                if group == "start" and r["group"] != "start":
+                    cr = wr = 1.0  # /bin/true itself
+                bad = r["failures"] if r["group"] != "fail" else total - r["failures"]
+                lines.append(f"| {r['command']} | {fmt(r['cpu_us'], 0, ' µs')} | "
+                             f"{fmt(r['wall_us'], 0, ' µs')} | {ratio(cr)} | {ratio(wr)} "
+                             f"| {bad} |")
+        return lines
+
+    head = f"({res['rounds']} interleaved rounds x {res['runs']} runs; median of the rounds)"
+    lines = table("check", f"### Check cost: a passing check {head}", "redis-cli PING")
+    lines += [""] + table("fail", f"### Check cost: a failing check (closed port) {head}",
+                          "redis-cli")
+    lines += [""] + table("start", "### Start-up only (nothing connected)", "/bin/true")
+    if res.get("instructions"):
+        ref = (res["instructions"].get("redis-cli PING") or {}).get("total")
+        lines += ["", "### Instructions executed in user space (callgrind, one run)", "",
+                  "| command | total | in the dynamic loader | in main() | outside main() "
+                  "| total vs redis-cli PING |", "|---|---:|---:|---:|---:|---:|"]
+        for label, c in res["instructions"].items():
+            if not c:
+                lines.append(f"| {label} | n/a | | | | |")
+                continue
+            outside = c["total"] - c["main"] if c["main"] is not None else None
+            lines.append(f"| {label} | {fmt(c['total'])} | {fmt(c['loader'])} | "
+                         f"{fmt(c['main'])} | {fmt(outside)} | "
+                         f"{ratio(c['total'] / ref if ref else None, 3)} |")
+    lines += ["", "### Shared objects loaded at exec (ldd)", "", "| binary | shared objects |",
+              "|---|---|"]
+    for name, libs in res["ldd"].items():
+        lines.append(f"| {name} | {libs} |")
+    return "\n".join(lines)
+
+
+def check_target(res):
+    row = next(r for r in res["rows"] if r["command"] == "redis_check HOST PORT")
+    v = row["cpu_ratio"]
+    return ("redis_check CPU <= 0.3x redis-cli PING", ratio(v),
+            v is not None and v <= 0.3)
+

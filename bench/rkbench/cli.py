@@ -1,0 +1,153 @@
+"""Benchmarks of redis-keepalived against the classic shell hooks, in one run.
+
+Every comparison is measured side by side in the same run and quoted as a
+ratio: absolute times on a shared machine mean little.
+
+Parts (--only, comma-separated; all by default):
+  check     CPU and wall time of one health check: redis_check against
+            redis-cli PING, the classic bash check (bench/classic) and
+            /bin/true, in interleaved rounds against a redis-server started
+            here; the cost before main(); instructions (callgrind); ldd.
+  sync      sync-wait overhead of redis_master: from the moment the local
+            replica has caught up to the moment it accepts writes.
+  memory    peak RSS of every tool, of redis-cli PING and of the classic check.
+  failover  longest write gap after kill -9 of the master's Redis, in the
+            namespace lab (tests/e2e/lab.py, root only), with the classic
+            shell hooks and with redis-keepalived at the classic and the
+            sample vrrp_script timings, and at the sample timings with
+            priorities 254/253 (the lab's --vrrp-script and --priority
+            options set them).
+
+Prints Markdown tables on stdout, progress on stderr, and writes every
+figure to results.json in the --out dir. Needs python3, a C compiler, cmake,
+redis-server, redis-cli; /usr/bin/time (package "time") for memory, valgrind
+for the instruction counts, keepalived and iproute2 for failover. As root,
+missing "time" and "valgrind" packages are installed with apt-get.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
+
+import samples
+
+from .build import build, machine
+from .check import check_target, part_check, report_check
+from .common import REPO, BenchError, Interrupted, install_missing, log, on_signal, stop_all
+from .failover import (DEFAULT_FAILOVER_PROFILES, FAILOVER_PROFILES, failover_targets,
+                       part_failover, report_failover)
+from .helpers import helper
+from .memory import part_memory, report_memory
+from .sync import part_sync, report_sync, sync_target
+
+PARTS = ("check", "sync", "memory", "failover")
+
+
+def main(argv):
+    if argv[:1] == ["--helper"]:
+        return helper(argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--only", default=",".join(PARTS),
+                    help=f"parts to run, comma-separated ({','.join(PARTS)})")
+    ap.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"),
+                    help="build dir (configured as Release if new); default build-bench/")
+    ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
+    ap.add_argument("--rounds", type=int, default=7, help="check: interleaved rounds")
+    ap.add_argument("--runs", type=int, default=300, help="check: runs per command per round")
+    ap.add_argument("--no-callgrind", action="store_true", help="check: skip valgrind")
+    ap.add_argument("--no-variant", action="store_true",
+                    help="check: skip the dynamically linked redis_check build")
+    ap.add_argument("--sync-runs", type=int, default=12, help="sync: promotions")
+    ap.add_argument("--memory-runs", type=int, default=5, help="memory: runs per tool")
+    ap.add_argument("--failover-runs", type=int, default=5,
+                    help="failover: runs of classic-timings and sample")
+    ap.add_argument("--comparison-runs", type=int, default=3,
+                    help="failover: runs of classic-hooks, sample-prio and classic-prio")
+    ap.add_argument("--failover-profiles", default=",".join(DEFAULT_FAILOVER_PROFILES),
+                    help="failover: " + "; ".join(f"{k} = {v['label']}"
+                                                  for k, v in FAILOVER_PROFILES.items()))
+    ap.add_argument("--out", help="dir for the JSON figures and the lab logs "
+                    "(default: <build-dir>/bench-results/<time>)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = ap.parse_args(argv)
+    args.build_dir = os.path.abspath(args.build_dir)
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    for p in parts:
+        if p not in PARTS:
+            ap.error(f"unknown part {p!r}; parts: {', '.join(PARTS)}")
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    t_start = time.time()
+    tmp = tempfile.mkdtemp(prefix="rk-bench-")
+    os.chmod(tmp, 0o755)  # the lab's script user reads the classic bin dir
+    outdir = os.path.abspath(args.out or os.path.join(
+        args.build_dir, "bench-results", time.strftime("%Y%m%d-%H%M%S")))
+    results, targets, errors = {}, [], {}
+    try:
+        missing = [pkg for pkg, path in (("time", "/usr/bin/time"), ("valgrind", None))
+                   if not (os.access(path, os.X_OK) if path else shutil.which(pkg))]
+        if missing:
+            install_missing(missing)
+        bindir, launcher, build_type, variant = build(args)
+        os.makedirs(outdir, exist_ok=True)
+        ctx = {"args": args, "bindir": bindir, "launcher": launcher, "tmp": tmp,
+               "outdir": outdir, "dynamic_check": variant}
+        results["machine"] = machine(build_type)
+        steps = {"check": (part_check, report_check, lambda r: [check_target(r)]),
+                 "sync": (part_sync, report_sync, lambda r: [sync_target(r)]),
+                 "memory": (part_memory, report_memory, lambda r: []),
+                 "failover": (part_failover, report_failover, failover_targets)}
+        reports = []
+        for part in PARTS:
+            if part not in parts:
+                continue
+            fn, report, target = steps[part]
+            try:
+                results[part] = fn(ctx)
+                reports.append(report(results[part]))
+                targets += target(results[part])
+            except (BenchError, samples.SampleError) as exc:
+                errors[part] = str(exc)
+                log(f"{part}: not measured: {exc}")
+                reports.append(f"### {part}\n\nnot measured: {exc}")
+        results["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+        results["duration_s"] = round(time.time() - t_start, 1)
+        results["errors"] = errors
+        m = results["machine"]
+        print("### Machine\n\n| | |\n|---|---|")
+        for key, label in (("nproc", "nproc"), ("cpu", "CPU"), ("kernel", "kernel"),
+                           ("redis", "Redis"), ("keepalived", "keepalived"),
+                           ("compiler", "compiler"), ("build", "build")):
+            print(f"| {label} | {m[key]} |")
+        print(f"| load average (1, 5, 15 min) at start / end | {' '.join(m['loadavg_start'])} / "
+              f"{' '.join(m['loadavg_end'])} |")
+        print(f"| bench/run duration | {results['duration_s']} s |\n")
+        for r in reports:
+            print(r + "\n")
+        if targets:
+            print("### Targets\n\n| target | measured | met |\n|---|---|---|")
+            for label, value, ok in targets:
+                print(f"| {label} | {value} | {'yes' if ok else 'NO'} |")
+        results["targets"] = [{"target": t, "measured": v, "met": ok} for t, v, ok in targets]
+        with open(os.path.join(outdir, "results.json"), "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+        log(f"figures and logs in {outdir}")
+    except Interrupted as exc:
+        log(f"interrupted ({exc}): stopping what this run started")
+        return 130
+    except BenchError as exc:
+        log(f"error: {exc}")
+        return 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        stop_all()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if errors else 0
