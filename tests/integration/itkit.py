@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from rediskit import (FakeServer, RedisReplyError, RedisServer, Resp,  # noqa: E402,F401
                       SilentPort, free_port, missing_keys, populate, wait_until)
 
-TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop")
+TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop",
+         "redis_status")
 SKIP_EXIT = 77
 
 # Slack on top of a deadline for process start-up and exit on a busy machine.
