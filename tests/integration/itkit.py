@@ -29,6 +29,8 @@ TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_st
 SKIP_EXIT = 77
 
 # Slack on top of a deadline for process start-up and exit on a busy machine.
+# Time bounds in the tests are the waits the tools were given on their command
+# lines (--timeout, --poll-ms, --sync-timeout, ...) plus MARGIN.
 MARGIN = 0.6
 
 # Every test server gets these: no 5 s wait before a diskless full sync, so
@@ -337,17 +339,38 @@ class ToolTestCase(unittest.TestCase):
     def state_path(self, suffix="state"):
         return os.path.join(self.state_dir, f"{self.instance}.{suffix}")
 
-    def wait_hook_running(self, running, timeout=5):
-        """Wait until the hook recorded itself in the state file (its pid), so a
-        test knows it holds the instance; fall back to a short sleep if the
-        file never names it (the assertions that follow still decide)."""
+    def lock_holders(self):
+        """Pids holding a flock on the instance's action lock (NAME.lock), as
+        /proc/locks lists them; empty when the file does not exist yet."""
         try:
-            wait_until(lambda: read_state(self.state_path()).get("pid") == str(running.pid)
-                       or running.poll() is not None, timeout, interval=0.02,
-                       what="hook pid in state file")
-        except TimeoutError:
-            pass
-        time.sleep(0.3)
+            inode = os.stat(self.state_path("lock")).st_ino
+        except FileNotFoundError:
+            return set()
+        pids = set()
+        with open("/proc/locks") as f:
+            for line in f:
+                # "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; a waiter
+                # has "->" after the number (the hooks never wait in flock).
+                fields = line.split()
+                if (len(fields) >= 6 and fields[1] == "FLOCK"
+                        and fields[5].rsplit(":", 1)[-1] == str(inode)):
+                    pids.add(int(fields[4]))
+        return pids
+
+    def wait_hook_running(self, running, timeout=5):
+        """Wait until the hook has recorded its transition (its pid in the
+        state file) and holds the action lock (NAME.lock): it is then the
+        hook acting on the instance. Returns as soon as the hook exits (the
+        caller's assertions decide); fails when neither happens in time."""
+        pid = running.pid
+
+        def acting():
+            if running.poll() is not None:
+                return True
+            return (read_state(self.state_path()).get("pid") == str(pid)
+                    and pid in self.lock_holders())
+        wait_until(acting, timeout, interval=0.005,
+                   what=f"hook {pid} recorded in the state file and holding the lock")
 
     def password_file(self, password, mode=0o600, name="pw"):
         path = os.path.join(self.tmp, name)
