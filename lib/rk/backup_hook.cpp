@@ -16,6 +16,8 @@ const char* action_name(BackupAction action) {
     case BackupAction::wait_for_link: return "wait-for-link";
     case BackupAction::wait: return "wait";
     case BackupAction::refuse_empty_peer: return "refuse-empty-peer";
+    case BackupAction::stop_peer_denied: return "peer-denied";
+    case BackupAction::stop_peer_is_local: return "peer-is-local";
   }
   return "?";
 }
@@ -24,7 +26,7 @@ ExitCode run_backup_steps(HookRun& run) {
   const ToolOptions& options = run.options();
   if (!options.peer_endpoint) {
     run.log().warning("no peer configured (--peer or the positional PEER_HOST); nothing to do");
-    return run.finish(ExitCode::failure, "no-peer", "");
+    return run.finish(Verdict::no_peer, "");
   }
   const Endpoint& peer_endpoint = *options.peer_endpoint;
   auto started = Clock::now();
@@ -36,41 +38,47 @@ ExitCode run_backup_steps(HookRun& run) {
   for (;;) {
     run.check_superseded();
     std::optional<RedisState> local = run.observe_local();
-    PeerView peer = local ? run.observe_peer() : std::nullopt;
+    Observation peer = local ? run.observe_peer() : Observation{};
     if (local) {
       BackupDecision decision =
           decide_backup_step(*local, peer, peer_endpoint, Clock::now() >= grace_over_at);
       last_reason = decision.reason;
       run.log_decision(action_name(decision.action), decision.reason,
                        fmt::format("local {}; peer {}", describe(*local),
-                                   peer ? describe(*peer) : std::string("unreachable")));
+                                   peer.answered() ? describe(*peer.state)
+                                                   : std::string(to_string(peer.reach))));
       switch (decision.action) {
         case BackupAction::done: {
           run.rewrite_config(*run.local(), *local, "local");
           long long link_ms = replicating_since ? ms_since(*replicating_since) : 0;
           run.log().info("link up with {}:{} ({} ms after REPLICAOF)", peer_endpoint.host,
                          peer_endpoint.port, link_ms);
-          return run.finish(ExitCode::success, "replicating", describe(*local));
+          return run.finish(Verdict::replicating, describe(*local));
         }
         case BackupAction::replicate_diverged:
-          if (auto loss = describe_replacement_loss(*local, *peer)) run.log().warning(*loss);
+          if (auto loss = describe_replacement_loss(*local, *peer.state))
+            run.log().warning(*loss);
           [[fallthrough]];
         case BackupAction::replicate_peer:
           run.act(*run.local(),
                   {"REPLICAOF", peer_endpoint.host, std::to_string(peer_endpoint.port)});
           replicating_since = Clock::now();
-          run.log().info("replicating {}:{}", peer_endpoint.host, peer_endpoint.port);
+          run.log().info("replicating {}", peer_endpoint.text());
           // Rewrite at once so that a restart during the sync comes back as
           // a replica rather than as a second master.
           run.rewrite_config(*run.local(), *local, "local");
           break;
+        case BackupAction::stop_peer_denied:
+          return run.stop_unchanged(Verdict::peer_denied, decision.reason);
+        case BackupAction::stop_peer_is_local:
+          return run.stop_unchanged(Verdict::peer_is_local, decision.reason);
         case BackupAction::refuse_empty_peer:
         case BackupAction::wait_for_link:
         case BackupAction::wait: break;
       }
     }
     if (run.past(deadline))
-      return run.finish(ExitCode::failure, "timeout",
+      return run.finish(Verdict::backup_timeout,
                         fmt::format("gave up after {} s: {}", options.sync_timeout.count(),
                                     last_reason));
     run.pause_briefly();
@@ -82,12 +90,12 @@ ExitCode run_backup_steps(HookRun& run) {
 ExitCode run_backup(const ToolOptions& options) {
   HookRun run(options, Transition::backup);
   try {
-    if (!run.start()) return run.finish(ExitCode::superseded, "superseded", "before acting");
+    if (!run.start()) return run.finish(Verdict::superseded, "before acting");
     return run_backup_steps(run);
   } catch (const Superseded&) {
-    return run.finish(ExitCode::superseded, "superseded", "a newer transition took over");
+    return run.finish(Verdict::superseded, "a newer transition took over");
   } catch (const RedisError& error) {
-    return run.finish(ExitCode::failure, "error", error.what());
+    return run.finish(Verdict::error, error.what());
   }
 }
 
@@ -97,12 +105,16 @@ ExitCode run_transition(const ToolOptions& options, Transition transition) {
     // keepalived kills a STOP notify after about 1 s: wait at most 500 ms
     // for older hooks to let go of the action lock.
     if (!run.start(Clock::now() + std::chrono::milliseconds(500)))
-      return run.finish(ExitCode::superseded, "superseded", "before acting");
-    return run.finish(ExitCode::success, "recorded",
-                      run.holds_lock() ? "no older hook is acting on Redis"
-                                       : "an older hook is still finishing a Redis call");
+      return run.finish(Verdict::superseded, "before acting");
+    // Recording is this hook's whole job: without records it failed.
+    if (!run.has_records())
+      return run.finish(Verdict::not_recorded,
+                        "the state dir is unusable; older hooks are not told to stop");
+    return run.finish(Verdict::recorded, run.holds_lock()
+                                             ? "no older hook is acting on Redis"
+                                             : "an older hook is still finishing a Redis call");
   } catch (const Superseded&) {
-    return run.finish(ExitCode::superseded, "superseded", "a newer transition took over");
+    return run.finish(Verdict::superseded, "a newer transition took over");
   }
 }
 

@@ -1,6 +1,7 @@
 #include "rk/decisions.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include <fmt/format.h>
 
@@ -10,10 +11,6 @@ namespace {
 // Redis reports "0000...0000" as master_replid2 until a replid was replaced.
 bool is_null_replid(const std::string& id) {
   return id.empty() || id.find_first_not_of('0') == std::string::npos;
-}
-
-std::string endpoint_text(const Endpoint& endpoint) {
-  return fmt::format("{}:{}", endpoint.host, endpoint.port);
 }
 
 }  // namespace
@@ -83,38 +80,106 @@ std::optional<std::string> describe_replacement_loss(const RedisState& local,
       local.keys, peer.keys);
 }
 
-MasterDecision decide_master_step(const RedisState& local, const PeerView& peer,
-                                  const Endpoint& peer_endpoint) {
+bool same_server(const RedisState& local, const RedisState& peer) {
+  return !local.run_id.empty() && local.run_id == peer.run_id;
+}
+
+std::optional<std::string> known_incompleteness(const RedisState& local,
+                                                const std::optional<RedisState>& peer_last_seen) {
+  if (local.role == Role::replica && local.sync_in_progress)
+    return fmt::format("a full sync from {}:{} is running (master_sync_in_progress:1)",
+                       local.master_host, local.master_port);
+  // An empty replica whose first sync has not completed is waiting for all
+  // of its data. A replica that restarted from its own files and has not
+  // reached its master yet is not: it holds what it had.
+  if (local.role == Role::replica && local.link_never_up && local.keys == 0)
+    return fmt::format(
+        "it is empty and no sync from {}:{} has completed since REPLICAOF or start-up "
+        "(master_link_down_since_seconds:-1)",
+        local.master_host, local.master_port);
+  if (peer_last_seen && !holds_history_of(local, *peer_last_seen))
+    return fmt::format(
+        "the peer was last seen at offset {} of replid {} with {} keys, and this node holds only "
+        "offset {} of replid {}",
+        peer_last_seen->master_repl_offset, peer_last_seen->master_replid.substr(0, 8),
+        peer_last_seen->keys, local.held_offset(), local.master_replid.substr(0, 8));
+  return std::nullopt;
+}
+
+namespace {
+
+MasterDecision promote_or_stay(const RedisState& local, std::string reason) {
+  if (local.is_master()) return {MasterAction::already_master, std::move(reason)};
+  return {MasterAction::promote, std::move(reason)};
+}
+
+// The peer cannot be compared with (gone, silent or not serving): promote
+// only when nothing observed says this node lacks the peer's writes.
+MasterDecision decide_without_peer(const MasterView& view, const MasterPolicy& policy,
+                                   const std::string& peer_condition) {
+  if (auto incomplete = known_incompleteness(view.local, view.peer_last_seen))
+    return {MasterAction::wait_for_peer,
+            fmt::format("{}, and this node is incomplete: {}", peer_condition, *incomplete)};
+  // A silent peer may be a stalled one (a fork, a slow command, a network
+  // hiccup) that answers again in a moment and lets the final comparison
+  // run; one that refuses connections has no process listening any more.
+  if (view.peer.reach == Reach::silent && view.peer_silent_for < policy.silence_grace)
+    return {MasterAction::wait_for_peer,
+            fmt::format("{} for {} ms; waiting up to {} ms for it to answer", peer_condition,
+                        view.peer_silent_for.count(), policy.silence_grace.count())};
+  return promote_or_stay(view.local, peer_condition + "; nothing observed says this node lacks "
+                                                     "its writes");
+}
+
+}  // namespace
+
+MasterDecision decide_master_step(const MasterView& view, const MasterPolicy& policy) {
+  const RedisState& local = view.local;
   // While loading, Redis refuses REPLICAOF (-LOADING): wait it out.
   if (local.loading) return {MasterAction::wait_for_loading, "local Redis is loading its dataset"};
 
-  auto promote_or_stay = [&](std::string reason) -> MasterDecision {
-    if (local.is_master()) return {MasterAction::already_master, std::move(reason)};
-    return {MasterAction::promote, std::move(reason)};
-  };
-
-  if (!peer) return promote_or_stay("peer unreachable");
-  if (!peer->is_master()) return promote_or_stay("peer is not a master");
-  if (peer->loading) return promote_or_stay("peer is loading and cannot serve");
-  // Never sync from an empty peer over local data: a restarted, empty master
-  // would make its replica wipe everything at the end of the transfer.
-  if (peer->keys == 0) {
-    return promote_or_stay(local.keys > 0 ? "peer is empty; keeping local data"
-                                          : "both datasets are empty");
+  switch (view.peer.reach) {
+    case Reach::not_configured: return promote_or_stay(local, "no peer configured");
+    case Reach::denied:
+      return {MasterAction::stop_peer_denied,
+              fmt::format("the peer refuses this hook ({}); fix the password or ACL the hooks "
+                          "use on the peer (they need +info +client|pause +replicaof "
+                          "+config|rewrite +client|kill)",
+                          view.peer.error)};
+    case Reach::gone:
+      return decide_without_peer(view, policy, "peer is gone (" + view.peer.error + ")");
+    case Reach::silent:
+      return decide_without_peer(view, policy, "peer is silent (" + view.peer.error + ")");
+    case Reach::answered: break;
   }
 
-  bool replicating_peer = local.is_replica_of(peer_endpoint.host, peer_endpoint.port);
+  const RedisState& peer = *view.peer.state;
+  if (same_server(local, peer))
+    return {MasterAction::stop_peer_is_local,
+            fmt::format("--peer {} is this node's own Redis (same run_id {}); the other node's "
+                        "address is needed",
+                        policy.peer_endpoint.text(), local.run_id.substr(0, 8))};
+  if (!peer.is_master()) return decide_without_peer(view, policy, "peer is not a master");
+  if (peer.loading) return decide_without_peer(view, policy, "peer is loading and cannot serve");
+  // Never sync from an empty peer over local data: a restarted, empty master
+  // would make its replica wipe everything at the end of the transfer.
+  if (peer.keys == 0) {
+    return promote_or_stay(
+        local, local.keys > 0 ? "peer is empty; keeping local data" : "both datasets are empty");
+  }
+
+  const Endpoint& endpoint = policy.peer_endpoint;
+  bool replicating_peer = local.is_replica_of(endpoint.host, endpoint.port);
   if (!replicating_peer) {
-    if (holds_history_of(local, *peer))
-      return promote_or_stay("local holds all of the peer's writes");
+    if (holds_history_of(local, peer))
+      return promote_or_stay(local, "local holds all of the peer's writes");
     return {MasterAction::replicate_peer,
-            fmt::format("peer {} is a master holding writes this node lacks",
-                        endpoint_text(peer_endpoint))};
+            fmt::format("peer {} is a master holding writes this node lacks", endpoint.text())};
   }
 
   if (local.sync_in_progress || !local.link_up)
     return {MasterAction::wait_for_sync, "sync from the peer still running"};
-  if (local.master_replid != peer->master_replid)
+  if (local.master_replid != peer.master_replid)
     return {MasterAction::wait_for_sync, "replid differs from the peer's"};
   return {MasterAction::verify_and_promote, "link up with the peer's replid"};
 }
@@ -125,8 +190,25 @@ bool caught_up_with(const RedisState& local, const RedisState& paused_peer) {
          local.slave_repl_offset >= paused_peer.master_repl_offset;
 }
 
+bool keep_verifying(std::chrono::milliseconds paused_for, std::chrono::milliseconds pause_window,
+                    bool link_up) {
+  return link_up && paused_for < pause_window * 3 / 4;
+}
+
+SyncTimeoutAction decide_on_sync_timeout(const RedisState& local, bool promote_requested) {
+  if (local.is_master()) return SyncTimeoutAction::already_master;
+  if (!promote_requested) return SyncTimeoutAction::stay_replica;
+  if (local.loading) return SyncTimeoutAction::stay_loading;
+  return SyncTimeoutAction::promote_anyway;
+}
+
+bool pause_peer_before_repoint(const PeerView& peer, bool already_paused) {
+  return peer && peer->is_master() && !already_paused;
+}
+
 AfterPromotion decide_after_promotion(const RedisState& local, const PeerView& peer) {
   if (!peer) return {false, "peer unreachable"};
+  if (same_server(local, *peer)) return {false, "the peer address leads to this node's own Redis"};
   if (!peer->is_master()) return {false, "peer is already a replica"};
   if (peer->loading) return {false, "peer is loading (REPLICAOF would be refused)"};
   if (!holds_history_of(local, *peer))
@@ -134,10 +216,21 @@ AfterPromotion decide_after_promotion(const RedisState& local, const PeerView& p
   return {true, "peer is a master whose writes this node holds"};
 }
 
-BackupDecision decide_backup_step(const RedisState& local, const PeerView& peer,
+BackupDecision decide_backup_step(const RedisState& local, const Observation& observed,
                                   const Endpoint& peer_endpoint, bool grace_over) {
   if (local.loading) return {BackupAction::wait, "local Redis is loading its dataset"};
-  if (!peer) return {BackupAction::wait, "peer unreachable"};
+  if (observed.reach == Reach::denied)
+    return {BackupAction::stop_peer_denied,
+            fmt::format("the peer refuses this hook ({}); fix the password or ACL the hooks use "
+                        "on the peer",
+                        observed.error)};
+  if (!observed.answered())
+    return {BackupAction::wait, fmt::format("peer {}", to_string(observed.reach))};
+  const PeerView& peer = observed.state;
+  if (same_server(local, *peer))
+    return {BackupAction::stop_peer_is_local,
+            fmt::format("--peer {} is this node's own Redis (same run_id {})", peer_endpoint.text(),
+                        local.run_id.substr(0, 8))};
   // A peer that is a replica is either syncing from us before its own
   // promotion, or not promoted yet: replicating it now would form a loop.
   if (!peer->is_master()) return {BackupAction::wait, "peer is a replica, not yet promoted"};

@@ -1,20 +1,17 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
-#include "rk/redis_client.hpp"
+#include "rk/endpoint.hpp"
+#include "rk/observation.hpp"
 #include "rk/replication_info.hpp"
+#include "rk/reply.hpp"
 
 // The choices the hooks make, as pure functions of observed state. No I/O
 // here: every branch is unit-tested without a server.
 namespace rk {
-
-// Where a Redis server is, as this node addresses it.
-struct Endpoint {
-  std::string host;
-  int port = 0;
-};
 
 // What the peer looked like; nullopt when it could not be reached or read.
 using PeerView = std::optional<RedisState>;
@@ -53,6 +50,14 @@ std::optional<std::string> describe_replacement_loss(const RedisState& local,
 
 // --- redis_master (notify_master) ------------------------------------------
 
+// Why this node's dataset is known to lack writes its peer holds; nullopt
+// when nothing observed says so. Incomplete means: a full sync is running,
+// an empty replica's first sync is pending (REPLICAOF given, no sync
+// completed since), or the peer was last seen holding writes this node's
+// history lacks.
+std::optional<std::string> known_incompleteness(const RedisState& local,
+                                                const std::optional<RedisState>& peer_last_seen);
+
 enum class MasterAction {
   promote,             // REPLICAOF NO ONE: the peer holds nothing this node lacks
   already_master,      // this node is a master and holds the peer's history
@@ -60,6 +65,9 @@ enum class MasterAction {
   wait_for_sync,       // replica of the peer, still loading or behind
   verify_and_promote,  // looks caught up: pause the peer's writes, confirm, promote
   wait_for_loading,    // local is loading: REPLICAOF NO ONE would be refused
+  wait_for_peer,       // the peer is silent, or gone while this node is incomplete
+  stop_peer_denied,    // the peer refuses us (password, ACL): exit 1, change nothing
+  stop_peer_is_local,  // --peer leads to this very server (same run_id): exit 1
 };
 
 struct MasterDecision {
@@ -67,13 +75,51 @@ struct MasterDecision {
   std::string reason;
 };
 
+// Everything redis_master knows when it decides its next step.
+struct MasterView {
+  RedisState local;
+  Observation peer;
+  // The peer's newest answer during this hook run in which it was a master
+  // that was not loading: what it was last seen holding when it goes quiet.
+  // (A replica's data is its master's, so a replica's answer is not kept.)
+  std::optional<RedisState> peer_last_seen;
+  // How long the peer has not answered (0 when it just did).
+  std::chrono::milliseconds peer_silent_for{0};
+};
+
+struct MasterPolicy {
+  Endpoint peer_endpoint;
+  // How long a silent peer (timeouts) is waited for before a complete node
+  // promotes without it; a peer that is gone (refused) is not waited for.
+  std::chrono::milliseconds silence_grace{2000};
+};
+
 // The next step of the sync-wait before promotion.
-MasterDecision decide_master_step(const RedisState& local, const PeerView& peer,
-                                  const Endpoint& peer_endpoint);
+MasterDecision decide_master_step(const MasterView& view, const MasterPolicy& policy);
 
 // True when the final comparison, made while the peer's writes are paused,
 // shows this replica has applied everything the peer has.
 bool caught_up_with(const RedisState& local, const RedisState& paused_peer);
+
+// Whether to keep comparing offsets inside the peer's pause window: stop at
+// three quarters of it (the rest is for promotion and repointing the peer,
+// which must happen while writes are still held) or when the link drops.
+bool keep_verifying(std::chrono::milliseconds paused_for, std::chrono::milliseconds pause_window,
+                    bool link_up);
+
+// What redis_master does when --sync-timeout runs out.
+enum class SyncTimeoutAction {
+  stay_replica,      // the default: the peer still holds the data
+  promote_anyway,    // --on-sync-timeout promote, and the local node can be promoted
+  stay_loading,      // --on-sync-timeout promote, but REPLICAOF NO ONE would be refused
+  already_master,    // nothing to promote
+};
+SyncTimeoutAction decide_on_sync_timeout(const RedisState& local, bool promote_requested);
+
+// Whether to pause the peer's writes before deciding to repoint it: only a
+// reachable master that is not paused already can take writes between the
+// check and the REPLICAOF, and those writes would be discarded by its resync.
+bool pause_peer_before_repoint(const PeerView& peer, bool already_paused);
 
 // What to do once this node is master.
 struct AfterPromotion {
@@ -94,6 +140,8 @@ enum class BackupAction {
   wait_for_link,       // replica of the peer, link not up yet
   wait,                // nothing safe to do yet (peer unreachable, syncing from us, ...)
   refuse_empty_peer,   // the peer is empty and we hold data: never sync from it
+  stop_peer_denied,    // the peer refuses us (password, ACL): exit 1, change nothing
+  stop_peer_is_local,  // --peer leads to this very server (same run_id): exit 1
 };
 
 struct BackupDecision {
@@ -103,7 +151,10 @@ struct BackupDecision {
 
 // The next step of notify_backup. `grace_over` says whether the peer's own
 // promotion hook has had time to act (see --backup-grace).
-BackupDecision decide_backup_step(const RedisState& local, const PeerView& peer,
+BackupDecision decide_backup_step(const RedisState& local, const Observation& peer,
                                   const Endpoint& peer_endpoint, bool grace_over);
+
+// True when `local` and `peer` are one and the same server process.
+bool same_server(const RedisState& local, const RedisState& peer);
 
 }  // namespace rk

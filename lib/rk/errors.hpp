@@ -12,13 +12,32 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The state dir must not be trusted: a symlink, not a directory, writable by
+// group or others, or owned by someone other than the running user or root.
+// A configuration error (exit 2); the message says how to fix it.
+class UnsafeStateDir : public UsageError {
+ public:
+  using UsageError::UsageError;
+};
+
+// The state dir or a log file could not be read or written: a full disk, a
+// read-only mount, a directory the running user may not enter. This is not
+// a usage error (the command line was fine); each tool decides what it means
+// and its man page says so: the check's verdict never depends on it, a hook
+// carries on without its records.
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Anything that went wrong talking to Redis.
 class RedisError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// Connection refused, reset or closed, or the context is unusable.
+// Connection refused, reset or closed, or the context is unusable: nothing
+// is serving at the address (or it went away mid-call).
 class IoError : public RedisError {
  public:
   using RedisError::RedisError;

@@ -10,4 +10,45 @@ const char* exit_code_help() {
          "  3  superseded by a newer hook of the same instance\n";
 }
 
+const char* to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::promoted: return "promoted";
+    case Verdict::already_master: return "already-master";
+    case Verdict::promoted_incomplete: return "promoted-incomplete";
+    case Verdict::sync_timeout: return "sync-timeout";
+    case Verdict::local_unreachable: return "local-unreachable";
+    case Verdict::peer_denied: return "peer-denied";
+    case Verdict::peer_is_local: return "peer-is-local";
+    case Verdict::replicating: return "replicating";
+    case Verdict::backup_timeout: return "timeout";
+    case Verdict::no_peer: return "no-peer";
+    case Verdict::recorded: return "recorded";
+    case Verdict::not_recorded: return "not-recorded";
+    case Verdict::superseded: return "superseded";
+    case Verdict::error: return "error";
+  }
+  return "?";
+}
+
+ExitCode exit_code_of(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::promoted:
+    case Verdict::already_master:
+    case Verdict::replicating:
+    case Verdict::recorded: return ExitCode::success;
+    case Verdict::superseded: return ExitCode::superseded;
+    // promoted-incomplete: promoted, but without the peer's last writes.
+    case Verdict::promoted_incomplete:
+    case Verdict::sync_timeout:
+    case Verdict::local_unreachable:
+    case Verdict::peer_denied:
+    case Verdict::peer_is_local:
+    case Verdict::backup_timeout:
+    case Verdict::no_peer:
+    case Verdict::not_recorded:
+    case Verdict::error: return ExitCode::failure;
+  }
+  return ExitCode::failure;
+}
+
 }  // namespace rk

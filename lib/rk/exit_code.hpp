@@ -2,7 +2,9 @@
 
 // The tools' exit codes are an API: keepalived's vrrp_script treats 0 as
 // success and anything else as failure, and operators script against the rest.
-// Documented in README.md and in every tool's --help.
+// Documented in README.md, docs/interface.md and every tool's --help and man
+// page. Every hook's outcome is a Verdict, and this file alone maps verdicts
+// to exit codes.
 namespace rk {
 
 enum class ExitCode : int {
@@ -15,7 +17,30 @@ enum class ExitCode : int {
 // The process exit status for `code`.
 constexpr int to_int(ExitCode code) { return static_cast<int>(code); }
 
-// One line for --help and the man pages, listing every exit code.
+// One paragraph for --help and the man pages, listing every exit code.
 const char* exit_code_help();
+
+// How a hook ended, as its summary line names it (verdict=NAME).
+enum class Verdict {
+  promoted,             // redis_master: REPLICAOF NO ONE succeeded
+  already_master,       // redis_master: this node was master and holds the peer's writes
+  promoted_incomplete,  // redis_master: --on-sync-timeout promote after the wait ran out
+  sync_timeout,         // redis_master: the wait ran out; stayed a replica
+  local_unreachable,    // the local Redis never answered
+  peer_denied,          // the peer refused AUTH, INFO or CLIENT PAUSE; nothing was changed
+  peer_is_local,        // --peer leads to the local Redis itself; nothing was changed
+  replicating,          // redis_backup: replicating the peer with the link up
+  backup_timeout,       // redis_backup: gave up after --sync-timeout
+  no_peer,              // redis_backup: no peer configured
+  recorded,             // redis_fault/redis_stop: the transition is recorded
+  not_recorded,         // redis_fault/redis_stop: the state dir could not be written
+  superseded,           // a newer hook of the instance took over
+  error,                // a Redis call failed in a way the hook could not handle
+};
+
+// The verdict's name in log lines ("promoted", "sync-timeout", ...).
+const char* to_string(Verdict verdict);
+// The exit code that `verdict` means.
+ExitCode exit_code_of(Verdict verdict);
 
 }  // namespace rk

@@ -10,28 +10,65 @@ HookRun::HookRun(const ToolOptions& options, Transition transition)
     : options_(options),
       transition_(transition),
       log_(log_options(options)),
-      state_(options.state_dir, options.instance),
       started_(Clock::now()) {
   log_.open_sinks();
+  try {
+    records_.emplace(options_.state_dir, options_.instance, InstanceState::Access::create);
+  } catch (const StateError& error) {
+    drop_records(error);
+  } catch (const UsageError& error) {
+    // Unsafe dir or bad instance name: nothing is done, and the log says
+    // why (stderr gets the one error line from the top-level catch).
+    log_.warning_to_log_only(fmt::format("{}; nothing done (exit 2)", error.what()));
+    throw;
+  }
+  try {
+    resolve_password(options_);
+  } catch (const UsageError& error) {
+    log_.warning_to_log_only(fmt::format("{}; nothing done (exit 2)", error.what()));
+    throw;
+  }
+}
+
+void HookRun::drop_records(const StateError& error) {
+  records_.reset();
+  holds_lock_ = false;
+  log_.warning(
+      "state dir unusable ({}): carrying on without records, so this hook is not ordered "
+      "against overlapping hooks and leaves no last verdict",
+      error.what());
 }
 
 bool HookRun::start(Clock::time_point lock_deadline) {
-  if (!state_.record(transition_, options_.tool)) {
-    log_.info("a newer transition is already recorded; not acting");
-    return false;
+  if (!records_) return true;
+  try {
+    if (!records_->record(transition_, options_.tool)) {
+      log_.info("a newer transition is already recorded; not acting");
+      return false;
+    }
+    log_.info("transition to {} recorded", to_string(transition_));
+    // The lock makes sure that at most one hook acts on Redis at a time; an
+    // older hook notices the newer record within one poll and releases it.
+    holds_lock_ = records_->acquire_action_lock(lock_deadline, options_.poll);
+    return holds_lock_ || !records_->superseded();
+  } catch (const StateError& error) {
+    drop_records(error);
+    return true;
   }
-  log_.info("transition to {} recorded", to_string(transition_));
-  // The lock makes sure that at most one hook acts on Redis at a time; an
-  // older hook notices the newer record within one poll and releases it.
-  holds_lock_ = state_.acquire_action_lock(lock_deadline, options_.poll);
-  return holds_lock_ || !state_.superseded();
 }
 
-void HookRun::check_superseded() const {
-  if (state_.superseded()) throw Superseded{};
+void HookRun::check_superseded() {
+  if (!records_) return;
+  bool superseded = false;
+  try {
+    superseded = records_->superseded();
+  } catch (const StateError& error) {
+    drop_records(error);
+  }
+  if (superseded) throw Superseded{};
 }
 
-void HookRun::pause_briefly() const {
+void HookRun::pause_briefly() {
   std::this_thread::sleep_for(options_.poll);
   check_superseded();
 }
@@ -42,46 +79,30 @@ long long ms_since(Clock::time_point start) {
 
 long long HookRun::elapsed_ms() const { return ms_since(started_); }
 
-RedisState HookRun::observe(Connection& connection) {
-  Reply reply = connection.command({"INFO"});
-  if (reply.is_error()) throw ReplyError(reply.error_code(), "INFO refused: " + reply.text);
-  if (reply.type != Reply::Type::string) throw ProtocolError("INFO did not return text");
-  Result<RedisState> state = parse_info(reply.text);
-  if (!state) throw ProtocolError(state.error());
-  return state.value();
-}
-
-namespace {
-
-// Reads INFO through `connection`, opening it first if needed; forgets the
-// connection after any failure (hiredis cannot reuse it after a timeout).
-std::optional<RedisState> observe_through(std::optional<Connection>& connection,
-                                          const ConnectionOptions& options, Logger& log,
-                                          std::string& last_error, const char* which) {
-  try {
-    if (!connection) connection.emplace(Connection::open(options));
-    RedisState state = HookRun::observe(*connection);
-    last_error.clear();
-    return state;
-  } catch (const RedisError& error) {
-    connection.reset();
-    if (last_error != error.what()) {
-      log.info("{} Redis {}:{} not readable: {}", which, options.host, options.port, error.what());
-      last_error = error.what();
-    }
-    return std::nullopt;
-  }
-}
-
-}  // namespace
-
 std::optional<RedisState> HookRun::observe_local() {
-  return observe_through(local_, local_connection(options_), log_, last_local_error_, "local");
+  Observation seen = observe(local_, local_connection(options_));
+  if (seen.answered()) {
+    last_local_error_.clear();
+    return seen.state;
+  }
+  if (last_local_error_ != seen.error) {
+    log_.info("local Redis {}:{} not readable: {}", options_.host, options_.port, seen.error);
+    last_local_error_ = seen.error;
+  }
+  return std::nullopt;
 }
 
-PeerView HookRun::observe_peer() {
-  if (!options_.peer_endpoint) return std::nullopt;
-  return observe_through(peer_, peer_connection(options_), log_, last_peer_error_, "peer");
+Observation HookRun::observe_peer() {
+  if (!options_.peer_endpoint) return Observation::failed(Reach::not_configured, "no peer");
+  Observation seen = observe(peer_, peer_connection(options_));
+  if (seen.answered()) {
+    last_peer_error_.clear();
+  } else if (last_peer_error_ != seen.error) {
+    log_.info("peer Redis {} not readable ({}): {}", options_.peer_endpoint->text(),
+              to_string(seen.reach), seen.error);
+    last_peer_error_ = seen.error;
+  }
+  return seen;
 }
 
 Reply HookRun::act(Connection& connection, const std::vector<std::string>& argv) {
@@ -110,17 +131,25 @@ void HookRun::log_decision(const std::string& step, const std::string& reason,
   log_.info("decision {}: {} [{}] after {} ms", step, reason, detail, elapsed_ms());
 }
 
-ExitCode HookRun::finish(ExitCode code, const std::string& verdict, const std::string& detail) {
-  std::string line = fmt::format("verdict={} exit={} elapsed_ms={} {}", verdict, to_int(code),
-                                 elapsed_ms(), detail);
+ExitCode HookRun::finish(Verdict verdict, const std::string& detail) {
+  ExitCode code = exit_code_of(verdict);
+  std::string line = fmt::format("verdict={} exit={} elapsed_ms={} {}", to_string(verdict),
+                                 to_int(code), elapsed_ms(), detail);
   log_.info(line);
-  try {
-    state_.write_last(
-        fmt::format("tool={} state={} {}", options_.tool, to_string(transition_), line));
-  } catch (const UsageError& error) {
-    log_.warning("{}", error.what());
+  if (records_) {
+    try {
+      records_->write_last(
+          fmt::format("tool={} state={} {}", options_.tool, to_string(transition_), line));
+    } catch (const StateError& error) {
+      log_.warning("cannot record the verdict: {}", error.what());
+    }
   }
   return code;
+}
+
+ExitCode HookRun::stop_unchanged(Verdict verdict, const std::string& reason) {
+  log_.warning(reason);
+  return finish(verdict, "nothing changed: " + reason);
 }
 
 }  // namespace rk

@@ -4,9 +4,11 @@
 #include <string>
 
 #include "rk/decisions.hpp"
+#include "rk/errors.hpp"
 #include "rk/exit_code.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
+#include "rk/observe.hpp"
 #include "rk/options.hpp"
 #include "rk/redis_client.hpp"
 
@@ -21,6 +23,13 @@ struct Superseded {};
 
 // The machinery every notify hook shares: its log, its place in the
 // instance's order of transitions, the action lock, and observing Redis.
+//
+// The log comes first, so that every later failure leaves a line. The state
+// dir comes next: an unsafe one (see InstanceState) is a configuration error
+// (logged, then UnsafeStateDir: exit 2); one that cannot be read or written
+// (full disk, read-only mount, no permission) is a StateError, after which
+// the hook carries on without its records, so it is neither ordered against
+// overlapping hooks nor leaves a last verdict, and says so in the log.
 class HookRun {
  public:
   HookRun(const ToolOptions& options, Transition transition);
@@ -30,21 +39,22 @@ class HookRun {
   // caller exits 3). Returns true without the lock when the deadline passed.
   bool start(Clock::time_point lock_deadline = Clock::time_point::max());
   bool holds_lock() const { return holds_lock_; }
+  // True while the state dir serves this hook (false after a StateError).
+  bool has_records() const { return records_.has_value(); }
   // Throws Superseded when a newer hook recorded its transition.
-  void check_superseded() const;
+  void check_superseded();
   // Sleeps one poll interval, then check_superseded().
-  void pause_briefly() const;
+  void pause_briefly();
   // Milliseconds since the hook started.
   long long elapsed_ms() const;
   bool past(Clock::time_point deadline) const { return Clock::now() >= deadline; }
 
-  // INFO of a connected server, parsed. Throws RedisError/ProtocolError.
-  static RedisState observe(Connection& connection);
   // INFO of the local Redis, (re)connecting when needed. nullopt when it
   // cannot be read right now (logged once per distinct error).
   std::optional<RedisState> observe_local();
-  // INFO of the peer, (re)connecting when needed; nullopt when unreachable.
-  PeerView observe_peer();
+  // INFO of the peer, (re)connecting when needed (logged once per distinct
+  // error). Reach::not_configured when there is no peer.
+  Observation observe_peer();
   std::optional<Connection>& local() { return local_; }
   std::optional<Connection>& peer() { return peer_; }
 
@@ -56,17 +66,24 @@ class HookRun {
 
   // Logs the decision when it differs from the previous one.
   void log_decision(const std::string& step, const std::string& reason, const std::string& detail);
-  // Logs the summary line, writes NAME.last, and returns `code`.
-  ExitCode finish(ExitCode code, const std::string& verdict, const std::string& detail);
+  // Logs the summary line (verdict=NAME exit=N ...), writes NAME.last when
+  // the records serve, and returns the verdict's exit code.
+  ExitCode finish(Verdict verdict, const std::string& detail);
+  // Ends a hook that must not act (the peer refuses it, or is this node):
+  // the reason as a warning, then the summary line.
+  ExitCode stop_unchanged(Verdict verdict, const std::string& reason);
 
   Logger& log() { return log_; }
   const ToolOptions& options() const { return options_; }
 
  private:
-  const ToolOptions& options_;
+  // Logs why the records stopped serving and carries on without them.
+  void drop_records(const StateError& error);
+
+  ToolOptions options_;  // a copy: the password is resolved here
   Transition transition_;
   Logger log_;
-  InstanceState state_;
+  std::optional<InstanceState> records_;
   Clock::time_point started_;
   std::optional<Connection> local_;
   std::optional<Connection> peer_;

@@ -4,8 +4,9 @@
 #include "rk/instance_state.hpp"
 #include "rk/options.hpp"
 
-// One entry point per tool. Each takes validated options and returns the
-// exit code; errors that reach a caller are UsageError (exit 2).
+// One entry point per tool. Each takes validated options (validate()) and
+// returns the exit code; the errors that reach a caller are UsageError
+// (exit 2: bad options, an unsafe state dir, an unreadable password file).
 namespace rk {
 
 // vrrp_script: one bounded PING of the local Redis.

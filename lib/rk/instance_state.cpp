@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -20,18 +20,41 @@
 namespace rk {
 namespace {
 
-std::string read_small_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
+// Every file the tools read here is a line or a few; more is not ours.
+constexpr size_t kMaxStateFile = 64 * 1024;
+
+// Reads at most kMaxStateFile bytes of an open regular file.
+std::string read_fd(int fd) {
+  std::string content;
+  char buffer[4096];
+  while (content.size() < kMaxStateFile) {
+    ssize_t got = ::read(fd, buffer, sizeof(buffer));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    content.append(buffer, static_cast<size_t>(got));
+  }
+  return content;
+}
+
+// A kernel file (/proc, /sys): regular, never a FIFO.
+std::string read_kernel_file(const char* path) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string content = read_fd(fd);
+  ::close(fd);
+  return content;
+}
+
+std::string this_boot_id() {
+  std::string id = read_kernel_file("/proc/sys/kernel/random/boot_id");
+  while (!id.empty() && id.back() == '\n') id.pop_back();
+  return id;
 }
 
 // Field 22 of /proc/self/stat is the start time in clock ticks since boot.
 // Field 2 (comm) may hold spaces, so count from the closing parenthesis.
 unsigned long long process_start_ticks() {
-  std::string stat = read_small_file("/proc/self/stat");
+  std::string stat = read_kernel_file("/proc/self/stat");
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;
   std::istringstream rest(stat.substr(close + 2));
@@ -52,6 +75,22 @@ std::string local_time_text() {
   std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
   return text;
 }
+
+// Why `info` (the state dir's fstat) must not be trusted; "" when it may.
+std::string distrust_reason(const struct stat& info) {
+  if (!S_ISDIR(info.st_mode)) return "is not a directory";
+  uid_t me = ::geteuid();
+  if (info.st_uid != me && info.st_uid != 0)
+    return fmt::format("is owned by uid {}, neither the running user (uid {}) nor root; "
+                       "chown it to the user the hooks run as",
+                       info.st_uid, me);
+  if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return fmt::format("is writable by group or others (mode {:o}); chmod 700 it",
+                       info.st_mode & 07777);
+  return {};
+}
+
+std::string errno_text(int error) { return std::strerror(error); }
 
 }  // namespace
 
@@ -92,9 +131,7 @@ Generation Generation::parse(const std::string& text) {
 
 Generation Generation::of_this_process() {
   Generation generation;
-  generation.boot_id = read_small_file("/proc/sys/kernel/random/boot_id");
-  while (!generation.boot_id.empty() && generation.boot_id.back() == '\n')
-    generation.boot_id.pop_back();
+  generation.boot_id = this_boot_id();
   generation.start_ticks = process_start_ticks();
   generation.pid = static_cast<long>(::getpid());
   return generation;
@@ -106,46 +143,120 @@ bool Generation::newer_than(const Generation& other) const {
   return pid > other.pid;
 }
 
-void write_file_atomically(const std::string& path, const std::string& content) {
-  std::string temp = fmt::format("{}.{}.tmp", path, ::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw UsageError(fmt::format("cannot write {}: {}", temp, std::strerror(errno)));
-  ssize_t written = ::write(fd, content.data(), content.size());
-  bool complete = written == static_cast<ssize_t>(content.size());
-  ::close(fd);
-  if (!complete || ::rename(temp.c_str(), path.c_str()) != 0) {
-    ::unlink(temp.c_str());
-    throw UsageError(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-  }
+bool Generation::plausible(const std::string& this_boot, unsigned long long now_ticks) const {
+  return boot_id != this_boot || start_ticks <= now_ticks;
+}
+
+unsigned long long boot_ticks_now() {
+  timespec now{};
+  ::clock_gettime(CLOCK_BOOTTIME, &now);
+  auto ticks_per_second = static_cast<unsigned long long>(::sysconf(_SC_CLK_TCK));
+  return static_cast<unsigned long long>(now.tv_sec) * ticks_per_second +
+         static_cast<unsigned long long>(now.tv_nsec) * ticks_per_second / 1000000000ULL;
 }
 
 InstanceState::InstanceState(std::string dir, std::string instance, Access access)
     : dir_(std::move(dir)), instance_(std::move(instance)) {
   if (instance_.empty() || instance_.find('/') != std::string::npos || instance_[0] == '.')
     throw UsageError(fmt::format("invalid instance name '{}'", instance_));
-  if (access == Access::read_only) return;
-  // 0700: the state dir decides which hook may act on Redis, so nobody but
-  // the script user may write into it.
-  if (::mkdir(dir_.c_str(), 0700) == 0) {
-    // keepalived runs scripts with umask 0177, which would leave a new dir
-    // at 0600: not even its owner could enter it. Set the mode explicitly.
-    ::chmod(dir_.c_str(), 0700);
-  } else if (errno != EEXIST) {
-    throw UsageError(fmt::format("cannot create state dir {}: {}", dir_, std::strerror(errno)));
+  if (access == Access::create) {
+    if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+      // A path through a regular file is a configuration error, not I/O.
+      if (errno == ENOTDIR)
+        throw UnsafeStateDir(fmt::format("state dir {}: a component of the path is not a "
+                                         "directory; use a real directory (mode 700)",
+                                         dir_));
+      throw StateError(fmt::format("cannot create state dir {}: {}", dir_, errno_text(errno)));
+    }
+  }
+  dir_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd_ < 0) {
+    int error = errno;
+    if (error == ENOENT && access != Access::create) return;  // nothing recorded yet
+    if (error == ELOOP || error == ENOTDIR)
+      throw UnsafeStateDir(fmt::format("state dir {} is a symlink or not a directory; use a real "
+                                       "directory (mode 700)",
+                                       dir_));
+    throw StateError(fmt::format("cannot open state dir {}: {}", dir_, errno_text(error)));
   }
   struct stat info {};
-  if (::stat(dir_.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
-    throw UsageError(fmt::format("state dir {} is not a directory", dir_));
-  if (::access(dir_.c_str(), W_OK | X_OK) != 0)
-    throw UsageError(fmt::format("state dir {} is not writable: {}", dir_, std::strerror(errno)));
+  if (::fstat(dir_fd_, &info) != 0) {
+    int error = errno;
+    ::close(dir_fd_);
+    dir_fd_ = -1;
+    throw StateError(fmt::format("cannot stat state dir {}: {}", dir_, errno_text(error)));
+  }
+  // keepalived runs scripts with umask 0177, which leaves a new dir at 0600
+  // (not even its owner could enter it): set 0700 on one this tool made.
+  if (access == Access::create && info.st_uid == ::geteuid() && (info.st_mode & 07777) == 0600 &&
+      ::fchmod(dir_fd_, 0700) == 0)
+    info.st_mode = (info.st_mode & ~07777U) | 0700;
+  std::string why = distrust_reason(info);
+  if (!why.empty()) {
+    ::close(dir_fd_);
+    dir_fd_ = -1;
+    throw UnsafeStateDir(fmt::format("state dir {} {}", dir_, why));
+  }
 }
 
 InstanceState::~InstanceState() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // closing releases the flock
+  if (dir_fd_ >= 0) ::close(dir_fd_);
 }
 
-std::string InstanceState::path(const char* suffix) const {
-  return fmt::format("{}/{}.{}", dir_, instance_, suffix);
+std::string InstanceState::name(const char* suffix) const {
+  return fmt::format("{}.{}", instance_, suffix);
+}
+
+int InstanceState::open_regular(const char* suffix, int flags) const {
+  // O_NOFOLLOW: a symlink planted here must not redirect a write by root.
+  // O_NONBLOCK: a FIFO planted here must not hang a hook (keepalived kills a
+  // STOP notify after ~1 s, and the others hold the action lock).
+  std::string file = name(suffix);
+  int fd = ::openat(dir_fd_, file.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == ENOENT && (flags & O_CREAT) == 0) return -1;
+    if (errno == ELOOP)
+      throw StateError(fmt::format("{}/{} is a symlink; refused", dir_, file));
+    throw StateError(fmt::format("cannot open {}/{}: {}", dir_, file, errno_text(errno)));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw StateError(fmt::format("{}/{} is not a regular file; refused", dir_, file));
+  }
+  return fd;
+}
+
+std::string InstanceState::read(const char* suffix) const {
+  if (dir_fd_ < 0) return {};
+  int fd = open_regular(suffix, O_RDONLY);
+  if (fd < 0) return {};
+  std::string content = read_fd(fd);
+  ::close(fd);
+  return content;
+}
+
+void InstanceState::write(const char* suffix, const std::string& content) const {
+  if (dir_fd_ < 0) return;
+  // A fresh temp name, created exclusively: never an existing file, never
+  // through a symlink. Renamed over the target so readers see whole files.
+  std::string target = name(suffix);
+  std::random_device entropy;
+  std::string temp = fmt::format("{}.{}.{:08x}.tmp", target, ::getpid(), entropy());
+  int fd = ::openat(dir_fd_, temp.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw StateError(fmt::format("cannot write {}/{}: {}", dir_, temp, errno_text(errno)));
+  ssize_t written = ::write(fd, content.data(), content.size());
+  int write_error = written < 0 ? errno : ENOSPC;
+  bool complete = written == static_cast<ssize_t>(content.size());
+  ::close(fd);
+  if (!complete || ::renameat(dir_fd_, temp.c_str(), dir_fd_, target.c_str()) != 0) {
+    int error = complete ? errno : write_error;
+    ::unlinkat(dir_fd_, temp.c_str(), 0);
+    throw StateError(fmt::format("cannot write {}/{}: {}", dir_, target, errno_text(error)));
+  }
 }
 
 bool InstanceState::record(Transition transition, const std::string& tool) {
@@ -154,22 +265,25 @@ bool InstanceState::record(Transition transition, const std::string& tool) {
 
 bool InstanceState::record(Transition transition, const std::string& tool,
                            const Generation& generation) {
+  if (dir_fd_ < 0) throw StateError(fmt::format("state dir {} does not exist", dir_));
   // A short exclusive flock on a separate file makes the read-compare-write
   // atomic between hooks; readers never need it (the write is a rename).
   mine_ = generation;
-  std::string guard_path = path("state.guard");
-  int guard = ::open(guard_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (guard < 0)
-    throw UsageError(fmt::format("cannot open {}: {}", guard_path, std::strerror(errno)));
+  int guard = open_regular("state.guard", O_RDWR | O_CREAT);
   while (::flock(guard, LOCK_EX) != 0 && errno == EINTR) {
   }
-  std::string recorded = record_field(read_small_file(path("state")), "generation");
-  bool newest = recorded.empty() || mine_.newer_than(Generation::parse(recorded));
-  if (newest) {
-    write_file_atomically(path("state"),
-                          fmt::format("generation={}\nstate={}\ntool={}\npid={}\ntime={}\n",
-                                      mine_.text(), to_string(transition), tool, mine_.pid,
-                                      local_time_text()));
+  bool newest = true;
+  try {
+    Generation recorded = Generation::parse(record_field(read("state"), "generation"));
+    newest = recorded.pid == 0 || !recorded.plausible(this_boot_id(), boot_ticks_now()) ||
+             mine_.newer_than(recorded);
+    if (newest)
+      write("state", fmt::format("generation={}\nstate={}\ntool={}\npid={}\ntime={}\n",
+                                 mine_.text(), to_string(transition), tool, mine_.pid,
+                                 local_time_text()));
+  } catch (...) {
+    ::close(guard);
+    throw;
   }
   ::close(guard);
   return newest;
@@ -177,18 +291,17 @@ bool InstanceState::record(Transition transition, const std::string& tool,
 
 bool InstanceState::superseded() const {
   if (mine_.pid == 0) return false;  // never recorded: nothing to supersede
-  std::string recorded = record_field(read_small_file(path("state")), "generation");
-  return !recorded.empty() && recorded != mine_.text();
+  std::string recorded = record_field(read("state"), "generation");
+  if (recorded.empty() || recorded == mine_.text()) return false;
+  // Only a plausible, newer record supersedes this hook.
+  Generation other = Generation::parse(recorded);
+  return other.pid != 0 && other.plausible(mine_.boot_id, boot_ticks_now()) &&
+         other.newer_than(mine_);
 }
 
 bool InstanceState::acquire_action_lock(std::chrono::steady_clock::time_point deadline,
                                         std::chrono::milliseconds poll) {
-  if (lock_fd_ < 0) {
-    std::string lock_path = path("lock");
-    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock_fd_ < 0)
-      throw UsageError(fmt::format("cannot open {}: {}", lock_path, std::strerror(errno)));
-  }
+  if (lock_fd_ < 0) lock_fd_ = open_regular("lock", O_RDWR | O_CREAT);
   for (;;) {
     if (superseded()) return false;
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0) return true;
@@ -197,37 +310,39 @@ bool InstanceState::acquire_action_lock(std::chrono::steady_clock::time_point de
   }
 }
 
-void InstanceState::write_last(const std::string& line) const {
-  write_file_atomically(path("last"), line + "\n");
+namespace {
+std::string first_line(std::string text) {
+  size_t newline = text.find('\n');
+  if (newline != std::string::npos) text.resize(newline);
+  return text;
 }
+}  // namespace
 
-std::string InstanceState::read_last() const {
-  std::string last = read_small_file(path("last"));
-  while (!last.empty() && last.back() == '\n') last.pop_back();
-  return last;
-}
+void InstanceState::write_last(const std::string& line) const { write("last", line + "\n"); }
 
-std::string InstanceState::read_health() const {
-  std::string health = read_small_file(path("health"));
-  while (!health.empty() && health.back() == '\n') health.pop_back();
-  return health;
+std::string InstanceState::read_last() const { return first_line(read("last")); }
+
+std::string InstanceState::read_health() const { return first_line(read("health")); }
+
+void InstanceState::write_health(const std::string& health) const {
+  write("health", health + "\n");
 }
 
 void InstanceState::touch_health() const {
+  if (dir_fd_ < 0) return;
   // A failed touch only makes the age look older; never fail the check.
-  ::utimensat(AT_FDCWD, path("health").c_str(), nullptr, 0);
+  ::utimensat(dir_fd_, name("health").c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
 }
 
 long long InstanceState::health_age_seconds() const {
+  if (dir_fd_ < 0) return -1;
   struct stat info {};
-  if (::stat(path("health").c_str(), &info) != 0) return -1;
+  if (::fstatat(dir_fd_, name("health").c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(info.st_mode))
+    return -1;
   return std::max<long long>(0, static_cast<long long>(std::time(nullptr) - info.st_mtime));
 }
 
-void InstanceState::write_health(const std::string& health) const {
-  write_file_atomically(path("health"), health + "\n");
-}
-
-std::string InstanceState::read_record() const { return read_small_file(path("state")); }
+std::string InstanceState::read_record() const { return read("state"); }
 
 }  // namespace rk

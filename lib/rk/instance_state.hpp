@@ -25,20 +25,44 @@ struct Generation {
   // True when this generation was forked after `other` (a record from an
   // earlier boot is always older).
   bool newer_than(const Generation& other) const;
+  // False for a generation of this boot that claims a start after `now_ticks`
+  // (clock ticks since boot): no process can have started in the future, so
+  // such a record was forged or corrupted and must not supersede anyone.
+  bool plausible(const std::string& this_boot, unsigned long long now_ticks) const;
 };
+
+// Clock ticks since boot now, on the clock /proc/PID/stat's start time uses.
+unsigned long long boot_ticks_now();
 
 // The per-instance files in the state dir: NAME.state (newest transition),
 // NAME.lock (held while acting on Redis), NAME.last (last verdict) and
 // NAME.health (redis_check's last health).
+//
+// The state dir decides which hook may act on Redis, and the tools may run
+// as root, so it is a trust boundary, checked the way ssh checks ~/.ssh: it
+// must be a real directory (not a symlink), owned by the running user or by
+// root, and writable by nobody else (UnsafeStateDir, exit 2, otherwise).
+// Every file in it is opened relative to the directory, without following
+// symlinks and without blocking, and anything that is not a regular file is
+// refused. I/O failures (full disk, read-only mount, no permission) throw
+// StateError.
 class InstanceState {
  public:
-  enum class Access { read_write, read_only };
-  // Creates the dir (0700) if needed. Throws UsageError when it cannot.
-  // With Access::read_only nothing is created and a missing dir reads as empty.
-  InstanceState(std::string dir, std::string instance, Access access = Access::read_write);
+  enum class Access {
+    create,         // hooks: create the dir (0700) when missing
+    existing_only,  // redis_check: write into the dir only when it exists
+    read_only,      // redis_status: never write; a missing dir reads as empty
+  };
+  // Throws UsageError for a bad instance name, UnsafeStateDir for a dir
+  // that must not be trusted, StateError when it cannot be created or opened.
+  InstanceState(std::string dir, std::string instance, Access access = Access::create);
   InstanceState(const InstanceState&) = delete;
   InstanceState& operator=(const InstanceState&) = delete;
   ~InstanceState();
+
+  // False when the dir does not exist (existing_only or read_only): reads
+  // return nothing and writes are skipped.
+  bool present() const { return dir_fd_ >= 0; }
 
   // Records this process's transition unless a newer one is recorded.
   // Returns false when this hook is already superseded.
@@ -72,17 +96,18 @@ class InstanceState {
   const std::string& dir() const { return dir_; }
 
  private:
-  std::string path(const char* suffix) const;
+  std::string name(const char* suffix) const;
+  std::string read(const char* suffix) const;
+  void write(const char* suffix, const std::string& content) const;
+  int open_regular(const char* suffix, int flags) const;
   std::string dir_;
   std::string instance_;
+  int dir_fd_ = -1;
   Generation mine_;  // set by record()
   int lock_fd_ = -1;
 };
 
 // The value of `key` in a record of key=value lines ("" when absent).
 std::string record_field(const std::string& record, const std::string& key);
-
-// Writes `content` to `path` atomically (temp file + rename), mode 0600.
-void write_file_atomically(const std::string& path, const std::string& content);
 
 }  // namespace rk

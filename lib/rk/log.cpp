@@ -43,6 +43,53 @@ void write_all(int fd, const std::string& line) {
 
 }  // namespace
 
+std::string Logger::open_log_file() {
+  // 0600: log lines name hosts and offsets, and keepalived's umask (0177)
+  // would give the same. O_NOFOLLOW: the tools may run as root, and a
+  // symlink planted at the log path must not make them append elsewhere.
+  // O_NONBLOCK: a FIFO planted there must not hang the tool.
+  int fd = ::open(options_.file.c_str(),
+                  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+  if (fd < 0)
+    return errno == ELOOP ? std::string("is a symlink (refused)") : std::strerror(errno);
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return "is not a regular file (refused)";
+  }
+  // An existing file keeps its mode at open(): tighten one this user owns.
+  if ((info.st_mode & 077) != 0 && info.st_uid == ::geteuid()) ::fchmod(fd, 0600);
+  file_fd_ = fd;
+  return {};
+}
+
+std::optional<std::string> RepeatFilter::pass(const std::string& key, const std::string& message,
+                                              Clock::time_point now) {
+  auto found = seen_.find(key);
+  if (found == seen_.end()) {
+    seen_[key] = Seen{now, 0};
+    return message;
+  }
+  Seen& seen = found->second;
+  if (now - seen.last_written < every_) {
+    ++seen.held_back;
+    return std::nullopt;
+  }
+  std::string line = seen.held_back == 0
+                         ? message
+                         : fmt::format("{} (repeated {} more times in {} s)", message,
+                                       seen.held_back,
+                                       std::chrono::duration_cast<std::chrono::seconds>(
+                                           now - seen.last_written)
+                                           .count());
+  seen = Seen{now, 0};
+  return line;
+}
+
+void Logger::repeated_warning(const std::string& key, const std::string& message) {
+  if (auto line = repeats_.pass(key, message, RepeatFilter::Clock::now())) write(true, *line);
+}
+
 int syslog_facility_from_name(const std::string& name) {
   static const struct {
     const char* name;
@@ -74,14 +121,11 @@ void Logger::open_sinks() {
     syslog_open_ = true;
   }
   if (!options_.file.empty()) {
-    // 0600: log lines name hosts and offsets, and keepalived's umask (0177)
-    // would give the same; never wider than that.
-    file_fd_ = ::open(options_.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     // A log file that cannot be opened must not fail the check or the hook
     // (that would move the VIP); say so in syslog and on stderr instead.
-    if (file_fd_ < 0)
-      write(true, fmt::format("cannot open log file {}: {}; logging to syslog only", options_.file,
-                              std::strerror(errno)));
+    std::string problem = open_log_file();
+    if (!problem.empty())
+      write(true, fmt::format("log file {}: {}; logging to syslog only", options_.file, problem));
   }
 }
 
@@ -90,16 +134,17 @@ Logger::~Logger() {
   if (syslog_open_) ::closelog();
 }
 
-void Logger::write(bool warning, const std::string& message) {
+void Logger::write(bool warning, const std::string& message, bool echo) {
   open_sinks();
   std::string body =
       fmt::format("{}: {}{}", options_.instance, warning ? "WARNING: " : "", message);
   if (syslog_open_) ::syslog(warning ? LOG_WARNING : LOG_INFO, "%s", body.c_str());
-  if (file_fd_ < 0 && !options_.to_stderr) return;
+  bool to_stderr = options_.to_stderr && echo;
+  if (file_fd_ < 0 && !to_stderr) return;
   std::string line =
       fmt::format("{} {}[{}] {}\n", utc_timestamp(), options_.tool, ::getpid(), body);
   if (file_fd_ >= 0) write_all(file_fd_, line);
-  if (options_.to_stderr) write_all(STDERR_FILENO, line);
+  if (to_stderr) write_all(STDERR_FILENO, line);
 }
 
 }  // namespace rk

@@ -83,9 +83,10 @@ Endpoint parse_endpoint(const std::string& text, int default_port) {
 }
 
 std::string read_password_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
-    throw UsageError(fmt::format("cannot read password file {}: {}", path, std::strerror(errno)));
+    throw UsageError(fmt::format("cannot read password file {}: {}", path,
+                                 errno == ELOOP ? "it is a symlink" : std::strerror(errno)));
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);
@@ -109,19 +110,27 @@ std::string read_password_file(const std::string& path) {
   return content;
 }
 
-void validate(ToolOptions& options, const char* environment_password) {
+namespace {
+
+void check_range(long long value, const Range& range, const char* name, const char* unit) {
+  if (!range.contains(value))
+    throw UsageError(fmt::format("{}: {}{} is outside {}-{}", name, value, unit, range.min,
+                                 range.max));
+}
+
+}  // namespace
+
+void validate(ToolOptions& options) {
   if (!is_valid_host(options.host))
     throw UsageError(fmt::format("--host: '{}' is not a valid host address", options.host));
-  if (options.port < 1 || options.port > 65535)
+  if (!limits::port.contains(options.port))
     throw UsageError(fmt::format("--port: {} is not a port number (1-65535)", options.port));
-  if (options.timeout.count() < 1 || options.timeout.count() > 60000)
-    throw UsageError(fmt::format("--timeout: {} ms is outside 1-60000", options.timeout.count()));
-  if (options.poll.count() < 1 || options.poll.count() > 1000)
-    throw UsageError(fmt::format("--poll-ms: {} is outside 1-1000", options.poll.count()));
-  if (options.pause.count() < 100 || options.pause.count() > 60000)
-    throw UsageError(fmt::format("--pause-ms: {} is outside 100-60000", options.pause.count()));
-  if (options.sync_timeout.count() < 1)
-    throw UsageError("--sync-timeout must be at least 1 second");
+  check_range(options.timeout.count(), limits::timeout_ms, "--timeout", " ms");
+  check_range(options.poll.count(), limits::poll_ms, "--poll-ms", "");
+  check_range(options.pause.count(), limits::pause_ms, "--pause-ms", "");
+  check_range(options.sync_timeout.count(), limits::sync_timeout_s, "--sync-timeout", " s");
+  check_range(options.backup_grace.count(), limits::backup_grace_s, "--backup-grace", " s");
+  check_range(options.peer_silence.count(), limits::peer_silence_ms, "--peer-silence-ms", "");
   if (!options.announce_host.empty() && !is_valid_host(options.announce_host))
     throw UsageError(
         fmt::format("--announce-host: '{}' is not a valid host address", options.announce_host));
@@ -129,22 +138,33 @@ void validate(ToolOptions& options, const char* environment_password) {
     options.peer_endpoint.reset();
   } else {
     options.peer_endpoint = parse_endpoint(options.peer, options.port);
+    // Two spellings of one server (localhost and 127.0.0.1) are caught by
+    // the hooks, by run_id, before they change anything.
+    if (*options.peer_endpoint == Endpoint{options.host, options.port})
+      throw UsageError(fmt::format(
+          "--peer {} is the local Redis itself (--host/--port); give the other node's address",
+          options.peer_endpoint->text()));
   }
-  if (!options.password_file.empty()) {
-    options.password = read_password_file(options.password_file);
-  } else if (environment_password != nullptr && *environment_password != '\0') {
-    options.password = environment_password;
-  }
-  if (!options.user.empty() && options.password.empty())
+  if (!options.user.empty() && options.password_file.empty() &&
+      options.environment_password.empty())
     throw UsageError(
         fmt::format("--user {} needs a password (--password-file or REDISCLI_AUTH)", options.user));
+}
+
+void resolve_password(ToolOptions& options) {
+  if (!options.password_file.empty()) {
+    options.password = read_password_file(options.password_file);
+  } else {
+    options.password = options.environment_password;
+  }
 }
 
 ConnectionOptions local_connection(const ToolOptions& options) {
   ConnectionOptions connection;
   connection.host = options.host;
   connection.port = options.port;
-  connection.timeout = options.timeout;
+  connection.connect_timeout = options.timeout;
+  connection.command_timeout = options.timeout;
   connection.user = options.user;
   connection.password = options.password;
   connection.renamed_commands = options.renamed_commands;

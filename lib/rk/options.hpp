@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "rk/decisions.hpp"
+#include "rk/endpoint.hpp"
 #include "rk/log.hpp"
 #include "rk/redis_client.hpp"
 
@@ -13,8 +13,26 @@ namespace rk {
 
 enum class OnSyncTimeout { stay, promote };
 
+// The accepted range of a numeric option. The command line (tools/) and
+// validate() both use these, so the bounds are written once.
+struct Range {
+  long long min;
+  long long max;
+  bool contains(long long value) const { return value >= min && value <= max; }
+};
+namespace limits {
+constexpr Range timeout_ms{1, 60000};
+constexpr Range sync_timeout_s{1, 86400};
+constexpr Range backup_grace_s{0, 3600};
+constexpr Range pause_ms{100, 60000};
+constexpr Range poll_ms{1, 1000};
+constexpr Range peer_silence_ms{0, 60000};
+constexpr Range port{1, 65535};
+}  // namespace limits
+
 // Everything a tool needs, filled by the command line (tools/) and checked by
-// validate(). The library never sees argv.
+// validate(). The library never sees argv. The initialisers below are the
+// defaults of every tool and of the command line's --help.
 struct ToolOptions {
   std::string tool;  // "redis_master", ...
   std::string host = "127.0.0.1";
@@ -22,7 +40,8 @@ struct ToolOptions {
   std::string peer;  // HOST[:PORT] as given; empty when there is none
   std::string user;
   std::string password_file;
-  std::string password;  // filled by validate() from the file or REDISCLI_AUTH
+  std::string environment_password;  // REDISCLI_AUTH's value, when set
+  std::string password;  // filled by resolve_password() from the file or REDISCLI_AUTH
   std::chrono::milliseconds timeout{500};
   std::string log_file;
   std::string state_dir = "/run/redis-keepalived";
@@ -38,6 +57,9 @@ struct ToolOptions {
   std::chrono::seconds backup_grace{5};
   std::chrono::milliseconds pause{2000};
   std::chrono::milliseconds poll{20};
+  // How long redis_master waits for a peer that times out before a node
+  // that is not known to be incomplete promotes without it.
+  std::chrono::milliseconds peer_silence{2000};
 
   // redis_status only.
   bool json = false;
@@ -46,10 +68,14 @@ struct ToolOptions {
   std::optional<Endpoint> peer_endpoint;
 };
 
-// Checks every field and fills the derived ones (peer_endpoint, password).
-// Throws UsageError naming the first problem. `environment_password` is
-// REDISCLI_AUTH's value, if set.
-void validate(ToolOptions& options, const char* environment_password);
+// Checks every field and fills peer_endpoint. Throws UsageError naming the
+// first problem. Reads no file: see resolve_password().
+void validate(ToolOptions& options);
+
+// Fills options.password from --password-file, else from REDISCLI_AUTH.
+// Throws UsageError. Each tool calls it once its own safeguards are in place
+// (redis_check arms its backstop timer first), since it reads a file.
+void resolve_password(ToolOptions& options);
 
 // True for an IPv4 or IPv6 literal or a syntactically valid host name.
 // Rejects "", "300.1.1.1" and "::zz". Resolves nothing.
@@ -63,7 +89,9 @@ int parse_port(const std::string& text, const std::string& what);
 Endpoint parse_endpoint(const std::string& text, int default_port);
 
 // Reads the password file: its first line. Refuses, as ssh does with keys,
-// a file that group or others can read. Throws UsageError.
+// a file that group or others can read, and anything that is not a regular
+// file (opened without blocking, so a FIFO cannot hang the tool) or is a
+// symlink. Throws UsageError.
 std::string read_password_file(const std::string& path);
 
 // Connection options for the local Redis and for the peer.

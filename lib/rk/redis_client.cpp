@@ -117,11 +117,6 @@ Result<ParsedReplies> parse_reply_bytes(std::string_view bytes) {
   return parsed;
 }
 
-std::string Reply::error_code() const {
-  if (type != Type::error) return {};
-  return text.substr(0, text.find(' '));
-}
-
 Connection::Connection(ContextPtr context, ConnectionOptions options)
     : context_(std::move(context)), options_(std::move(options)) {}
 Connection::Connection(Connection&&) noexcept = default;
@@ -129,30 +124,46 @@ Connection& Connection::operator=(Connection&&) noexcept = default;
 Connection::~Connection() = default;
 
 Connection Connection::open(const ConnectionOptions& options) {
-  return open(options, Clock::now() + options.timeout);
+  return open(options, Clock::now() + options.connect_timeout);
 }
+
+namespace {
+
+// The one place where a hiredis error becomes an exception. `saved_errno` is
+// errno as hiredis left it: hiredis 0.14 sets err = REDIS_ERR_IO from errno
+// for every socket failure, including its own connect timeout (ETIMEDOUT)
+// and a blocking read or write that hit SO_RCVTIMEO/SO_SNDTIMEO (EAGAIN).
+[[noreturn]] void throw_hiredis_error(const redisContext& context, int saved_errno,
+                                      const std::string& where, const char* during) {
+  const bool timed_out =
+      context.err == REDIS_ERR_IO && (saved_errno == ETIMEDOUT || saved_errno == EAGAIN ||
+                                      saved_errno == EWOULDBLOCK || saved_errno == EINPROGRESS);
+  if (timed_out) throw TimeoutError(fmt::format("{}: timed out {}", where, during));
+  if (context.err == REDIS_ERR_OOM)
+    throw ProtocolError(fmt::format("{}: reply refused {}: array over {} elements, or no memory",
+                                    where, during, max_array_elements));
+  if (context.err == REDIS_ERR_PROTOCOL)
+    throw ProtocolError(fmt::format("{}: protocol error {}: {}", where, during, context.errstr));
+  throw IoError(fmt::format("{}: {} {}", where, context.errstr, during));
+}
+
+}  // namespace
 
 Connection Connection::open(const ConnectionOptions& options, Clock::time_point deadline) {
   // redisConnectWithTimeout bounds the TCP connect; name resolution is not
   // bounded by it (hiredis 0.14), which is why hosts are best given as
   // addresses.
+  errno = 0;
   redisContext* raw =
       redisConnectWithTimeout(options.host.c_str(), options.port, to_timeval(remaining(deadline)));
+  int saved_errno = errno;
   if (raw == nullptr) throw IoError("cannot allocate a Redis connection");
   Connection connection(ContextPtr(raw, &redisFree), options);
-  if (raw->err != 0) {
-    std::string what = raw->errstr;
-    bool timed_out = what.find("timed out") != std::string::npos ||
-                     what.find("Resource temporarily unavailable") != std::string::npos ||
-                     what.find("Operation now in progress") != std::string::npos;
-    std::string message =
-        fmt::format("cannot connect to {}:{}: {}", options.host, options.port, what);
-    if (timed_out) throw TimeoutError(message);
-    throw IoError(message);
-  }
+  std::string where = fmt::format("{}:{}", options.host, options.port);
+  if (raw->err != 0) throw_hiredis_error(*raw, saved_errno, where, "while connecting");
   // Backstop for the blocking reads and writes; command() polls with the
   // real remaining deadline before each of them.
-  redisSetTimeout(raw, to_timeval(options.timeout));
+  redisSetTimeout(raw, to_timeval(options.command_timeout));
   bound_array_replies(raw->reader);
 
   if (!options.password.empty()) {
@@ -163,25 +174,18 @@ Connection Connection::open(const ConnectionOptions& options, Clock::time_point 
     // The message names the user, never the password.
     if (reply.is_error())
       throw ReplyError(reply.error_code(),
-                       fmt::format("AUTH as {} at {}:{} refused: {}",
-                                   options.user.empty() ? "default" : options.user, options.host,
-                                   options.port, reply.text));
+                       fmt::format("AUTH as {} at {} refused: {}",
+                                   options.user.empty() ? "default" : options.user, where,
+                                   reply.text));
   }
   return connection;
 }
 
-void Connection::throw_context_error(const char* during) {
+void Connection::fail(const char* during) {
+  int saved_errno = errno;
   broken_ = true;
-  std::string what = context_->errstr;
-  if (context_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
-    throw TimeoutError(fmt::format("{}:{}: timed out {}", options_.host, options_.port, during));
-  if (context_->err == REDIS_ERR_OOM)
-    throw ProtocolError(fmt::format("{}:{}: reply refused {}: array over {} elements, or no memory",
-                                    options_.host, options_.port, during, max_array_elements));
-  if (context_->err == REDIS_ERR_PROTOCOL)
-    throw ProtocolError(
-        fmt::format("{}:{}: protocol error {}: {}", options_.host, options_.port, during, what));
-  throw IoError(fmt::format("{}:{}: {} {}", options_.host, options_.port, what, during));
+  throw_hiredis_error(*context_, saved_errno, fmt::format("{}:{}", options_.host, options_.port),
+                      during);
 }
 
 void Connection::wait_for_socket(short events, Clock::time_point deadline) {
@@ -200,11 +204,11 @@ void Connection::wait_for_socket(short events, Clock::time_point deadline) {
   }
   broken_ = true;
   throw TimeoutError(fmt::format("{}:{}: no reply within {} ms", options_.host, options_.port,
-                                 options_.timeout.count()));
+                                 options_.command_timeout.count()));
 }
 
 Reply Connection::command(const std::vector<std::string>& argv) {
-  return command(argv, Clock::now() + options_.timeout);
+  return command(argv, Clock::now() + options_.command_timeout);
 }
 
 Reply Connection::command(const std::vector<std::string>& argv, Clock::time_point deadline) {
@@ -229,21 +233,21 @@ Reply Connection::command(const std::vector<std::string>& argv, Clock::time_poin
   }
   if (redisAppendCommandArgv(context_.get(), static_cast<int>(args.size()), args.data(),
                              lengths.data()) != REDIS_OK)
-    throw_context_error("while formatting a command");
+    fail("while formatting a command");
 
   int done = 0;
   while (done == 0) {
     wait_for_socket(POLLOUT, deadline);
-    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) throw_context_error("while sending");
+    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail("while sending");
   }
 
   void* raw = nullptr;
   for (;;) {
     if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK)
-      throw_context_error("while parsing the reply");
+      fail("while parsing the reply");
     if (raw != nullptr) break;
     wait_for_socket(POLLIN, deadline);
-    if (redisBufferRead(context_.get()) != REDIS_OK) throw_context_error("while reading");
+    if (redisBufferRead(context_.get()) != REDIS_OK) fail("while reading");
   }
   std::unique_ptr<redisReply, void (*)(void*)> owned(static_cast<redisReply*>(raw),
                                                      &freeReplyObject);
@@ -252,9 +256,15 @@ Reply Connection::command(const std::vector<std::string>& argv, Clock::time_poin
 
 Reply Connection::command_ok(const std::vector<std::string>& argv) {
   Reply reply = command(argv);
-  if (reply.is_error())
+  if (reply.is_error()) {
+    // Name the subcommand too ("CLIENT PAUSE", "CONFIG REWRITE"): that is
+    // what an ACL grants (+client|pause).
+    std::string name = argv.front();
+    if (argv.size() > 1 && (upper(name) == "CLIENT" || upper(name) == "CONFIG"))
+      name += " " + upper(argv[1]);
     throw ReplyError(reply.error_code(), fmt::format("{}:{}: {} refused: {}", options_.host,
-                                                     options_.port, argv.front(), reply.text));
+                                                     options_.port, name, reply.text));
+  }
   return reply;
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rk/reply.hpp"
 #include "rk/result.hpp"
 
 // hiredis is wrapped here once; its header appears only in redis_client.cpp.
@@ -19,27 +20,14 @@ using Clock = std::chrono::steady_clock;
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
-  // Bound on the connect, and on each command from send to full reply.
-  std::chrono::milliseconds timeout{500};
+  // Bound on the TCP connect plus AUTH.
+  std::chrono::milliseconds connect_timeout{500};
+  // Bound on each command, from send to full reply.
+  std::chrono::milliseconds command_timeout{500};
   std::string user;      // ACL user; empty means the default user
   std::string password;  // empty means no AUTH
   // rename-command in redis.conf: canonical name (upper case) -> name to send.
   std::map<std::string, std::string> renamed_commands;
-};
-
-// A reply as a plain value, so callers never see hiredis types.
-struct Reply {
-  enum class Type { status, error, integer, string, nil, array };
-  Type type = Type::nil;
-  std::string text;  // status, error and string replies
-  long long integer = 0;
-  std::vector<Reply> elements;
-
-  bool is_error() const { return type == Type::error; }
-  // True for a status reply equal to `word` (e.g. "OK", "PONG").
-  bool is_status(const std::string& word) const { return type == Type::status && text == word; }
-  // The first word of an error reply ("LOADING", "NOPERM"); empty otherwise.
-  std::string error_code() const;
 };
 
 // What parse_reply_bytes() read from a byte stream.
@@ -59,7 +47,7 @@ class Connection {
   // Connects and authenticates, all before `deadline`. Throws IoError,
   // TimeoutError, or ReplyError when AUTH is refused.
   static Connection open(const ConnectionOptions& options, Clock::time_point deadline);
-  // Same, with the deadline `options.timeout` from now.
+  // Same, with the deadline `options.connect_timeout` from now.
   static Connection open(const ConnectionOptions& options);
 
   Connection(Connection&&) noexcept;
@@ -72,7 +60,7 @@ class Connection {
   // per read, so a server that drips half a reply cannot stretch it). Error
   // replies are returned, not thrown. Throws IoError/TimeoutError.
   Reply command(const std::vector<std::string>& argv, Clock::time_point deadline);
-  // Same, with the deadline `options.timeout` from now.
+  // Same, with the deadline `options.command_timeout` from now.
   Reply command(const std::vector<std::string>& argv);
   // Like command(), but an error reply throws ReplyError.
   Reply command_ok(const std::vector<std::string>& argv);
@@ -86,7 +74,8 @@ class Connection {
   using ContextPtr = std::unique_ptr<redisContext, void (*)(redisContext*)>;
   Connection(ContextPtr context, ConnectionOptions options);
   void wait_for_socket(short events, Clock::time_point deadline);
-  [[noreturn]] void throw_context_error(const char* during);
+  // Marks the connection unusable and throws what the hiredis error means.
+  [[noreturn]] void fail(const char* during);
 
   ContextPtr context_;
   ConnectionOptions options_;

@@ -126,6 +126,7 @@ Result<RedisState> parse_info(std::string_view text) {
   state.loading = read.flag("loading", true);
   state.redis_version = std::string(read.text("redis_version", false).value_or(""));
   state.config_file = std::string(read.text("config_file", false).value_or(""));
+  state.run_id = std::string(read.text("run_id", false).value_or(""));
 
   state.master_replid = std::string(read.text("master_replid", true).value_or(""));
   state.master_replid2 = std::string(read.text("master_replid2", false).value_or(""));
@@ -143,6 +144,9 @@ Result<RedisState> parse_info(std::string_view text) {
       read.fail(fmt::format("INFO master_link_status is neither up nor down: '{}'", *link));
     state.link_up = link && *link == "up";
     state.sync_in_progress = read.flag("master_sync_in_progress", false);
+    // Reported only while the link is not up.
+    state.link_never_up = !state.link_up && read.integer("master_link_down_since_seconds", false,
+                                                         0, -1, max_value) == -1;
     state.slave_repl_offset = read.integer("slave_repl_offset", false, -1, -1, max_value);
     state.slave_read_repl_offset = read.integer("slave_read_repl_offset", false, -1, -1, max_value);
   }
@@ -190,6 +194,7 @@ std::string describe(const RedisState& state) {
                        state.master_host, state.master_port, state.link_up ? "up" : "down",
                        state.sync_in_progress ? 1 : 0, state.master_replid.substr(0, 8),
                        state.slave_repl_offset);
+    if (state.link_never_up) text += " never-synced";
   }
   text += fmt::format(" keys={}", state.keys);
   if (state.loading) text += " loading=1";

@@ -26,12 +26,19 @@ struct RedisState {
   bool loading = false;  // INFO persistence loading:1 (a dataset is being loaded)
   std::string redis_version;
   std::string config_file;  // empty when the server runs without one
+  // INFO server run_id: random per process start, so two addresses that
+  // report the same run_id lead to one and the same server.
+  std::string run_id;
 
   // Replica side (role:slave).
   std::string master_host;
   int master_port = 0;
   bool link_up = false;                   // master_link_status:up, only after the RDB loaded
   bool sync_in_progress = false;          // master_sync_in_progress:1
+  // master_link_down_since_seconds:-1: Redis resets the link-down time at
+  // REPLICAOF and at start-up, so -1 means no sync with the current master
+  // has completed since then (a sync is pending).
+  bool link_never_up = false;
   long long slave_repl_offset = -1;       // applied
   long long slave_read_repl_offset = -1;  // received
 

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "rk/errors.hpp"
-#include "rk/hook_run.hpp"
+#include "rk/observe.hpp"
 #include "rk/instance_state.hpp"
 
 namespace rk {
@@ -20,30 +20,11 @@ NodeStatus read_node(const ConnectionOptions& options) {
   node.address = fmt::format("{}:{}", options.host, options.port);
   try {
     Connection connection = Connection::open(options);
-    node.state = HookRun::observe(connection);
+    node.state = read_info(connection);
   } catch (const RedisError& error) {
     node.error = error.what();
   }
   return node;
-}
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        else
-          out += c;
-    }
-  }
-  return out + "\"";
 }
 
 std::string json_node(const NodeStatus& node) {
@@ -99,18 +80,83 @@ std::string text_node(const char* label, const NodeStatus& node) {
 
 }  // namespace
 
+namespace {
+
+// Length of the valid UTF-8 sequence at `at`, or 0 when the bytes there are
+// not one (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF).
+size_t utf8_sequence_length(const std::string& text, size_t at) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  unsigned char lead = byte(at);
+  size_t length = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (at + length > text.size()) return 0;
+  if (byte(at + 1) < low || byte(at + 1) > high) return 0;
+  for (size_t i = 2; i < length; ++i)
+    if (byte(at + i) < 0x80 || byte(at + i) > 0xBF) return 0;
+  return length;
+}
+
+}  // namespace
+
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (byte < 0x20) {
+          out += fmt::format("\\u{:04x}", byte);
+        } else if (byte < 0x80) {
+          out += c;
+        } else if (size_t length = utf8_sequence_length(text, i)) {
+          out.append(text, i, length);
+          i += length - 1;
+        } else {
+          out += "\\ufffd";  // a byte that is not UTF-8 (paths are bytes)
+        }
+    }
+  }
+  return out + "\"";
+}
+
 StatusReport gather_status(const ToolOptions& options) {
   StatusReport report;
   report.instance = options.instance;
   report.state_dir = options.state_dir;
-  InstanceState state(options.state_dir, options.instance, InstanceState::Access::read_only);
-  std::string record = state.read_record();
-  report.transition = record_field(record, "state");
-  report.transition_time = record_field(record, "time");
-  report.transition_tool = record_field(record, "tool");
-  report.last_verdict = state.read_last();
-  report.health = state.read_health();
-  report.health_age_s = state.health_age_seconds();
+  try {
+    InstanceState state(options.state_dir, options.instance, InstanceState::Access::read_only);
+    std::string record = state.read_record();
+    report.transition = record_field(record, "state");
+    report.transition_time = record_field(record, "time");
+    report.transition_tool = record_field(record, "tool");
+    report.last_verdict = state.read_last();
+    report.health = state.read_health();
+    report.health_age_s = state.health_age_seconds();
+  } catch (const StateError& error) {
+    report.state_error = error.what();
+  } catch (const UnsafeStateDir& error) {
+    report.state_error = error.what();
+  }
   report.local = read_node(local_connection(options));
   if (options.peer_endpoint) report.peer = read_node(peer_connection(options));
   return report;
@@ -118,7 +164,9 @@ StatusReport gather_status(const ToolOptions& options) {
 
 std::string render_text(const StatusReport& report) {
   std::string out = fmt::format("instance {} (state dir {})\n", report.instance, report.state_dir);
-  if (report.transition.empty()) {
+  if (!report.state_error.empty()) {
+    out += fmt::format("  state dir: UNREADABLE: {}\n", report.state_error);
+  } else if (report.transition.empty()) {
     out += "  keepalived: no transition recorded yet\n";
   } else {
     out += fmt::format("  keepalived: {} since {} ({}){}\n", report.transition,
@@ -127,7 +175,9 @@ std::string render_text(const StatusReport& report) {
   }
   out +=
       fmt::format("  last hook: {}\n", report.last_verdict.empty() ? "none" : report.last_verdict);
-  if (report.health.empty()) {
+  if (!report.state_error.empty()) {
+    out += "  health: unknown (the state dir cannot be read)\n";
+  } else if (report.health.empty()) {
     out += "  health: not checked yet (is redis_check in a vrrp_script that keepalived runs?)\n";
   } else {
     out += fmt::format("  health: {} (checked {} s ago){}\n", report.health, report.health_age_s,
@@ -145,19 +195,28 @@ std::string render_json(const StatusReport& report) {
   std::string out = fmt::format(
       "{{\"instance\":{},\"state_dir\":{},\"transition\":{},\"transition_time\":{},"
       "\"transition_tool\":{},\"holds_vip\":{},\"last_verdict\":{},\"health\":{},"
-      "\"health_age_s\":{},\"local\":{}",
+      "\"health_age_s\":{},\"state_error\":{},\"local\":{}",
       json_string(report.instance), json_string(report.state_dir), json_string(report.transition),
       json_string(report.transition_time), json_string(report.transition_tool),
       report.holds_vip() ? "true" : "false", json_string(report.last_verdict),
-      json_string(report.health), report.health_age_s, json_node(report.local));
+      json_string(report.health), report.health_age_s,
+      report.state_error.empty() ? std::string("null") : json_string(report.state_error),
+      json_node(report.local));
   out += report.peer ? fmt::format(",\"peer\":{}", json_node(*report.peer)) : ",\"peer\":null";
   return out + "}\n";
 }
 
-ExitCode run_status(const ToolOptions& options) {
+ExitCode run_status(const ToolOptions& given) {
+  ToolOptions options = given;
+  resolve_password(options);
   StatusReport report = gather_status(options);
   std::string text = options.json ? render_json(report) : render_text(report);
   std::fwrite(text.data(), 1, text.size(), stdout);
+  if (!report.state_error.empty()) {
+    std::fprintf(stderr, "%s: error: cannot read the state dir: %s\n", options.tool.c_str(),
+                 report.state_error.c_str());
+    return ExitCode::usage;
+  }
   return report.local.state ? ExitCode::success : ExitCode::failure;
 }
 

@@ -25,6 +25,7 @@ struct StatusReport {
   std::string last_verdict;     // the last hook's summary line
   std::string health;           // redis_check's last health
   long long health_age_s = -1;  // since redis_check last ran; -1 if never
+  std::string state_error;      // why the state dir could not be read ("" when it could)
   NodeStatus local;
   std::optional<NodeStatus> peer;  // nullopt when no peer is configured
   // keepalived puts the VIP on the node whose last transition is MASTER.
@@ -35,10 +36,13 @@ struct StatusReport {
 StatusReport gather_status(const ToolOptions& options);
 // Human-readable lines.
 std::string render_text(const StatusReport& report);
-// One JSON object.
+// One JSON object, valid UTF-8 whatever bytes the paths and errors hold.
 std::string render_json(const StatusReport& report);
-// Prints the report (JSON with options.json); exit 0 when the local Redis is
-// readable.
+// JSON string literal of `text`; bytes that are not valid UTF-8 become U+FFFD.
+std::string json_string(const std::string& text);
+// Prints the report (JSON with options.json). Exit 0 when the local Redis
+// and the state dir are readable; 1 when the local Redis is not; 2 when the
+// state dir cannot be read (the report says why, and so does stderr).
 ExitCode run_status(const ToolOptions& options);
 
 }  // namespace rk

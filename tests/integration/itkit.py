@@ -228,6 +228,9 @@ class ToolTestCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="rk-it-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.state_dir = os.path.join(self.tmp, "state")
+        # As the package's tmpfiles.d and init script do: the hooks create a
+        # missing dir, redis_check never does.
+        os.mkdir(self.state_dir, 0o700)
         self.instance = "it" + uuid.uuid4().hex[:8]
         self.log_file = os.path.join(self.tmp, "hook.log")
 

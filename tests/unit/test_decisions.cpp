@@ -46,6 +46,35 @@ RedisState replica_of(const Endpoint& endpoint, const std::string& replid, long 
   return state;
 }
 
+const MasterPolicy policy{peer_endpoint, std::chrono::milliseconds(2000)};
+
+Observation answered(const RedisState& state) { return Observation::of(state); }
+Observation gone() { return Observation::failed(Reach::gone, "Connection refused"); }
+Observation silent() { return Observation::failed(Reach::silent, "timed out"); }
+Observation denied(const std::string& error) { return Observation::failed(Reach::denied, error); }
+
+// The next master step with no history of the peer from earlier rounds.
+MasterDecision step(const RedisState& local, const Observation& peer) {
+  std::optional<RedisState> last_seen;
+  if (peer.answered() && peer.state->is_master() && !peer.state->loading) last_seen = peer.state;
+  return decide_master_step(MasterView{local, peer, last_seen, std::chrono::milliseconds(0)},
+                            policy);
+}
+
+// The next master step when the peer is now `peer` (not answering), was
+// last seen as `last_seen`, and has been quiet for `silent_ms`.
+MasterDecision step_after(const RedisState& local, const Observation& peer,
+                          const std::optional<RedisState>& last_seen, long long silent_ms) {
+  return decide_master_step(MasterView{local, peer, last_seen, std::chrono::milliseconds(silent_ms)},
+                            policy);
+}
+
+// The next backup step when the peer answered as `peer`.
+BackupDecision backup_step(const RedisState& local, const RedisState& peer, const Endpoint& endpoint,
+                           bool grace_over) {
+  return decide_backup_step(local, Observation::of(peer), endpoint, grace_over);
+}
+
 Reply status(const std::string& text) {
   Reply reply;
   reply.type = Reply::Type::status;
@@ -110,7 +139,16 @@ TEST_CASE("holds_history_of compares replids and offsets", "[decisions]") {
     CHECK_FALSE(holds_history_of(master(replid_a, 1000, 5), master(replid_b, 10, 5)));
   }
   SECTION("null replid2 never matches") {
-    CHECK_FALSE(holds_history_of(master(replid_a, 1000, 5), master(null_replid, 0, 5)));
+    // Without the guard, the holder's null replid2 would equal the other's
+    // null replid, and 0 < second_repl_offset would claim its history.
+    RedisState holder = master(replid_a, 1000, 5);
+    holder.second_repl_offset = 1001;
+    CHECK_FALSE(holds_history_of(holder, master(null_replid, 0, 5)));
+    // Likewise the other way round: the other's null replid2 against ours.
+    RedisState other = master(replid_b, 10, 5);
+    other.second_repl_offset = 1;
+    RedisState null_holder = master(null_replid, 1000, 5);
+    CHECK_FALSE(holds_history_of(null_holder, other));
   }
 }
 
@@ -168,29 +206,36 @@ TEST_CASE("describe_replacement_loss names what a full sync discards", "[decisio
 }
 
 TEST_CASE("decide_master_step: when to promote at once", "[decisions]") {
-  SECTION("peer unreachable, local replica: promote") {
-    auto d =
-        decide_master_step(replica_of(peer_endpoint, replid_a, 50, 5), std::nullopt, peer_endpoint);
+  SECTION("peer gone, local replica whose link was up: promote") {
+    RedisState local = replica_of(peer_endpoint, replid_a, 50, 5);
+    local.link_up = false;
+    auto d = step(local, gone());
     CHECK(d.action == MasterAction::promote);
-    CHECK_THAT(d.reason, Catch::Contains("unreachable"));
+    CHECK_THAT(d.reason, Catch::Contains("gone"));
   }
-  SECTION("peer unreachable, local already master: nothing to do") {
-    auto d = decide_master_step(master(replid_a, 50, 5), std::nullopt, peer_endpoint);
-    CHECK(d.action == MasterAction::already_master);
+  SECTION("peer gone, local already master: nothing to do") {
+    CHECK(step(master(replid_a, 50, 5), gone()).action == MasterAction::already_master);
   }
-  SECTION("peer is a replica: promote") {
-    auto d = decide_master_step(replica_of(peer_endpoint, replid_a, 50, 5),
-                                replica_of({"10.0.0.1", 6379}, replid_a, 50, 5), peer_endpoint);
+  SECTION("no peer configured: promote without a sync-wait") {
+    auto d = step(replica_of(peer_endpoint, replid_a, 50, 5),
+                  Observation::failed(Reach::not_configured, "no peer"));
+    CHECK(d.action == MasterAction::promote);
+    CHECK_THAT(d.reason, Catch::Contains("no peer"));
+  }
+  SECTION("peer is a replica: a complete replica promotes") {
+    auto d = step(replica_of(peer_endpoint, replid_a, 50, 5),
+                  answered(replica_of({"10.0.0.1", 6379}, replid_a, 50, 5)));
     CHECK(d.action == MasterAction::promote);
   }
-  SECTION("peer is loading: promote (it cannot serve)") {
+  SECTION("peer is loading (it cannot serve): a replica promotes, a master stays master") {
     RedisState peer = master(replid_a, 50, 5);
     peer.loading = true;
-    CHECK(decide_master_step(master(replid_b, 10, 5), peer, peer_endpoint).action ==
-          MasterAction::already_master);
+    CHECK(step(replica_of(peer_endpoint, replid_a, 50, 5), answered(peer)).action ==
+          MasterAction::promote);
+    CHECK(step(master(replid_b, 10, 5), answered(peer)).action == MasterAction::already_master);
   }
   SECTION("peer is an empty master and local has data: never sync from it") {
-    auto d = decide_master_step(master(replid_a, 50, 5), master(replid_b, 0, 0), peer_endpoint);
+    auto d = step(master(replid_a, 50, 5), answered(master(replid_b, 0, 0)));
     CHECK(d.action == MasterAction::already_master);
     CHECK_THAT(d.reason, Catch::Contains("empty"));
   }
@@ -198,13 +243,129 @@ TEST_CASE("decide_master_step: when to promote at once", "[decisions]") {
     RedisState local = replica_of(peer_endpoint, replid_a, 50, 5);
     local.sync_in_progress = true;
     local.link_up = false;
-    auto d = decide_master_step(local, master(replid_b, 0, 0), peer_endpoint);
-    CHECK(d.action == MasterAction::promote);
+    CHECK(step(local, answered(master(replid_b, 0, 0))).action == MasterAction::promote);
   }
   SECTION("local master already holds all of the peer's writes") {
-    auto d = decide_master_step(promoted(replid_b, replid_a, 100, 150, 5), master(replid_a, 100, 5),
-                                peer_endpoint);
-    CHECK(d.action == MasterAction::already_master);
+    CHECK(step(promoted(replid_b, replid_a, 100, 150, 5), answered(master(replid_a, 100, 5)))
+              .action == MasterAction::already_master);
+  }
+}
+
+TEST_CASE("known_incompleteness: what says this node lacks the peer's writes", "[decisions]") {
+  SECTION("a full sync running") {
+    RedisState local = replica_of(peer_endpoint, replid_c, 0, 0);
+    local.sync_in_progress = true;
+    local.link_up = false;
+    auto why = known_incompleteness(local, std::nullopt);
+    REQUIRE(why);
+    CHECK_THAT(*why, Catch::Contains("master_sync_in_progress:1"));
+  }
+  SECTION("an empty replica's first sync pending: REPLICAOF given, link never up since") {
+    RedisState local = replica_of(peer_endpoint, replid_c, 0, 0);
+    local.link_up = false;
+    local.link_never_up = true;
+    auto why = known_incompleteness(local, std::nullopt);
+    REQUIRE(why);
+    CHECK_THAT(*why, Catch::Contains("master_link_down_since_seconds:-1"));
+    // Restarted from its own files, not at its master yet: it holds its data.
+    RedisState restarted = local;
+    restarted.keys = 3000;
+    CHECK_FALSE(known_incompleteness(restarted, std::nullopt));
+  }
+  SECTION("the peer was last seen with writes this node lacks") {
+    auto why = known_incompleteness(master(replid_c, 0, 0), master(replid_a, 5000, 1000));
+    REQUIRE(why);
+    CHECK_THAT(*why, Catch::Contains("offset 5000"));
+    CHECK_THAT(*why, Catch::Contains("1000 keys"));
+  }
+  SECTION("complete: a replica whose link dropped after the peer was last seen") {
+    RedisState local = replica_of(peer_endpoint, replid_a, 500, 5);
+    local.link_up = false;
+    CHECK_FALSE(known_incompleteness(local, master(replid_a, 500, 5)));
+    CHECK_FALSE(known_incompleteness(local, std::nullopt));
+  }
+  SECTION("complete: the peer was last seen empty") {
+    CHECK_FALSE(known_incompleteness(master(replid_c, 0, 0), master(replid_a, 5000, 0)));
+  }
+}
+
+TEST_CASE("decide_master_step: a quiet peer never gets an incomplete node promoted",
+          "[decisions]") {
+  const RedisState peer_seen = master(replid_a, 5000, 1000);
+  RedisState empty_local = master(replid_c, 0, 0);
+  RedisState syncing = replica_of(peer_endpoint, replid_c, 0, 0);
+  syncing.sync_in_progress = true;
+  syncing.link_up = false;
+  RedisState pending = replica_of(peer_endpoint, replid_c, 0, 0);
+  pending.link_up = false;
+  pending.link_never_up = true;
+
+  SECTION("silent (a stall) after it was seen holding writes this node lacks: wait, however long") {
+    for (long long silent_ms : {0LL, 1000LL, 60000LL}) {
+      auto d = step_after(empty_local, silent(), peer_seen, silent_ms);
+      CHECK(d.action == MasterAction::wait_for_peer);
+      CHECK_THAT(d.reason, Catch::Contains("incomplete"));
+    }
+  }
+  SECTION("gone after it was seen holding writes this node lacks: wait") {
+    CHECK(step_after(empty_local, gone(), peer_seen, 100).action == MasterAction::wait_for_peer);
+  }
+  SECTION("silent or gone while a full sync runs or an empty node's sync is pending: wait") {
+    for (const RedisState& local : {syncing, pending}) {
+      CHECK(step_after(local, silent(), std::nullopt, 60000).action ==
+            MasterAction::wait_for_peer);
+      CHECK(step_after(local, gone(), std::nullopt, 0).action == MasterAction::wait_for_peer);
+    }
+  }
+  SECTION("a loading or replica peer does not end the wait of an incomplete node") {
+    RedisState loading = master(replid_a, 5000, 1000);
+    loading.loading = true;
+    CHECK(step_after(empty_local, answered(loading), peer_seen, 0).action ==
+          MasterAction::wait_for_peer);
+    CHECK(step_after(empty_local, answered(replica_of({"10.0.0.1", 6379}, replid_a, 10, 5)),
+                     peer_seen, 0)
+              .action == MasterAction::wait_for_peer);
+  }
+  SECTION("silent, complete node: wait out the grace, then promote") {
+    RedisState local = replica_of(peer_endpoint, replid_a, 5000, 1000);
+    auto early = step_after(local, silent(), peer_seen, 1999);
+    CHECK(early.action == MasterAction::wait_for_peer);
+    CHECK_THAT(early.reason, Catch::Contains("waiting up to 2000 ms"));
+    auto late = step_after(local, silent(), peer_seen, 2000);
+    CHECK(late.action == MasterAction::promote);
+    CHECK_THAT(late.reason, Catch::Contains("silent"));
+  }
+  SECTION("gone, complete node: promote at once, no grace") {
+    RedisState local = replica_of(peer_endpoint, replid_a, 5000, 1000);
+    local.link_up = false;
+    CHECK(step_after(local, gone(), peer_seen, 0).action == MasterAction::promote);
+  }
+}
+
+TEST_CASE("decide_master_step: a peer that refuses us, or is us", "[decisions]") {
+  SECTION("denied (WRONGPASS, NOPERM): stop, change nothing, name the error") {
+    for (const RedisState& local :
+         {master(replid_c, 0, 0), replica_of(peer_endpoint, replid_a, 10, 5)}) {
+      auto d = step(local, denied("AUTH as default at 10.0.0.2:6379 refused: WRONGPASS"));
+      CHECK(d.action == MasterAction::stop_peer_denied);
+      CHECK_THAT(d.reason, Catch::Contains("WRONGPASS"));
+      CHECK_THAT(d.reason, Catch::Contains("+client|pause"));
+    }
+  }
+  SECTION("same run_id on both addresses: stop before anything changes") {
+    RedisState local = master(replid_a, 10, 5);
+    local.run_id = std::string(40, '7');
+    RedisState peer = local;
+    auto d = step(local, answered(peer));
+    CHECK(d.action == MasterAction::stop_peer_is_local);
+    CHECK_THAT(d.reason, Catch::Contains("run_id"));
+    // Different processes: the usual decision.
+    peer.run_id = std::string(40, '8');
+    CHECK(step(local, answered(peer)).action == MasterAction::already_master);
+    // No run_id reported: never taken as the same server.
+    local.run_id.clear();
+    peer.run_id.clear();
+    CHECK(step(local, answered(peer)).action == MasterAction::already_master);
   }
 }
 
@@ -212,49 +373,70 @@ TEST_CASE("decide_master_step: the sync-wait", "[decisions]") {
   SECTION("local loading: wait, REPLICAOF NO ONE would be refused") {
     RedisState local = replica_of(peer_endpoint, replid_a, 50, 5);
     local.loading = true;
-    CHECK(decide_master_step(local, std::nullopt, peer_endpoint).action ==
-          MasterAction::wait_for_loading);
+    CHECK(step(local, gone()).action == MasterAction::wait_for_loading);
   }
   SECTION("local master lacking the peer's writes: replicate the peer") {
-    auto d = decide_master_step(master(replid_b, 10, 0), master(replid_a, 500, 5), peer_endpoint);
-    CHECK(d.action == MasterAction::replicate_peer);
+    CHECK(step(master(replid_b, 10, 0), answered(master(replid_a, 500, 5))).action ==
+          MasterAction::replicate_peer);
   }
   SECTION("local replica of another master: replicate the peer") {
-    auto d = decide_master_step(replica_of({"10.0.0.9", 6379}, replid_c, 10, 5),
-                                master(replid_a, 500, 5), peer_endpoint);
-    CHECK(d.action == MasterAction::replicate_peer);
+    CHECK(step(replica_of({"10.0.0.9", 6379}, replid_c, 10, 5), answered(master(replid_a, 500, 5)))
+              .action == MasterAction::replicate_peer);
   }
   SECTION("replica of the peer with the same host but another port is not the peer") {
-    auto d = decide_master_step(replica_of({"10.0.0.2", 6380}, replid_a, 500, 5),
-                                master(replid_a, 500, 5), peer_endpoint);
-    CHECK(d.action == MasterAction::promote);  // it already holds all of it
-    auto lacking = decide_master_step(replica_of({"10.0.0.2", 6380}, replid_a, 400, 5),
-                                      master(replid_a, 500, 5), peer_endpoint);
-    CHECK(lacking.action == MasterAction::replicate_peer);
+    CHECK(step(replica_of({"10.0.0.2", 6380}, replid_a, 500, 5), answered(master(replid_a, 500, 5)))
+              .action == MasterAction::promote);  // it already holds all of it
+    CHECK(step(replica_of({"10.0.0.2", 6380}, replid_a, 400, 5), answered(master(replid_a, 500, 5)))
+              .action == MasterAction::replicate_peer);
   }
   SECTION("sync in progress: wait") {
     RedisState local = replica_of(peer_endpoint, replid_c, 0, 0);
     local.sync_in_progress = true;
     local.link_up = false;
-    CHECK(decide_master_step(local, master(replid_a, 500, 5), peer_endpoint).action ==
-          MasterAction::wait_for_sync);
+    CHECK(step(local, answered(master(replid_a, 500, 5))).action == MasterAction::wait_for_sync);
   }
   SECTION("link down: wait") {
     RedisState local = replica_of(peer_endpoint, replid_a, 400, 5);
     local.link_up = false;
-    CHECK(decide_master_step(local, master(replid_a, 500, 5), peer_endpoint).action ==
-          MasterAction::wait_for_sync);
+    CHECK(step(local, answered(master(replid_a, 500, 5))).action == MasterAction::wait_for_sync);
   }
   SECTION("link up but another replid (before the first sync ends): wait") {
-    CHECK(decide_master_step(replica_of(peer_endpoint, replid_c, 400, 5), master(replid_a, 500, 5),
-                             peer_endpoint)
+    CHECK(step(replica_of(peer_endpoint, replid_c, 400, 5), answered(master(replid_a, 500, 5)))
               .action == MasterAction::wait_for_sync);
   }
   SECTION("link up with the peer's replid: verify under a pause, even if behind") {
-    CHECK(decide_master_step(replica_of(peer_endpoint, replid_a, 400, 5), master(replid_a, 500, 5),
-                             peer_endpoint)
+    CHECK(step(replica_of(peer_endpoint, replid_a, 400, 5), answered(master(replid_a, 500, 5)))
               .action == MasterAction::verify_and_promote);
   }
+}
+
+TEST_CASE("keep_verifying: three quarters of the pause window, and only with the link up",
+          "[decisions]") {
+  using std::chrono::milliseconds;
+  CHECK(keep_verifying(milliseconds(0), milliseconds(2000), true));
+  CHECK(keep_verifying(milliseconds(1499), milliseconds(2000), true));
+  CHECK_FALSE(keep_verifying(milliseconds(1500), milliseconds(2000), true));
+  CHECK_FALSE(keep_verifying(milliseconds(10), milliseconds(2000), false));
+}
+
+TEST_CASE("decide_on_sync_timeout: stay unless told to promote, and never while loading",
+          "[decisions]") {
+  RedisState replica = replica_of(peer_endpoint, replid_a, 400, 5);
+  CHECK(decide_on_sync_timeout(replica, false) == SyncTimeoutAction::stay_replica);
+  CHECK(decide_on_sync_timeout(replica, true) == SyncTimeoutAction::promote_anyway);
+  RedisState loading = replica;
+  loading.loading = true;
+  CHECK(decide_on_sync_timeout(loading, true) == SyncTimeoutAction::stay_loading);
+  CHECK(decide_on_sync_timeout(loading, false) == SyncTimeoutAction::stay_replica);
+  CHECK(decide_on_sync_timeout(master(replid_a, 10, 5), false) ==
+        SyncTimeoutAction::already_master);
+}
+
+TEST_CASE("pause_peer_before_repoint: only a reachable master not paused yet", "[decisions]") {
+  CHECK(pause_peer_before_repoint(master(replid_a, 10, 5), false));
+  CHECK_FALSE(pause_peer_before_repoint(master(replid_a, 10, 5), true));
+  CHECK_FALSE(pause_peer_before_repoint(std::nullopt, false));
+  CHECK_FALSE(pause_peer_before_repoint(replica_of({"10.0.0.1", 6379}, replid_a, 10, 5), false));
 }
 
 TEST_CASE("caught_up_with: the final comparison under a pause", "[decisions]") {
@@ -291,33 +473,50 @@ TEST_CASE("decide_after_promotion: repoint only a peer that loses nothing", "[de
   RedisState loading = master(replid_a, 500, 5);
   loading.loading = true;
   CHECK_FALSE(decide_after_promotion(local, loading).repoint_peer);
+  RedisState itself = local;
+  itself.run_id = std::string(40, '7');
+  CHECK_FALSE(decide_after_promotion(itself, itself).repoint_peer);
 }
 
 TEST_CASE("decide_backup_step: every branch", "[decisions]") {
   SECTION("local loading: wait") {
     RedisState local = master(replid_a, 0, 0);
     local.loading = true;
-    CHECK(decide_backup_step(local, master(replid_b, 10, 5), peer_endpoint, true).action ==
+    CHECK(backup_step(local, master(replid_b, 10, 5), peer_endpoint, true).action ==
           BackupAction::wait);
   }
   SECTION("peer unreachable: wait") {
-    CHECK(decide_backup_step(master(replid_a, 0, 0), std::nullopt, peer_endpoint, true).action ==
+    CHECK(decide_backup_step(master(replid_a, 0, 0), gone(), peer_endpoint, true).action ==
           BackupAction::wait);
+    CHECK(decide_backup_step(master(replid_a, 0, 0), silent(), peer_endpoint, true).action ==
+          BackupAction::wait);
+  }
+  SECTION("peer refuses us: stop and say why") {
+    auto d = decide_backup_step(master(replid_a, 0, 0), denied("NOPERM no permissions to run INFO"),
+                                peer_endpoint, true);
+    CHECK(d.action == BackupAction::stop_peer_denied);
+    CHECK_THAT(d.reason, Catch::Contains("NOPERM"));
+  }
+  SECTION("peer is this very server: stop") {
+    RedisState local = master(replid_a, 10, 5);
+    local.run_id = std::string(40, '7');
+    CHECK(decide_backup_step(local, answered(local), peer_endpoint, true).action ==
+          BackupAction::stop_peer_is_local);
   }
   SECTION("peer syncing from us before its promotion: wait, no loop") {
     auto d =
-        decide_backup_step(master(replid_a, 100, 5),
+        backup_step(master(replid_a, 100, 5),
                            replica_of({"10.0.0.1", 6379}, replid_a, 50, 5), peer_endpoint, true);
     CHECK(d.action == BackupAction::wait);
   }
   SECTION("peer loading: wait") {
     RedisState peer = master(replid_b, 10, 5);
     peer.loading = true;
-    CHECK(decide_backup_step(master(replid_a, 0, 0), peer, peer_endpoint, true).action ==
+    CHECK(backup_step(master(replid_a, 0, 0), peer, peer_endpoint, true).action ==
           BackupAction::wait);
   }
   SECTION("already the peer's replica with the link up: done") {
-    CHECK(decide_backup_step(replica_of(peer_endpoint, replid_a, 100, 5), master(replid_a, 100, 5),
+    CHECK(backup_step(replica_of(peer_endpoint, replid_a, 100, 5), master(replid_a, 100, 5),
                              peer_endpoint, false)
               .action == BackupAction::done);
   }
@@ -325,33 +524,33 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
     RedisState local = replica_of(peer_endpoint, replid_c, 0, 0);
     local.link_up = false;
     local.sync_in_progress = true;
-    CHECK(decide_backup_step(local, master(replid_a, 100, 5), peer_endpoint, false).action ==
+    CHECK(backup_step(local, master(replid_a, 100, 5), peer_endpoint, false).action ==
           BackupAction::wait_for_link);
   }
   SECTION("empty peer, local with data: refuse") {
     auto d =
-        decide_backup_step(master(replid_a, 100, 5), master(replid_b, 0, 0), peer_endpoint, true);
+        backup_step(master(replid_a, 100, 5), master(replid_b, 0, 0), peer_endpoint, true);
     CHECK(d.action == BackupAction::refuse_empty_peer);
     CHECK_THAT(d.reason, Catch::Contains("empty"));
   }
   SECTION("empty local: replicate at once") {
-    CHECK(decide_backup_step(master(replid_a, 0, 0), master(replid_b, 100, 5), peer_endpoint, false)
+    CHECK(backup_step(master(replid_a, 0, 0), master(replid_b, 100, 5), peer_endpoint, false)
               .action == BackupAction::replicate_peer);
   }
   SECTION("both empty: replicate") {
-    CHECK(decide_backup_step(master(replid_a, 0, 0), master(replid_b, 0, 0), peer_endpoint, false)
+    CHECK(backup_step(master(replid_a, 0, 0), master(replid_b, 0, 0), peer_endpoint, false)
               .action == BackupAction::replicate_peer);
   }
   SECTION("peer holds all our writes (it was promoted from us): replicate") {
-    CHECK(decide_backup_step(master(replid_a, 100, 5), promoted(replid_b, replid_a, 100, 300, 5),
+    CHECK(backup_step(master(replid_a, 100, 5), promoted(replid_b, replid_a, 100, 300, 5),
                              peer_endpoint, false)
               .action == BackupAction::replicate_peer);
   }
   SECTION("diverged histories: wait for the grace, then replicate as a split brain") {
     RedisState local = master(replid_a, 150, 5);
     RedisState peer = promoted(replid_b, replid_a, 100, 180, 5);
-    CHECK(decide_backup_step(local, peer, peer_endpoint, false).action == BackupAction::wait);
-    CHECK(decide_backup_step(local, peer, peer_endpoint, true).action ==
+    CHECK(backup_step(local, peer, peer_endpoint, false).action == BackupAction::wait);
+    CHECK(backup_step(local, peer, peer_endpoint, true).action ==
           BackupAction::replicate_diverged);
   }
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstdio>
 #include <string>
 
 #include "rk/errors.hpp"
@@ -75,8 +76,110 @@ TEST_CASE("InstanceState records, detects supersession and holds the lock", "[in
 }
 
 TEST_CASE("InstanceState refuses bad dirs and names", "[instance_state]") {
-  CHECK_THROWS_AS(InstanceState("/proc/version/state", "redis"), UsageError);
+  // A path through a regular file: a configuration error (exit 2).
+  CHECK_THROWS_AS(InstanceState("/proc/version/state", "redis"), UnsafeStateDir);
+  // Cannot be created for another reason: an I/O problem, not a usage error.
+  CHECK_THROWS_AS(InstanceState("/nonexistent-rk-parent/state", "redis"), StateError);
   std::string dir = temp_dir();
   CHECK_THROWS_AS(InstanceState(dir, "../escape"), UsageError);
   CHECK_THROWS_AS(InstanceState(dir, ""), UsageError);
+}
+
+TEST_CASE("the state dir is a trust boundary, as ssh treats ~/.ssh", "[instance_state]") {
+  std::string parent = temp_dir();
+  SECTION("group- or world-writable: refused, with how to fix it") {
+    std::string dir = parent + "/open";
+    REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+    REQUIRE(::chmod(dir.c_str(), 01777) == 0);
+    CHECK_THROWS_AS(InstanceState(dir, "redis"), UnsafeStateDir);
+    CHECK_THROWS_WITH(InstanceState(dir, "redis"), Catch::Contains("chmod 700"));
+    REQUIRE(::chmod(dir.c_str(), 0770) == 0);
+    CHECK_THROWS_AS(InstanceState(dir, "redis", InstanceState::Access::read_only), UnsafeStateDir);
+  }
+  SECTION("a symlink to a directory: refused") {
+    std::string real = parent + "/real";
+    std::string link = parent + "/link";
+    REQUIRE(::mkdir(real.c_str(), 0700) == 0);
+    REQUIRE(::symlink(real.c_str(), link.c_str()) == 0);
+    CHECK_THROWS_AS(InstanceState(link, "redis"), UnsafeStateDir);
+  }
+  SECTION("owned by another user: refused (when the test can make one)") {
+    if (::geteuid() != 0) return;  // only root can give a dir away
+    std::string dir = parent + "/foreign";
+    REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+    REQUIRE(::chown(dir.c_str(), 65534, 65534) == 0);
+    CHECK_THROWS_WITH(InstanceState(dir, "redis"), Catch::Contains("owned by uid 65534"));
+  }
+  SECTION("a missing dir is never created by the read-only and existing-only modes") {
+    std::string dir = parent + "/missing";
+    InstanceState reader(dir, "redis", InstanceState::Access::read_only);
+    CHECK_FALSE(reader.present());
+    CHECK(reader.read_record().empty());
+    CHECK(reader.health_age_seconds() == -1);
+    InstanceState checker(dir, "redis", InstanceState::Access::existing_only);
+    checker.write_health("healthy");  // skipped, not created
+    struct stat info {};
+    CHECK(::stat(dir.c_str(), &info) != 0);
+  }
+}
+
+TEST_CASE("files in the state dir: no symlinks followed, no FIFOs waited on", "[instance_state]") {
+  std::string dir = temp_dir() + "/state";
+  InstanceState state(dir, "redis");
+  Generation hook{"boot", 100, 10};
+
+  SECTION("a symlink at a record's name is replaced, never written through") {
+    std::string outside = temp_dir() + "/victim";
+    {
+      FILE* victim = std::fopen(outside.c_str(), "w");
+      REQUIRE(victim != nullptr);
+      std::fputs("precious\n", victim);
+      std::fclose(victim);
+    }
+    REQUIRE(::symlink(outside.c_str(), (dir + "/redis.last").c_str()) == 0);
+    // Reading through it is refused...
+    CHECK_THROWS_AS(state.read_last(), StateError);
+    // ...and writing replaces the link itself (rename), leaving its target alone.
+    state.write_last("verdict=recorded");
+    CHECK(state.read_last() == "verdict=recorded");
+    FILE* victim = std::fopen(outside.c_str(), "r");
+    REQUIRE(victim != nullptr);
+    char line[32] = {};
+    REQUIRE(std::fgets(line, sizeof(line), victim) != nullptr);
+    std::fclose(victim);
+    CHECK(std::string(line) == "precious\n");
+  }
+  SECTION("a FIFO as the state record: refused at once, not waited on") {
+    REQUIRE(::mkfifo((dir + "/redis.state").c_str(), 0600) == 0);
+    auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(state.record(Transition::stop, "redis_stop", hook),
+                      Catch::Contains("not a regular file"));
+    CHECK_THROWS_AS(state.read_record(), StateError);
+    // A blocking open of a FIFO without a writer never returns; this one
+    // returned, so it did not block.
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  }
+  SECTION("a FIFO as the lock: refused") {
+    REQUIRE(::mkfifo((dir + "/redis.lock").c_str(), 0600) == 0);
+    REQUIRE(state.record(Transition::master, "redis_master", hook));
+    CHECK_THROWS_AS(state.acquire_action_lock(std::chrono::steady_clock::now(),
+                                              std::chrono::milliseconds(1)),
+                    StateError);
+  }
+  SECTION("a record from the future (forged) supersedes nobody") {
+    Generation mine = Generation::of_this_process();
+    REQUIRE(state.record(Transition::backup, "redis_backup", mine));
+    Generation forged{mine.boot_id, boot_ticks_now() + 1000000, 1};
+    InstanceState forger(dir, "redis");
+    REQUIRE(forger.record(Transition::master, "forged", forged));
+    CHECK_FALSE(state.superseded());
+    // And a real hook forked later records over it.
+    InstanceState later(dir, "redis");
+    CHECK(later.record(Transition::fault, "redis_fault", mine));
+    // A plausible newer record still supersedes as before.
+    Generation newer{mine.boot_id, mine.start_ticks, mine.pid + 1};
+    InstanceState next(dir, "redis");
+    REQUIRE(next.record(Transition::master, "redis_master", newer));
+    CHECK(state.superseded());
+  }
 }

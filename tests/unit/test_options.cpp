@@ -65,27 +65,110 @@ TEST_CASE("read_password_file refuses what ssh would refuse", "[options]") {
     std::remove(path.c_str());
 }
 
-TEST_CASE("validate checks every field and derives the peer and password", "[options]") {
+TEST_CASE("read_password_file never blocks on a FIFO and never follows a symlink", "[options]") {
+  char dir[] = "/tmp/rk-test-pwdir-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  std::string fifo = std::string(dir) + "/fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Opened without O_NONBLOCK, a FIFO with no writer would block here forever.
+  CHECK_THROWS_WITH(read_password_file(fifo), Catch::Contains("not a regular file"));
+  std::string good = temp_file("s3cret\n", 0600);
+  std::string link = std::string(dir) + "/link";
+  REQUIRE(::symlink(good.c_str(), link.c_str()) == 0);
+  CHECK_THROWS_WITH(read_password_file(link), Catch::Contains("symlink"));
+  std::remove(link.c_str());
+  std::remove(fifo.c_str());
+  std::remove(good.c_str());
+  ::rmdir(dir);
+}
+
+namespace {
+
+// A ToolOptions that validates, with `change` applied.
+template <typename Change>
+ToolOptions options_with(Change change) {
   ToolOptions options;
   options.peer = "10.0.0.2";
-  options.port = 6380;
-  validate(options, "from-env");
+  change(options);
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("validate checks every field and derives the peer", "[options]") {
+  ToolOptions options = options_with([](ToolOptions& o) { o.port = 6380; });
+  validate(options);
   REQUIRE(options.peer_endpoint);
   CHECK(options.peer_endpoint->port == 6380);
-  CHECK(options.password == "from-env");
   CHECK(peer_connection(options).host == "10.0.0.2");
   CHECK(local_connection(options).host == "127.0.0.1");
+  CHECK(local_connection(options).connect_timeout == options.timeout);
+  CHECK(local_connection(options).command_timeout == options.timeout);
 
-  ToolOptions bad_host;
-  bad_host.host = "::zz";
-  CHECK_THROWS_WITH(validate(bad_host, nullptr), Catch::Contains("--host"));
-  ToolOptions bad_port;
-  bad_port.port = 0;
-  CHECK_THROWS_WITH(validate(bad_port, nullptr), Catch::Contains("--port"));
-  ToolOptions user_without_password;
-  user_without_password.user = "keepalived";
-  CHECK_THROWS_WITH(validate(user_without_password, nullptr), Catch::Contains("password"));
-  ToolOptions bad_announce;
-  bad_announce.announce_host = "300.1.1.1";
-  CHECK_THROWS_WITH(validate(bad_announce, nullptr), Catch::Contains("--announce-host"));
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  struct Bad {
+    const char* field;
+    void (*change)(ToolOptions&);
+  };
+  const Bad bad[] = {
+      {"--host", [](ToolOptions& o) { o.host = "::zz"; }},
+      {"--port", [](ToolOptions& o) { o.port = 0; }},
+      {"--port", [](ToolOptions& o) { o.port = 65536; }},
+      {"--timeout", [](ToolOptions& o) { o.timeout = milliseconds(0); }},
+      {"--timeout", [](ToolOptions& o) { o.timeout = milliseconds(60001); }},
+      {"--poll-ms", [](ToolOptions& o) { o.poll = milliseconds(0); }},
+      {"--poll-ms", [](ToolOptions& o) { o.poll = milliseconds(1001); }},
+      {"--pause-ms", [](ToolOptions& o) { o.pause = milliseconds(99); }},
+      {"--pause-ms", [](ToolOptions& o) { o.pause = milliseconds(60001); }},
+      {"--sync-timeout", [](ToolOptions& o) { o.sync_timeout = seconds(0); }},
+      {"--sync-timeout", [](ToolOptions& o) { o.sync_timeout = seconds(86401); }},
+      {"--backup-grace", [](ToolOptions& o) { o.backup_grace = seconds(-1); }},
+      {"--backup-grace", [](ToolOptions& o) { o.backup_grace = seconds(3601); }},
+      {"--peer-silence-ms", [](ToolOptions& o) { o.peer_silence = milliseconds(-1); }},
+      {"--peer-silence-ms", [](ToolOptions& o) { o.peer_silence = milliseconds(60001); }},
+      {"--announce-host", [](ToolOptions& o) { o.announce_host = "300.1.1.1"; }},
+      {"--peer", [](ToolOptions& o) { o.peer = "10.0.0.2:abc"; }},
+      {"--peer", [](ToolOptions& o) { o.peer = "127.0.0.1"; }},          // the local Redis itself
+      {"--peer", [](ToolOptions& o) { o.peer = "127.0.0.1:6379"; }},     // the same, with its port
+      {"password", [](ToolOptions& o) { o.user = "keepalived"; }},        // a user needs one
+  };
+  for (const Bad& entry : bad) {
+    ToolOptions wrong = options_with(entry.change);
+    INFO("expected a complaint about " << entry.field);
+    CHECK_THROWS_WITH(validate(wrong), Catch::Contains(entry.field));
+  }
+  // Each bound itself is accepted.
+  ToolOptions edges = options_with([](ToolOptions& o) {
+    o.timeout = milliseconds(1);
+    o.poll = milliseconds(1000);
+    o.pause = milliseconds(100);
+    o.sync_timeout = seconds(86400);
+    o.backup_grace = seconds(0);
+    o.peer_silence = milliseconds(0);
+    o.peer = "127.0.0.1:6380";  // same host, another port: another server
+  });
+  CHECK_NOTHROW(validate(edges));
+}
+
+TEST_CASE("resolve_password: the file wins over REDISCLI_AUTH", "[options]") {
+  std::string file = temp_file("from-file\n", 0600);
+  ToolOptions both;
+  both.password_file = file;
+  both.environment_password = "from-env";
+  resolve_password(both);
+  CHECK(both.password == "from-file");
+  ToolOptions env_only;
+  env_only.environment_password = "from-env";
+  resolve_password(env_only);
+  CHECK(env_only.password == "from-env");
+  ToolOptions none;
+  resolve_password(none);
+  CHECK(none.password.empty());
+  ToolOptions user_with_env = options_with([](ToolOptions& o) {
+    o.user = "keepalived";
+    o.environment_password = "from-env";
+  });
+  CHECK_NOTHROW(validate(user_with_env));
+  std::remove(file.c_str());
 }

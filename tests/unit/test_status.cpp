@@ -64,7 +64,7 @@ TEST_CASE("render_text shows VIP, roles, lag and the last hook", "[status]") {
              Catch::Contains("replica of 10.0.0.2:6379, link down (sync in progress)"));
 }
 
-TEST_CASE("render_json emits escaped, complete JSON", "[status]") {
+TEST_CASE("render_json escapes strings and writes every field", "[status]") {
   std::string json = render_json(sample_report());
   CHECK_THAT(json, Catch::StartsWith("{\"instance\":\"redis\""));
   CHECK_THAT(json, Catch::Contains("\"holds_vip\":true"));
@@ -75,4 +75,25 @@ TEST_CASE("render_json emits escaped, complete JSON", "[status]") {
   StatusReport without_peer = sample_report();
   without_peer.peer.reset();
   CHECK_THAT(render_json(without_peer), Catch::Contains("\"peer\":null"));
+}
+
+TEST_CASE("json_string: valid UTF-8 whatever the bytes", "[status]") {
+  CHECK(json_string("plain") == "\"plain\"");
+  CHECK(json_string("caf\xc3\xa9") == "\"caf\xc3\xa9\"");       // valid UTF-8 kept
+  CHECK(json_string("\xe2\x82\xac") == "\"\xe2\x82\xac\"");      // three bytes
+  CHECK(json_string("\xf0\x9f\x98\x80") == "\"\xf0\x9f\x98\x80\"");  // four bytes
+  CHECK(json_string("/run/\xff\xfe") == "\"/run/\\ufffd\\ufffd\"");  // not UTF-8
+  CHECK(json_string("\xc3") == "\"\\ufffd\"");                     // cut short
+  CHECK(json_string("\xc0\xaf") == "\"\\ufffd\\ufffd\"");          // overlong
+  CHECK(json_string("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+  CHECK(json_string("a\x01" "b") == "\"a\\u0001b\"");
+}
+
+TEST_CASE("render_text and render_json say when the state dir cannot be read", "[status]") {
+  StatusReport report = sample_report();
+  report.state_error = "cannot open state dir /run/x: Permission denied";
+  CHECK_THAT(render_text(report), Catch::Contains("UNREADABLE: cannot open state dir"));
+  CHECK_THAT(render_text(report), !Catch::Contains("no transition recorded yet"));
+  CHECK_THAT(render_json(report), Catch::Contains("\"state_error\":\"cannot open state dir"));
+  CHECK_THAT(render_json(sample_report()), Catch::Contains("\"state_error\":null"));
 }

@@ -12,19 +12,27 @@
 namespace rk::cli {
 namespace {
 
+// The library's defaults (ToolOptions' initialisers) are the only ones.
+const ToolOptions kDefaults{};
+
 // What the command line gave, before it becomes ToolOptions.
 struct Parsed {
   std::vector<std::string> positionals;
   std::vector<std::string> renames;
-  int timeout_ms = 500;
-  int sync_timeout_s = 120;
-  int backup_grace_s = 5;
-  int pause_ms = 2000;
-  int poll_ms = 20;
-  std::string on_sync_timeout = "stay";
+  long long timeout_ms = kDefaults.timeout.count();
+  long long sync_timeout_s = kDefaults.sync_timeout.count();
+  long long backup_grace_s = kDefaults.backup_grace.count();
+  long long pause_ms = kDefaults.pause.count();
+  long long poll_ms = kDefaults.poll.count();
+  long long peer_silence_ms = kDefaults.peer_silence.count();
+  std::string on_sync_timeout =
+      kDefaults.on_sync_timeout == OnSyncTimeout::promote ? "promote" : "stay";
   bool tls = false;
   std::string tls_file;
 };
+
+// CLI11's check for one of the library's ranges (lib/rk/options.hpp).
+CLI::Range in(const Range& range) { return CLI::Range(range.min, range.max); }
 
 const char* positional_help(Kind kind) {
   return kind == Kind::check ? "[HOST [PORT]] as in the classic redis_check.sh"
@@ -41,7 +49,7 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
 
   app.add_option("--host", options.host, "Local Redis address")->capture_default_str();
   app.add_option("--port", options.port, "Local Redis port")
-      ->check(CLI::Range(1, 65535))
+      ->check(in(limits::port))
       ->capture_default_str();
   // One --config file serves every tool, so every tool accepts every key;
   // the ones a tool does not use are hidden from its --help (group "").
@@ -54,7 +62,7 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   app.add_option("--timeout", parsed.timeout_ms,
                  spec.kind == Kind::check ? "Deadline of the whole check (connect, AUTH, PING), ms"
                                           : "Deadline of each Redis call, ms")
-      ->check(CLI::Range(1, 60000))
+      ->check(in(limits::timeout_ms))
       ->capture_default_str();
   app.add_option("--log-file", options.log_file, "Append log lines to this file (mode 0600)");
   app.add_option("--state-dir", options.state_dir, "Directory for the lock and the last verdict")
@@ -75,7 +83,7 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
       ->group(spec.kind == Kind::status ? "Options" : "");
   const char* hook_group = spec.kind == Kind::hook ? "Options" : "";
   app.add_option("--sync-timeout", parsed.sync_timeout_s, "Bound on the wait for the sync, s")
-      ->check(CLI::Range(1, 86400))
+      ->check(in(limits::sync_timeout_s))
       ->capture_default_str()
       ->group(hook_group);
   app.add_option("--on-sync-timeout", parsed.on_sync_timeout,
@@ -90,16 +98,23 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   app.add_option("--backup-grace", parsed.backup_grace_s,
                  "redis_backup: time the peer's own promotion hook gets before a diverged peer "
                  "is replicated, s")
-      ->check(CLI::Range(0, 3600))
+      ->check(in(limits::backup_grace_s))
       ->capture_default_str()
       ->group(hook_group);
   app.add_option("--pause-ms", parsed.pause_ms,
                  "CLIENT PAUSE WRITE window on the peer for the final comparison, ms")
-      ->check(CLI::Range(100, 60000))
+      ->check(in(limits::pause_ms))
       ->capture_default_str()
       ->group(hook_group);
   app.add_option("--poll-ms", parsed.poll_ms, "Interval between observations, ms")
-      ->check(CLI::Range(1, 1000))
+      ->check(in(limits::poll_ms))
+      ->capture_default_str()
+      ->group(hook_group);
+  app.add_option("--peer-silence-ms", parsed.peer_silence_ms,
+                 "redis_master: how long a peer that times out is waited for before a node that "
+                 "is not known to be incomplete promotes without it, ms (a peer that refuses "
+                 "connections is not waited for)")
+      ->check(in(limits::peer_silence_ms))
       ->capture_default_str()
       ->group(hook_group);
 }
@@ -119,6 +134,12 @@ void apply_positionals(const CLI::App& app, const ToolSpec& spec, const Parsed& 
     if (const std::string* port = take(1)) options.port = parse_port(*port, "PORT");
     return;
   }
+  // The classic form is all three or none: with only LOCAL_HOST PEER_HOST
+  // the tool would quietly use the default port for both.
+  if (args.size() == 1)
+    throw UsageError("the classic form is LOCAL_HOST PEER_HOST PORT: PEER_HOST and PORT are missing");
+  if (args.size() == 2)
+    throw UsageError("the classic form is LOCAL_HOST PEER_HOST PORT: PORT is missing");
   if (const std::string* peer = take(1)) options.peer = *peer;
   if (const std::string* port = take(2)) options.port = parse_port(*port, "PORT");
 }
@@ -133,6 +154,7 @@ void apply_parsed(const Parsed& parsed, ToolOptions& options) {
   options.backup_grace = std::chrono::seconds(parsed.backup_grace_s);
   options.pause = std::chrono::milliseconds(parsed.pause_ms);
   options.poll = std::chrono::milliseconds(parsed.poll_ms);
+  options.peer_silence = std::chrono::milliseconds(parsed.peer_silence_ms);
   options.on_sync_timeout =
       parsed.on_sync_timeout == "promote" ? OnSyncTimeout::promote : OnSyncTimeout::stay;
   for (const std::string& rename : parsed.renames) {
@@ -166,7 +188,8 @@ int run_tool(const ToolSpec& spec, int argc, char** argv, ToolEntry entry) {
     app.parse(argc, argv);
     apply_positionals(app, spec, parsed, options);
     apply_parsed(parsed, options);
-    validate(options, std::getenv("REDISCLI_AUTH"));
+    if (const char* password = std::getenv("REDISCLI_AUTH")) options.environment_password = password;
+    validate(options);
     return to_int(entry(options));
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "rk/hook_run.hpp"
+
+// The acting half of redis_master: promote the local Redis, then make a peer
+// that is still a master replicate it. The loop that decides when lives in
+// master_hook.cpp; the choices themselves are pure (decisions.hpp).
+namespace rk {
+
+// The peer's writes held with CLIENT PAUSE <window> WRITE (Redis 6.2+: it
+// also holds expiries and the replication PINGs, so the peer's offset stands
+// still) for as long as this guard lives; CLIENT UNPAUSE when it ends, on
+// every path. A pause that cannot be lifted ends by itself with its window.
+class PeerWritePause {
+ public:
+  // Pauses now. Throws ReplyError when the peer refuses (NOPERM without
+  // +client|pause), RedisError when the call fails.
+  PeerWritePause(HookRun& run, std::chrono::milliseconds window);
+  PeerWritePause(const PeerWritePause&) = delete;
+  PeerWritePause& operator=(const PeerWritePause&) = delete;
+  ~PeerWritePause();
+
+  // How long the writes have been held.
+  std::chrono::milliseconds held_for() const;
+  // Makes sure the pause lasts at least `needed` more: a step that must
+  // happen while writes are held (the repoint) re-pauses a window that is
+  // about to end instead of trusting it. Throws like the constructor.
+  void ensure_open_for(std::chrono::milliseconds needed);
+  // Lifts the pause now (also done by the destructor).
+  void release();
+
+ private:
+  void pause();
+  HookRun& run_;
+  std::chrono::milliseconds window_;
+  Clock::time_point started_;
+  Clock::time_point ends_;
+  bool held_ = false;
+};
+
+class Promotion {
+ public:
+  explicit Promotion(HookRun& run) : run_(run) {}
+
+  // REPLICAOF NO ONE on the local Redis. Throws RedisError when it is refused
+  // or fails: until it succeeds, nothing has changed.
+  void promote(const std::string& why);
+
+  // The follow-ups once the local Redis is master: repoint a peer that is
+  // still a master and whose writes this node holds (while its writes are
+  // held, by `pause` or by a new one), then CONFIG REWRITE here, outside the
+  // peer's pause window. Never throws RedisError: the promotion has happened
+  // whatever these steps meet, so failures are warnings.
+  void finish(std::optional<PeerWritePause>& pause);
+
+ private:
+  void repoint_peer(const RedisState& peer_state, std::optional<PeerWritePause>& pause);
+  HookRun& run_;
+};
+
+}  // namespace rk
