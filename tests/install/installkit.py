@@ -4,7 +4,9 @@ and rendering man pages.
 
 ctest passes RK_BUILD_DIR, RK_SOURCE_DIR, RK_CMAKE, RK_CPACK, RK_TOOLS
 (comma-separated) and RK_VERSION (tests/install/CMakeLists.txt). Exit 77
-means skipped.
+means skipped: the whole suite, or every one of its tests. A suite where
+only some tests were skipped exits 0 and its last lines count and name the
+skipped ones.
 """
 import os
 import re
@@ -119,15 +121,55 @@ def render_man(page):
     return plain_text(text), check.stderr.strip()
 
 
-def main():
-    """Runs the tests of __main__: exit 1 on a failure, 77 when every test
-    was skipped, else 0 (skipped tests are listed)."""
-    program = unittest.main(verbosity=2, exit=False)
-    result = program.result
-    if not result.wasSuccessful():
-        sys.exit(1)
+def _test_of(test):
+    """The test method a result entry belongs to (a subTest's own test)."""
+    return getattr(test, "test_case", test)
+
+
+def report(result, name=None):
+    """(exit code, summary lines) of a unittest result, never counting a
+    skipped test as passed: 1 when a test failed or errored, or when no test
+    ran; 77 (ctest's SKIP code) when every test was skipped; else 0. The
+    lines count passed, skipped and failed tests and name each skip."""
+    name = name or os.path.basename(sys.argv[0])
+    failed = {_test_of(t).id() for t, _ in result.failures + result.errors}
+    failed |= {_test_of(t).id() for t in result.unexpectedSuccesses}
+    skipped = {}  # test id -> reason, for tests skipped as a whole
+    partly = {}  # test id -> its skipped subtests, for tests that ran
     for test, reason in result.skipped:
-        print(f"SKIPPED: {test.id()}: {reason}")
-    if result.testsRun and len(result.skipped) == result.testsRun:
-        sys.exit(SKIP_EXIT)
-    sys.exit(0)
+        if _test_of(test) is test:
+            skipped[test.id()] = reason
+        else:
+            partly.setdefault(_test_of(test).id(), []).append(f"{test.id()}: {reason}")
+    expected = {_test_of(t).id() for t, _ in result.expectedFailures}
+    partly = {k: v for k, v in partly.items() if k not in failed and k not in skipped}
+    ran = result.testsRun
+    passed = max(0, ran - len(failed | set(skipped) | expected))
+    summary = f"{name}: {ran} tests: {passed} passed, {len(skipped)} SKIPPED, {len(failed)} failed"
+    if partly:
+        summary += f" ({len(partly)} of the passed with SKIPPED subtests)"
+    if expected:
+        summary += f", {len(expected)} failed as expected"
+    lines = [f"SKIPPED: {test}: {reason}" for test, reason in sorted(skipped.items())]
+    for reasons in partly.values():
+        lines += [f"SKIPPED subtest: {reason}" for reason in reasons]
+    lines.append(summary)
+    if failed or not result.wasSuccessful():
+        return 1, lines
+    if ran == 0:
+        return 1, lines + [f"{name}: no test ran"]
+    if len(skipped) == ran:
+        return SKIP_EXIT, lines + [f"{name}: every test was skipped: reported to ctest as skipped"]
+    return 0, lines
+
+
+def main():
+    """Runs the tests of __main__, prints report()'s lines (whatever the
+    outcome) and exits with its code."""
+    program = unittest.main(verbosity=2, exit=False)
+    code, lines = report(program.result)
+    sys.stderr.flush()
+    for line in lines:
+        print(line)
+    sys.stdout.flush()
+    sys.exit(code)
