@@ -56,8 +56,7 @@ ExitCode run_backup_steps(HookRun& run) {
           return run.finish(Verdict::replicating, describe(*local));
         }
         case BackupAction::replicate_diverged:
-          if (auto loss = describe_replacement_loss(*local, *peer.state))
-            run.log().warning(*loss);
+          if (auto loss = describe_replacement_loss(*local, *peer.state)) run.log().warning(*loss);
           [[fallthrough]];
         case BackupAction::replicate_peer:
           run.act(*run.local(),

@@ -75,8 +75,8 @@ void record_health(const ToolOptions& options, bool healthy, const std::string& 
   else
     log.warning("health changed: {} -> unhealthy ({}:{}: {}){}", previous, options.host,
                 options.port, detail,
-                state_problem.empty() ? "" : fmt::format(" [state dir not used: {}]",
-                                                         state_problem));
+                state_problem.empty() ? ""
+                                      : fmt::format(" [state dir not used: {}]", state_problem));
 }
 
 }  // namespace

@@ -127,8 +127,9 @@ MasterDecision decide_without_peer(const MasterView& view, const MasterPolicy& p
     return {MasterAction::wait_for_peer,
             fmt::format("{} for {} ms; waiting up to {} ms for it to answer", peer_condition,
                         view.peer_silent_for.count(), policy.silence_grace.count())};
-  return promote_or_stay(view.local, peer_condition + "; nothing observed says this node lacks "
-                                                     "its writes");
+  return promote_or_stay(view.local, peer_condition +
+                                         "; nothing observed says this node lacks "
+                                         "its writes");
 }
 
 }  // namespace
@@ -164,8 +165,8 @@ MasterDecision decide_master_step(const MasterView& view, const MasterPolicy& po
   // Never sync from an empty peer over local data: a restarted, empty master
   // would make its replica wipe everything at the end of the transfer.
   if (peer.keys == 0) {
-    return promote_or_stay(
-        local, local.keys > 0 ? "peer is empty; keeping local data" : "both datasets are empty");
+    return promote_or_stay(local, local.keys > 0 ? "peer is empty; keeping local data"
+                                                 : "both datasets are empty");
   }
 
   const Endpoint& endpoint = policy.peer_endpoint;

@@ -109,10 +109,10 @@ bool keep_verifying(std::chrono::milliseconds paused_for, std::chrono::milliseco
 
 // What redis_master does when --sync-timeout runs out.
 enum class SyncTimeoutAction {
-  stay_replica,      // the default: the peer still holds the data
-  promote_anyway,    // --on-sync-timeout promote, and the local node can be promoted
-  stay_loading,      // --on-sync-timeout promote, but REPLICAOF NO ONE would be refused
-  already_master,    // nothing to promote
+  stay_replica,    // the default: the peer still holds the data
+  promote_anyway,  // --on-sync-timeout promote, and the local node can be promoted
+  stay_loading,    // --on-sync-timeout promote, but REPLICAOF NO ONE would be refused
+  already_master,  // nothing to promote
 };
 SyncTimeoutAction decide_on_sync_timeout(const RedisState& local, bool promote_requested);
 

@@ -81,9 +81,10 @@ std::string distrust_reason(const struct stat& info) {
   if (!S_ISDIR(info.st_mode)) return "is not a directory";
   uid_t me = ::geteuid();
   if (info.st_uid != me && info.st_uid != 0)
-    return fmt::format("is owned by uid {}, neither the running user (uid {}) nor root; "
-                       "chown it to the user the hooks run as",
-                       info.st_uid, me);
+    return fmt::format(
+        "is owned by uid {}, neither the running user (uid {}) nor root; "
+        "chown it to the user the hooks run as",
+        info.st_uid, me);
   if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0)
     return fmt::format("is writable by group or others (mode {:o}); chmod 700 it",
                        info.st_mode & 07777);
@@ -163,9 +164,10 @@ InstanceState::InstanceState(std::string dir, std::string instance, Access acces
     if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
       // A path through a regular file is a configuration error, not I/O.
       if (errno == ENOTDIR)
-        throw UnsafeStateDir(fmt::format("state dir {}: a component of the path is not a "
-                                         "directory; use a real directory (mode 700)",
-                                         dir_));
+        throw UnsafeStateDir(
+            fmt::format("state dir {}: a component of the path is not a "
+                        "directory; use a real directory (mode 700)",
+                        dir_));
       throw StateError(fmt::format("cannot create state dir {}: {}", dir_, errno_text(errno)));
     }
   }
@@ -174,9 +176,10 @@ InstanceState::InstanceState(std::string dir, std::string instance, Access acces
     int error = errno;
     if (error == ENOENT && access != Access::create) return;  // nothing recorded yet
     if (error == ELOOP || error == ENOTDIR)
-      throw UnsafeStateDir(fmt::format("state dir {} is a symlink or not a directory; use a real "
-                                       "directory (mode 700)",
-                                       dir_));
+      throw UnsafeStateDir(
+          fmt::format("state dir {} is a symlink or not a directory; use a real "
+                      "directory (mode 700)",
+                      dir_));
     throw StateError(fmt::format("cannot open state dir {}: {}", dir_, errno_text(error)));
   }
   struct stat info {};
@@ -216,8 +219,7 @@ int InstanceState::open_regular(const char* suffix, int flags) const {
   int fd = ::openat(dir_fd_, file.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == ENOENT && (flags & O_CREAT) == 0) return -1;
-    if (errno == ELOOP)
-      throw StateError(fmt::format("{}/{} is a symlink; refused", dir_, file));
+    if (errno == ELOOP) throw StateError(fmt::format("{}/{} is a symlink; refused", dir_, file));
     throw StateError(fmt::format("cannot open {}/{}: {}", dir_, file, errno_text(errno)));
   }
   struct stat info {};
@@ -278,9 +280,9 @@ bool InstanceState::record(Transition transition, const std::string& tool,
     newest = recorded.pid == 0 || !recorded.plausible(this_boot_id(), boot_ticks_now()) ||
              mine_.newer_than(recorded);
     if (newest)
-      write("state", fmt::format("generation={}\nstate={}\ntool={}\npid={}\ntime={}\n",
-                                 mine_.text(), to_string(transition), tool, mine_.pid,
-                                 local_time_text()));
+      write("state",
+            fmt::format("generation={}\nstate={}\ntool={}\npid={}\ntime={}\n", mine_.text(),
+                        to_string(transition), tool, mine_.pid, local_time_text()));
   } catch (...) {
     ::close(guard);
     throw;

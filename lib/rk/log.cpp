@@ -50,8 +50,7 @@ std::string Logger::open_log_file() {
   // O_NONBLOCK: a FIFO planted there must not hang the tool.
   int fd = ::open(options_.file.c_str(),
                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
-  if (fd < 0)
-    return errno == ELOOP ? std::string("is a symlink (refused)") : std::strerror(errno);
+  if (fd < 0) return errno == ELOOP ? std::string("is a symlink (refused)") : std::strerror(errno);
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);
@@ -75,13 +74,12 @@ std::optional<std::string> RepeatFilter::pass(const std::string& key, const std:
     ++seen.held_back;
     return std::nullopt;
   }
-  std::string line = seen.held_back == 0
-                         ? message
-                         : fmt::format("{} (repeated {} more times in {} s)", message,
-                                       seen.held_back,
-                                       std::chrono::duration_cast<std::chrono::seconds>(
-                                           now - seen.last_written)
-                                           .count());
+  std::string line =
+      seen.held_back == 0
+          ? message
+          : fmt::format(
+                "{} (repeated {} more times in {} s)", message, seen.held_back,
+                std::chrono::duration_cast<std::chrono::seconds>(now - seen.last_written).count());
   seen = Seen{now, 0};
   return line;
 }

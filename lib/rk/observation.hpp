@@ -13,10 +13,10 @@ namespace rk {
 // server that is gone lets an incomplete-looking peer be given up on, a
 // silent one may come back, and a denied one is a configuration problem.
 enum class Reach {
-  answered,    // INFO read and parsed
-  gone,        // connection refused, reset or closed: nothing serves there
-  silent,      // no answer within the deadline, a garbled answer, or -BUSY/-LOADING
-  denied,      // the server answered with an error: AUTH refused, NOPERM, unknown command
+  answered,        // INFO read and parsed
+  gone,            // connection refused, reset or closed: nothing serves there
+  silent,          // no answer within the deadline, a garbled answer, or -BUSY/-LOADING
+  denied,          // the server answered with an error: AUTH refused, NOPERM, unknown command
   not_configured,  // no peer was configured at all
 };
 const char* to_string(Reach reach);

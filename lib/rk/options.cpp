@@ -114,8 +114,8 @@ namespace {
 
 void check_range(long long value, const Range& range, const char* name, const char* unit) {
   if (!range.contains(value))
-    throw UsageError(fmt::format("{}: {}{} is outside {}-{}", name, value, unit, range.min,
-                                 range.max));
+    throw UsageError(
+        fmt::format("{}: {}{} is outside {}-{}", name, value, unit, range.min, range.max));
 }
 
 }  // namespace

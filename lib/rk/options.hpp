@@ -41,7 +41,7 @@ struct ToolOptions {
   std::string user;
   std::string password_file;
   std::string environment_password;  // REDISCLI_AUTH's value, when set
-  std::string password;  // filled by resolve_password() from the file or REDISCLI_AUTH
+  std::string password;              // filled by resolve_password() from the file or REDISCLI_AUTH
   std::chrono::milliseconds timeout{500};
   std::string log_file;
   std::string state_dir = "/run/redis-keepalived";

@@ -58,9 +58,10 @@ void Promotion::finish(std::optional<PeerWritePause>& pause) {
   try {
     local = read_info(*run_.local());
   } catch (const RedisError& error) {
-    run_.log().warning("promoted, but the local INFO after promotion failed ({}); the peer is "
-                       "not repointed and the config not rewritten",
-                       error.what());
+    run_.log().warning(
+        "promoted, but the local INFO after promotion failed ({}); the peer is "
+        "not repointed and the config not rewritten",
+        error.what());
     pause.reset();
     return;
   }

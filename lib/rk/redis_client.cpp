@@ -243,8 +243,7 @@ Reply Connection::command(const std::vector<std::string>& argv, Clock::time_poin
 
   void* raw = nullptr;
   for (;;) {
-    if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK)
-      fail("while parsing the reply");
+    if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail("while parsing the reply");
     if (raw != nullptr) break;
     wait_for_socket(POLLIN, deadline);
     if (redisBufferRead(context_.get()) != REDIS_OK) fail("while reading");

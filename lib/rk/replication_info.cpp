@@ -145,8 +145,8 @@ Result<RedisState> parse_info(std::string_view text) {
     state.link_up = link && *link == "up";
     state.sync_in_progress = read.flag("master_sync_in_progress", false);
     // Reported only while the link is not up.
-    state.link_never_up = !state.link_up && read.integer("master_link_down_since_seconds", false,
-                                                         0, -1, max_value) == -1;
+    state.link_never_up = !state.link_up && read.integer("master_link_down_since_seconds", false, 0,
+                                                         -1, max_value) == -1;
     state.slave_repl_offset = read.integer("slave_repl_offset", false, -1, -1, max_value);
     state.slave_read_repl_offset = read.integer("slave_read_repl_offset", false, -1, -1, max_value);
   }

@@ -33,8 +33,8 @@ struct RedisState {
   // Replica side (role:slave).
   std::string master_host;
   int master_port = 0;
-  bool link_up = false;                   // master_link_status:up, only after the RDB loaded
-  bool sync_in_progress = false;          // master_sync_in_progress:1
+  bool link_up = false;           // master_link_status:up, only after the RDB loaded
+  bool sync_in_progress = false;  // master_sync_in_progress:1
   // master_link_down_since_seconds:-1: Redis resets the link-down time at
   // REPLICAOF and at start-up, so -1 means no sync with the current master
   // has completed since then (a sync is pending).

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "rk/errors.hpp"
-#include "rk/observe.hpp"
 #include "rk/instance_state.hpp"
+#include "rk/observe.hpp"
 
 namespace rk {
 namespace {

@@ -65,13 +65,14 @@ MasterDecision step(const RedisState& local, const Observation& peer) {
 // last seen as `last_seen`, and has been quiet for `silent_ms`.
 MasterDecision step_after(const RedisState& local, const Observation& peer,
                           const std::optional<RedisState>& last_seen, long long silent_ms) {
-  return decide_master_step(MasterView{local, peer, last_seen, std::chrono::milliseconds(silent_ms)},
+  return decide_master_step(MasterView{local, peer, last_seen,
+                                       std::chrono::milliseconds(silent_ms)},
                             policy);
 }
 
 // The next backup step when the peer answered as `peer`.
-BackupDecision backup_step(const RedisState& local, const RedisState& peer, const Endpoint& endpoint,
-                           bool grace_over) {
+BackupDecision backup_step(const RedisState& local, const RedisState& peer,
+                           const Endpoint& endpoint, bool grace_over) {
   return decide_backup_step(local, Observation::of(peer), endpoint, grace_over);
 }
 
@@ -312,8 +313,7 @@ TEST_CASE("decide_master_step: a quiet peer never gets an incomplete node promot
   }
   SECTION("silent or gone while a full sync runs or an empty node's sync is pending: wait") {
     for (const RedisState& local : {syncing, pending}) {
-      CHECK(step_after(local, silent(), std::nullopt, 60000).action ==
-            MasterAction::wait_for_peer);
+      CHECK(step_after(local, silent(), std::nullopt, 60000).action == MasterAction::wait_for_peer);
       CHECK(step_after(local, gone(), std::nullopt, 0).action == MasterAction::wait_for_peer);
     }
   }
@@ -504,9 +504,8 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
           BackupAction::stop_peer_is_local);
   }
   SECTION("peer syncing from us before its promotion: wait, no loop") {
-    auto d =
-        backup_step(master(replid_a, 100, 5),
-                           replica_of({"10.0.0.1", 6379}, replid_a, 50, 5), peer_endpoint, true);
+    auto d = backup_step(master(replid_a, 100, 5), replica_of({"10.0.0.1", 6379}, replid_a, 50, 5),
+                         peer_endpoint, true);
     CHECK(d.action == BackupAction::wait);
   }
   SECTION("peer loading: wait") {
@@ -517,7 +516,7 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
   }
   SECTION("already the peer's replica with the link up: done") {
     CHECK(backup_step(replica_of(peer_endpoint, replid_a, 100, 5), master(replid_a, 100, 5),
-                             peer_endpoint, false)
+                      peer_endpoint, false)
               .action == BackupAction::done);
   }
   SECTION("the peer's replica, still syncing: wait for the link") {
@@ -528,8 +527,7 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
           BackupAction::wait_for_link);
   }
   SECTION("empty peer, local with data: refuse") {
-    auto d =
-        backup_step(master(replid_a, 100, 5), master(replid_b, 0, 0), peer_endpoint, true);
+    auto d = backup_step(master(replid_a, 100, 5), master(replid_b, 0, 0), peer_endpoint, true);
     CHECK(d.action == BackupAction::refuse_empty_peer);
     CHECK_THAT(d.reason, Catch::Contains("empty"));
   }
@@ -538,19 +536,19 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
               .action == BackupAction::replicate_peer);
   }
   SECTION("both empty: replicate") {
-    CHECK(backup_step(master(replid_a, 0, 0), master(replid_b, 0, 0), peer_endpoint, false)
-              .action == BackupAction::replicate_peer);
+    CHECK(
+        backup_step(master(replid_a, 0, 0), master(replid_b, 0, 0), peer_endpoint, false).action ==
+        BackupAction::replicate_peer);
   }
   SECTION("peer holds all our writes (it was promoted from us): replicate") {
     CHECK(backup_step(master(replid_a, 100, 5), promoted(replid_b, replid_a, 100, 300, 5),
-                             peer_endpoint, false)
+                      peer_endpoint, false)
               .action == BackupAction::replicate_peer);
   }
   SECTION("diverged histories: wait for the grace, then replicate as a split brain") {
     RedisState local = master(replid_a, 150, 5);
     RedisState peer = promoted(replid_b, replid_a, 100, 180, 5);
     CHECK(backup_step(local, peer, peer_endpoint, false).action == BackupAction::wait);
-    CHECK(backup_step(local, peer, peer_endpoint, true).action ==
-          BackupAction::replicate_diverged);
+    CHECK(backup_step(local, peer, peer_endpoint, true).action == BackupAction::replicate_diverged);
   }
 }

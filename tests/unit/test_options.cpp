@@ -129,9 +129,9 @@ TEST_CASE("validate checks every field and derives the peer", "[options]") {
       {"--peer-silence-ms", [](ToolOptions& o) { o.peer_silence = milliseconds(60001); }},
       {"--announce-host", [](ToolOptions& o) { o.announce_host = "300.1.1.1"; }},
       {"--peer", [](ToolOptions& o) { o.peer = "10.0.0.2:abc"; }},
-      {"--peer", [](ToolOptions& o) { o.peer = "127.0.0.1"; }},          // the local Redis itself
-      {"--peer", [](ToolOptions& o) { o.peer = "127.0.0.1:6379"; }},     // the same, with its port
-      {"password", [](ToolOptions& o) { o.user = "keepalived"; }},        // a user needs one
+      {"--peer", [](ToolOptions& o) { o.peer = "127.0.0.1"; }},       // the local Redis itself
+      {"--peer", [](ToolOptions& o) { o.peer = "127.0.0.1:6379"; }},  // the same, with its port
+      {"password", [](ToolOptions& o) { o.user = "keepalived"; }},    // a user needs one
   };
   for (const Bad& entry : bad) {
     ToolOptions wrong = options_with(entry.change);

@@ -79,14 +79,15 @@ TEST_CASE("render_json escapes strings and writes every field", "[status]") {
 
 TEST_CASE("json_string: valid UTF-8 whatever the bytes", "[status]") {
   CHECK(json_string("plain") == "\"plain\"");
-  CHECK(json_string("caf\xc3\xa9") == "\"caf\xc3\xa9\"");       // valid UTF-8 kept
-  CHECK(json_string("\xe2\x82\xac") == "\"\xe2\x82\xac\"");      // three bytes
-  CHECK(json_string("\xf0\x9f\x98\x80") == "\"\xf0\x9f\x98\x80\"");  // four bytes
-  CHECK(json_string("/run/\xff\xfe") == "\"/run/\\ufffd\\ufffd\"");  // not UTF-8
-  CHECK(json_string("\xc3") == "\"\\ufffd\"");                     // cut short
-  CHECK(json_string("\xc0\xaf") == "\"\\ufffd\\ufffd\"");          // overlong
+  CHECK(json_string("caf\xc3\xa9") == "\"caf\xc3\xa9\"");             // valid UTF-8 kept
+  CHECK(json_string("\xe2\x82\xac") == "\"\xe2\x82\xac\"");           // three bytes
+  CHECK(json_string("\xf0\x9f\x98\x80") == "\"\xf0\x9f\x98\x80\"");   // four bytes
+  CHECK(json_string("/run/\xff\xfe") == "\"/run/\\ufffd\\ufffd\"");   // not UTF-8
+  CHECK(json_string("\xc3") == "\"\\ufffd\"");                        // cut short
+  CHECK(json_string("\xc0\xaf") == "\"\\ufffd\\ufffd\"");             // overlong
   CHECK(json_string("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
-  CHECK(json_string("a\x01" "b") == "\"a\\u0001b\"");
+  CHECK(json_string("a\x01"
+                    "b") == "\"a\\u0001b\"");
 }
 
 TEST_CASE("render_text and render_json say when the state dir cannot be read", "[status]") {

@@ -137,7 +137,8 @@ void apply_positionals(const CLI::App& app, const ToolSpec& spec, const Parsed& 
   // The classic form is all three or none: with only LOCAL_HOST PEER_HOST
   // the tool would quietly use the default port for both.
   if (args.size() == 1)
-    throw UsageError("the classic form is LOCAL_HOST PEER_HOST PORT: PEER_HOST and PORT are missing");
+    throw UsageError(
+        "the classic form is LOCAL_HOST PEER_HOST PORT: PEER_HOST and PORT are missing");
   if (args.size() == 2)
     throw UsageError("the classic form is LOCAL_HOST PEER_HOST PORT: PORT is missing");
   if (const std::string* peer = take(1)) options.peer = *peer;
@@ -188,7 +189,8 @@ int run_tool(const ToolSpec& spec, int argc, char** argv, ToolEntry entry) {
     app.parse(argc, argv);
     apply_positionals(app, spec, parsed, options);
     apply_parsed(parsed, options);
-    if (const char* password = std::getenv("REDISCLI_AUTH")) options.environment_password = password;
+    if (const char* password = std::getenv("REDISCLI_AUTH"))
+      options.environment_password = password;
     validate(options);
     return to_int(entry(options));
   } catch (const CLI::CallForHelp&) {
