@@ -112,8 +112,12 @@ Result<ParsedReplies> parse_reply_bytes(std::string_view bytes) {
                                                        &freeReplyObject);
     parsed.replies.push_back(convert(*owned));
   }
-  // Bytes left unread, or a multi-bulk reply still being assembled.
-  parsed.complete = reader->pos == reader->len && reader->ridx == -1;
+  // Incomplete: bytes left unread, or a reply still being assembled. After
+  // the last reply hiredis 0.14 resets ridx to -1 only once it has trimmed
+  // its buffer (past 1 KiB); below that it leaves ridx at 0 with the first
+  // task's type unset (-1), which means the same: no reply in progress.
+  bool in_progress = reader->ridx > 0 || (reader->ridx == 0 && reader->rstack[0].type >= 0);
+  parsed.complete = reader->pos == reader->len && !in_progress;
   return parsed;
 }
 
