@@ -266,7 +266,8 @@ class FakeServer:
               PING, -ERR otherwise) after `delay` seconds;
       "reply" answer every command at once with the fixed `reply` bytes.
     Modes that answer with `replies[NAME]` (raw RESP bytes keyed by the upper
-    case command name, e.g. b"INFO"), or else as "slow" does:
+    case command name, e.g. b"INFO"; or a list of them, one per call, the
+    last repeating, where None means no answer), or else as "slow" does:
       "map"        the whole reply at once;
       "stall-half" the first half of the reply, then nothing (connection open);
       "drip"       the reply one byte every `interval` seconds;
@@ -342,7 +343,10 @@ class FakeServer:
             elif self.mode == "reply":
                 out = self.reply
             elif name in self.replies:
-                out = self.replies[name]
+                out = self._next_reply(name)
+                if out is None:  # scripted silence: never answer again
+                    self.closed.wait()
+                    return
             elif name == b"PING":
                 out = b"+PONG\r\n"
             elif name in (b"AUTH", b"SELECT", b"CLIENT"):
@@ -372,6 +376,15 @@ class FakeServer:
                 except OSError:
                     pass
                 return
+
+    def _next_reply(self, name):
+        """replies[name] as bytes, or the next of a list of them (its last
+        entry repeats); None stands for no answer at all."""
+        with self.lock:
+            scripted = self.replies[name]
+            if isinstance(scripted, list):
+                return scripted.pop(0) if len(scripted) > 1 else scripted[0]
+            return scripted
 
     def close(self):
         self.closed.set()
