@@ -78,6 +78,15 @@ class InvocationTest(ToolTestCase):
              self.check(host=None, port=None) + ["127.0.0.1", "abc"]),
             ("master positional bad host", "redis_master",
              self.hook(host=None, port=None, peer=None) + ["300.1.1.1", "127.0.0.1", "{L}"]),
+            # The classic form is all three positionals or none.
+            ("master classic form without PORT", "redis_master",
+             self.hook(host=None, port=None, peer=None) + ["127.0.0.1", "127.0.0.2"]),
+            ("backup classic form with LOCAL_HOST only", "redis_backup",
+             self.hook(host=None, port=None, peer=None) + ["127.0.0.1"]),
+            ("status classic form without PORT", "redis_status",
+             self.check(host=None, port=None) + ["127.0.0.1", "127.0.0.2"]),
+            ("master peer is the local Redis", "redis_master",
+             self.hook(host=None, port=None, peer=None) + ["127.0.0.1", "127.0.0.1", "{L}"]),
         ]
         for port in ("0", "70000", "abc", "-1", ""):
             cases.append((f"master port {port!r}", "redis_master", self.hook(port=port)))

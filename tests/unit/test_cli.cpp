@@ -1,0 +1,106 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "common/cli.hpp"
+
+using namespace rk;
+
+namespace {
+
+// What the last run handed to its tool entry.
+ToolOptions seen;
+int entries = 0;
+
+ExitCode capture(const ToolOptions& options) {
+  seen = options;
+  ++entries;
+  return ExitCode::success;
+}
+
+// Runs the command line `args` (without the program name) through run_tool
+// for a tool of `kind`; returns the exit status.
+int run(cli::Kind kind, std::vector<std::string> args) {
+  static const cli::ToolSpec check{"redis_check", cli::Kind::check, "test"};
+  static const cli::ToolSpec hook{"redis_master", cli::Kind::hook, "test"};
+  static const cli::ToolSpec status{"redis_status", cli::Kind::status, "test"};
+  const cli::ToolSpec& spec =
+      kind == cli::Kind::check ? check : kind == cli::Kind::status ? status : hook;
+  args.insert(args.begin(), spec.name);
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  seen = ToolOptions{};
+  entries = 0;
+  return cli::run_tool(spec, static_cast<int>(argv.size()), argv.data(), &capture);
+}
+
+}  // namespace
+
+TEST_CASE("cli: the hooks' classic form is all three positionals or none", "[cli]") {
+  REQUIRE(run(cli::Kind::hook, {}) == 0);
+  CHECK(seen.host == "127.0.0.1");
+  CHECK(seen.port == 6379);
+  CHECK_FALSE(seen.peer_endpoint);
+
+  REQUIRE(run(cli::Kind::hook, {"10.0.0.1", "10.0.0.2", "6380"}) == 0);
+  CHECK(seen.host == "10.0.0.1");
+  REQUIRE(seen.peer_endpoint);
+  CHECK(seen.peer_endpoint->host == "10.0.0.2");
+  CHECK(seen.peer_endpoint->port == 6380);
+  CHECK(seen.port == 6380);
+
+  // One or two of them would quietly use the default port: refused, and the
+  // tool never runs.
+  CHECK(run(cli::Kind::hook, {"10.0.0.1"}) == 2);
+  CHECK(run(cli::Kind::hook, {"10.0.0.1", "10.0.0.2"}) == 2);
+  CHECK(run(cli::Kind::status, {"10.0.0.1", "10.0.0.2"}) == 2);
+  CHECK(run(cli::Kind::hook, {"10.0.0.1", "10.0.0.2", "6380", "extra"}) == 2);
+  CHECK(entries == 0);
+}
+
+TEST_CASE("cli: positionals win over --host, --port and --peer", "[cli]") {
+  REQUIRE(run(cli::Kind::hook, {"--host", "10.9.9.9", "--peer", "10.8.8.8:7000", "10.0.0.1",
+                                "10.0.0.2", "6380"}) == 0);
+  CHECK(seen.host == "10.0.0.1");
+  CHECK(seen.peer_endpoint->host == "10.0.0.2");
+  CHECK(seen.peer_endpoint->port == 6380);
+}
+
+TEST_CASE("cli: redis_check takes [HOST [PORT]]", "[cli]") {
+  REQUIRE(run(cli::Kind::check, {"10.0.0.5"}) == 0);
+  CHECK(seen.host == "10.0.0.5");
+  CHECK(seen.port == 6379);
+  REQUIRE(run(cli::Kind::check, {"10.0.0.5", "6390"}) == 0);
+  CHECK(seen.port == 6390);
+  CHECK(run(cli::Kind::check, {"10.0.0.5", "abc"}) == 2);
+  CHECK(run(cli::Kind::check, {"10.0.0.5", "6390", "x"}) == 2);
+}
+
+TEST_CASE("cli: the peer may not be the local Redis itself", "[cli]") {
+  CHECK(run(cli::Kind::hook, {"127.0.0.1", "127.0.0.1", "6379"}) == 2);
+  CHECK(run(cli::Kind::hook, {"--port", "7000", "--peer", "127.0.0.1:7000"}) == 2);
+  CHECK(run(cli::Kind::hook, {"--port", "7000", "--peer", "127.0.0.1:7001"}) == 0);
+}
+
+TEST_CASE("cli: defaults and ranges are the library's", "[cli]") {
+  const ToolOptions defaults;
+  REQUIRE(run(cli::Kind::hook, {}) == 0);
+  CHECK(seen.timeout == defaults.timeout);
+  CHECK(seen.sync_timeout == defaults.sync_timeout);
+  CHECK(seen.backup_grace == defaults.backup_grace);
+  CHECK(seen.pause == defaults.pause);
+  CHECK(seen.poll == defaults.poll);
+  CHECK(seen.peer_silence == defaults.peer_silence);
+  CHECK(seen.on_sync_timeout == defaults.on_sync_timeout);
+  CHECK(run(cli::Kind::hook, {"--backup-grace", std::to_string(limits::backup_grace_s.max)}) ==
+        0);
+  CHECK(run(cli::Kind::hook, {"--backup-grace", std::to_string(limits::backup_grace_s.max + 1)}) ==
+        2);
+  CHECK(run(cli::Kind::hook, {"--sync-timeout", std::to_string(limits::sync_timeout_s.max + 1)}) ==
+        2);
+  CHECK(run(cli::Kind::hook, {"--pause-ms", std::to_string(limits::pause_ms.min - 1)}) == 2);
+  CHECK(run(cli::Kind::hook, {"--peer-silence-ms", std::to_string(limits::peer_silence_ms.min)}) ==
+        0);
+  CHECK(seen.peer_silence.count() == limits::peer_silence_ms.min);
+}
