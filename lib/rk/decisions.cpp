@@ -85,14 +85,17 @@ bool same_server(const RedisState& local, const RedisState& peer) {
 }
 
 std::optional<std::string> known_incompleteness(const RedisState& local,
-                                                const std::optional<RedisState>& peer_last_seen) {
+                                                const std::optional<RedisState>& peer_last_seen,
+                                                bool peer_known_empty) {
   if (local.role == Role::replica && local.sync_in_progress)
     return fmt::format("a full sync from {}:{} is running (master_sync_in_progress:1)",
                        local.master_host, local.master_port);
   // An empty replica whose first sync has not completed is waiting for all
   // of its data. A replica that restarted from its own files and has not
-  // reached its master yet is not: it holds what it had.
-  if (local.role == Role::replica && local.link_never_up && local.keys == 0)
+  // reached its master yet is not: it holds what it had. Nor is one whose
+  // peer answers with no keys at all (two empty nodes that started as each
+  // other's replicas wait for nothing).
+  if (local.role == Role::replica && local.link_never_up && local.keys == 0 && !peer_known_empty)
     return fmt::format(
         "it is empty and no sync from {}:{} has completed since REPLICAOF or start-up "
         "(master_link_down_since_seconds:-1)",
@@ -117,7 +120,8 @@ MasterDecision promote_or_stay(const RedisState& local, std::string reason) {
 // only when nothing observed says this node lacks the peer's writes.
 MasterDecision decide_without_peer(const MasterView& view, const MasterPolicy& policy,
                                    const std::string& peer_condition) {
-  if (auto incomplete = known_incompleteness(view.local, view.peer_last_seen))
+  bool peer_known_empty = view.peer.answered() && view.peer.state->keys == 0;
+  if (auto incomplete = known_incompleteness(view.local, view.peer_last_seen, peer_known_empty))
     return {MasterAction::wait_for_peer,
             fmt::format("{}, and this node is incomplete: {}", peer_condition, *incomplete)};
   // A silent peer may be a stalled one (a fork, a slow command, a network

@@ -55,8 +55,10 @@ std::optional<std::string> describe_replacement_loss(const RedisState& local,
 // an empty replica's first sync is pending (REPLICAOF given, no sync
 // completed since), or the peer was last seen holding writes this node's
 // history lacks.
+// `peer_known_empty`: the peer answers now, with no keys.
 std::optional<std::string> known_incompleteness(const RedisState& local,
-                                                const std::optional<RedisState>& peer_last_seen);
+                                                const std::optional<RedisState>& peer_last_seen,
+                                                bool peer_known_empty = false);
 
 enum class MasterAction {
   promote,             // REPLICAOF NO ONE: the peer holds nothing this node lacks
@@ -151,7 +153,7 @@ struct BackupDecision {
 
 // The next step of notify_backup. `grace_over` says whether the peer's own
 // promotion hook has had time to act (see --backup-grace).
-BackupDecision decide_backup_step(const RedisState& local, const Observation& peer,
+BackupDecision decide_backup_step(const RedisState& local, const Observation& observed,
                                   const Endpoint& peer_endpoint, bool grace_over);
 
 // True when `local` and `peer` are one and the same server process.

@@ -10,7 +10,7 @@
 namespace rk {
 
 // vrrp_script: one bounded PING of the local Redis.
-ExitCode run_check(const ToolOptions& options);
+ExitCode run_check(const ToolOptions& given);
 // notify_master: the sync-wait before promotion.
 ExitCode run_master(const ToolOptions& options);
 // notify_backup: replicate the peer once it is safe to.

@@ -21,7 +21,7 @@ namespace rk {
 namespace {
 
 // Every file the tools read here is a line or a few; more is not ours.
-constexpr size_t kMaxStateFile = 64 * 1024;
+constexpr size_t kMaxStateFile = size_t{64} * 1024;
 
 // Reads at most kMaxStateFile bytes of an open regular file.
 std::string read_fd(int fd) {

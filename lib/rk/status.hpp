@@ -43,6 +43,6 @@ std::string json_string(const std::string& text);
 // Prints the report (JSON with options.json). Exit 0 when the local Redis
 // and the state dir are readable; 1 when the local Redis is not; 2 when the
 // state dir cannot be read (the report says why, and so does stderr).
-ExitCode run_status(const ToolOptions& options);
+ExitCode run_status(const ToolOptions& given);
 
 }  // namespace rk

@@ -1,7 +1,6 @@
 """redis_backup: replicate the peer once it is a master that is not itself
 waiting to sync from this node; never over an empty peer."""
 import re
-import time
 
 import itkit
 from itkit import RoleMonitor, ToolTestCase, populate, setUpModule  # noqa: F401
@@ -62,7 +61,9 @@ class RedisBackupTest(ToolTestCase):
                                                     "--sync-timeout", "20"))
         mon = RoleMonitor(local, interval=0.02).start()
         self.addCleanup(mon.stop)
-        time.sleep(1.0)
+        # The hook has seen the peer replicating us and decided to wait.
+        itkit.wait_until(lambda: "decision wait: peer is a replica" in itkit.read_text(
+            self.log_file) or running.poll() is not None, 10, what="the hook's wait decision")
         if running.poll() is not None:
             self.fail(f"redis_backup did not wait for the peer: {running.result()!r}")
         # Replicating our own replica would make a loop.

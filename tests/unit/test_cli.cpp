@@ -25,8 +25,9 @@ int run(cli::Kind kind, std::vector<std::string> args) {
   static const cli::ToolSpec check{"redis_check", cli::Kind::check, "test"};
   static const cli::ToolSpec hook{"redis_master", cli::Kind::hook, "test"};
   static const cli::ToolSpec status{"redis_status", cli::Kind::status, "test"};
-  const cli::ToolSpec& spec =
-      kind == cli::Kind::check ? check : kind == cli::Kind::status ? status : hook;
+  const cli::ToolSpec& spec = kind == cli::Kind::check    ? check
+                              : kind == cli::Kind::status ? status
+                                                          : hook;
   args.insert(args.begin(), spec.name);
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
@@ -93,8 +94,7 @@ TEST_CASE("cli: defaults and ranges are the library's", "[cli]") {
   CHECK(seen.poll == defaults.poll);
   CHECK(seen.peer_silence == defaults.peer_silence);
   CHECK(seen.on_sync_timeout == defaults.on_sync_timeout);
-  CHECK(run(cli::Kind::hook, {"--backup-grace", std::to_string(limits::backup_grace_s.max)}) ==
-        0);
+  CHECK(run(cli::Kind::hook, {"--backup-grace", std::to_string(limits::backup_grace_s.max)}) == 0);
   CHECK(run(cli::Kind::hook, {"--backup-grace", std::to_string(limits::backup_grace_s.max + 1)}) ==
         2);
   CHECK(run(cli::Kind::hook, {"--sync-timeout", std::to_string(limits::sync_timeout_s.max + 1)}) ==

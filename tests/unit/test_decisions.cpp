@@ -272,6 +272,8 @@ TEST_CASE("known_incompleteness: what says this node lacks the peer's writes", "
     RedisState restarted = local;
     restarted.keys = 3000;
     CHECK_FALSE(known_incompleteness(restarted, std::nullopt));
+    // Its master answers with no keys: nothing to wait for.
+    CHECK_FALSE(known_incompleteness(local, std::nullopt, true));
   }
   SECTION("the peer was last seen with writes this node lacks") {
     auto why = known_incompleteness(master(replid_c, 0, 0), master(replid_a, 5000, 1000));
@@ -316,6 +318,12 @@ TEST_CASE("decide_master_step: a quiet peer never gets an incomplete node promot
       CHECK(step_after(local, silent(), std::nullopt, 60000).action == MasterAction::wait_for_peer);
       CHECK(step_after(local, gone(), std::nullopt, 0).action == MasterAction::wait_for_peer);
     }
+  }
+  SECTION("two empty nodes that started as each other's replicas: the master hook promotes") {
+    RedisState peer_replica = replica_of({"10.0.0.1", 6379}, replid_b, 0, 0);
+    peer_replica.link_up = false;
+    peer_replica.link_never_up = true;
+    CHECK(step(pending, answered(peer_replica)).action == MasterAction::promote);
   }
   SECTION("a loading or replica peer does not end the wait of an incomplete node") {
     RedisState loading = master(replid_a, 5000, 1000);
