@@ -11,6 +11,9 @@ Parts (--only, comma-separated; all by default):
   sync      sync-wait overhead of redis_master: from the moment the local
             replica has caught up to the moment it accepts writes.
   memory    peak RSS of every tool, of redis-cli PING and of the classic check.
+  peer-faults  this build against --baseline-bin, interleaved: a peer
+            stalled during a fresh node's sync-wait (is an empty node
+            promoted?), and the lab's crash scenario (write gap, writes lost).
   failover  longest write gap after kill -9 of the master's Redis, in the
             namespace lab (tests/e2e/lab.py, root only), with the classic
             shell hooks and with redis-keepalived at the classic and the
@@ -41,9 +44,10 @@ from .failover import (DEFAULT_FAILOVER_PROFILES, FAILOVER_PROFILES, failover_ta
                        part_failover, report_failover)
 from .helpers import helper
 from .memory import part_memory, report_memory
+from .peer_faults import part_peer_faults, report_peer_faults
 from .sync import part_sync, report_sync, sync_target
 
-PARTS = ("check", "sync", "memory", "failover")
+PARTS = ("check", "sync", "memory", "failover", "peer-faults")
 
 
 def main(argv):
@@ -52,8 +56,9 @@ def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--only", default=",".join(PARTS),
-                    help=f"parts to run, comma-separated ({','.join(PARTS)})")
+    ap.add_argument("--only", default=None,
+                    help=f"parts to run, comma-separated ({','.join(PARTS)}); default: all, "
+                         "peer-faults only with --baseline-bin")
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"),
                     help="build dir (configured as Release if new); default build-bench/")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
@@ -71,11 +76,20 @@ def main(argv):
     ap.add_argument("--failover-profiles", default=",".join(DEFAULT_FAILOVER_PROFILES),
                     help="failover: " + "; ".join(f"{k} = {v['label']}"
                                                   for k, v in FAILOVER_PROFILES.items()))
+    ap.add_argument("--baseline-bin",
+                    help="peer-faults: a dir with the tools of the build to compare with "
+                         "(for example an earlier commit's build/bin)")
+    ap.add_argument("--stall-runs", type=int, default=5,
+                    help="peer-faults: stalled-peer promotions per build")
+    ap.add_argument("--crash-runs", type=int, default=5,
+                    help="peer-faults: lab crash runs per build")
     ap.add_argument("--out", help="dir for the JSON figures and the lab logs "
                     "(default: <build-dir>/bench-results/<time>)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args(argv)
     args.build_dir = os.path.abspath(args.build_dir)
+    if args.only is None:
+        args.only = ",".join(p for p in PARTS if p != "peer-faults" or args.baseline_bin)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     for p in parts:
         if p not in PARTS:
@@ -102,7 +116,8 @@ def main(argv):
         steps = {"check": (part_check, report_check, lambda r: [check_target(r)]),
                  "sync": (part_sync, report_sync, lambda r: [sync_target(r)]),
                  "memory": (part_memory, report_memory, lambda r: []),
-                 "failover": (part_failover, report_failover, failover_targets)}
+                 "failover": (part_failover, report_failover, failover_targets),
+                 "peer-faults": (part_peer_faults, report_peer_faults, lambda r: [])}
         reports = []
         for part in PARTS:
             if part not in parts:

@@ -1,0 +1,187 @@
+"""Part peer-faults: this build against a baseline build (--baseline-bin), in
+the same run, interleaved.
+
+- stall: a fresh node's redis_master asks the peer (1,000 keys, a 5 s
+  diskless-sync delay) for its data; the peer then stalls for 1.2 s
+  (DEBUG SLEEP), longer than the hook's --timeout. Counted: runs in which the
+  node became master before it held the peer's keys (an empty node promoted
+  while the peer held everything), and the time to a complete promotion.
+- crash: the lab's crash scenario (kill -9 of the master's Redis under
+  writes), with each build's binaries: the longest write gap and the
+  acknowledged writes lost.
+"""
+import json
+import os
+import subprocess
+import threading
+import time
+
+from rediskit import RedisReplyError, Resp, populate
+
+from .common import REPO, BenchError, fmt, log, median, redis_server, spawn, stop
+
+KEYS = 1000
+STALL_S = 1.2
+HOOK_TIMEOUT_MS = 300
+SYNC_DELAY_S = 5
+
+
+def keys_of(info):
+    db0 = info.get("db0", "")
+    return int(db0.split(",")[0].split("=")[1]) if db0.startswith("keys=") else 0
+
+
+def stall_trial(ctx, bindir, label, i):
+    """One stalled-peer promotion with the binaries in BINDIR."""
+    root = ctx["tmp"]
+    name = f"{label}-{i}"
+    peer = redis_server(root, f"stall-peer-{name}",
+                        [f"repl-diskless-sync-delay {SYNC_DELAY_S}", "enable-debug-command yes"])
+    local = redis_server(root, f"stall-local-{name}")
+    state = os.path.join(root, f"stall-state-{name}")
+    os.mkdir(state, 0o700)
+    logfile = os.path.join(ctx["outdir"], f"stall-{name}.log")
+    try:
+        populate(peer, KEYS)
+        hook = spawn([os.path.join(bindir, "redis_master"), "--host", "127.0.0.1",
+                      "--port", str(local.port), "--peer", f"127.0.0.1:{peer.port}",
+                      "--timeout", str(HOOK_TIMEOUT_MS), "--sync-timeout", "30",
+                      "--state-dir", state, "--instance", "bench", "--log-file", logfile],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        deadline = t0 + 10
+        while time.monotonic() < deadline and hook.poll() is None:
+            if os.path.exists(logfile) and "replicating" in open(logfile).read():
+                break
+            time.sleep(0.01)
+        else:
+            raise BenchError(f"stall {name}: the hook never asked the peer for its data")
+
+        def debug_sleep():
+            with Resp("127.0.0.1", peer.port, timeout=10) as c:
+                c.call("DEBUG", "SLEEP", str(STALL_S))
+        sleeper = threading.Thread(target=debug_sleep, daemon=True)
+        sleeper.start()
+        incomplete_master, complete_at = None, None
+        seen_replica = False
+        with Resp("127.0.0.1", local.port, timeout=2) as c:
+            while time.monotonic() < t0 + 45:
+                try:
+                    info = c.info()
+                except (OSError, ConnectionError, RedisReplyError):
+                    info = {}
+                role, keys = info.get("role"), keys_of(info)
+                seen_replica = seen_replica or role == "slave"
+                if seen_replica and role == "master":
+                    if keys < KEYS and incomplete_master is None:
+                        incomplete_master = keys
+                    if keys >= KEYS and info.get("loading") == "0":
+                        complete_at = time.monotonic() - t0
+                if hook.poll() is not None and (role == "master" or complete_at is None):
+                    break
+                time.sleep(0.02)
+        rc = hook.wait(timeout=40)
+        sleeper.join(timeout=5)
+        return {"build": label, "rc": rc, "promoted_incomplete": incomplete_master is not None,
+                "keys_when_promoted": incomplete_master, "complete_promotion_s":
+                round(complete_at, 2) if complete_at is not None else None,
+                "log": os.path.basename(logfile)}
+    finally:
+        stop(local)
+        stop(peer)
+
+
+def crash_trial(ctx, bindir, label, i):
+    """The lab's crash scenario with the binaries in BINDIR."""
+    errlog = os.path.join(ctx["outdir"], f"crash-{label}-{i}.log")
+    with open(errlog, "w") as err:
+        proc = spawn(["python3", os.path.join(REPO, "tests", "e2e", "lab.py"), "--scenario",
+                      "crash", "--bin-dir", bindir, "--json"], grace=60,
+                     stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+        try:
+            out = proc.communicate(timeout=300)[0]
+        except subprocess.TimeoutExpired:
+            out = ""
+        stop(proc)
+    res = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            try:
+                res = json.loads(line)
+            except ValueError:
+                pass
+    return {"build": label, "result": res.get("result", "error"),
+            "write_gap_s": res.get("write_gap_s"), "lost": res.get("lost"),
+            "acked": res.get("acked"), "log": os.path.basename(errlog)}
+
+
+def spread(xs, digits=2):
+    """'median (min-max)' of the numbers in XS."""
+    return f"{fmt(median(xs), digits)} ({fmt(min(xs), digits)}-{fmt(max(xs), digits)})"
+
+
+def part_peer_faults(ctx):
+    args = ctx["args"]
+    if not args.baseline_bin:
+        raise BenchError("give --baseline-bin DIR: the binaries of the build to compare with")
+    builds = (("baseline", os.path.abspath(args.baseline_bin)), ("this", ctx["bindir"]))
+    for label, bindir in builds:
+        if not os.access(os.path.join(bindir, "redis_master"), os.X_OK):
+            raise BenchError(f"{bindir} has no redis_master ({label})")
+    res = {"baseline_bin": builds[0][1], "stall": [], "crash": []}
+    for i in range(args.stall_runs):
+        for label, bindir in builds:
+            trial = stall_trial(ctx, bindir, label, i)
+            log(f"stall {label} {i}: incomplete master={trial['promoted_incomplete']} "
+                f"rc={trial['rc']} complete after {trial['complete_promotion_s']} s")
+            res["stall"].append(trial)
+    if os.geteuid() != 0:
+        log("crash: skipped (the lab needs root)")
+        return res
+    for i in range(args.crash_runs):
+        for label, bindir in builds:
+            trial = crash_trial(ctx, bindir, label, i)
+            log(f"crash {label} {i}: {trial['result']} gap {trial['write_gap_s']} s "
+                f"lost {trial['lost']}")
+            res["crash"].append(trial)
+    return res
+
+
+def report_peer_faults(res):
+    lines = ["### peer-faults: this build against the baseline, same run, interleaved", "",
+             f"Baseline binaries: `{res['baseline_bin']}`.", "",
+             "| | baseline | this build |", "|---|---|---|"]
+
+    def of(kind, label):
+        return [t for t in res[kind] if t["build"] == label]
+    row = ["peer stalled 1.2 s during the sync-wait: empty node promoted"]
+    for label in ("baseline", "this"):
+        trials = of("stall", label)
+        bad = sum(1 for t in trials if t["promoted_incomplete"])
+        row.append(f"{bad} of {len(trials)}")
+    lines.append("| " + " | ".join(row) + " |")
+    row = ["same: time to a promotion with all 1,000 keys, median (min-max)"]
+    for label in ("baseline", "this"):
+        times = [t["complete_promotion_s"] for t in of("stall", label)
+                 if t["complete_promotion_s"] is not None and not t["promoted_incomplete"]]
+        row.append(spread(times) + " s" if times else "never")
+    lines.append("| " + " | ".join(row) + " |")
+    if res["crash"]:
+        row = ["kill -9 of the master's Redis: longest write gap, median (min-max)"]
+        for label in ("baseline", "this"):
+            gaps = [t["write_gap_s"] for t in of("crash", label) if t["write_gap_s"] is not None]
+            row.append(spread(gaps) + " s" if gaps else "not measured")
+        lines.append("| " + " | ".join(row) + " |")
+        row = ["same: runs passed; acknowledged writes lost"]
+        for label in ("baseline", "this"):
+            trials = of("crash", label)
+            passed = sum(1 for t in trials if t["result"] == "pass")
+            lost = sum(t["lost"] or 0 for t in trials)
+            row.append(f"{passed} of {len(trials)}; {lost}")
+        lines.append("| " + " | ".join(row) + " |")
+        base = [t["write_gap_s"] for t in of("crash", "baseline") if t["write_gap_s"]]
+        this = [t["write_gap_s"] for t in of("crash", "this") if t["write_gap_s"]]
+        if base and this:
+            lines += ["", f"Crash write gap, this build / baseline: "
+                          f"{fmt(median(this) / median(base), 2)}x (medians)."]
+    return "\n".join(lines)
