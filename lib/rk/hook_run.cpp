@@ -81,27 +81,19 @@ long long HookRun::elapsed_ms() const { return ms_since(started_); }
 
 std::optional<RedisState> HookRun::observe_local() {
   Observation seen = observe(local_, local_connection(options_));
-  if (seen.answered()) {
-    last_local_error_.clear();
-    return seen.state;
-  }
-  if (last_local_error_ != seen.error) {
-    log_.info("local Redis {}:{} not readable: {}", options_.host, options_.port, seen.error);
-    last_local_error_ = seen.error;
-  }
+  if (seen.answered()) return seen.state;
+  log_.repeated_info("local|" + seen.error, fmt::format("local Redis {}:{} not readable: {}",
+                                                        options_.host, options_.port, seen.error));
   return std::nullopt;
 }
 
 Observation HookRun::observe_peer() {
   if (!options_.peer_endpoint) return Observation::failed(Reach::not_configured, "no peer");
   Observation seen = observe(peer_, peer_connection(options_));
-  if (seen.answered()) {
-    last_peer_error_.clear();
-  } else if (last_peer_error_ != seen.error) {
-    log_.info("peer Redis {} not readable ({}): {}", options_.peer_endpoint->text(),
-              to_string(seen.reach), seen.error);
-    last_peer_error_ = seen.error;
-  }
+  if (!seen.answered())
+    log_.repeated_info("peer|" + seen.error, fmt::format("peer Redis {} not readable ({}): {}",
+                                                         options_.peer_endpoint->text(),
+                                                         to_string(seen.reach), seen.error));
   return seen;
 }
 

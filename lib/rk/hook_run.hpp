@@ -50,10 +50,10 @@ class HookRun {
   bool past(Clock::time_point deadline) const { return Clock::now() >= deadline; }
 
   // INFO of the local Redis, (re)connecting when needed. nullopt when it
-  // cannot be read right now (logged once per distinct error).
+  // cannot be read right now (each error logged once per 10 s, with a count).
   std::optional<RedisState> observe_local();
-  // INFO of the peer, (re)connecting when needed (logged once per distinct
-  // error). Reach::not_configured when there is no peer.
+  // INFO of the peer, (re)connecting when needed (each error logged once per
+  // 10 s, with a count). Reach::not_configured when there is no peer.
   Observation observe_peer();
   std::optional<Connection>& local() { return local_; }
   std::optional<Connection>& peer() { return peer_; }
@@ -89,8 +89,6 @@ class HookRun {
   std::optional<Connection> peer_;
   bool holds_lock_ = false;
   std::string last_decision_;
-  std::string last_local_error_;
-  std::string last_peer_error_;
 };
 
 }  // namespace rk

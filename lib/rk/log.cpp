@@ -84,8 +84,8 @@ std::optional<std::string> RepeatFilter::pass(const std::string& key, const std:
   return line;
 }
 
-void Logger::repeated_warning(const std::string& key, const std::string& message) {
-  if (auto line = repeats_.pass(key, message, RepeatFilter::Clock::now())) write(true, *line);
+void Logger::repeated_info(const std::string& key, const std::string& message) {
+  if (auto line = repeats_.pass(key, message, RepeatFilter::Clock::now())) write(false, *line);
 }
 
 int syslog_facility_from_name(const std::string& name) {

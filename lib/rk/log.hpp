@@ -59,9 +59,10 @@ class Logger {
 
   void info(const std::string& message) { write(false, message); }
   void warning(const std::string& message) { write(true, message); }
-  // A warning that may repeat every poll (e.g. the same refusal 50 times a
-  // second): rate-limited per `key` by a RepeatFilter.
-  void repeated_warning(const std::string& key, const std::string& message);
+  // A line that may repeat every poll (the same unreadable server 50 times a
+  // second): rate-limited per `key` by a RepeatFilter (the first, then one
+  // per 10 s with the count held back).
+  void repeated_info(const std::string& key, const std::string& message);
   // A warning for syslog and the log file only, when stderr gets its own
   // line from the caller (the top-level error message).
   void warning_to_log_only(const std::string& message) { write(true, message, false); }

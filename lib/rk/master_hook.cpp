@@ -145,7 +145,9 @@ class MasterHook {
       std::this_thread::sleep_for(poll);
       run_.check_superseded();
     }
-    run_.log().info("not caught up within the pause window; unpausing the peer and waiting");
+    run_.log().repeated_info("not-caught-up",
+                             "not caught up within the pause window; unpausing the peer and "
+                             "waiting");
     return false;
   }
 
