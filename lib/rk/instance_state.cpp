@@ -251,14 +251,16 @@ void InstanceState::write(const char* suffix, const std::string& content) const 
   if (fd < 0)
     throw StateError(fmt::format("cannot write {}/{}: {}", dir_, temp, errno_text(errno)));
   ssize_t written = ::write(fd, content.data(), content.size());
-  int write_error = written < 0 ? errno : ENOSPC;
+  // A short write means the disk is full.
+  int error = written < 0 ? errno : ENOSPC;
   bool complete = written == static_cast<ssize_t>(content.size());
   ::close(fd);
-  if (!complete || ::renameat(dir_fd_, temp.c_str(), dir_fd_, target.c_str()) != 0) {
-    int error = complete ? errno : write_error;
-    ::unlinkat(dir_fd_, temp.c_str(), 0);
-    throw StateError(fmt::format("cannot write {}/{}: {}", dir_, target, errno_text(error)));
+  if (complete) {
+    if (::renameat(dir_fd_, temp.c_str(), dir_fd_, target.c_str()) == 0) return;
+    error = errno;
   }
+  ::unlinkat(dir_fd_, temp.c_str(), 0);
+  throw StateError(fmt::format("cannot write {}/{}: {}", dir_, target, errno_text(error)));
 }
 
 bool InstanceState::record(Transition transition, const std::string& tool) {

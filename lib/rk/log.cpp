@@ -51,13 +51,13 @@ std::string Logger::open_log_file() {
   int fd = ::open(options_.file.c_str(),
                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
   if (fd < 0) return errno == ELOOP ? std::string("is a symlink (refused)") : std::strerror(errno);
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+  struct stat file_info {};
+  if (::fstat(fd, &file_info) != 0 || !S_ISREG(file_info.st_mode)) {
     ::close(fd);
     return "is not a regular file (refused)";
   }
   // An existing file keeps its mode at open(): tighten one this user owns.
-  if ((info.st_mode & 077) != 0 && info.st_uid == ::geteuid()) ::fchmod(fd, 0600);
+  if ((file_info.st_mode & 077) != 0 && file_info.st_uid == ::geteuid()) ::fchmod(fd, 0600);
   file_fd_ = fd;
   return {};
 }
