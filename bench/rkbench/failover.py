@@ -85,16 +85,15 @@ def since(t_kill, t, digits):
     return None if t is None or t_kill is None else round(t - t_kill, digits)
 
 
-def lab_run(ctx, name, profile, i):
-    errlog = os.path.join(ctx["outdir"], f"lab-{name}-{i}.log")
-    env = dict(os.environ, CLASSIC_CHECK_LOG="/dev/null", CLASSIC_STATE_LOG="/dev/null")
+def run_lab(cmd, errlog, env=None):
+    """Runs the lab command CMD (with --json), its stderr in ERRLOG, bounded
+    by 300 s; returns its JSON result ({} when it printed none)."""
     with open(errlog, "w") as err:
-        proc = spawn(lab_command(ctx, profile), grace=60, stdout=subprocess.PIPE, stderr=err,
-                     text=True, env=env, start_new_session=True)
+        proc = spawn(cmd, grace=60, stdout=subprocess.PIPE, stderr=err, text=True, env=env,
+                     start_new_session=True)
         try:
             out = proc.communicate(timeout=300)[0]
         except subprocess.TimeoutExpired:
-            stop(proc)
             out = ""
         stop(proc)
     lab_res = {}
@@ -104,6 +103,13 @@ def lab_run(ctx, name, profile, i):
                 lab_res = json.loads(line)
             except ValueError:
                 pass
+    return lab_res
+
+
+def lab_run(ctx, name, profile, i):
+    errlog = os.path.join(ctx["outdir"], f"lab-{name}-{i}.log")
+    env = dict(os.environ, CLASSIC_CHECK_LOG="/dev/null", CLASSIC_STATE_LOG="/dev/null")
+    lab_res = run_lab(lab_command(ctx, profile), errlog, env)
     # The lab's record of the first kill: when keepalived and the hooks
     # noticed it (unix times).
     kill = (lab_res.get("kills") or [{}])[0]

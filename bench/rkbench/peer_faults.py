@@ -10,7 +10,6 @@ the same run, interleaved.
   writes), with each build's binaries: the longest write gap and the
   acknowledged writes lost.
 """
-import json
 import os
 import subprocess
 import threading
@@ -19,6 +18,7 @@ import time
 from rediskit import RedisReplyError, Resp, populate
 
 from .common import REPO, BenchError, fmt, log, median, redis_server, spawn, stop
+from .failover import run_lab
 
 KEYS = 1000
 STALL_S = 1.2
@@ -94,22 +94,8 @@ def stall_trial(ctx, bindir, label, i):
 def crash_trial(ctx, bindir, label, i):
     """The lab's crash scenario with the binaries in BINDIR."""
     errlog = os.path.join(ctx["outdir"], f"crash-{label}-{i}.log")
-    with open(errlog, "w") as err:
-        proc = spawn(["python3", os.path.join(REPO, "tests", "e2e", "lab.py"), "--scenario",
-                      "crash", "--bin-dir", bindir, "--json"], grace=60,
-                     stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
-        try:
-            out = proc.communicate(timeout=300)[0]
-        except subprocess.TimeoutExpired:
-            out = ""
-        stop(proc)
-    res = {}
-    for line in out.splitlines():
-        if line.startswith("{"):
-            try:
-                res = json.loads(line)
-            except ValueError:
-                pass
+    res = run_lab(["python3", os.path.join(REPO, "tests", "e2e", "lab.py"), "--scenario", "crash",
+                   "--bin-dir", bindir, "--json"], errlog)
     return {"build": label, "result": res.get("result", "error"),
             "write_gap_s": res.get("write_gap_s"), "lost": res.get("lost"),
             "acked": res.get("acked"), "log": os.path.basename(errlog)}
@@ -154,31 +140,27 @@ def report_peer_faults(res):
 
     def of(kind, label):
         return [t for t in res[kind] if t["build"] == label]
-    row = ["peer stalled 1.2 s during the sync-wait: empty node promoted"]
-    for label in ("baseline", "this"):
-        trials = of("stall", label)
-        bad = sum(1 for t in trials if t["promoted_incomplete"])
-        row.append(f"{bad} of {len(trials)}")
-    lines.append("| " + " | ".join(row) + " |")
-    row = ["same: time to a promotion with all 1,000 keys, median (min-max)"]
-    for label in ("baseline", "this"):
-        times = [t["complete_promotion_s"] for t in of("stall", label)
-                 if t["complete_promotion_s"] is not None and not t["promoted_incomplete"]]
-        row.append(spread(times) + " s" if times else "never")
-    lines.append("| " + " | ".join(row) + " |")
+
+    def row(text, kind, cell):
+        """A table row: TEXT, then CELL(trials of KIND) for each build."""
+        cells = [cell(of(kind, label)) for label in ("baseline", "this")]
+        lines.append("| " + " | ".join([text] + cells) + " |")
+
+    def durations(values):
+        values = [v for v in values if v is not None]
+        return spread(values) + " s" if values else "n/a"
+
+    row("peer stalled 1.2 s during the sync-wait: empty node promoted", "stall",
+        lambda ts: f"{sum(1 for t in ts if t['promoted_incomplete'])} of {len(ts)}")
+    row("same: time to a promotion with all 1,000 keys, median (min-max)", "stall",
+        lambda ts: durations(t["complete_promotion_s"] for t in ts
+                             if not t["promoted_incomplete"]))
     if res["crash"]:
-        row = ["kill -9 of the master's Redis: longest write gap, median (min-max)"]
-        for label in ("baseline", "this"):
-            gaps = [t["write_gap_s"] for t in of("crash", label) if t["write_gap_s"] is not None]
-            row.append(spread(gaps) + " s" if gaps else "not measured")
-        lines.append("| " + " | ".join(row) + " |")
-        row = ["same: runs passed; acknowledged writes lost"]
-        for label in ("baseline", "this"):
-            trials = of("crash", label)
-            passed = sum(1 for t in trials if t["result"] == "pass")
-            lost = sum(t["lost"] or 0 for t in trials)
-            row.append(f"{passed} of {len(trials)}; {lost}")
-        lines.append("| " + " | ".join(row) + " |")
+        row("kill -9 of the master's Redis: longest write gap, median (min-max)", "crash",
+            lambda ts: durations(t["write_gap_s"] for t in ts))
+        row("same: runs passed; acknowledged writes lost", "crash",
+            lambda ts: f"{sum(1 for t in ts if t['result'] == 'pass')} of {len(ts)}; "
+                       f"{sum(t['lost'] or 0 for t in ts)}")
         base = [t["write_gap_s"] for t in of("crash", "baseline") if t["write_gap_s"]]
         this = [t["write_gap_s"] for t in of("crash", "this") if t["write_gap_s"]]
         if base and this:
