@@ -1,5 +1,6 @@
 // vrrp_script: is the local Redis able to serve? One process, one
-// connection, one PING, under one deadline.
+// connection, one PING, under one deadline; on the VIP holder one INFO more,
+// so that the VIP never stays on a replica (decide_vip_holder).
 
 #include <sys/time.h>
 
@@ -13,6 +14,7 @@
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
+#include "rk/replication_info.hpp"
 
 namespace rk {
 namespace {
@@ -30,36 +32,75 @@ void arm_backstop(std::chrono::milliseconds budget) {
   ::setitimer(ITIMER_REAL, &timer, nullptr);
 }
 
-// Records the health and logs only its changes, so a healthy check writes no
-// line at every interval. Any state-dir problem is swallowed here: the
-// check's verdict must never depend on the state dir (a full /run would
-// otherwise move the VIP away from a healthy node).
-void record_health(const ToolOptions& options, bool healthy, const std::string& detail) {
-  std::string health = healthy ? "healthy" : "unhealthy";
-  std::string previous = "unknown";
-  std::string state_problem;
-  bool no_dir = false;
-  try {
-    // existing_only: a manual run (as root, say) must not create a dir that
-    // the hooks, running as keepalived_script, then cannot use.
-    InstanceState state(options.state_dir, options.instance, InstanceState::Access::existing_only);
-    std::string recorded = state.read_health();
-    if (!state.present()) {
-      no_dir = true;
-    } else if (recorded == health) {
-      // keepalived counts a check it cannot execute as a success, and
-      // silently drops one it refuses at start-up: the file's age lets
-      // redis_status show whether the check really runs.
-      state.touch_health();
-      return;
-    } else {
-      if (!recorded.empty()) previous = recorded;
-      state.write_health(health);
+// What one run found: the health word it records ("healthy", "unhealthy",
+// or "yielding" for a VIP holder that must give the VIP up) and why.
+struct CheckResult {
+  bool passed = false;
+  std::string health;
+  std::string detail;
+};
+
+// The state dir as redis_check uses it: existing_only, so that a manual run
+// (as root, say) never creates a dir that the hooks, running as
+// keepalived_script, then cannot use; and any problem with it is kept as text,
+// never thrown: the check's verdict must never depend on the state dir (a
+// full /run would otherwise move the VIP away from a healthy node).
+struct CheckState {
+  std::optional<InstanceState> dir;
+  std::string problem;
+  explicit CheckState(const ToolOptions& options) {
+    try {
+      dir.emplace(options.state_dir, options.instance, InstanceState::Access::existing_only);
+    } catch (const std::runtime_error& error) {  // StateError, UnsafeStateDir
+      problem = error.what();
     }
-  } catch (const std::runtime_error& error) {  // StateError, UnsafeStateDir
-    state_problem = error.what();
   }
-  if (!state_problem.empty() && healthy) {
+  bool usable() const { return dir && dir->present(); }
+};
+
+// A healthy Redis on a node whose keepalived made it MASTER: must it give
+// the VIP up (see decide_vip_holder)? Costs one INFO, on the VIP holder only.
+VipDecision vip_holder_check(Connection& connection, CheckState& state,
+                             Clock::time_point deadline) {
+  try {
+    std::string transition = record_field(state.dir->read_record(), "state");
+    if (transition != "MASTER") return {false, "not the VIP holder"};
+    bool hook_running = state.dir->recorded_hook_running();
+    if (hook_running) return {false, "redis_master is still acting"};
+    // Redis 7 answers several sections at once; these two hold every field
+    // the decision reads.
+    Reply info = connection.command({"INFO", "replication", "persistence"}, deadline);
+    if (info.type != Reply::Type::string) return {false, "INFO refused"};
+    Result<RedisState> local = parse_info(info.text);
+    if (!local) return {false, "INFO unreadable"};
+    return decide_vip_holder(transition, hook_running, *local);
+  } catch (const std::runtime_error& error) {  // StateError, RedisError: cannot tell
+    return {false, error.what()};
+  }
+}
+
+// Records the health and logs only its changes, so a healthy check writes no
+// line at every interval. State-dir problems are reported, never fatal.
+void record_health(const ToolOptions& options, CheckState& state, const CheckResult& result) {
+  std::string previous = "unknown";
+  std::string state_problem = state.problem;
+  if (state.usable()) {
+    try {
+      std::string recorded = state.dir->read_health();
+      if (recorded == result.health) {
+        // keepalived counts a check it cannot execute as a success, and
+        // silently drops one it refuses at start-up: the file's age lets
+        // redis_status show whether the check really runs.
+        state.dir->touch_health();
+        return;
+      }
+      if (!recorded.empty()) previous = recorded;
+      state.dir->write_health(result.health);
+    } catch (const std::runtime_error& error) {
+      state_problem = error.what();
+    }
+  }
+  if (!state_problem.empty() && result.passed) {
     // Without a readable record every run would look like a change: tell a
     // person running the check by hand, and leave syslog to the hooks and
     // redis_status, which report the same problem.
@@ -67,16 +108,16 @@ void record_health(const ToolOptions& options, bool healthy, const std::string& 
                  state_problem.c_str());
     return;
   }
-  if (no_dir && healthy) return;  // no state dir yet: nothing to compare with
+  if (state_problem.empty() && !state.usable() && result.passed) return;  // no dir yet
   Logger log(log_options(options));
-  if (healthy)
-    log.info("health changed: {} -> healthy ({}:{} answered {})", previous, options.host,
-             options.port, detail);
+  std::string suffix =
+      state_problem.empty() ? "" : fmt::format(" [state dir not used: {}]", state_problem);
+  if (result.passed)
+    log.info("health changed: {} -> {} ({}:{} answered {})", previous, result.health, options.host,
+             options.port, result.detail);
   else
-    log.warning("health changed: {} -> unhealthy ({}:{}: {}){}", previous, options.host,
-                options.port, detail,
-                state_problem.empty() ? ""
-                                      : fmt::format(" [state dir not used: {}]", state_problem));
+    log.warning("health changed: {} -> {} ({}:{}: {}){}", previous, result.health, options.host,
+                options.port, result.detail, suffix);
 }
 
 }  // namespace
@@ -88,11 +129,14 @@ ExitCode run_check(const ToolOptions& given) {
   // The password file is read under the backstop, so nothing can hang it.
   resolve_password(options);
 
+  CheckState state(options);
+  CheckResult result;
   std::optional<Reply> reply;
   std::string problem;
+  std::optional<Connection> connection;
   try {
-    Connection connection = Connection::open(local_connection(options), deadline);
-    reply = connection.command({"PING"}, deadline);
+    connection.emplace(Connection::open(local_connection(options), deadline));
+    reply = connection->command({"PING"}, deadline);
     if (reply->is_error())
       problem = reply->text;
     else if (!reply->is_status("PONG"))
@@ -100,9 +144,15 @@ ExitCode run_check(const ToolOptions& given) {
   } catch (const RedisError& error) {
     problem = error.what();
   }
-  bool healthy = ping_means_healthy(reply);
-  record_health(options, healthy, problem.empty() ? std::string("PONG") : problem);
-  return healthy ? ExitCode::success : ExitCode::failure;
+  result.passed = ping_means_healthy(reply);
+  result.health = result.passed ? "healthy" : "unhealthy";
+  result.detail = problem.empty() ? std::string("PONG") : problem;
+  if (result.passed && connection && state.usable()) {
+    VipDecision vip = vip_holder_check(*connection, state, deadline);
+    if (vip.yield) result = CheckResult{false, "yielding", vip.reason};
+  }
+  record_health(options, state, result);
+  return result.passed ? ExitCode::success : ExitCode::failure;
 }
 
 }  // namespace rk

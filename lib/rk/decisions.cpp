@@ -23,6 +23,20 @@ bool ping_means_healthy(const std::optional<Reply>& reply) {
   return reply->is_error() && reply->error_code() == "MASTERDOWN";
 }
 
+VipDecision decide_vip_holder(const std::string& recorded_transition, bool master_hook_running,
+                              const RedisState& local) {
+  if (recorded_transition != "MASTER") return {false, "not the VIP holder"};
+  if (master_hook_running) return {false, "redis_master is still acting"};
+  if (local.is_master()) return {false, "a master"};
+  if (local.loading) return {false, "loading"};
+  if (!local.link_up && !local.sync_in_progress)
+    return {false, "a replica whose master is unreachable"};
+  return {true, fmt::format("the VIP holder is a replica of {}:{}, which it reaches ({}); giving "
+                            "the VIP up to the node that holds the data",
+                            local.master_host, local.master_port,
+                            local.link_up ? "link up" : "full sync running")};
+}
+
 bool holds_history_of(const RedisState& holder, const RedisState& other) {
   if (other.keys == 0) return true;
   if (holder.loading) return false;

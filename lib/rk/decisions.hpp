@@ -25,6 +25,21 @@ using PeerView = std::optional<RedisState>;
 // LOADING and BUSY cannot serve; any other error is a failure too.
 bool ping_means_healthy(const std::optional<Reply>& reply);
 
+// Whether the node that holds the VIP must give it up. It holds the VIP when
+// its last recorded transition is MASTER. It must give it up when its Redis is
+// a replica of a master it reaches (the link is up, or a full sync from it
+// runs) and no redis_master of this node is still acting (in its sync-wait):
+// keeping the VIP would refuse every write (-READONLY) while the node that
+// holds the data stands by. This follows a sync timeout, a heal, or a
+// REPLICAOF run by hand. A replica whose master is unreachable keeps it: no
+// other node holds the data either.
+struct VipDecision {
+  bool yield = false;
+  std::string reason;
+};
+VipDecision decide_vip_holder(const std::string& recorded_transition, bool master_hook_running,
+                              const RedisState& local);
+
 // --- history comparison ----------------------------------------------------
 
 // True when `holder` already has every write `other` has, judged from replids

@@ -51,10 +51,11 @@ std::string this_boot_id() {
   return id;
 }
 
-// Field 22 of /proc/self/stat is the start time in clock ticks since boot.
+// Field 22 of /proc/PID/stat is the start time in clock ticks since boot.
 // Field 2 (comm) may hold spaces, so count from the closing parenthesis.
-unsigned long long process_start_ticks() {
-  std::string stat = read_kernel_file("/proc/self/stat");
+// 0 when the process does not exist.
+unsigned long long start_ticks_of(const std::string& stat_path) {
+  std::string stat = read_kernel_file(stat_path.c_str());
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;
   std::istringstream rest(stat.substr(close + 2));
@@ -133,7 +134,7 @@ Generation Generation::parse(const std::string& text) {
 Generation Generation::of_this_process() {
   Generation generation;
   generation.boot_id = this_boot_id();
-  generation.start_ticks = process_start_ticks();
+  generation.start_ticks = start_ticks_of("/proc/self/stat");
   generation.pid = static_cast<long>(::getpid());
   return generation;
 }
@@ -348,5 +349,11 @@ long long InstanceState::health_age_seconds() const {
 }
 
 std::string InstanceState::read_record() const { return read("state"); }
+
+bool InstanceState::recorded_hook_running() const {
+  Generation recorded = Generation::parse(record_field(read_record(), "generation"));
+  if (recorded.pid <= 0 || recorded.boot_id != this_boot_id()) return false;
+  return start_ticks_of(fmt::format("/proc/{}/stat", recorded.pid)) == recorded.start_ticks;
+}
 
 }  // namespace rk

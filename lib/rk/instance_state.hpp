@@ -93,6 +93,10 @@ class InstanceState {
 
   // Returns the newest transition record (key=value lines), or "" if none.
   std::string read_record() const;
+  // True when the process that wrote the newest record still runs: its pid
+  // exists in this boot with the start time of the recorded generation (so a
+  // reused pid does not count).
+  bool recorded_hook_running() const;
   const std::string& dir() const { return dir_; }
 
  private:

@@ -105,6 +105,39 @@ TEST_CASE("ping_means_healthy: PONG and MASTERDOWN are alive, the rest is not", 
   CHECK_FALSE(ping_means_healthy(status("OK")));
 }
 
+TEST_CASE("decide_vip_holder: the VIP never stays on a replica of a reachable master",
+          "[decisions]") {
+  RedisState in_sync = replica_of(peer_endpoint, replid_a, 500, 5);
+  RedisState syncing = replica_of(peer_endpoint, replid_c, 0, 0);
+  syncing.link_up = false;
+  syncing.sync_in_progress = true;
+  RedisState orphan = replica_of(peer_endpoint, replid_a, 500, 5);
+  orphan.link_up = false;
+  RedisState loading = in_sync;
+  loading.loading = true;
+
+  SECTION("MASTER recorded, no hook acting, replica with the link up or a sync running: yield") {
+    for (const RedisState& local : {in_sync, syncing}) {
+      VipDecision d = decide_vip_holder("MASTER", false, local);
+      CHECK(d.yield);
+      CHECK_THAT(d.reason, Catch::Contains("10.0.0.2:6379"));
+    }
+  }
+  SECTION("never while redis_master is still in its sync-wait") {
+    CHECK_FALSE(decide_vip_holder("MASTER", true, in_sync).yield);
+    CHECK_FALSE(decide_vip_holder("MASTER", true, syncing).yield);
+  }
+  SECTION("a master, a loading node, or a replica whose master is unreachable keeps it") {
+    CHECK_FALSE(decide_vip_holder("MASTER", false, master(replid_a, 10, 5)).yield);
+    CHECK_FALSE(decide_vip_holder("MASTER", false, loading).yield);
+    CHECK_FALSE(decide_vip_holder("MASTER", false, orphan).yield);
+  }
+  SECTION("a node that does not hold the VIP has nothing to give up") {
+    for (const char* transition : {"BACKUP", "FAULT", "STOP", ""})
+      CHECK_FALSE(decide_vip_holder(transition, false, in_sync).yield);
+  }
+}
+
 TEST_CASE("holds_history_of compares replids and offsets", "[decisions]") {
   SECTION("same replid: the larger offset holds the smaller") {
     CHECK(holds_history_of(master(replid_a, 100, 5), master(replid_a, 100, 5)));
