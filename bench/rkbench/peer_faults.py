@@ -65,7 +65,11 @@ def stall_trial(ctx, bindir, label, i):
         incomplete_master, complete_at = None, None
         seen_replica = False
         with Resp("127.0.0.1", local.port, timeout=2) as c:
+            # Sampled until the hook has exited, then once more: a hook that
+            # promotes and exits between two samples is still seen.
+            hook_done = False
             while time.monotonic() < t0 + 45:
+                hook_done = hook.poll() is not None
                 try:
                     info = c.info()
                 except (OSError, ConnectionError, RedisReplyError):
@@ -75,9 +79,9 @@ def stall_trial(ctx, bindir, label, i):
                 if seen_replica and role == "master":
                     if keys < KEYS and incomplete_master is None:
                         incomplete_master = keys
-                    if keys >= KEYS and info.get("loading") == "0":
+                    if keys >= KEYS and info.get("loading") == "0" and complete_at is None:
                         complete_at = time.monotonic() - t0
-                if hook.poll() is not None and (role == "master" or complete_at is None):
+                if hook_done:
                     break
                 time.sleep(0.02)
         rc = hook.wait(timeout=40)
