@@ -9,6 +9,9 @@ the same run, interleaved.
 - crash: the lab's crash scenario (kill -9 of the master's Redis under
   writes), with each build's binaries: the longest write gap and the
   acknowledged writes lost.
+- sync-timeout: the lab's sync-timeout scenario (a node takes the VIP while
+  its full sync outlasts --sync-timeout): how long the VIP stays on a replica
+  after the sync-wait gave up, the write gap, the writes lost.
 """
 import os
 import subprocess
@@ -95,14 +98,16 @@ def stall_trial(ctx, bindir, label, i):
         stop(peer)
 
 
-def crash_trial(ctx, bindir, label, i):
-    """The lab's crash scenario with the binaries in BINDIR."""
-    errlog = os.path.join(ctx["outdir"], f"crash-{label}-{i}.log")
-    res = run_lab(["python3", os.path.join(REPO, "tests", "e2e", "lab.py"), "--scenario", "crash",
-                   "--bin-dir", bindir, "--json"], errlog)
-    return {"build": label, "result": res.get("result", "error"),
+def lab_trial(ctx, bindir, label, i, scenario):
+    """The lab's SCENARIO with the binaries in BINDIR."""
+    errlog = os.path.join(ctx["outdir"], f"{scenario}-{label}-{i}.log")
+    res = run_lab(["python3", os.path.join(REPO, "tests", "e2e", "lab.py"), "--scenario",
+                   scenario, "--bin-dir", bindir, "--json"], errlog)
+    return {"build": label, "result": res.get("result", "error"), "reason": res.get("reason"),
             "write_gap_s": res.get("write_gap_s"), "lost": res.get("lost"),
-            "acked": res.get("acked"), "log": os.path.basename(errlog)}
+            "acked": res.get("acked"),
+            "vip_on_replica_after_timeout_s": res.get("vip_on_replica_after_timeout_s"),
+            "log": os.path.basename(errlog)}
 
 
 def spread(xs, digits=2):
@@ -118,7 +123,7 @@ def part_peer_faults(ctx):
     for label, bindir in builds:
         if not os.access(os.path.join(bindir, "redis_master"), os.X_OK):
             raise BenchError(f"{bindir} has no redis_master ({label})")
-    res = {"baseline_bin": builds[0][1], "stall": [], "crash": []}
+    res = {"baseline_bin": builds[0][1], "stall": [], "crash": [], "sync-timeout": []}
     for i in range(args.stall_runs):
         for label, bindir in builds:
             trial = stall_trial(ctx, bindir, label, i)
@@ -128,12 +133,14 @@ def part_peer_faults(ctx):
     if os.geteuid() != 0:
         log("crash: skipped (the lab needs root)")
         return res
-    for i in range(args.crash_runs):
-        for label, bindir in builds:
-            trial = crash_trial(ctx, bindir, label, i)
-            log(f"crash {label} {i}: {trial['result']} gap {trial['write_gap_s']} s "
-                f"lost {trial['lost']}")
-            res["crash"].append(trial)
+    for scenario, runs in (("crash", args.crash_runs),
+                           ("sync-timeout", args.sync_timeout_runs)):
+        for i in range(runs):
+            for label, bindir in builds:
+                trial = lab_trial(ctx, bindir, label, i, scenario)
+                log(f"{scenario} {label} {i}: {trial['result']} gap {trial['write_gap_s']} s "
+                    f"lost {trial['lost']} {trial['reason'] or ''}")
+                res[scenario].append(trial)
     return res
 
 
@@ -165,6 +172,13 @@ def report_peer_faults(res):
         row("same: runs passed; acknowledged writes lost", "crash",
             lambda ts: f"{sum(1 for t in ts if t['result'] == 'pass')} of {len(ts)}; "
                        f"{sum(t['lost'] or 0 for t in ts)}")
+    if res.get("sync-timeout"):
+        row("sync-wait outlasted, then: VIP on a replica after the hook gave up", "sync-timeout",
+            lambda ts: "; ".join(f"{t['vip_on_replica_after_timeout_s']} s" if t["result"] == "pass"
+                                 else f"{t['result']}: {t['reason']}" for t in ts))
+        row("same: longest write gap; acknowledged writes lost", "sync-timeout",
+            lambda ts: "; ".join(f"{t['write_gap_s']} s, {t['lost']} lost" for t in ts))
+    if res["crash"]:
         base = [t["write_gap_s"] for t in of("crash", "baseline") if t["write_gap_s"]]
         this = [t["write_gap_s"] for t in of("crash", "this") if t["write_gap_s"]]
         if base and this:

@@ -14,7 +14,7 @@ from .common import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP, Failed, Interrupted, LabEr
                      emit, say)
 from .lab import Lab
 from .network import IFNAME, NS_CLIENT, VIP
-from .scenarios import HARD_TIMEOUT, SCENARIOS, demo
+from .scenarios import HARD_TIMEOUT, SCENARIO_TOOLKIT, SCENARIOS, demo
 
 def preflight():
     if os.geteuid() != 0:
@@ -100,6 +100,9 @@ def main(argv=None, prog=None):
     ap.add_argument("--priority", metavar="A,B",
                     help="the vrrp_instance priorities of nodes a and b (1 to 254) instead "
                     "of the samples'")
+    ap.add_argument("--toolkit", action="append", metavar="KEY=VALUE",
+                    help="set an option in both nodes' toolkit.conf (e.g. sync-timeout=5); "
+                    "repeatable")
     ap.add_argument("--kill-leftovers", action="store_true",
                     help="at teardown, end every process still in the nodes' namespaces "
                     "(for hooks that are scripts: the lab tells the toolkit's hooks by "
@@ -114,6 +117,8 @@ def main(argv=None, prog=None):
     try:
         args.vrrp_script = configs.parse_vrrp_script(args.vrrp_script)
         args.priority = configs.parse_priorities(args.priority) if args.priority else None
+        args.toolkit = {**SCENARIO_TOOLKIT.get(args.scenario, {}),
+                        **configs.parse_toolkit_options(args.toolkit)}
     except ValueError as exc:
         ap.error(str(exc))
 

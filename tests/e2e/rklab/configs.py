@@ -137,8 +137,27 @@ def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, prior
 # --------------------------------------------------------------------------
 # toolkit.conf and redis.conf
 
-def toolkit_conf(node):
-    return _sample(samples.toolkit_conf, node.state_dir, node.toolkit_log, node.password_file)
+def parse_toolkit_options(items):
+    """["sync-timeout=5"] -> {"sync-timeout": "5"}. Raises ValueError."""
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[a-z][a-z-]*", key) or not value or "\n" in value:
+            raise ValueError(f"--toolkit {item!r}: give KEY=VALUE, KEY a long option name "
+                             "without dashes")
+        out[key] = value
+    return out
+
+
+def toolkit_conf(node, options=None):
+    """The sample toolkit.conf for NODE, with OPTIONS (key -> value) set: a
+    key the sample has is replaced, any other appended."""
+    lines = _sample(samples.toolkit_conf, node.state_dir, node.toolkit_log,
+                    node.password_file).splitlines()
+    options = options or {}
+    lines = [ln for ln in lines if ln.split("=")[0].strip() not in options]
+    lines += [f"{key} = {value}" for key, value in options.items()]
+    return "\n".join(lines) + "\n"
 
 
 def redis_conf(node, password):

@@ -79,6 +79,19 @@ class Node:
             st["applied"] = int(info.get("slave_repl_offset", 0))
         return st
 
+    def toolkit_line_time(self, text, since):
+        """Time of the first line of the node's toolkit log, at or after
+        SINCE, that contains TEXT (or None)."""
+        try:
+            lines = open(self.toolkit_log, errors="replace").read().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            t = toolkit_log.line_time(line)
+            if t is not None and t >= since - 0.001 and text in line:
+                return t
+        return None
+
     def log_times(self, patterns, since):
         """For each substring in PATTERNS, the time of the first line of the
         Redis log, at or after SINCE, that contains it (or None)."""
@@ -264,7 +277,7 @@ class Lab:
         os.chmod(node.toolkit_log, 0o600)
 
         with open(node.toolkit_conf, "w") as f:
-            f.write(configs.toolkit_conf(node))
+            f.write(configs.toolkit_conf(node, self.args.toolkit))
         os.chmod(node.toolkit_conf, 0o644)
         text = configs.keepalived_conf(
             node, self.bindir,
@@ -431,6 +444,21 @@ class Lab:
     def new_samples(self, idx):
         with self.monitor.lock:
             return self.monitor.samples[idx:]
+
+    def first_snapshot(self, pred, since):
+        """The first sample taken at or after SINCE for which PRED holds, or
+        the latest sample when none does."""
+        for snap in self.new_samples(self.sample_index(since)):
+            if pred(snap):
+                return snap
+        return self.latest()
+
+    def vrrp_script_seconds(self, key):
+        """A timing directive of node a's rendered vrrp_script block, as a
+        number (keepalived's default when the block leaves it out)."""
+        defaults = {"interval": 1, "fall": 1, "rise": 1}
+        value = self.rendered["a"]["vrrp_script"].get(key)
+        return float(value) if value is not None else defaults[key]
 
     def wait_takeover(self, node, since, timeout=30):
         """Wait until NODE holds the VIP and its Redis is master."""

@@ -123,12 +123,8 @@ def sc_maintenance(lab):
     return finish(lab, res, t)
 
 
-def sc_empty_resync(lab):
-    res = {}
-    nkeys, delay_us = lab.args.resync_keys, lab.args.resync_delay_us
-    lab.bring_up()
-    m = lab.holder_node()
-    o = lab.other(m)
+def load_bulk(lab, m, o, nkeys):
+    """NKEYS keys into the master M, and wait until O has them; returns them."""
     lab.phase(f"load {nkeys} keys into the master (node {m.name})")
     bulk = {f"bulk:{i}": str(i) for i in range(nkeys)}
     keys = list(bulk)
@@ -140,8 +136,13 @@ def sc_empty_resync(lab):
             c.call("MSET", *args)
     if not lab.wait_replica_caught_up(m, o, timeout=30):
         raise Failed(f"node {o.name} did not catch up with the pre-loaded keys")
-    lab.start_writer()
-    time.sleep(2)
+    return bulk
+
+
+def restart_empty_during_slow_sync(lab, m, o, delay_us):
+    """Slows M's RDB production, restarts O's Redis with an empty data dir,
+    and waits until O is BACKUP with a full sync from M running. Returns the
+    restart time."""
     # Slow the master's RDB production down so a full sync takes well over 10 s.
     with m.client() as c:
         c.call("CONFIG", "SET", "rdb-key-save-delay", str(delay_us))
@@ -156,8 +157,21 @@ def sc_empty_resync(lab):
                    and s.ka[o.name] == "BACKUP"),
         45, f"node {o.name} to be BACKUP with a full sync from {m.name} in progress",
         since=t_restart)
-    res["sync_started_s"] = round(snap.t - t_restart, 2)
     say(f"node {o.name} syncing ({snap.redis[o.name]['keys']} keys so far), keepalived BACKUP")
+    return t_restart, snap
+
+
+def sc_empty_resync(lab):
+    res = {}
+    nkeys, delay_us = lab.args.resync_keys, lab.args.resync_delay_us
+    lab.bring_up()
+    m = lab.holder_node()
+    o = lab.other(m)
+    bulk = load_bulk(lab, m, o, nkeys)
+    lab.start_writer()
+    time.sleep(2)
+    t_restart, snap = restart_empty_during_slow_sync(lab, m, o, delay_us)
+    res["sync_started_s"] = round(snap.t - t_restart, 2)
     time.sleep(1)
     lab.phase(f"stop keepalived on node {m.name}: node {o.name} must become master "
               f"while its sync still runs")
@@ -198,6 +212,52 @@ def sc_empty_resync(lab):
     lab.phase(f"start keepalived on node {m.name} again")
     lab.start_keepalived(m)
     lab.wait_converged(timeout=60, holder=o.name)
+    return finish(lab, res, t, expected_extra=bulk)
+
+
+def sc_sync_timeout(lab):
+    """A node made master while its full sync outlasts --sync-timeout stays a
+    replica; its check then gives the VIP up, and the VIP goes back to the
+    node that holds the data."""
+    res = {}
+    nkeys, delay_us = lab.args.resync_keys, lab.args.resync_delay_us
+    sync_timeout = float(lab.args.toolkit["sync-timeout"])
+    lab.bring_up()
+    m = lab.holder_node()
+    o = lab.other(m)
+    bulk = load_bulk(lab, m, o, nkeys)
+    lab.start_writer()
+    restart_empty_during_slow_sync(lab, m, o, delay_us)
+    lab.phase(f"stop keepalived on node {m.name}: node {o.name} takes the VIP during its sync")
+    t = time.time()
+    lab.stop_keepalived(m)
+    lab.wait_for(lambda s: o.name in s.vip, 30, f"node {o.name} to take the VIP", since=t)
+    lab.phase(f"start keepalived on node {m.name} again (BACKUP: nopreempt)")
+    lab.start_keepalived(m)
+    lab.phase(f"node {o.name}'s sync-wait runs out ({sync_timeout:g} s): it stays a replica, "
+              f"and its check gives the VIP up")
+    snap = lab.wait_for(lambda s: m.name in s.vip and s.redis[m.name]["role"] == "master",
+                        sync_timeout + 30, f"the VIP back on node {m.name}, the master",
+                        since=t)
+    res["vip_back_s"] = round(snap.t - t, 2)
+    gave_up = o.toolkit_line_time("verdict=sync-timeout", since=t)
+    if gave_up is None:
+        raise Failed(f"node {o.name}'s redis_master never reported verdict=sync-timeout: "
+                     "the scenario did not test what it should")
+    res["sync_wait_gave_up_s"] = round(gave_up - t, 2)
+    left = lab.first_snapshot(lambda s: o.name not in s.vip, since=gave_up)
+    res["vip_on_replica_after_timeout_s"] = round(left.t - gave_up, 2)
+    limit = lab.vrrp_script_seconds("interval") * lab.vrrp_script_seconds("fall") + 2
+    res["vip_on_replica_limit_s"] = limit
+    say(f"node {o.name} gave up its sync-wait {res['sync_wait_gave_up_s']}s after the VIP "
+        f"moved; the VIP left it {res['vip_on_replica_after_timeout_s']}s later "
+        f"(limit {limit}s)")
+    if res["vip_on_replica_after_timeout_s"] > limit:
+        raise Failed(f"the VIP sat on a replica for {res['vip_on_replica_after_timeout_s']}s "
+                     f"after the sync-wait gave up (limit interval x fall + 2 = {limit}s)")
+    with m.client() as c:
+        c.call("CONFIG", "SET", "rdb-key-save-delay", "0")
+    lab.wait_converged(timeout=60, holder=m.name)
     return finish(lab, res, t, expected_extra=bulk)
 
 
@@ -338,8 +398,12 @@ def demo(lab):
 
 
 SCENARIOS = {"startup": sc_startup, "crash": sc_crash, "maintenance": sc_maintenance,
-             "empty-resync": sc_empty_resync, "partition": sc_partition,
+             "empty-resync": sc_empty_resync, "sync-timeout": sc_sync_timeout,
+             "partition": sc_partition,
              "switchover": sc_switchover}
 # Hard timeouts, seconds.
+# Options of the nodes' toolkit.conf that a scenario needs (--toolkit wins).
+SCENARIO_TOOLKIT = {"sync-timeout": {"sync-timeout": "5"}}
 HARD_TIMEOUT = {"startup": 90, "crash": 120, "maintenance": 120, "empty-resync": 180,
+                "sync-timeout": 180,
                 "partition": 120, "switchover": 180, "demo": 240}
