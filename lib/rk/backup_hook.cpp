@@ -4,6 +4,7 @@
 #include "rk/errors.hpp"
 #include "rk/hook_run.hpp"
 #include "rk/hooks.hpp"
+#include "rk/promotion.hpp"
 
 namespace rk {
 namespace {
@@ -18,8 +19,44 @@ const char* action_name(BackupAction action) {
     case BackupAction::refuse_empty_peer: return "refuse-empty-peer";
     case BackupAction::stop_peer_denied: return "peer-denied";
     case BackupAction::stop_peer_is_local: return "peer-is-local";
+    case BackupAction::demote_peer: return "demote-peer";
   }
   return "?";
+}
+
+// This node holds the newer history after a split (compare_after_fork):
+// make the peer, master by VRRP since the heal, replicate this node. Its
+// writes are held while the comparison is made again and the REPLICAOF is
+// sent, so that none it acknowledges in between is discarded unseen. The
+// VIP then follows: the peer's redis_check gives it up (decide_vip_holder).
+// Returns nullopt when the paused peer no longer loses the comparison.
+std::optional<ExitCode> demote_peer(HookRun& run, const RedisState& local) {
+  std::optional<PeerWritePause> pause;
+  try {
+    pause.emplace(run, run.options().pause);
+  } catch (const ReplyError& error) {
+    if (reach_of(error) == Reach::denied)
+      return run.stop_unchanged(
+          Verdict::peer_denied,
+          fmt::format("the peer refuses CLIENT PAUSE ({}): grant the hooks' user +client|pause",
+                      error.what()));
+    return std::nullopt;
+  }
+  RedisState paused = read_info(*run.peer());
+  std::optional<HealComparison> heal = compare_after_fork(local, paused);
+  if (!paused.is_master() || !heal || !heal->local_wins) {
+    run.log().info("the paused peer no longer loses the comparison; unpausing it");
+    return std::nullopt;
+  }
+  run.log().warning("heal: the newest history wins: {}", heal->rule);
+  if (heal->peer_tail > 0)
+    run.log().warning(
+        "split-brain: {} bytes of writes the peer took after offset {} are discarded by its "
+        "resync from this node",
+        heal->peer_tail, heal->fork_offset);
+  Promotion(run).repoint_peer(paused, pause);
+  return run.finish(Verdict::peer_demoted,
+                    fmt::format("this node keeps the newer history; {}", heal->rule));
 }
 
 ExitCode run_backup_steps(HookRun& run) {
@@ -56,6 +93,9 @@ ExitCode run_backup_steps(HookRun& run) {
           return run.finish(Verdict::replicating, describe(*local));
         }
         case BackupAction::replicate_diverged:
+          // Related histories: say which rule chose the peer's, and the offsets.
+          if (auto heal = compare_after_fork(*local, *peer.state))
+            run.log().warning("heal: the newest history wins: {}", heal->rule);
           if (auto loss = describe_replacement_loss(*local, *peer.state)) run.log().warning(*loss);
           [[fallthrough]];
         case BackupAction::replicate_peer:
@@ -66,6 +106,9 @@ ExitCode run_backup_steps(HookRun& run) {
           // Rewrite at once so that a restart during the sync comes back as
           // a replica rather than as a second master.
           run.rewrite_config(*run.local(), *local, "local");
+          break;
+        case BackupAction::demote_peer:
+          if (std::optional<ExitCode> done = demote_peer(run, *local)) return *done;
           break;
         case BackupAction::stop_peer_denied:
           return run.stop_unchanged(Verdict::peer_denied, decision.reason);

@@ -29,12 +29,18 @@ VipDecision decide_vip_holder(const std::string& recorded_transition, bool maste
   if (master_hook_running) return {false, "redis_master is still acting"};
   if (local.is_master()) return {false, "a master"};
   if (local.loading) return {false, "loading"};
-  if (!local.link_up && !local.sync_in_progress)
+  // A replica whose first sync since REPLICAOF is still pending (after a
+  // heal the peer made it its replica; Redis waits repl-diskless-sync-delay
+  // before the transfer) serves no write either: the node it was pointed at
+  // holds the data.
+  if (!local.link_up && !local.sync_in_progress && !local.link_never_up)
     return {false, "a replica whose master is unreachable"};
-  return {true, fmt::format("the VIP holder is a replica of {}:{}, which it reaches ({}); giving "
-                            "the VIP up to the node that holds the data",
-                            local.master_host, local.master_port,
-                            local.link_up ? "link up" : "full sync running")};
+  const char* how = local.link_up            ? "link up"
+                    : local.sync_in_progress ? "full sync running"
+                                             : "its first sync pending";
+  return {true, fmt::format("the VIP holder is a replica of {}:{} ({}); giving the VIP up to "
+                            "the node that holds the data",
+                            local.master_host, local.master_port, how)};
 }
 
 bool holds_history_of(const RedisState& holder, const RedisState& other) {
@@ -71,6 +77,23 @@ Divergence describe_divergence(const RedisState& local, const RedisState& peer) 
   divergence.fork_offset = fork;
   divergence.local_only_bytes = std::max(0LL, local.held_offset() - fork);
   return divergence;
+}
+
+std::optional<HealComparison> compare_after_fork(const RedisState& local, const RedisState& peer) {
+  Divergence divergence = describe_divergence(local, peer);
+  if (!divergence.related) return std::nullopt;
+  HealComparison heal;
+  heal.fork_offset = divergence.fork_offset;
+  heal.local_tail = divergence.local_only_bytes;
+  heal.peer_tail = std::max(0LL, peer.held_offset() - divergence.fork_offset);
+  heal.local_wins = heal.local_tail > heal.peer_tail;
+  heal.rule = fmt::format(
+      "histories fork at offset {}: this node took {} bytes of writes after it (offset {}), the "
+      "peer {} (offset {}); the larger tail wins ({}), a tie leaves the data on the node VRRP "
+      "made master",
+      heal.fork_offset, heal.local_tail, local.held_offset(), heal.peer_tail, peer.held_offset(),
+      heal.local_wins ? "this node" : "the peer");
+  return heal;
 }
 
 std::optional<std::string> describe_replacement_loss(const RedisState& local,
@@ -263,6 +286,12 @@ BackupDecision decide_backup_step(const RedisState& local, const Observation& ob
     return {BackupAction::refuse_empty_peer,
             fmt::format("peer is empty and this node holds {} keys", local.keys)};
   if (local.keys == 0) return {BackupAction::replicate_peer, "local dataset is empty"};
+  // Both masters after a split: the newer history wins, not VRRP's choice.
+  // The peer has held the VIP only since the heal; this node served the
+  // clients during the split, so its tail is the larger one.
+  if (local.is_master())
+    if (auto heal = compare_after_fork(local, *peer); heal && heal->local_wins)
+      return {BackupAction::demote_peer, "heal: " + heal->rule};
   if (holds_history_of(*peer, local))
     return {BackupAction::replicate_peer, "peer holds all of this node's writes"};
   // Both hold data and the histories diverge. If the peer is about to be

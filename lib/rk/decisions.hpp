@@ -28,7 +28,8 @@ bool ping_means_healthy(const std::optional<Reply>& reply);
 // Whether the node that holds the VIP must give it up. It holds the VIP when
 // its last recorded transition is MASTER. It must give it up when its Redis is
 // a replica of a master it reaches (the link is up, or a full sync from it
-// runs) and no redis_master of this node is still acting (in its sync-wait):
+// runs), or one whose first sync since REPLICAOF is still pending, and no
+// redis_master of this node is still acting (in its sync-wait):
 // keeping the VIP would refuse every write (-READONLY) while the node that
 // holds the data stands by. This follows a sync timeout, a heal, or a
 // REPLICAOF run by hand. A replica whose master is unreachable keeps it: no
@@ -55,6 +56,21 @@ struct Divergence {
   long long local_only_bytes = -1;  // replication bytes only `local` has
 };
 Divergence describe_divergence(const RedisState& local, const RedisState& peer);
+
+// After a split both nodes may have taken writes past the point where their
+// histories forked. The rule that decides which history survives the heal:
+// the one with more bytes of writes after the fork (its "tail") wins, so the
+// node that served the clients during the split keeps what it acknowledged,
+// whichever node VRRP prefers; on a tie the node VRRP made master keeps its
+// data. nullopt when the histories are unrelated.
+struct HealComparison {
+  long long fork_offset = -1;
+  long long local_tail = 0;  // bytes of writes only `local` took after the fork
+  long long peer_tail = 0;   // bytes of writes only `peer` took after the fork
+  bool local_wins = false;
+  std::string rule;  // one log line naming the rule and both offsets
+};
+std::optional<HealComparison> compare_after_fork(const RedisState& local, const RedisState& peer);
 
 // What replacing `local`'s dataset with `peer`'s by a full sync discards, as
 // one log line; nullopt when it discards nothing. Related histories that both
@@ -157,6 +173,9 @@ enum class BackupAction {
   wait_for_link,       // replica of the peer, link not up yet
   wait,                // nothing safe to do yet (peer unreachable, syncing from us, ...)
   refuse_empty_peer,   // the peer is empty and we hold data: never sync from it
+  demote_peer,         // this node holds the newer history (compare_after_fork): the peer,
+                       // master by VRRP, is made this node's replica
+
   stop_peer_denied,    // the peer refuses us (password, ACL): exit 1, change nothing
   stop_peer_is_local,  // --peer leads to this very server (same run_id): exit 1
 };

@@ -20,6 +20,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::peer_denied: return "peer-denied";
     case Verdict::peer_is_local: return "peer-is-local";
     case Verdict::replicating: return "replicating";
+    case Verdict::peer_demoted: return "peer-demoted";
     case Verdict::backup_timeout: return "timeout";
     case Verdict::no_peer: return "no-peer";
     case Verdict::recorded: return "recorded";
@@ -35,6 +36,7 @@ ExitCode exit_code_of(Verdict verdict) {
     case Verdict::promoted:
     case Verdict::already_master:
     case Verdict::replicating:
+    case Verdict::peer_demoted:
     case Verdict::recorded: return ExitCode::success;
     case Verdict::superseded: return ExitCode::superseded;
     // promoted-incomplete: promoted, but without the peer's last writes.

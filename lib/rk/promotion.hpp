@@ -57,8 +57,13 @@ class Promotion {
   // whatever these steps meet, so failures are warnings.
   void finish(std::optional<PeerWritePause>& pause);
 
- private:
+  // Makes the peer a replica of this node while its writes are held by
+  // `pause` (re-paused if the window is about to end), lifts the pause, runs
+  // CONFIG REWRITE there and disconnects its clients. Throws RedisError when
+  // the REPLICAOF fails.
   void repoint_peer(const RedisState& peer_state, std::optional<PeerWritePause>& pause);
+
+ private:
   HookRun& run_;
 };
 

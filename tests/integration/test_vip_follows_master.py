@@ -26,7 +26,7 @@ class VipFollowsMasterTest(ToolTestCase):
         c = self.check(local)
         self.assertRc(c, 1)
         self.assertRegex(c.log, r"health changed: \S+ -> yielding .*replica of 127\.0\.0\.1:"
-                         rf"{peer.port}.*full sync running")
+                         rf"{peer.port} \(full sync running\)")
         self.assertEqual(itkit.read_text(self.state_path("health")).strip(), "yielding")
         # keepalived's FAULT transition (notify_fault): no longer the VIP
         # holder, so the node is eligible again.

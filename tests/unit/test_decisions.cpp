@@ -115,9 +115,12 @@ TEST_CASE("decide_vip_holder: the VIP never stays on a replica of a reachable ma
   orphan.link_up = false;
   RedisState loading = in_sync;
   loading.loading = true;
+  RedisState pending = replica_of(peer_endpoint, replid_c, 0, 5);
+  pending.link_up = false;
+  pending.link_never_up = true;
 
   SECTION("MASTER recorded, no hook acting, replica with the link up or a sync running: yield") {
-    for (const RedisState& local : {in_sync, syncing}) {
+    for (const RedisState& local : {in_sync, syncing, pending}) {
       VipDecision d = decide_vip_holder("MASTER", false, local);
       CHECK(d.yield);
       CHECK_THAT(d.reason, Catch::Contains("10.0.0.2:6379"));
@@ -213,6 +216,30 @@ TEST_CASE("describe_divergence finds the fork and what only this node has", "[de
     CHECK_FALSE(d.related);
     CHECK(d.local_only_bytes == -1);
   }
+}
+
+TEST_CASE("compare_after_fork: the larger tail after the fork wins", "[decisions]") {
+  // The node promoted during the split (fork at 100, now at 180) against the
+  // old master that took 50 bytes more after the fork.
+  auto heal =
+      compare_after_fork(promoted(replid_b, replid_a, 100, 180, 5), master(replid_a, 150, 5));
+  REQUIRE(heal);
+  CHECK(heal->fork_offset == 100);
+  CHECK(heal->local_tail == 80);
+  CHECK(heal->peer_tail == 50);
+  CHECK(heal->local_wins);
+  CHECK_THAT(heal->rule, Catch::Contains("offset 180"));
+  CHECK_THAT(heal->rule, Catch::Contains("offset 150"));
+  // Seen from the old master: it loses.
+  CHECK_FALSE(
+      compare_after_fork(master(replid_a, 150, 5), promoted(replid_b, replid_a, 100, 180, 5))
+          ->local_wins);
+  // A tie leaves the data where VRRP put the VIP (the peer).
+  CHECK_FALSE(
+      compare_after_fork(promoted(replid_b, replid_a, 100, 150, 5), master(replid_a, 150, 5))
+          ->local_wins);
+  // Unrelated histories (a restart from files): no rule applies.
+  CHECK_FALSE(compare_after_fork(master(replid_a, 150, 5), master(replid_b, 10, 5)));
 }
 
 TEST_CASE("describe_replacement_loss names what a full sync discards", "[decisions]") {
@@ -585,6 +612,16 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
     CHECK(backup_step(master(replid_a, 100, 5), promoted(replid_b, replid_a, 100, 300, 5),
                       peer_endpoint, false)
               .action == BackupAction::replicate_peer);
+  }
+  SECTION("after a split, this node's history is the newer: demote the peer at once") {
+    // This node was promoted during the split and took writes; the old
+    // master, VIP holder since the heal, took fewer (or none).
+    for (long long peer_offset : {100LL, 120LL}) {
+      auto d = backup_step(promoted(replid_b, replid_a, 100, 180, 5),
+                           master(replid_a, peer_offset, 5), peer_endpoint, false);
+      CHECK(d.action == BackupAction::demote_peer);
+      CHECK_THAT(d.reason, Catch::StartsWith("heal: histories fork at offset 100"));
+    }
   }
   SECTION("diverged histories: wait for the grace, then replicate as a split brain") {
     RedisState local = master(replid_a, 150, 5);

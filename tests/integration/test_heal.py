@@ -1,0 +1,77 @@
+"""After a split heals, the newer history wins, not VRRP's choice: the node
+that served the clients during the split (its notify_backup runs, since the
+old master wins the VRRP election) makes the old master its replica, and the
+old master's check then gives the VIP up."""
+import os
+
+import itkit
+from itkit import ToolTestCase, populate, setUpModule  # noqa: F401
+
+TIMEOUT_MS = 500
+
+
+class HealTest(ToolTestCase):
+
+    def node_args(self, name, local, peer):
+        """The common options of the hooks of node NAME (its own state dir)."""
+        state = os.path.join(self.tmp, f"state-{name}")
+        os.makedirs(state, 0o700, exist_ok=True)
+        return ["--state-dir", state, "--instance", self.instance, "--log-file", self.log_file,
+                *self.hook_args(local.port, peer.port, TIMEOUT_MS)]
+
+    def split(self, old_master, promoted, split_keys, old_master_keys=0):
+        """`promoted` replicated `old_master`; the split makes it a master too
+        and both take writes (SPLIT_KEYS on it, OLD_MASTER_KEYS on the other)."""
+        populate(old_master, 200)
+        self.replicate(promoted, old_master)
+        promoted.call("REPLICAOF", "NO", "ONE")
+        populate(promoted, split_keys, prefix="split")
+        if old_master_keys:
+            populate(old_master, old_master_keys, prefix="late")
+
+    def test_the_node_that_served_the_split_keeps_its_writes_and_demotes_the_peer(self):
+        a = self.server()  # the old master, preferred by VRRP: VIP holder after the heal
+        b = self.server()  # promoted during the split, took the clients' writes
+        # a recorded MASTER before the split (its notify_master long done).
+        r = self.run_tool("redis_master", *self.node_args("a", a, b), common=False)
+        self.assertIn("exit=0", r.stderr, f"setup: {r!r}")
+        self.split(a, b, 300)
+        r = self.run_tool("redis_backup", *self.node_args("b", b, a), "--backup-grace", "5",
+                          common=False)
+        self.assertRc(r, 0)
+        self.assertIn("verdict=peer-demoted exit=0", r.stderr)
+        self.assertRegex(r.stderr, r"heal: the newest history wins: histories fork at offset \d+: "
+                         r"this node took \d+ bytes")
+        # No grace was waited: the old master holds the VIP and takes writes.
+        self.assertLess(r.elapsed, 3.0)
+        self.assert_role(b, "master")
+        self.assert_role(a, "slave", master_port=b.port)
+        self.wait_link_up(a, b)
+        # A partial resync (the old master took nothing after the fork) may
+        # still be applying the stream when the link is up.
+        itkit.wait_until(lambda: self.dbsize(a) == 500, 10, what="the old master to catch up")
+        self.assert_all_keys(a, 300, prefix="split")
+        self.assert_all_keys(a, 200)
+        # The old master, still keepalived's MASTER, gives the VIP up.
+        c = self.run_tool("redis_check", "--host", "127.0.0.1", "--port", str(a.port),
+                          "--state-dir", os.path.join(self.tmp, "state-a"), "--instance",
+                          self.instance, "--log-file", self.log_file, common=False)
+        self.assertRc(c, 1)
+        self.assertIn("-> yielding", c.stderr)
+
+    def test_the_old_master_with_the_larger_tail_keeps_the_vrrp_choice(self):
+        a = self.server()
+        b = self.server()
+        self.split(a, b, 5, old_master_keys=300)
+        r = self.run_tool("redis_backup", *self.node_args("b", b, a), "--backup-grace", "0",
+                          common=False)
+        self.assertRc(r, 0)
+        self.assertIn("verdict=replicating exit=0", r.stderr)
+        self.assertNotIn("peer-demoted", r.stderr)
+        self.assertIn("split-brain", r.stderr)
+        self.assert_role(a, "master")
+        self.assert_all_keys(b, 300, prefix="late")
+
+
+if __name__ == "__main__":
+    itkit.main()
