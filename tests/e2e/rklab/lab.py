@@ -596,14 +596,14 @@ class Lab:
                     pass
         return sorted(users)
 
-    def split_brain_logged(self, since=0.0):
-        """Nodes whose toolkit log has a split-brain line stamped at or after
+    def split_brain_logged(self, since=0.0, text="split-brain"):
+        """Nodes whose toolkit log has a line with TEXT stamped at or after
         SINCE (the lines start with an ISO-8601 UTC time)."""
         nodes = set()
         with self.log_lock:
             lines = list(self.hook_lines)
         for _, n, line in lines:
-            if "split-brain" not in line:
+            if text not in line:
                 continue
             t = toolkit_log.line_time(line)
             if t is not None and t < since - 0.5:
