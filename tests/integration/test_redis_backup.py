@@ -79,24 +79,27 @@ class RedisBackupTest(ToolTestCase):
         self.assert_all_keys(local, 300)
 
     def test_diverged_peer_replicated_after_grace(self):
-        # Shared history, then both took writes (a healed partition): the
-        # backup waits --backup-grace, then follows the peer and says so.
+        # Shared history, then both took writes (a healed partition), the
+        # peer more of them (the larger tail wins): the backup waits
+        # --backup-grace, then follows the peer and says so.
         peer = self.server()
         local = self.server()
         populate(peer, 100)
         self.replicate(local, peer)
         local.call("REPLICAOF", "NO", "ONE")
         populate(local, 50, "local-only")
-        populate(peer, 50, "peer-only")
+        populate(peer, 100, "peer-only")
         r = self.run_tool("redis_backup", *self.hook_args(local.port, peer.port),
                           "--backup-grace", "2", "--sync-timeout", "20", timeout=40)
         self.assertRc(r, 0)
         self.assertGreaterEqual(r.elapsed, 2.0, f"did not wait --backup-grace: {r!r}")
         self.assertIn("split-brain", r.log)
+        self.assertRegex(r.log, r"heal: the newest history wins: .* the larger tail wins "
+                         r"\(the peer\)")
         self.assert_role(local, "slave", master_port=peer.port)
         self.wait_link_up(local, peer, timeout=20)
         self.assert_all_keys(local, 100)
-        self.assert_all_keys(local, 50, "peer-only")
+        self.assert_all_keys(local, 100, "peer-only")
 
     def test_peer_hung_exits_1_within_bound(self):
         local = self.server()
