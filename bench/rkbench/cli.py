@@ -85,6 +85,8 @@ def main(argv):
                     help="peer-faults: lab crash runs per build")
     ap.add_argument("--sync-timeout-runs", type=int, default=1,
                     help="peer-faults: lab sync-timeout runs per build")
+    ap.add_argument("--split-runs", type=int, default=1,
+                    help="peer-faults: lab partition and master-cut-off runs per build")
     ap.add_argument("--out", help="dir for the JSON figures and the lab logs "
                     "(default: <build-dir>/bench-results/<time>)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")

@@ -294,7 +294,8 @@ def sc_partition(lab):
     # gratuitous ARP); the side with the larger tail after the fork keeps its
     # data, whichever node VRRP prefers, and the rule is logged.
     if not res["newest_history_rule_on"]:
-        raise Failed("no toolkit log line says which history won after the heal, and why")
+        raise Failed("no toolkit log line says which history won after the heal, and why "
+                     f"({res['lost']} acknowledged writes lost; final master {res['winner']})")
     return res
 
 
@@ -335,7 +336,8 @@ def sc_master_cut_off(lab):
     res["winner"] = res["final"]["master"]
     if res["winner"] != o.name:
         raise Failed(f"node {res['winner']} ended as master; node {o.name} served the clients "
-                     "during the cut and holds the newer history")
+                     f"during the cut and holds the newer history ({res['lost']} acknowledged "
+                     "writes lost)")
     if not res["newest_history_rule_on"]:
         raise Failed("no toolkit log line says which history won after the heal, and why")
     return res
