@@ -86,6 +86,18 @@ ExitCode run_backup_steps(HookRun& run) {
                                                    : std::string(to_string(peer.reach))));
       switch (decision.action) {
         case BackupAction::done: {
+          // This replica is back and caught up: the master may fence again,
+          // once it counts this replica online (after its first REPLCONF
+          // ACK); fenced earlier, it would refuse writes until then.
+          if (options.fence_writes) {
+            FencePlan fence = fence_for_master(*peer.state, false);
+            if (fence.min_replicas_to_write == 0) {
+              run.log_decision("wait-for-ack", "the master does not count this replica online yet",
+                               describe(*peer.state));
+              break;
+            }
+            if (run.peer()) run.apply_fence(*run.peer(), fence, "peer");
+          }
           run.rewrite_config(*run.local(), *local, "local");
           long long link_ms = replicating_since ? ms_since(*replicating_since) : 0;
           run.log().info("link up with {}:{} ({} ms after REPLICAOF)", peer_endpoint.host,
@@ -133,6 +145,7 @@ ExitCode run_backup(const ToolOptions& options) {
   HookRun run(options, Transition::backup);
   try {
     if (!run.start()) return run.finish(Verdict::superseded, "before acting");
+    run.check_fencing_allowed();
     return run_backup_steps(run);
   } catch (const Superseded&) {
     return run.finish(Verdict::superseded, "a newer transition took over");

@@ -258,6 +258,14 @@ AfterPromotion decide_after_promotion(const RedisState& local, const PeerView& p
   return {true, "peer is a master whose writes this node holds"};
 }
 
+FencePlan fence_for_master(const RedisState& master, bool replica_attached) {
+  bool online = std::any_of(master.replicas.begin(), master.replicas.end(),
+                            [](const ReplicaEntry& r) { return r.state == "online"; });
+  if (replica_attached || online)
+    return {1, "a replica is attached: writes need its acknowledgement"};
+  return {0, "no replica attached: unfenced until one is back and caught up"};
+}
+
 BackupDecision decide_backup_step(const RedisState& local, const Observation& observed,
                                   const Endpoint& peer_endpoint, bool grace_over) {
   if (local.loading) return {BackupAction::wait, "local Redis is loading its dataset"};

@@ -164,6 +164,22 @@ struct AfterPromotion {
 // repointing it discards nothing.
 AfterPromotion decide_after_promotion(const RedisState& local, const PeerView& peer);
 
+// --- fencing (--fence-writes) -----------------------------------------------
+
+// min-replicas-to-write for a master, as the hooks keep it with
+// --fence-writes. With 1, Redis refuses writes (-NOREPLICAS) once no replica
+// has ACKed within min-replicas-max-lag seconds (replicas ACK every second):
+// a master cut off from its replica stops taking writes that the other side
+// would discard at the heal. A master with no replica attached (promoted
+// without its peer) runs with 0, or it could take no write at all.
+struct FencePlan {
+  int min_replicas_to_write = 0;
+  std::string reason;
+};
+// `master` is the master's INFO; `replica_attached` says that its replica is
+// known to be attached (just repointed to it, or reporting its link up).
+FencePlan fence_for_master(const RedisState& master, bool replica_attached);
+
 // --- redis_backup (notify_backup) ------------------------------------------
 
 enum class BackupAction {

@@ -115,6 +115,42 @@ void HookRun::rewrite_config(Connection& connection, const RedisState& state, co
   }
 }
 
+void HookRun::check_fencing_allowed() {
+  if (!options_.fence_writes) return;
+  auto refuse = [this](const std::string& reply) {
+    std::string what = fmt::format(
+        "--fence-writes: the local Redis refuses CONFIG GET/SET min-replicas-to-write ({}); grant "
+        "the hooks' user +config|get +config|set, or turn --fence-writes off",
+        reply);
+    log_.warning_to_log_only(what + "; nothing done (exit 2)");
+    throw UsageError(what);
+  };
+  try {
+    if (!local_) local_.emplace(Connection::open(local_connection(options_)));
+    Reply current = local_->command({"CONFIG", "GET", "min-replicas-to-write"});
+    if (current.is_error()) refuse(current.text);
+    std::string value = current.elements.size() == 2 ? current.elements[1].text : std::string("0");
+    Reply same = local_->command({"CONFIG", "SET", "min-replicas-to-write", value});
+    if (same.is_error()) refuse(same.text);
+  } catch (const RedisError&) {
+    local_.reset();
+  }
+}
+
+void HookRun::apply_fence(Connection& connection, const FencePlan& plan, const char* which) {
+  if (!options_.fence_writes) return;
+  try {
+    act(connection,
+        {"CONFIG", "SET", "min-replicas-max-lag", std::to_string(options_.fence_max_lag.count())});
+    act(connection,
+        {"CONFIG", "SET", "min-replicas-to-write", std::to_string(plan.min_replicas_to_write)});
+    log_.info("{} fence: min-replicas-to-write {} (min-replicas-max-lag {} s): {}", which,
+              plan.min_replicas_to_write, options_.fence_max_lag.count(), plan.reason);
+  } catch (const RedisError& error) {
+    log_.warning("{} fence not set: {}", which, error.what());
+  }
+}
+
 void HookRun::log_decision(const std::string& step, const std::string& reason,
                            const std::string& detail) {
   std::string key = step + "|" + reason;

@@ -64,6 +64,16 @@ class HookRun {
   // keeps its role. Failure is logged, not fatal: the role is already right.
   void rewrite_config(Connection& connection, const RedisState& state, const char* which);
 
+  // --fence-writes: before the hook changes anything, checks that the local
+  // Redis lets it set min-replicas-to-write (a CONFIG SET of the current
+  // value, which changes nothing). A refusal is a configuration error:
+  // logged, then UsageError (exit 2). Does nothing when fencing is off or the
+  // local Redis cannot be read now (the hook's own observations report that).
+  void check_fencing_allowed();
+  // --fence-writes: sets min-replicas-max-lag and min-replicas-to-write on
+  // `connection` as `plan` says. A failure is a warning: the roles are right.
+  void apply_fence(Connection& connection, const FencePlan& plan, const char* which);
+
   // Logs the decision when it differs from the previous one.
   void log_decision(const std::string& step, const std::string& reason, const std::string& detail);
   // Logs the summary line (verdict=NAME exit=N ...), writes NAME.last when

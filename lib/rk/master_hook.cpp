@@ -191,6 +191,7 @@ ExitCode run_master(const ToolOptions& options) {
   HookRun run(options, Transition::master);
   try {
     if (!run.start()) return run.finish(Verdict::superseded, "before acting");
+    run.check_fencing_allowed();
     return MasterHook(run).run();
   } catch (const Superseded&) {
     return run.finish(Verdict::superseded, "a newer transition took over");

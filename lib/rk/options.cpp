@@ -131,6 +131,7 @@ void validate(ToolOptions& options) {
   check_range(options.sync_timeout.count(), limits::sync_timeout_s, "--sync-timeout", " s");
   check_range(options.backup_grace.count(), limits::backup_grace_s, "--backup-grace", " s");
   check_range(options.peer_silence.count(), limits::peer_silence_ms, "--peer-silence-ms", "");
+  check_range(options.fence_max_lag.count(), limits::fence_max_lag_s, "--fence-max-lag", " s");
   if (!options.announce_host.empty() && !is_valid_host(options.announce_host))
     throw UsageError(
         fmt::format("--announce-host: '{}' is not a valid host address", options.announce_host));

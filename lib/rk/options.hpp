@@ -27,6 +27,7 @@ constexpr Range backup_grace_s{0, 3600};
 constexpr Range pause_ms{100, 60000};
 constexpr Range poll_ms{1, 1000};
 constexpr Range peer_silence_ms{0, 60000};
+constexpr Range fence_max_lag_s{1, 60};
 constexpr Range port{1, 65535};
 }  // namespace limits
 
@@ -60,6 +61,11 @@ struct ToolOptions {
   // How long redis_master waits for a peer that times out before a node
   // that is not known to be incomplete promotes without it.
   std::chrono::milliseconds peer_silence{2000};
+  // --fence-writes: the hooks keep min-replicas-to-write 1 on the master while
+  // its replica is attached (min-replicas-max-lag = fence_max_lag), and 0 on
+  // a master promoted without its peer.
+  bool fence_writes = false;
+  std::chrono::seconds fence_max_lag{2};
 
   // redis_status only.
   bool json = false;

@@ -85,7 +85,11 @@ void Promotion::finish(std::optional<PeerWritePause>& pause) {
     run_.log().warning("could not repoint the peer: {}", error.what());
   }
   pause.reset();
-  // Last, outside the peer's pause window: keep the role across a restart.
+  // A freshly promoted master has no replica attached yet: unfenced until
+  // the peer's redis_backup finds its link up and fences this master.
+  run_.apply_fence(*run_.local(), fence_for_master(*local, false), "local");
+  // Last, outside the peer's pause window: keep the role (and the fence)
+  // across a restart.
   run_.rewrite_config(*run_.local(), *local, "local");
 }
 

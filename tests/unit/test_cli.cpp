@@ -103,4 +103,11 @@ TEST_CASE("cli: defaults and ranges are the library's", "[cli]") {
   CHECK(run(cli::Kind::hook, {"--peer-silence-ms", std::to_string(limits::peer_silence_ms.min)}) ==
         0);
   CHECK(seen.peer_silence.count() == limits::peer_silence_ms.min);
+  CHECK_FALSE(seen.fence_writes);
+  CHECK(seen.fence_max_lag == defaults.fence_max_lag);
+  REQUIRE(run(cli::Kind::hook, {"--fence-writes", "--fence-max-lag", "5"}) == 0);
+  CHECK(seen.fence_writes);
+  CHECK(seen.fence_max_lag.count() == 5);
+  CHECK(run(cli::Kind::hook,
+            {"--fence-max-lag", std::to_string(limits::fence_max_lag_s.max + 1)}) == 2);
 }

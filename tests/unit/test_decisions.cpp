@@ -546,6 +546,19 @@ TEST_CASE("decide_after_promotion: repoint only a peer that loses nothing", "[de
   CHECK_FALSE(decide_after_promotion(itself, itself).repoint_peer);
 }
 
+TEST_CASE("fence_for_master: fenced only with a replica attached", "[decisions]") {
+  RedisState alone = master(replid_a, 100, 5);
+  CHECK(fence_for_master(alone, false).min_replicas_to_write == 0);
+  CHECK_THAT(fence_for_master(alone, false).reason, Catch::Contains("unfenced"));
+  CHECK(fence_for_master(alone, true).min_replicas_to_write == 1);
+  RedisState with_replica = alone;
+  with_replica.replicas.push_back(ReplicaEntry{"10.0.0.2", 6379, "online", 100, 0});
+  CHECK(fence_for_master(with_replica, false).min_replicas_to_write == 1);
+  // A replica still in its full sync does not ACK yet.
+  with_replica.replicas.front().state = "wait_bgsave";
+  CHECK(fence_for_master(with_replica, false).min_replicas_to_write == 0);
+}
+
 TEST_CASE("decide_backup_step: every branch", "[decisions]") {
   SECTION("local loading: wait") {
     RedisState local = master(replid_a, 0, 0);

@@ -25,6 +25,7 @@ struct Parsed {
   long long pause_ms = kDefaults.pause.count();
   long long poll_ms = kDefaults.poll.count();
   long long peer_silence_ms = kDefaults.peer_silence.count();
+  long long fence_max_lag_s = kDefaults.fence_max_lag.count();
   std::string on_sync_timeout =
       kDefaults.on_sync_timeout == OnSyncTimeout::promote ? "promote" : "stay";
   bool tls = false;
@@ -117,6 +118,17 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
       ->check(in(limits::peer_silence_ms))
       ->capture_default_str()
       ->group(hook_group);
+  app.add_flag("--fence-writes", options.fence_writes,
+               "Bound what an isolated master can accept: keep min-replicas-to-write 1 on the "
+               "master while its replica is attached, 0 on a master promoted without its peer "
+               "(needs +config|get +config|set)")
+      ->group(hook_group);
+  app.add_option("--fence-max-lag", parsed.fence_max_lag_s,
+                 "With --fence-writes: min-replicas-max-lag, the seconds without a replica's ACK "
+                 "after which the master refuses writes")
+      ->check(in(limits::fence_max_lag_s))
+      ->capture_default_str()
+      ->group(hook_group);
 }
 
 // The classic positional form.
@@ -156,6 +168,7 @@ void apply_parsed(const Parsed& parsed, ToolOptions& options) {
   options.pause = std::chrono::milliseconds(parsed.pause_ms);
   options.poll = std::chrono::milliseconds(parsed.poll_ms);
   options.peer_silence = std::chrono::milliseconds(parsed.peer_silence_ms);
+  options.fence_max_lag = std::chrono::seconds(parsed.fence_max_lag_s);
   options.on_sync_timeout =
       parsed.on_sync_timeout == "promote" ? OnSyncTimeout::promote : OnSyncTimeout::stay;
   for (const std::string& rename : parsed.renames) {
