@@ -33,14 +33,9 @@ const char* action_name(BackupAction action) {
 std::optional<ExitCode> demote_peer(HookRun& run, const RedisState& local) {
   std::optional<PeerWritePause> pause;
   try {
-    pause.emplace(run, run.options().pause);
-  } catch (const ReplyError& error) {
-    if (reach_of(error) == Reach::denied)
-      return run.stop_unchanged(
-          Verdict::peer_denied,
-          fmt::format("the peer refuses CLIENT PAUSE ({}): grant the hooks' user +client|pause",
-                      error.what()));
-    return std::nullopt;
+    if (!pause_peer_writes(run, pause)) return std::nullopt;  // -BUSY: next round
+  } catch (const PeerPauseRefused& refused) {
+    return run.stop_unchanged(Verdict::peer_denied, refused.what);
   }
   RedisState paused = read_info(*run.peer());
   std::optional<HealComparison> heal = compare_after_fork(local, paused);

@@ -13,18 +13,16 @@ HookRun::HookRun(const ToolOptions& options, Transition transition)
       started_(Clock::now()) {
   log_.open_sinks();
   try {
-    records_.emplace(options_.state_dir, options_.instance, InstanceState::Access::create);
-  } catch (const StateError& error) {
-    drop_records(error);
-  } catch (const UsageError& error) {
-    // Unsafe dir or bad instance name: nothing is done, and the log says
-    // why (stderr gets the one error line from the top-level catch).
-    log_.warning_to_log_only(fmt::format("{}; nothing done (exit 2)", error.what()));
-    throw;
-  }
-  try {
+    try {
+      records_.emplace(options_.state_dir, options_.instance, InstanceState::Access::create);
+    } catch (const StateError& error) {
+      drop_records(error);
+    }
     resolve_password(options_);
   } catch (const UsageError& error) {
+    // An unsafe dir, a bad instance name or an unreadable password file:
+    // nothing is done, and the log says why (stderr gets the one error line
+    // from the top-level catch).
     log_.warning_to_log_only(fmt::format("{}; nothing done (exit 2)", error.what()));
     throw;
   }

@@ -25,12 +25,6 @@ const char* action_name(MasterAction action) {
   return "?";
 }
 
-// The peer refused a command the hook needs (CLIENT PAUSE without
-// +client|pause): waiting will not cure it.
-struct PeerRefused {
-  std::string what;
-};
-
 class MasterHook {
  public:
   explicit MasterHook(HookRun& run) : run_(run), options_(run.options()), promotion_(run) {}
@@ -66,14 +60,12 @@ class MasterHook {
 
       switch (decision.action) {
         case MasterAction::already_master: {
-          std::optional<PeerWritePause> no_pause;
-          promotion_.finish(no_pause);
+          promotion_.finish();
           return run_.finish(Verdict::already_master, describe(*local));
         }
         case MasterAction::promote: {
           promotion_.promote(decision.reason);
-          std::optional<PeerWritePause> no_pause;
-          promotion_.finish(no_pause);
+          promotion_.finish();
           return run_.finish(Verdict::promoted, decision.reason);
         }
         case MasterAction::replicate_peer: replicate_peer(*local, *peer.state); break;
@@ -81,7 +73,7 @@ class MasterHook {
           try {
             if (verify_and_promote())
               return run_.finish(Verdict::promoted, "caught up with the peer");
-          } catch (const PeerRefused& refused) {
+          } catch (const PeerPauseRefused& refused) {
             return run_.stop_unchanged(Verdict::peer_denied, refused.what);
           }
           break;
@@ -119,16 +111,7 @@ class MasterHook {
   // the replica does not get there within most of the pause window.
   bool verify_and_promote() {
     std::optional<PeerWritePause> pause;
-    try {
-      pause.emplace(run_, options_.pause);
-    } catch (const ReplyError& error) {
-      if (reach_of(error) == Reach::denied)
-        throw PeerRefused{fmt::format(
-            "the peer refuses CLIENT PAUSE ({}); the final comparison needs it: grant the hooks' "
-            "user +client|pause on the peer",
-            error.what())};
-      return false;  // -BUSY and the like: try again on the next round
-    }
+    if (!pause_peer_writes(run_, pause)) return false;  // -BUSY: try again next round
     RedisState paused_peer = read_info(*run_.peer());
     const std::chrono::milliseconds poll = std::min(options_.poll, std::chrono::milliseconds(5));
     for (;;) {
@@ -156,8 +139,7 @@ class MasterHook {
                                      options_.sync_timeout.count(), last_reason, describe(local));
     switch (decide_on_sync_timeout(local, options_.on_sync_timeout == OnSyncTimeout::promote)) {
       case SyncTimeoutAction::already_master: {
-        std::optional<PeerWritePause> no_pause;
-        promotion_.finish(no_pause);
+        promotion_.finish();
         return run_.finish(Verdict::already_master, detail);
       }
       case SyncTimeoutAction::promote_anyway: {
@@ -166,8 +148,7 @@ class MasterHook {
             "beyond offset {} are not here",
             local.held_offset());
         promotion_.promote("sync timeout");
-        std::optional<PeerWritePause> no_pause;
-        promotion_.finish(no_pause);
+        promotion_.finish();
         return run_.finish(Verdict::promoted_incomplete, detail);
       }
       case SyncTimeoutAction::stay_loading:

@@ -47,6 +47,24 @@ void PeerWritePause::release() {
   }
 }
 
+bool pause_peer_writes(HookRun& run, std::optional<PeerWritePause>& pause) {
+  try {
+    pause.emplace(run, run.options().pause);
+    return true;
+  } catch (const ReplyError& error) {
+    if (reach_of(error) != Reach::denied) return false;
+    throw PeerPauseRefused{fmt::format(
+        "the peer refuses CLIENT PAUSE ({}); the hooks hold the peer's writes with it: grant the "
+        "hooks' user +client|pause on the peer",
+        error.what())};
+  }
+}
+
+void Promotion::finish() {
+  std::optional<PeerWritePause> no_pause;
+  finish(no_pause);
+}
+
 void Promotion::promote(const std::string& why) {
   auto started = Clock::now();
   run_.act(*run_.local(), {"REPLICAOF", "NO", "ONE"});

@@ -42,6 +42,17 @@ class PeerWritePause {
   bool held_ = false;
 };
 
+// The peer refused CLIENT PAUSE (no +client|pause): waiting will not cure
+// it, so the hook stops and says so.
+struct PeerPauseRefused {
+  std::string what;  // the refusal and how to fix it, for the log
+};
+
+// Holds the peer's writes in `pause`. Returns false when the peer answered
+// with a transient error (-BUSY and the like: try again next round); throws
+// PeerPauseRefused when it denies the command, RedisError when the call fails.
+bool pause_peer_writes(HookRun& run, std::optional<PeerWritePause>& pause);
+
 class Promotion {
  public:
   explicit Promotion(HookRun& run) : run_(run) {}
@@ -56,6 +67,8 @@ class Promotion {
   // peer's pause window. Never throws RedisError: the promotion has happened
   // whatever these steps meet, so failures are warnings.
   void finish(std::optional<PeerWritePause>& pause);
+  // The same, when the peer's writes are not held yet.
+  void finish();
 
   // Makes the peer a replica of this node while its writes are held by
   // `pause` (re-paused if the window is about to end), lifts the pause, runs
