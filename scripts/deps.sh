@@ -2,7 +2,7 @@
 # project needs, running `apt-get update` once and only when something is
 # missing.
 rk_install_packages() {
-  local missing=() package
+  local missing=() from_main=() valkey=() package
   for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$package")
@@ -12,14 +12,54 @@ rk_install_packages() {
     echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
     return 1
   fi
+  for package in "${missing[@]}"; do
+    case "$package" in
+      valkey-*) valkey+=("$package") ;;
+      *) from_main+=("$package") ;;
+    esac
+  done
   echo "installing: ${missing[*]}"
+  [ ${#valkey[@]} -eq 0 ] || rk_enable_valkey_source
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ ${#from_main[@]} -eq 0 ] ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${from_main[@]}"
+  [ ${#valkey[@]} -eq 0 ] ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${valkey[@]}"
+}
+
+# Debian bookworm has no Valkey; bookworm-backports has 8.0 (trixie and later
+# have it in main). Adds that source, pinned so that only valkey-* packages
+# come from it: every other package keeps priority 100 there (Debian's
+# default for backports), below the 500 of bookworm itself.
+rk_enable_valkey_source() {
+  local codename list=/etc/apt/sources.list.d/rk-bookworm-backports.list
+  local pin=/etc/apt/preferences.d/rk-valkey-from-backports
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  [ "$codename" = bookworm ] || return 0
+  if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "adding $list (bookworm-backports, for Valkey)"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+      "http://deb.debian.org/debian bookworm-backports main" >"$list"
+  fi
+  [ -e "$pin" ] || cat >"$pin" <<'PIN'
+# Added by redis-keepalived's scripts/deps.sh: from bookworm-backports, only
+# Valkey is installed and upgraded; nothing else.
+Package: *
+Pin: release n=bookworm-backports
+Pin-Priority: 100
+
+Package: valkey-*
+Pin: release n=bookworm-backports
+Pin-Priority: 500
+PIN
 }
 
 RK_BUILD_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libcli11-dev libfmt-dev catch2 help2man)
 RK_RUNTIME_PACKAGES=(redis-server redis-tools keepalived iproute2 python3)
 # Only the tests need these: packaging, man pages and shell lint checks.
 RK_TEST_PACKAGES=(dpkg-dev file fakeroot shellcheck man-db groff-base adduser util-linux)
+# The second server the tests run against (RK_SERVER=valkey-server), from
+# bookworm-backports on bookworm.
+RK_VALKEY_PACKAGES=(valkey-server)
 # scripts/checks: formatting, static analysis, sanitizers and fuzzing.
 RK_CHECK_PACKAGES=(clang clang-format clang-tidy cppcheck libclang-rt-14-dev)
