@@ -2,7 +2,8 @@
 run them, and a TestCase base that starts real redis-servers and cleans up.
 
 Every test file calls itkit.main(), which
-  - exits 77 (skip) when redis-server is not installed,
+  - exits 77 (skip) when the server (RK_SERVER, default redis-server) is not
+    installed,
   - fails with a clear message when RK_BIN_DIR is unset or lacks a binary,
   - runs the tests and exits non-zero when one of them fails.
 """
@@ -22,7 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
 from rediskit import (FakeServer, RedisReplyError, RedisServer, Resp,  # noqa: E402,F401
-                      SilentPort, free_port, missing_keys, populate, wait_until)
+                      SilentPort, free_port, missing_keys, missing_server, populate,
+                      wait_until)
 
 TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop",
          "redis_status")
@@ -40,8 +42,9 @@ BASE_CONFIG = ("repl-diskless-sync-delay 0",)
 
 def environment_problem():
     """(exit_code, message) when the suite cannot run here, else None."""
-    if not shutil.which("redis-server") and not os.path.exists("/usr/bin/redis-server"):
-        return SKIP_EXIT, "redis-server is not installed: integration tests skipped"
+    missing = missing_server()
+    if missing:
+        return SKIP_EXIT, f"{missing}: tests skipped"
     bin_dir = os.environ.get("RK_BIN_DIR")
     if not bin_dir:
         return 1, ("RK_BIN_DIR is not set: set it to the directory holding "

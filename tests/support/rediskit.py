@@ -3,6 +3,10 @@
 A minimal RESP client (so the tests need nothing beyond the Python standard
 library) and a RedisServer fixture that starts a real redis-server on a
 loopback port with its own data dir, and stops it by PID.
+
+The server is the one named by the environment variable RK_SERVER
+(redis-server by default; RK_SERVER=valkey-server runs every suite against
+Valkey), a name on PATH or a path.
 """
 import os
 import select
@@ -13,6 +17,31 @@ import subprocess
 import tempfile
 import threading
 import time
+
+
+# The server binary every suite runs: a name on PATH or a path.
+SERVER = os.environ.get("RK_SERVER") or "redis-server"
+
+
+def server_binary():
+    """The path of RK_SERVER's binary, or None when it is not installed."""
+    found = shutil.which(SERVER)
+    if found:
+        return found
+    for directory in ("/usr/bin", "/usr/sbin"):
+        path = os.path.join(directory, SERVER)
+        if "/" not in SERVER and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def missing_server():
+    """Why the suites cannot run here (RK_SERVER is not installed), or None."""
+    if server_binary() is not None:
+        return None
+    hint = ("Debian bookworm: scripts/deps.sh installs it from bookworm-backports"
+            if "valkey" in SERVER else "Debian: apt-get install redis-server")
+    return f"RK_SERVER={SERVER} is not installed ({hint})"
 
 
 class RedisReplyError(Exception):
@@ -148,7 +177,8 @@ def stop_process(proc, timeout=10):
 
 
 class RedisServer:
-    """A real redis-server on 127.0.0.1:<port>, with its own dir and config file.
+    """A real redis-server (RK_SERVER) on 127.0.0.1:<port>, with its own dir
+    and config file.
 
     The config file lives in the data dir, so CONFIG REWRITE works. Stopped by
     PID (SIGTERM, then SIGKILL) in stop(); use as a context manager so it is
@@ -163,7 +193,7 @@ class RedisServer:
         self.port = port or free_port()
         self.own_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix=f"redis-{self.port}-")
-        self.binary = binary or shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.binary = binary or server_binary() or SERVER
         self.extra_config = list(extra_config)
         self.proc = None
         self.conf = os.path.join(self.dir, "redis.conf")
@@ -189,12 +219,16 @@ class RedisServer:
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         if wait:
-            wait_until(self._pong, 10, what=f"redis-server on port {self.port}")
+            wait_until(self._pong, 10, what=f"{self.name} on port {self.port}")
         return self
+
+    @property
+    def name(self):
+        return os.path.basename(self.binary)
 
     def _pong(self):
         if self.proc.poll() is not None:
-            raise RuntimeError(f"redis-server on port {self.port} exited "
+            raise RuntimeError(f"{self.name} on port {self.port} exited "
                                f"with {self.proc.returncode}; see {self.dir}/redis.log")
         try:
             with Resp("127.0.0.1", self.port, timeout=0.5, auth=self.auth) as c:
