@@ -9,6 +9,11 @@ truncated and garbled variants, and hand-written RESP replies (errors such as
 LOADING and NOPERM, nil, arrays, protocol violations).
 
 Usage: fuzz/make_seeds.py   (needs redis-server; rewrites the seed files)
+
+With RK_SERVER=valkey-server it captures Valkey's INFO instead, into
+corpus/parse_info/valkey-*.txt only, plus a replica that never synced and a
+master with extended-redis-compatibility on; the unit tests of parse_info
+read those (tests/unit/test_replication_info.cpp).
 """
 import os
 import socket
@@ -18,10 +23,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
 
-from rediskit import RedisServer, populate, wait_until  # noqa: E402
+from rediskit import SERVER, RedisServer, populate, wait_until  # noqa: E402
 
 INFO_DIR = os.path.join(HERE, "corpus", "parse_info")
 REPLY_DIR = os.path.join(HERE, "corpus", "reply")
+# Which server the seeds come from: Redis's keep the plain names.
+VALKEY = "valkey" in os.path.basename(SERVER)
+PREFIX = "valkey-" if VALKEY else ""
 
 
 def raw_command(port, *args):
@@ -68,9 +76,10 @@ def scrub(text):
         if key == b"os":
             line = b"os:Linux 6.1.0-18-amd64 x86_64"
         elif key == b"config_file":
-            line = b"config_file:/etc/redis/redis.conf"
+            line = b"config_file:/etc/valkey/valkey.conf" if VALKEY else \
+                b"config_file:/etc/redis/redis.conf"
         elif key == b"executable":
-            line = b"executable:/usr/bin/redis-server"
+            line = b"executable:/usr/bin/" + os.path.basename(SERVER).encode()
         lines.append(line)
     text = b"\r\n".join(lines)
     for real, fixed in PORTS.items():
@@ -79,14 +88,17 @@ def scrub(text):
 
 
 def capture(name, port):
+    name = PREFIX + name
     text = scrub(bulk_text(raw_command(port, "INFO")))
-    write(REPLY_DIR, f"info-{name}.resp", b"$%d\r\n%s\r\n" % (len(text), text))
+    if not VALKEY:
+        write(REPLY_DIR, f"info-{name}.resp", b"$%d\r\n%s\r\n" % (len(text), text))
     write(INFO_DIR, f"{name}.txt", text)
     return text
 
 
 def variants(name, text):
     """Broken versions of a real INFO text: cut short, garbled, fields lost."""
+    name = PREFIX + name
     write(INFO_DIR, f"{name}-truncated-half.txt", text[:len(text) // 2])
     write(INFO_DIR, f"{name}-truncated-mid-line.txt", text[:text.find(b"master_repl_offset") + 12])
     lines = text.split(b"\r\n")
@@ -103,6 +115,26 @@ def variants(name, text):
             line = b"db0:keys=abc,expires=0"
         garbled.append(line)
     write(INFO_DIR, f"{name}-garbled.txt", b"\r\n".join(garbled))
+
+
+def capture_valkey_only(servers):
+    """A replica whose master never answered (master_link_down_since_seconds
+    -1), and a master with extended-redis-compatibility (redis_mode instead
+    of server_mode)."""
+    lonely = RedisServer(extra_config=["repl-diskless-sync-delay 0"]).start()
+    servers.append(lonely)
+    PORTS[lonely.port] = 6383
+    # Port 9 (discard): nothing listens there on loopback.
+    lonely.call("REPLICAOF", "127.0.0.1", "9")
+    wait_until(lambda: lonely.info("replication").get("master_link_status") == "down", 10,
+               what="replica link down")
+    time.sleep(1.2)
+    capture("replica-never-synced", lonely.port)
+    compat = RedisServer(extra_config=["extended-redis-compatibility yes"]).start()
+    servers.append(compat)
+    PORTS[compat.port] = 6384
+    populate(compat, 10)
+    capture("master-redis-compat", compat.port)
 
 
 def main():
@@ -151,6 +183,10 @@ def main():
             f.write("key-load-delay 2000\n")
         loader.start()
         capture("loading", loader.port)
+        if VALKEY:
+            # The reply seeds are the same for both servers: Redis's stay.
+            capture_valkey_only(servers)
+            return
         write(REPLY_DIR, "ping-loading.resp", raw_command(loader.port, "PING"))
         write(REPLY_DIR, "ping-pong.resp", raw_command(master.port, "PING"))
         write(REPLY_DIR, "role-master.resp", scrub(raw_command(master.port, "ROLE")))

@@ -125,6 +125,16 @@ Result<RedisState> parse_info(std::string_view text) {
 
   state.loading = read.flag("loading", true);
   state.redis_version = std::string(read.text("redis_version", false).value_or(""));
+  // Valkey's INFO server section has server_name:valkey, valkey_version, and
+  // server_mode where Redis has redis_mode (unless extended-redis-compatibility
+  // is on); nothing here needs the mode. Redis 7.0 has no server_name.
+  if (auto valkey = read.text("valkey_version", false)) {
+    state.server_name = "valkey";
+    state.server_version = std::string(*valkey);
+  } else if (!state.redis_version.empty()) {
+    state.server_name = std::string(read.text("server_name", false).value_or("redis"));
+    state.server_version = state.redis_version;
+  }
   state.config_file = std::string(read.text("config_file", false).value_or(""));
   state.run_id = std::string(read.text("run_id", false).value_or(""));
 

@@ -24,8 +24,14 @@ struct ReplicaEntry {
 struct RedisState {
   Role role = Role::master;
   bool loading = false;  // INFO persistence loading:1 (a dataset is being loaded)
-  std::string redis_version;
-  std::string config_file;  // empty when the server runs without one
+  // Which server answered, and its own version: "valkey" and valkey_version
+  // when INFO has valkey_version (Valkey also reports redis_version, the
+  // Redis release it is compatible with: 7.2.4 for Valkey 8.0.1), else
+  // "redis" and redis_version. Both empty when INFO names no version.
+  std::string server_name;
+  std::string server_version;
+  std::string redis_version;  // as reported, by Valkey too
+  std::string config_file;    // empty when the server runs without one
   // INFO server run_id: random per process start, so two addresses that
   // report the same run_id lead to one and the same server.
   std::string run_id;

@@ -1,6 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "rk/replication_info.hpp"
+
+#ifndef RK_FUZZ_CORPUS_DIR
+#error "RK_FUZZ_CORPUS_DIR must name the fuzz/corpus directory (tests/unit/CMakeLists.txt)"
+#endif
 
 using rk::parse_info;
 using rk::Role;
@@ -26,6 +34,23 @@ const char* const master_info =
     "master_replid:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
     "master_replid2:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n"
     "master_repl_offset:900\r\nsecond_repl_offset:501\r\n";
+
+// A real INFO reply from fuzz/corpus/parse_info/: fuzz/make_seeds.py saves
+// what redis-server 7.0.15 (NAME.txt) and, with RK_SERVER=valkey-server,
+// valkey-server 8.0.1 (valkey-NAME.txt) answered in the same scenarios.
+std::string seed(const std::string& name) {
+  std::ifstream in(std::string(RK_FUZZ_CORPUS_DIR) + "/parse_info/" + name, std::ios::binary);
+  INFO("fuzz/corpus/parse_info/" << name);
+  REQUIRE(in);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+rk::RedisState parsed_seed(const std::string& name) {
+  auto state = parse_info(seed(name));
+  INFO("fuzz/corpus/parse_info/" << name << ": " << (state.ok() ? "" : state.error()));
+  REQUIRE(state.ok());
+  return *state;
+}
 
 }  // namespace
 
@@ -123,4 +148,140 @@ TEST_CASE("describe summarises role, link and offsets", "[replication_info]") {
   REQUIRE(master.ok());
   CHECK(rk::describe(*master) ==
         "role=master replid=aaaaaaaa offset=900 replicas=2 keys=0 loading=1");
+}
+
+TEST_CASE("parse_info names the server and its own version", "[replication_info]") {
+  const std::string base = "role:master\r\nloading:0\r\nmaster_replid:" + std::string(40, 'a') +
+                           "\r\nmaster_repl_offset:0\r\n";
+  struct Case {
+    std::string server_fields;
+    std::string name;
+    std::string version;
+  };
+  const Case cases[] = {
+      {"redis_version:7.0.15\r\nredis_mode:standalone\r\n", "redis", "7.0.15"},
+      // Valkey reports the Redis release it is compatible with as
+      // redis_version: valkey_version is the server's own.
+      {"redis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.0.1\r\n"
+       "server_mode:standalone\r\n",
+       "valkey", "8.0.1"},
+      {"valkey_version:8.1.0\r\nredis_version:7.2.4\r\n", "valkey", "8.1.0"},
+      {"redis_version:7.2.4\r\nserver_name:valkey\r\n", "valkey", "7.2.4"},
+      {"", "", ""},
+  };
+  for (const Case& c : cases) {
+    INFO(c.server_fields);
+    auto state = parse_info(c.server_fields + base);
+    REQUIRE(state.ok());
+    CHECK(state->server_name == c.name);
+    CHECK(state->server_version == c.version);
+  }
+}
+
+TEST_CASE("parse_info reads Redis 7.0.15's INFO", "[replication_info]") {
+  rk::RedisState master = parsed_seed("master.txt");
+  CHECK(master.server_name == "redis");
+  CHECK(master.server_version == "7.0.15");
+  CHECK(master.redis_version == "7.0.15");
+  rk::RedisState replica = parsed_seed("replica.txt");
+  CHECK(replica.server_name == "redis");
+  CHECK(replica.server_version == "7.0.15");
+  CHECK(replica.is_replica_of("127.0.0.1", 6379));
+}
+
+TEST_CASE("parse_info reads Valkey 8.0.1's INFO of a master and its replica",
+          "[replication_info][valkey]") {
+  rk::RedisState master = parsed_seed("valkey-master.txt");
+  CHECK(master.server_name == "valkey");
+  CHECK(master.server_version == "8.0.1");
+  CHECK(master.redis_version == "7.2.4");
+  CHECK(master.config_file == "/etc/valkey/valkey.conf");
+  CHECK(master.role == Role::master);
+  CHECK_FALSE(master.loading);
+  CHECK(master.master_repl_offset == 60);
+  CHECK(master.connected_slaves == 1);
+  // Valkey adds type=replica to the slaveN line.
+  REQUIRE(master.replicas.size() == 1);
+  CHECK(master.replicas[0].ip == "127.0.0.1");
+  CHECK(master.replicas[0].port == 6380);
+  CHECK(master.replicas[0].state == "online");
+  CHECK(master.keys == 301);
+
+  rk::RedisState replica = parsed_seed("valkey-replica.txt");
+  CHECK(replica.server_name == "valkey");
+  CHECK(replica.server_version == "8.0.1");
+  CHECK(replica.is_replica_of("127.0.0.1", 6379));
+  CHECK(replica.link_up);
+  CHECK_FALSE(replica.sync_in_progress);
+  CHECK_FALSE(replica.link_never_up);
+  CHECK(replica.slave_repl_offset == 60);
+  CHECK(replica.slave_read_repl_offset == 60);
+  CHECK(replica.master_replid == master.master_replid);
+  CHECK(replica.keys == 301);
+}
+
+TEST_CASE("Valkey's INFO reads as Redis's did in the same scenario", "[replication_info][valkey]") {
+  // Both servers ran fuzz/make_seeds.py's scenarios: only the replids (and
+  // the server) differ, so describe() says the same for both.
+  for (const char* name : {"master.txt", "replica.txt", "replica-syncing.txt", "promoted.txt"}) {
+    INFO(name);
+    rk::RedisState redis = parsed_seed(name);
+    rk::RedisState valkey = parsed_seed(std::string("valkey-") + name);
+    CHECK(redis.server_name == "redis");
+    CHECK(valkey.server_name == "valkey");
+    CHECK(valkey.role == redis.role);
+    CHECK(valkey.link_up == redis.link_up);
+    CHECK(valkey.sync_in_progress == redis.sync_in_progress);
+    CHECK(valkey.link_never_up == redis.link_never_up);
+    CHECK(valkey.held_offset() == redis.held_offset());
+    CHECK(valkey.second_repl_offset == redis.second_repl_offset);
+    CHECK(valkey.keys == redis.keys);
+    auto without_replid = [](const rk::RedisState& state) {
+      rk::RedisState copy = state;
+      copy.master_replid.clear();
+      return rk::describe(copy);
+    };
+    CHECK(without_replid(valkey) == without_replid(redis));
+  }
+}
+
+TEST_CASE("parse_info reads Valkey 8.0.1 syncing, never synced, promoted and loading",
+          "[replication_info][valkey]") {
+  rk::RedisState syncing = parsed_seed("valkey-replica-syncing.txt");
+  CHECK(syncing.role == Role::replica);
+  CHECK_FALSE(syncing.link_up);
+  CHECK(syncing.sync_in_progress);
+  // master_link_down_since_seconds:-1, as Redis reports it before the first
+  // sync with the current master.
+  CHECK(syncing.link_never_up);
+  CHECK(syncing.keys == 0);
+
+  rk::RedisState lonely = parsed_seed("valkey-replica-never-synced.txt");
+  CHECK(lonely.is_replica_of("127.0.0.1", 9));
+  CHECK_FALSE(lonely.link_up);
+  CHECK_FALSE(lonely.sync_in_progress);
+  CHECK(lonely.link_never_up);
+
+  rk::RedisState promoted = parsed_seed("valkey-promoted.txt");
+  CHECK(promoted.role == Role::master);
+  CHECK(promoted.master_replid2 == parsed_seed("valkey-master.txt").master_replid);
+  CHECK(promoted.second_repl_offset == 61);
+  CHECK(promoted.keys == 301);
+
+  rk::RedisState loading = parsed_seed("valkey-loading.txt");
+  CHECK(loading.loading);
+  CHECK(loading.server_version == "8.0.1");
+}
+
+TEST_CASE("parse_info reads Valkey with and without extended-redis-compatibility",
+          "[replication_info][valkey]") {
+  // Without it Valkey reports server_mode, with it redis_mode; server_name
+  // and valkey_version stay.
+  CHECK(seed("valkey-master.txt").find("\r\nserver_mode:") != std::string::npos);
+  CHECK(seed("valkey-master.txt").find("redis_mode:") == std::string::npos);
+  CHECK(seed("valkey-master-redis-compat.txt").find("\r\nredis_mode:") != std::string::npos);
+  rk::RedisState compat = parsed_seed("valkey-master-redis-compat.txt");
+  CHECK(compat.server_name == "valkey");
+  CHECK(compat.server_version == "8.0.1");
+  CHECK(compat.keys == 10);
 }
