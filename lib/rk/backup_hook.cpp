@@ -31,7 +31,7 @@ const char* action_name(BackupAction action) {
 // VIP then follows: the peer's redis_check gives it up (decide_vip_holder).
 // Returns nullopt when the paused peer no longer loses the comparison.
 std::optional<ExitCode> demote_peer(HookRun& run, const RedisState& local) {
-  std::optional<PeerWritePause> pause;
+  std::optional<WritePause> pause;
   try {
     if (!pause_peer_writes(run, pause)) return std::nullopt;  // -BUSY: next round
   } catch (const PeerPauseRefused& refused) {
@@ -44,11 +44,11 @@ std::optional<ExitCode> demote_peer(HookRun& run, const RedisState& local) {
     return std::nullopt;
   }
   run.log().warning("heal: the newest history wins: {}", heal->rule);
-  if (heal->peer_tail > 0)
-    run.log().warning(
-        "split-brain: {} bytes of writes the peer took after offset {} are discarded by its "
-        "resync from this node",
-        heal->peer_tail, heal->fork_offset);
+  CopyNeed need = copy_before_replacing(paused, local, "the peer");
+  if (need.needed)
+    if (auto refused =
+            keep_copy_before_resync(run, "peer", peer_connection(run.options()), need, *pause))
+      return run.stop_unchanged(Verdict::copy_failed, *refused);
   Promotion(run).repoint_peer(paused, pause);
   return run.finish(Verdict::peer_demoted,
                     fmt::format("this node keeps the newer history; {}", heal->rule));
@@ -103,11 +103,10 @@ ExitCode run_backup_steps(HookRun& run) {
           // Related histories: say which rule chose the peer's, and the offsets.
           if (auto heal = compare_after_fork(*local, *peer.state))
             run.log().warning("heal: the newest history wins: {}", heal->rule);
-          if (auto loss = describe_replacement_loss(*local, *peer.state)) run.log().warning(*loss);
           [[fallthrough]];
         case BackupAction::replicate_peer:
-          run.act(*run.local(),
-                  {"REPLICAOF", peer_endpoint.host, std::to_string(peer_endpoint.port)});
+          if (auto refused = replicate_peer_keeping_copy(run, *local, *peer.state))
+            return run.stop_unchanged(Verdict::copy_failed, *refused);
           replicating_since = Clock::now();
           run.log().info("replicating {}", peer_endpoint.text());
           // Rewrite at once so that a restart during the sync comes back as

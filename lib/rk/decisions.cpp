@@ -97,24 +97,55 @@ std::optional<HealComparison> compare_after_fork(const RedisState& local, const 
 }
 
 std::optional<std::string> describe_replacement_loss(const RedisState& local,
-                                                     const RedisState& peer) {
+                                                     const RedisState& peer, const char* who) {
   if (local.keys == 0) return std::nullopt;
   Divergence divergence = describe_divergence(local, peer);
   if (divergence.related) {
     if (divergence.local_only_bytes <= 0) return std::nullopt;
     return fmt::format(
-        "split-brain: both nodes took writes after offset {}; {} bytes of writes made only here "
-        "are discarded by syncing from the peer",
-        divergence.fork_offset, divergence.local_only_bytes);
+        "split-brain: both nodes took writes after offset {}; the {} bytes of writes only {} "
+        "took are discarded by its resync",
+        divergence.fork_offset, divergence.local_only_bytes, who);
   }
   // A restart from RDB/AOF starts a new replid at offset 0, so the histories
   // cannot be related; what the restarted node acknowledged but never
   // replicated is gone either way.
   return fmt::format(
-      "histories unrelated (this node restarted from its files, or the peer did): this node's {} "
-      "keys are replaced by the peer's {}; writes acknowledged here that never reached the peer "
-      "are lost",
-      local.keys, peer.keys);
+      "histories unrelated (a node restarted from its files): the {} keys {} holds are replaced "
+      "by the other node's {}; what it acknowledged that never reached the other node is "
+      "discarded",
+      local.keys, who, peer.keys);
+}
+
+CopyNeed copy_before_replacing(const RedisState& discarded, const RedisState& kept,
+                               const char* who) {
+  CopyNeed need;
+  std::optional<std::string> loss = describe_replacement_loss(discarded, kept, who);
+  if (!loss) return need;
+  need.needed = true;
+  need.loss = *loss;
+  Divergence divergence = describe_divergence(discarded, kept);
+  need.fork_offset = divergence.related ? divergence.fork_offset : 0;
+  return need;
+}
+
+std::vector<std::string> copies_beyond_retention(const std::vector<KeptCopy>& newest_first,
+                                                 const std::string& just_written, int keep_count,
+                                                 long long keep_bytes) {
+  std::vector<std::string> remove;
+  int kept = 0;
+  long long bytes = 0;
+  bool full = false;  // once one copy does not fit, every older one goes too
+  for (const KeptCopy& copy : newest_first) {
+    full = full || kept >= keep_count || (keep_bytes > 0 && bytes + copy.bytes > keep_bytes);
+    if (copy.file == just_written || !full) {
+      ++kept;
+      bytes += copy.bytes;
+    } else {
+      remove.push_back(copy.file);
+    }
+  }
+  return remove;
 }
 
 bool same_server(const RedisState& local, const RedisState& peer) {

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "rk/dataset_copy.hpp"
 #include "rk/endpoint.hpp"
 #include "rk/observation.hpp"
 #include "rk/replication_info.hpp"
@@ -73,11 +75,37 @@ struct HealComparison {
 std::optional<HealComparison> compare_after_fork(const RedisState& local, const RedisState& peer);
 
 // What replacing `local`'s dataset with `peer`'s by a full sync discards, as
-// one log line; nullopt when it discards nothing. Related histories that both
-// moved on are a split brain (the word "split-brain" starts the line);
-// unrelated ones are usually a node that restarted from its files.
+// one log line naming `local` as `who` ("this node", "the peer"); nullopt
+// when it discards nothing. Related histories that both moved on are a split
+// brain (the word "split-brain" starts the line); unrelated ones are usually
+// a node that restarted from its files.
 std::optional<std::string> describe_replacement_loss(const RedisState& local,
-                                                     const RedisState& peer);
+                                                     const RedisState& peer,
+                                                     const char* who = "this node");
+
+// --- kept copies of discarded writes ---------------------------------------
+
+// Whether replacing `discarded`'s dataset with `kept`'s by a full sync needs
+// a copy of `discarded` first: it does whenever the sync would discard
+// writes only `discarded` holds (describe_replacement_loss). `fork_offset`
+// names where its own writes begin: the fork of related histories, 0 for
+// unrelated ones (the whole dataset may be unique).
+struct CopyNeed {
+  bool needed = false;
+  long long fork_offset = 0;
+  std::string loss;  // the describe_replacement_loss line, when needed
+};
+CopyNeed copy_before_replacing(const RedisState& discarded, const RedisState& kept,
+                               const char* who);
+
+// The retention of kept copies: given the copies (newest first) and the one
+// just written, the files to remove so that at most `keep_count` copies and
+// `keep_bytes` bytes remain (0 bytes: no byte bound). The newest copy is
+// always kept, even alone over the byte bound: removing the copy that was
+// just made would defeat it.
+std::vector<std::string> copies_beyond_retention(const std::vector<KeptCopy>& newest_first,
+                                                 const std::string& just_written, int keep_count,
+                                                 long long keep_bytes);
 
 // --- redis_master (notify_master) ------------------------------------------
 

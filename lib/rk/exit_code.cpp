@@ -21,6 +21,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::peer_is_local: return "peer-is-local";
     case Verdict::replicating: return "replicating";
     case Verdict::peer_demoted: return "peer-demoted";
+    case Verdict::copy_failed: return "copy-failed";
     case Verdict::backup_timeout: return "timeout";
     case Verdict::no_peer: return "no-peer";
     case Verdict::recorded: return "recorded";
@@ -45,6 +46,7 @@ ExitCode exit_code_of(Verdict verdict) {
     case Verdict::local_unreachable:
     case Verdict::peer_denied:
     case Verdict::peer_is_local:
+    case Verdict::copy_failed:
     case Verdict::backup_timeout:
     case Verdict::no_peer:
     case Verdict::not_recorded:

@@ -31,6 +31,8 @@ enum class Verdict {
   peer_is_local,        // --peer leads to the local Redis itself; nothing was changed
   replicating,          // redis_backup: replicating the peer with the link up
   peer_demoted,         // redis_backup: this node holds the newer history; the peer replicates it
+  copy_failed,          // a resync would discard writes and their copy could not be made;
+                        // nothing was changed (see --resync-without-copy)
   backup_timeout,       // redis_backup: gave up after --sync-timeout
   no_peer,              // redis_backup: no peer configured
   recorded,             // redis_fault/redis_stop: the transition is recorded

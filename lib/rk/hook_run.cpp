@@ -1,5 +1,7 @@
 #include "rk/hook_run.hpp"
 
+#include <unistd.h>
+
 #include <thread>
 
 #include "rk/errors.hpp"
@@ -18,6 +20,7 @@ HookRun::HookRun(const ToolOptions& options, Transition transition)
     } catch (const StateError& error) {
       drop_records(error);
     }
+    if (transition == Transition::master || transition == Transition::backup) check_copy_dir();
     resolve_password(options_);
   } catch (const UsageError& error) {
     // An unsafe dir, a bad instance name or an unreadable password file:
@@ -25,6 +28,18 @@ HookRun::HookRun(const ToolOptions& options, Transition transition)
     // from the top-level catch).
     log_.warning_to_log_only(fmt::format("{}; nothing done (exit 2)", error.what()));
     throw;
+  }
+}
+
+void HookRun::check_copy_dir() {
+  try {
+    int fd = open_trusted_dir(options_.copy_dir, "copy dir", true);
+    ::close(fd);
+  } catch (const StateError& error) {
+    log_.warning(
+        "copy dir unusable now ({}): a resync that would discard writes is refused until it "
+        "is fixed",
+        error.what());
   }
 }
 

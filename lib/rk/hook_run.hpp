@@ -87,6 +87,11 @@ class HookRun {
   const ToolOptions& options() const { return options_; }
 
  private:
+  // Makes sure the copy dir exists (0700) and may be trusted before the
+  // hook acts: an unsafe one is a configuration error (UnsafeStateDir, exit
+  // 2); one that cannot be created now is a warning, and a copy needed later
+  // fails (the resync is refused).
+  void check_copy_dir();
   // Logs why the records stopped serving and carries on without them.
   void drop_records(const StateError& error);
 

@@ -157,50 +157,52 @@ unsigned long long boot_ticks_now() {
          static_cast<unsigned long long>(now.tv_nsec) * ticks_per_second / 1000000000ULL;
 }
 
+int open_trusted_dir(const std::string& dir, const char* what, bool create) {
+  if (create) {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      // A path through a regular file is a configuration error, not I/O.
+      if (errno == ENOTDIR)
+        throw UnsafeStateDir(
+            fmt::format("{} {}: a component of the path is not a directory; use a real "
+                        "directory (mode 700)",
+                        what, dir));
+      throw StateError(fmt::format("cannot create {} {}: {}", what, dir, errno_text(errno)));
+    }
+  }
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int error = errno;
+    if (error == ENOENT && !create) return -1;
+    if (error == ELOOP || error == ENOTDIR)
+      throw UnsafeStateDir(
+          fmt::format("{} {} is a symlink or not a directory; use a real directory (mode 700)",
+                      what, dir));
+    throw StateError(fmt::format("cannot open {} {}: {}", what, dir, errno_text(error)));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    int error = errno;
+    ::close(fd);
+    throw StateError(fmt::format("cannot stat {} {}: {}", what, dir, errno_text(error)));
+  }
+  // keepalived runs scripts with umask 0177, which leaves a new dir at 0600
+  // (not even its owner could enter it): set 0700 on one this tool made.
+  if (create && info.st_uid == ::geteuid() && (info.st_mode & 07777) == 0600 &&
+      ::fchmod(fd, 0700) == 0)
+    info.st_mode = (info.st_mode & ~07777U) | 0700;
+  std::string why = distrust_reason(info);
+  if (!why.empty()) {
+    ::close(fd);
+    throw UnsafeStateDir(fmt::format("{} {} {}", what, dir, why));
+  }
+  return fd;
+}
+
 InstanceState::InstanceState(std::string dir, std::string instance, Access access)
     : dir_(std::move(dir)), instance_(std::move(instance)) {
   if (instance_.empty() || instance_.find('/') != std::string::npos || instance_[0] == '.')
     throw UsageError(fmt::format("invalid instance name '{}'", instance_));
-  if (access == Access::create) {
-    if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
-      // A path through a regular file is a configuration error, not I/O.
-      if (errno == ENOTDIR)
-        throw UnsafeStateDir(
-            fmt::format("state dir {}: a component of the path is not a "
-                        "directory; use a real directory (mode 700)",
-                        dir_));
-      throw StateError(fmt::format("cannot create state dir {}: {}", dir_, errno_text(errno)));
-    }
-  }
-  dir_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dir_fd_ < 0) {
-    int error = errno;
-    if (error == ENOENT && access != Access::create) return;  // nothing recorded yet
-    if (error == ELOOP || error == ENOTDIR)
-      throw UnsafeStateDir(
-          fmt::format("state dir {} is a symlink or not a directory; use a real "
-                      "directory (mode 700)",
-                      dir_));
-    throw StateError(fmt::format("cannot open state dir {}: {}", dir_, errno_text(error)));
-  }
-  struct stat info {};
-  if (::fstat(dir_fd_, &info) != 0) {
-    int error = errno;
-    ::close(dir_fd_);
-    dir_fd_ = -1;
-    throw StateError(fmt::format("cannot stat state dir {}: {}", dir_, errno_text(error)));
-  }
-  // keepalived runs scripts with umask 0177, which leaves a new dir at 0600
-  // (not even its owner could enter it): set 0700 on one this tool made.
-  if (access == Access::create && info.st_uid == ::geteuid() && (info.st_mode & 07777) == 0600 &&
-      ::fchmod(dir_fd_, 0700) == 0)
-    info.st_mode = (info.st_mode & ~07777U) | 0700;
-  std::string why = distrust_reason(info);
-  if (!why.empty()) {
-    ::close(dir_fd_);
-    dir_fd_ = -1;
-    throw UnsafeStateDir(fmt::format("state dir {} {}", dir_, why));
-  }
+  dir_fd_ = open_trusted_dir(dir_, "state dir", access == Access::create);
 }
 
 InstanceState::~InstanceState() {

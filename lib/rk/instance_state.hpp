@@ -111,6 +111,14 @@ class InstanceState {
   int lock_fd_ = -1;
 };
 
+// Opens `dir` (O_DIRECTORY, not following a symlink) after the checks the
+// state dir gets: a real directory, owned by the running user or root, not
+// writable by group or others. `create` makes a missing one (mode 0700);
+// without it a missing dir returns -1. `what` names it in messages ("state
+// dir", "copy dir"). Throws UnsafeStateDir or StateError. The caller closes
+// the descriptor.
+int open_trusted_dir(const std::string& dir, const char* what, bool create);
+
 // The value of `key` in a record of key=value lines ("" when absent).
 std::string record_field(const std::string& record, const std::string& key);
 

@@ -68,7 +68,10 @@ class MasterHook {
           promotion_.finish();
           return run_.finish(Verdict::promoted, decision.reason);
         }
-        case MasterAction::replicate_peer: replicate_peer(*local, *peer.state); break;
+        case MasterAction::replicate_peer:
+          if (auto refused = replicate_peer(*local, *peer.state))
+            return run_.stop_unchanged(Verdict::copy_failed, *refused);
+          break;
         case MasterAction::verify_and_promote:
           try {
             if (verify_and_promote())
@@ -96,13 +99,13 @@ class MasterHook {
                        peer.answered() ? describe(*peer.state) : to_string(peer.reach));
   }
 
-  void replicate_peer(const RedisState& local, const RedisState& peer) {
-    if (local.is_master())
-      if (auto loss = describe_replacement_loss(local, peer)) run_.log().warning(*loss);
-    const Endpoint& peer_endpoint = *options_.peer_endpoint;
-    run_.act(*run_.local(), {"REPLICAOF", peer_endpoint.host, std::to_string(peer_endpoint.port)});
+  // Returns the reason when the local Redis was left as it was (no copy of
+  // the writes the resync would discard could be made).
+  std::optional<std::string> replicate_peer(const RedisState& local, const RedisState& peer) {
+    if (auto refused = replicate_peer_keeping_copy(run_, local, peer)) return refused;
     run_.log().info("replicating peer {} to fetch its writes before promotion",
-                    peer_endpoint.text());
+                    options_.peer_endpoint->text());
+    return std::nullopt;
   }
 
   // The final comparison: with the peer's writes paused its offset stands
@@ -110,7 +113,7 @@ class MasterHook {
   // write the peer acknowledged. Returns false, with the peer unpaused, if
   // the replica does not get there within most of the pause window.
   bool verify_and_promote() {
-    std::optional<PeerWritePause> pause;
+    std::optional<WritePause> pause;
     if (!pause_peer_writes(run_, pause)) return false;  // -BUSY: try again next round
     RedisState paused_peer = read_info(*run_.peer());
     const std::chrono::milliseconds poll = std::min(options_.poll, std::chrono::milliseconds(5));

@@ -61,24 +61,24 @@ bool is_valid_host(const std::string& host) {
   return is_valid_hostname(host);
 }
 
-Endpoint parse_endpoint(const std::string& text, int default_port) {
+Endpoint parse_endpoint(const std::string& text, int default_port, const char* what) {
   Endpoint endpoint{text, default_port};
   if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
-    if (close == std::string::npos) throw UsageError(fmt::format("--peer: '{}' lacks ']'", text));
+    if (close == std::string::npos) throw UsageError(fmt::format("{}: '{}' lacks ']'", what, text));
     endpoint.host = text.substr(1, close - 1);
     std::string rest = text.substr(close + 1);
     if (!rest.empty()) {
-      if (rest.front() != ':') throw UsageError(fmt::format("--peer: malformed '{}'", text));
-      endpoint.port = parse_port(rest.substr(1), "--peer");
+      if (rest.front() != ':') throw UsageError(fmt::format("{}: malformed '{}'", what, text));
+      endpoint.port = parse_port(rest.substr(1), what);
     }
   } else if (std::count(text.begin(), text.end(), ':') == 1) {
     size_t colon = text.find(':');
     endpoint.host = text.substr(0, colon);
-    endpoint.port = parse_port(text.substr(colon + 1), "--peer");
+    endpoint.port = parse_port(text.substr(colon + 1), what);
   }
   if (!is_valid_host(endpoint.host))
-    throw UsageError(fmt::format("--peer: '{}' is not a valid host address", endpoint.host));
+    throw UsageError(fmt::format("{}: '{}' is not a valid host address", what, endpoint.host));
   return endpoint;
 }
 
@@ -132,6 +132,20 @@ void validate(ToolOptions& options) {
   check_range(options.backup_grace.count(), limits::backup_grace_s, "--backup-grace", " s");
   check_range(options.peer_silence.count(), limits::peer_silence_ms, "--peer-silence-ms", "");
   check_range(options.fence_max_lag.count(), limits::fence_max_lag_s, "--fence-max-lag", " s");
+  check_range(options.copy_keep_count, limits::copy_keep_count, "--copy-keep-count", "");
+  check_range(options.copy_keep_mb, limits::copy_keep_mb, "--copy-keep-mb", " MiB");
+  check_range(options.copy_timeout.count(), limits::copy_timeout_s, "--copy-timeout", " s");
+  if (options.copy_dir.empty() || options.copy_dir.front() != '/')
+    throw UsageError(fmt::format("--copy-dir: '{}' is not an absolute path", options.copy_dir));
+  options.witness_endpoints.clear();
+  for (const std::string& witness : options.witnesses) {
+    // A witness is a TCP port that answers: it needs one, there is no default.
+    Endpoint endpoint = parse_endpoint(witness, 0, "--witness");
+    if (endpoint.port == 0)
+      throw UsageError(
+          fmt::format("--witness: '{}' is not HOST:PORT (a port is required)", witness));
+    options.witness_endpoints.push_back(endpoint);
+  }
   if (!options.announce_host.empty() && !is_valid_host(options.announce_host))
     throw UsageError(
         fmt::format("--announce-host: '{}' is not a valid host address", options.announce_host));

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rk/endpoint.hpp"
 #include "rk/log.hpp"
@@ -28,6 +29,9 @@ constexpr Range pause_ms{100, 60000};
 constexpr Range poll_ms{1, 1000};
 constexpr Range peer_silence_ms{0, 60000};
 constexpr Range fence_max_lag_s{1, 60};
+constexpr Range copy_keep_count{1, 1000};
+constexpr Range copy_keep_mb{0, 16 * 1024 * 1024};
+constexpr Range copy_timeout_s{1, 86400};
 constexpr Range port{1, 65535};
 }  // namespace limits
 
@@ -66,12 +70,27 @@ struct ToolOptions {
   // a master promoted without its peer.
   bool fence_writes = false;
   std::chrono::seconds fence_max_lag{2};
+  // Kept copies (dataset_copy.hpp): before a resync discards writes only one
+  // node holds, that node's dataset is saved under copy_dir. Retention:
+  // copy_keep_count copies and copy_keep_mb MiB (0: no byte bound), the
+  // newest always kept. A copy that cannot be made stops the resync (exit 1)
+  // unless resync_without_copy.
+  std::string copy_dir = "/var/lib/redis-keepalived/copies";
+  int copy_keep_count = 5;
+  long long copy_keep_mb = 4096;
+  std::chrono::seconds copy_timeout{120};
+  bool resync_without_copy = false;
+  // --witness HOST:PORT (repeatable): TCP addresses a healthy node reaches.
+  // A master that reaches neither its peer nor any witness fails its check
+  // and fences its Redis against writes (min-replicas-to-write 1).
+  std::vector<std::string> witnesses;
 
   // redis_status only.
   bool json = false;
 
   // Filled by validate().
   std::optional<Endpoint> peer_endpoint;
+  std::vector<Endpoint> witness_endpoints;
 };
 
 // Checks every field and fills peer_endpoint. Throws UsageError naming the
@@ -91,8 +110,8 @@ bool is_valid_host(const std::string& host);
 int parse_port(const std::string& text, const std::string& what);
 
 // Parses "HOST", "HOST:PORT", "[V6]:PORT" or a bare IPv6 literal.
-// Throws UsageError.
-Endpoint parse_endpoint(const std::string& text, int default_port);
+// Throws UsageError naming `what` (the option).
+Endpoint parse_endpoint(const std::string& text, int default_port, const char* what = "--peer");
 
 // Reads the password file: its first line. Refuses, as ssh does with keys,
 // a file that group or others can read, and anything that is not a regular

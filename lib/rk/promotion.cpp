@@ -1,55 +1,58 @@
 #include "rk/promotion.hpp"
 
+#include <algorithm>
+
 #include "rk/errors.hpp"
 
 namespace rk {
 
-PeerWritePause::PeerWritePause(HookRun& run, std::chrono::milliseconds window)
-    : run_(run), window_(window), started_(Clock::now()) {
-  pause();
+WritePause::WritePause(HookRun& run, std::optional<Connection>& server, const char* which,
+                       std::chrono::milliseconds window)
+    : run_(run), server_(server), which_(which), window_(window), started_(Clock::now()) {
+  pause(window_);
 }
 
-PeerWritePause::~PeerWritePause() { release(); }
+WritePause::~WritePause() { release(); }
 
-void PeerWritePause::pause() {
+void WritePause::pause(std::chrono::milliseconds window) {
   auto sent = Clock::now();
-  run_.act(*run_.peer(), {"CLIENT", "PAUSE", std::to_string(window_.count()), "WRITE"});
-  // The window runs from when the peer received the command: at the latest
-  // now, so counting from the send is the safe side.
-  ends_ = sent + window_;
+  run_.act(*server_, {"CLIENT", "PAUSE", std::to_string(window.count()), "WRITE"});
+  // The window runs from when the server received the command: at the
+  // latest now, so counting from the send is the safe side.
+  ends_ = sent + window;
   held_ = true;
 }
 
-std::chrono::milliseconds PeerWritePause::held_for() const {
+std::chrono::milliseconds WritePause::held_for() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
 }
 
-void PeerWritePause::ensure_open_for(std::chrono::milliseconds needed) {
+void WritePause::ensure_open_for(std::chrono::milliseconds needed) {
   if (held_ && Clock::now() + needed <= ends_) return;
-  run_.log().info("re-pausing the peer's writes: less than {} ms of the window left",
+  run_.log().info("re-pausing the {}'s writes: less than {} ms of the window left", which_,
                   needed.count());
   // CLIENT PAUSE on a paused server moves the end of the pause later.
-  pause();
+  pause(std::max(window_, needed));
 }
 
-void PeerWritePause::release() {
+void WritePause::release() {
   if (!held_) return;
   held_ = false;
-  if (!run_.peer()) {
-    run_.log().warning("lost the connection to the paused peer; its pause ends by itself");
+  if (!server_) {
+    run_.log().warning("lost the connection to the paused {}; its pause ends by itself", which_);
     return;
   }
   try {
-    run_.peer()->command({"CLIENT", "UNPAUSE"});
+    server_->command({"CLIENT", "UNPAUSE"});
   } catch (const RedisError& error) {
-    run_.log().warning("CLIENT UNPAUSE on the peer failed ({}); the pause ends by itself",
+    run_.log().warning("CLIENT UNPAUSE on the {} failed ({}); the pause ends by itself", which_,
                        error.what());
   }
 }
 
-bool pause_peer_writes(HookRun& run, std::optional<PeerWritePause>& pause) {
+bool pause_peer_writes(HookRun& run, std::optional<WritePause>& pause) {
   try {
-    pause.emplace(run, run.options().pause);
+    pause.emplace(run, run.peer(), "peer", run.options().pause);
     return true;
   } catch (const ReplyError& error) {
     if (reach_of(error) != Reach::denied) return false;
@@ -60,8 +63,65 @@ bool pause_peer_writes(HookRun& run, std::optional<PeerWritePause>& pause) {
   }
 }
 
+std::optional<std::string> keep_copy_before_resync(HookRun& run, const char* which,
+                                                   const ConnectionOptions& server,
+                                                   const CopyNeed& need, WritePause& pause) {
+  const ToolOptions& options = run.options();
+  run.log().warning("keeping a copy of the {} Redis's dataset before its resync: {}", which,
+                    need.loss);
+  try {
+    // The copy must hold every write the server acknowledged: its writes
+    // stay paused until the resync has replaced them.
+    pause.ensure_open_for(options.copy_timeout + options.timeout * 4);
+    CopyRequest request{options.copy_dir,        which,
+                        need.fork_offset,        Clock::now() + options.copy_timeout,
+                        options.copy_keep_count, options.copy_keep_mb * 1024 * 1024};
+    CopyOutcome kept = keep_dataset_copy(server, request);
+    const CopyName& name = kept.copy.name;
+    run.log().warning(
+        "kept a copy of the {} Redis's dataset: {}/{} ({} bytes, replid {}, the writes after "
+        "offset {} up to {}) in {} ms; to read it back see KEPT COPIES in redis_backup(1)",
+        which, options.copy_dir, kept.copy.file, kept.copy.bytes, name.replid, name.from_offset,
+        name.to_offset, kept.elapsed_ms);
+    for (const std::string& file : kept.pruned)
+      run.log().info("retention removed the older copy {}/{}", options.copy_dir, file);
+    return std::nullopt;
+  } catch (const CopyFailed& error) {
+    if (options.resync_without_copy) {
+      run.log().warning(
+          "no copy of the {} Redis's dataset ({}); resyncing anyway (--resync-without-copy): the "
+          "writes "
+          "after offset {} are lost",
+          which, error.what(), need.fork_offset);
+      return std::nullopt;
+    }
+    return fmt::format(
+        "no copy of the {} Redis's dataset could be made ({}); the resync that would discard its "
+        "writes "
+        "after offset {} is refused (--resync-without-copy allows it)",
+        which, error.what(), need.fork_offset);
+  }
+}
+
+std::optional<std::string> replicate_peer_keeping_copy(HookRun& run, const RedisState& local,
+                                                       const RedisState& peer) {
+  const Endpoint& peer_endpoint = *run.options().peer_endpoint;
+  CopyNeed need = copy_before_replacing(local, peer, "this node");
+  std::optional<WritePause> pause;
+  if (need.needed) {
+    pause.emplace(run, run.local(), "local", run.options().pause);
+    if (auto refused =
+            keep_copy_before_resync(run, "local", local_connection(run.options()), need, *pause))
+      return refused;
+  }
+  run.act(*run.local(), {"REPLICAOF", peer_endpoint.host, std::to_string(peer_endpoint.port)});
+  // A replica refuses writes (-READONLY) by itself: the pause is over.
+  pause.reset();
+  return std::nullopt;
+}
+
 void Promotion::finish() {
-  std::optional<PeerWritePause> no_pause;
+  std::optional<WritePause> no_pause;
   finish(no_pause);
 }
 
@@ -71,7 +131,7 @@ void Promotion::promote(const std::string& why) {
   run_.log().info("promoted: REPLICAOF NO ONE in {} ms ({})", ms_since(started), why);
 }
 
-void Promotion::finish(std::optional<PeerWritePause>& pause) {
+void Promotion::finish(std::optional<WritePause>& pause) {
   std::optional<RedisState> local;
   try {
     local = read_info(*run_.local());
@@ -88,7 +148,7 @@ void Promotion::finish(std::optional<PeerWritePause>& pause) {
     if (pause_peer_before_repoint(peer.state, pause.has_value())) {
       // Freeze the peer's writes so none land between this check and the
       // repoint: such writes would be discarded by its resync.
-      pause.emplace(run_, run_.options().pause);
+      pause.emplace(run_, run_.peer(), "peer", run_.options().pause);
       peer = Observation::of(read_info(*run_.peer()));
     }
     AfterPromotion after = decide_after_promotion(*local, peer.state);
@@ -111,7 +171,7 @@ void Promotion::finish(std::optional<PeerWritePause>& pause) {
   run_.rewrite_config(*run_.local(), *local, "local");
 }
 
-void Promotion::repoint_peer(const RedisState& peer_state, std::optional<PeerWritePause>& pause) {
+void Promotion::repoint_peer(const RedisState& peer_state, std::optional<WritePause>& pause) {
   Connection& peer = *run_.peer();
   const ToolOptions& options = run_.options();
   // With the classic arguments the local host is 127.0.0.1, which means

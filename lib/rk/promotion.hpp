@@ -11,18 +11,23 @@
 // master_hook.cpp; the choices themselves are pure (decisions.hpp).
 namespace rk {
 
-// The peer's writes held with CLIENT PAUSE <window> WRITE (Redis 6.2+: it
-// also holds expiries and the replication PINGs, so the peer's offset stands
-// still) for as long as this guard lives; CLIENT UNPAUSE when it ends, on
-// every path. A pause that cannot be lifted ends by itself with its window.
-class PeerWritePause {
+// A server's writes held with CLIENT PAUSE <window> WRITE (Redis 6.2+: it
+// also holds expiries and the replication PINGs, so the server's offset
+// stands still) for as long as this guard lives; CLIENT UNPAUSE when it
+// ends, on every path. A pause that cannot be lifted ends by itself with its
+// window. The hooks hold the peer's writes for the final comparison before a
+// promotion and for a repoint, and a node's own writes while its dataset is
+// copied before a resync discards them.
+class WritePause {
  public:
-  // Pauses now. Throws ReplyError when the peer refuses (NOPERM without
+  // Pauses `server` (the run's local() or peer(); `which` names it in log
+  // lines) now. Throws ReplyError when the server refuses (NOPERM without
   // +client|pause), RedisError when the call fails.
-  PeerWritePause(HookRun& run, std::chrono::milliseconds window);
-  PeerWritePause(const PeerWritePause&) = delete;
-  PeerWritePause& operator=(const PeerWritePause&) = delete;
-  ~PeerWritePause();
+  WritePause(HookRun& run, std::optional<Connection>& server, const char* which,
+             std::chrono::milliseconds window);
+  WritePause(const WritePause&) = delete;
+  WritePause& operator=(const WritePause&) = delete;
+  ~WritePause();
 
   // How long the writes have been held.
   std::chrono::milliseconds held_for() const;
@@ -34,8 +39,10 @@ class PeerWritePause {
   void release();
 
  private:
-  void pause();
+  void pause(std::chrono::milliseconds window);
   HookRun& run_;
+  std::optional<Connection>& server_;
+  const char* which_;
   std::chrono::milliseconds window_;
   Clock::time_point started_;
   Clock::time_point ends_;
@@ -51,7 +58,26 @@ struct PeerPauseRefused {
 // Holds the peer's writes in `pause`. Returns false when the peer answered
 // with a transient error (-BUSY and the like: try again next round); throws
 // PeerPauseRefused when it denies the command, RedisError when the call fails.
-bool pause_peer_writes(HookRun& run, std::optional<PeerWritePause>& pause);
+bool pause_peer_writes(HookRun& run, std::optional<WritePause>& pause);
+
+// Before a resync that discards writes only `which` ("local" or "peer")
+// holds (`need`, from copy_before_replacing): keeps a copy of that server's
+// dataset in --copy-dir while `pause` holds its writes (extended to cover
+// the copy), so that no write it acknowledged is lost without a copy.
+// Returns nullopt when the resync may go on: the copy is kept, or the
+// operator allowed the resync without one (--resync-without-copy). Else the
+// reason it must not (the caller stops with nothing changed).
+std::optional<std::string> keep_copy_before_resync(HookRun& run, const char* which,
+                                                   const ConnectionOptions& server,
+                                                   const CopyNeed& need, WritePause& pause);
+
+// REPLICAOF the peer on the local Redis, after keeping a copy of the local
+// dataset when the resync discards writes only it holds (with its writes
+// paused from the copy until the REPLICAOF). Returns nullopt once the local
+// Redis replicates the peer, or the reason it was left as it was (no copy
+// could be made). Throws RedisError when a call fails.
+std::optional<std::string> replicate_peer_keeping_copy(HookRun& run, const RedisState& local,
+                                                       const RedisState& peer);
 
 class Promotion {
  public:
@@ -66,7 +92,7 @@ class Promotion {
   // held, by `pause` or by a new one), then CONFIG REWRITE here, outside the
   // peer's pause window. Never throws RedisError: the promotion has happened
   // whatever these steps meet, so failures are warnings.
-  void finish(std::optional<PeerWritePause>& pause);
+  void finish(std::optional<WritePause>& pause);
   // The same, when the peer's writes are not held yet.
   void finish();
 
@@ -74,7 +100,7 @@ class Promotion {
   // `pause` (re-paused if the window is about to end), lifts the pause, runs
   // CONFIG REWRITE there and disconnects its clients. Throws RedisError when
   // the REPLICAOF fails.
-  void repoint_peer(const RedisState& peer_state, std::optional<PeerWritePause>& pause);
+  void repoint_peer(const RedisState& peer_state, std::optional<WritePause>& pause);
 
  private:
   HookRun& run_;

@@ -5,10 +5,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <new>
 
@@ -215,7 +217,7 @@ Reply Connection::command(const std::vector<std::string>& argv) {
   return command(argv, Clock::now() + options_.command_timeout);
 }
 
-Reply Connection::command(const std::vector<std::string>& argv, Clock::time_point deadline) {
+void Connection::send(const std::vector<std::string>& argv, Clock::time_point deadline) {
   if (broken_)
     throw IoError(fmt::format("{}:{}: connection unusable after an earlier error", options_.host,
                               options_.port));
@@ -244,7 +246,10 @@ Reply Connection::command(const std::vector<std::string>& argv, Clock::time_poin
     wait_for_socket(POLLOUT, deadline);
     if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail("while sending");
   }
+}
 
+Reply Connection::command(const std::vector<std::string>& argv, Clock::time_point deadline) {
+  send(argv, deadline);
   void* raw = nullptr;
   for (;;) {
     if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail("while parsing the reply");
@@ -269,6 +274,97 @@ Reply Connection::command_ok(const std::vector<std::string>& argv) {
                                                      options_.port, name, reply.text));
   }
   return reply;
+}
+
+void Connection::read_some(std::string& buffer, Clock::time_point deadline) {
+  char chunk[64 * 1024];
+  for (;;) {
+    wait_for_socket(POLLIN, deadline);
+    ssize_t got = ::read(context_->fd, chunk, sizeof(chunk));
+    if (got > 0) {
+      buffer.append(chunk, static_cast<size_t>(got));
+      return;
+    }
+    if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    broken_ = true;
+    throw IoError(fmt::format("{}:{}: {} while reading the copy", options_.host, options_.port,
+                              got == 0 ? "connection closed by the server" : std::strerror(errno)));
+  }
+}
+
+std::string Connection::read_handshake_line(std::string& buffer, Clock::time_point deadline) {
+  // A handshake line is short; a server that sends more without a CRLF is
+  // not sending a replication handshake.
+  constexpr size_t longest_line = 512;
+  for (;;) {
+    size_t start = buffer.find_first_not_of('\n');
+    if (start == std::string::npos) {
+      buffer.clear();
+    } else {
+      buffer.erase(0, start);
+      size_t end = buffer.find("\r\n");
+      if (end != std::string::npos) {
+        std::string line = buffer.substr(0, end);
+        buffer.erase(0, end + 2);
+        return line;
+      }
+      if (buffer.size() > longest_line) break;
+    }
+    read_some(buffer, deadline);
+  }
+  broken_ = true;
+  throw ProtocolError(fmt::format("{}:{}: no replication handshake line within {} bytes",
+                                  options_.host, options_.port, longest_line));
+}
+
+RdbSnapshot Connection::fetch_rdb(const std::function<void(const char*, size_t)>& sink,
+                                  Clock::time_point deadline) {
+  const std::string where = fmt::format("{}:{}", options_.host, options_.port);
+  Reply rdb_only = command({"REPLCONF", "rdb-only", "1"}, deadline);
+  // Servers before 7.0 do not know rdb-only: they stream their writes after
+  // the RDB, which is read no further. A refused permission is fatal.
+  if (rdb_only.is_error() && rdb_only.error_code() == "NOPERM")
+    throw ReplyError(rdb_only.error_code(),
+                     fmt::format("{}: REPLCONF refused: {}", where, rdb_only.text));
+  send({"PSYNC", "?", "-1"}, deadline);
+  broken_ = true;  // from here on the connection carries a replication stream
+  // Nothing else was asked, so nothing is left in hiredis's reader; what the
+  // socket brings is read directly.
+  std::string buffer;
+  std::string line = read_handshake_line(buffer, deadline);
+  if (!line.empty() && line.front() == '-') {
+    std::string text = line.substr(1);
+    throw ReplyError(text.substr(0, text.find(' ')),
+                     fmt::format("{}: PSYNC refused: {}", where, text));
+  }
+  RdbSnapshot snapshot;
+  char replid[64] = {};
+  if (std::sscanf(line.c_str(), "+FULLRESYNC %40s %lld", replid, &snapshot.offset) != 2)
+    throw ProtocolError(
+        fmt::format("{}: expected +FULLRESYNC, got '{}'", where, line.substr(0, 80)));
+  snapshot.replid = replid;
+  line = read_handshake_line(buffer, deadline);
+  long long length = -1;
+  if (line.rfind("$EOF:", 0) == 0 || std::sscanf(line.c_str(), "$%lld", &length) != 1 || length < 0)
+    throw ProtocolError(
+        fmt::format("{}: expected the RDB's length, got '{}'", where, line.substr(0, 80)));
+  // Every RDB file starts with "REDIS" and its version.
+  while (buffer.size() < 5 && static_cast<long long>(buffer.size()) < length)
+    read_some(buffer, deadline);
+  if (length < 5 || buffer.compare(0, 5, "REDIS") != 0)
+    throw ProtocolError(fmt::format("{}: the server's payload is not an RDB file", where));
+  long long left = length;
+  for (;;) {
+    size_t take =
+        static_cast<size_t>(std::min<long long>(left, static_cast<long long>(buffer.size())));
+    if (take > 0) sink(buffer.data(), take);
+    left -= static_cast<long long>(take);
+    buffer.clear();
+    if (left == 0) break;
+    read_some(buffer, deadline);
+  }
+  snapshot.bytes = length;
+  return snapshot;
 }
 
 std::string Connection::local_address() const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,14 @@ struct ParsedReplies {
 // failure naming it. No I/O: the reply fuzzer drives the parsing through it.
 Result<ParsedReplies> parse_reply_bytes(std::string_view bytes);
 
+// What Connection::fetch_rdb() received: the history and offset the copy
+// holds (from +FULLRESYNC) and the size of the RDB payload.
+struct RdbSnapshot {
+  std::string replid;
+  long long offset = -1;
+  long long bytes = 0;
+};
+
 // One TCP connection to one Redis server. Move-only; closes on destruction.
 class Connection {
  public:
@@ -65,6 +74,20 @@ class Connection {
   // Like command(), but an error reply throws ReplyError.
   Reply command_ok(const std::vector<std::string>& argv);
 
+  // Asks the server for a copy of its whole dataset, as a replica would, and
+  // hands the RDB bytes to `sink` as they arrive. `REPLCONF rdb-only 1`
+  // (Redis 7.0+) makes the server close the link after the RDB instead of
+  // streaming its writes; `PSYNC ? -1` forces a full sync, whose reply
+  // +FULLRESYNC <replid> <offset> names the history and offset the copy
+  // holds. Without `REPLCONF capa eof` the server saves to disk and sends
+  // the file with its length, so repl-diskless-sync-delay does not delay it.
+  // Needs +replconf +psync. The connection is unusable afterwards. Bounded
+  // by `deadline` as a whole. Throws ReplyError (refused), ProtocolError
+  // (not an RDB), IoError/TimeoutError; exceptions thrown by `sink` pass
+  // through.
+  RdbSnapshot fetch_rdb(const std::function<void(const char*, size_t)>& sink,
+                        Clock::time_point deadline);
+
   // The local address of this TCP connection (getsockname): the address the
   // server sees us as, which is what a peer must use to reach this host.
   std::string local_address() const;
@@ -74,6 +97,14 @@ class Connection {
   using ContextPtr = std::unique_ptr<redisContext, void (*)(redisContext*)>;
   Connection(ContextPtr context, ConnectionOptions options);
   void wait_for_socket(short events, Clock::time_point deadline);
+  // Formats and sends argv (after rename-command), bounded by `deadline`.
+  void send(const std::vector<std::string>& argv, Clock::time_point deadline);
+  // Reads what the socket has (at least one byte) into `buffer`; throws
+  // IoError when the server closed the connection.
+  void read_some(std::string& buffer, Clock::time_point deadline);
+  // Reads one CRLF-terminated line of the replication handshake, skipping
+  // the bare newlines a master sends while it prepares the RDB.
+  std::string read_handshake_line(std::string& buffer, Clock::time_point deadline);
   // Marks the connection unusable and throws what the hiredis error means.
   [[noreturn]] void fail(const char* during);
 

@@ -139,6 +139,48 @@ std::string json_string(const std::string& text) {
   return out + "\"";
 }
 
+namespace {
+
+long long total_bytes(const std::vector<KeptCopy>& copies) {
+  long long total = 0;
+  for (const KeptCopy& copy : copies) total += copy.bytes;
+  return total;
+}
+
+std::string text_copies(const StatusReport& report) {
+  if (!report.copy_error.empty())
+    return fmt::format("  kept copies ({}): UNREADABLE: {}\n", report.copy_dir, report.copy_error);
+  if (report.copies.empty()) return fmt::format("  kept copies ({}): none\n", report.copy_dir);
+  std::string out = fmt::format("  kept copies ({}): {}, {} bytes in all\n", report.copy_dir,
+                                report.copies.size(), total_bytes(report.copies));
+  for (const KeptCopy& copy : report.copies)
+    out += fmt::format(
+        "    {}: {} bytes, the {} dataset, replid {}, the writes after offset {} up to {}\n",
+        copy.file, copy.bytes, copy.name.source, copy.name.replid.substr(0, 8),
+        copy.name.from_offset, copy.name.to_offset);
+  return out;
+}
+
+std::string json_copies(const StatusReport& report) {
+  std::string list;
+  for (const KeptCopy& copy : report.copies) {
+    if (!list.empty()) list += ",";
+    list += fmt::format(
+        "{{\"file\":{},\"bytes\":{},\"time\":{},\"source\":{},\"replid\":{},"
+        "\"from_offset\":{},\"to_offset\":{}}}",
+        json_string(copy.file), copy.bytes, json_string(copy.name.time),
+        json_string(copy.name.source), json_string(copy.name.replid), copy.name.from_offset,
+        copy.name.to_offset);
+  }
+  return fmt::format("{{\"dir\":{},\"error\":{},\"count\":{},\"bytes\":{},\"copies\":[{}]}}",
+                     json_string(report.copy_dir),
+                     report.copy_error.empty() ? std::string("null")
+                                               : json_string(report.copy_error),
+                     report.copies.size(), total_bytes(report.copies), list);
+}
+
+}  // namespace
+
 StatusReport gather_status(const ToolOptions& options) {
   StatusReport report;
   report.instance = options.instance;
@@ -156,6 +198,14 @@ StatusReport gather_status(const ToolOptions& options) {
     report.state_error = error.what();
   } catch (const UnsafeStateDir& error) {
     report.state_error = error.what();
+  }
+  report.copy_dir = options.copy_dir;
+  try {
+    report.copies = list_kept_copies(options.copy_dir);
+  } catch (const StateError& error) {
+    report.copy_error = error.what();
+  } catch (const UnsafeStateDir& error) {
+    report.copy_error = error.what();
   }
   report.local = read_node(local_connection(options));
   if (options.peer_endpoint) report.peer = read_node(peer_connection(options));
@@ -188,7 +238,7 @@ std::string render_text(const StatusReport& report) {
   }
   out += text_node("local", report.local);
   if (report.peer) out += text_node("peer ", *report.peer);
-  return out;
+  return out + text_copies(report);
 }
 
 std::string render_json(const StatusReport& report) {
@@ -203,7 +253,7 @@ std::string render_json(const StatusReport& report) {
       report.state_error.empty() ? std::string("null") : json_string(report.state_error),
       json_node(report.local));
   out += report.peer ? fmt::format(",\"peer\":{}", json_node(*report.peer)) : ",\"peer\":null";
-  return out + "}\n";
+  return out + ",\"kept_copies\":" + json_copies(report) + "}\n";
 }
 
 ExitCode run_status(const ToolOptions& given) {

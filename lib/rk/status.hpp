@@ -2,7 +2,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "rk/dataset_copy.hpp"
 #include "rk/exit_code.hpp"
 #include "rk/options.hpp"
 #include "rk/replication_info.hpp"
@@ -28,6 +30,9 @@ struct StatusReport {
   std::string state_error;      // why the state dir could not be read ("" when it could)
   NodeStatus local;
   std::optional<NodeStatus> peer;  // nullopt when no peer is configured
+  std::string copy_dir;
+  std::vector<KeptCopy> copies;  // newest first
+  std::string copy_error;        // why the copy dir could not be read ("" when it could)
   // keepalived puts the VIP on the node whose last transition is MASTER.
   bool holds_vip() const { return transition == "MASTER"; }
 };

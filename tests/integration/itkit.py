@@ -236,6 +236,7 @@ class ToolTestCase(unittest.TestCase):
         os.mkdir(self.state_dir, 0o700)
         self.instance = "it" + uuid.uuid4().hex[:8]
         self.log_file = os.path.join(self.tmp, "hook.log")
+        self.copy_dir = os.path.join(self.tmp, "copies")
 
     # ---- servers -------------------------------------------------------
     def server(self, extra_config=(), auth=None, start=True):
@@ -295,7 +296,31 @@ class ToolTestCase(unittest.TestCase):
             self.assertEqual(i.get("master_port"), str(master_port),
                              f"master of port {server.port}: {i}")
 
+    def split(self, old_master, promoted, split_keys, old_master_keys=0):
+        """A split brain: `promoted` replicated `old_master` (200 keys k:*),
+        then was promoted too, and both took writes: SPLIT_KEYS split:* on it,
+        OLD_MASTER_KEYS late:* on the old master."""
+        populate(old_master, 200)
+        self.replicate(promoted, old_master)
+        # A replica whose link was already up may still be applying the
+        # stream: the split starts once it holds everything.
+        wait_until(lambda: promoted.info("replication").get("slave_repl_offset")
+                   == old_master.info("replication").get("master_repl_offset"), 10,
+                   what="the replica to catch up before the split")
+        promoted.call("REPLICAOF", "NO", "ONE")
+        populate(promoted, split_keys, prefix="split")
+        if old_master_keys:
+            populate(old_master, old_master_keys, prefix="late")
+
     # ---- tools ---------------------------------------------------------
+    def node_args(self, name, local, peer, timeout_ms=500, copy_dir=None):
+        """The common options of the hooks of node NAME (its own state dir)."""
+        state = os.path.join(self.tmp, f"state-{name}")
+        os.makedirs(state, 0o700, exist_ok=True)
+        return ["--state-dir", state, "--instance", self.instance, "--log-file", self.log_file,
+                "--copy-dir", copy_dir or self.copy_dir,
+                *self.hook_args(local.port, peer.port, timeout_ms)]
+
     def common_args(self, log_file=None, state=True):
         args = []
         if state:
@@ -312,7 +337,13 @@ class ToolTestCase(unittest.TestCase):
         argv = [tool_path(tool)]
         if common:
             argv += self.common_args(log_file)
-        return argv + [str(a) for a in args]
+        args = [str(a) for a in args]
+        # The hooks keep copies of discarded datasets (default under
+        # /var/lib): in a test they go to its own temp dir.
+        if tool in ("redis_master", "redis_backup", "redis_status") and not any(
+                a.startswith("--copy-dir") or a.startswith("--config") for a in args):
+            argv += ["--copy-dir", self.copy_dir]
+        return argv + args
 
     def _env(self, env):
         e = dict(os.environ)

@@ -5,29 +5,10 @@ old master's check then gives the VIP up."""
 import os
 
 import itkit
-from itkit import ToolTestCase, populate, setUpModule  # noqa: F401
-
-TIMEOUT_MS = 500
+from itkit import ToolTestCase, setUpModule  # noqa: F401
 
 
 class HealTest(ToolTestCase):
-
-    def node_args(self, name, local, peer):
-        """The common options of the hooks of node NAME (its own state dir)."""
-        state = os.path.join(self.tmp, f"state-{name}")
-        os.makedirs(state, 0o700, exist_ok=True)
-        return ["--state-dir", state, "--instance", self.instance, "--log-file", self.log_file,
-                *self.hook_args(local.port, peer.port, TIMEOUT_MS)]
-
-    def split(self, old_master, promoted, split_keys, old_master_keys=0):
-        """`promoted` replicated `old_master`; the split makes it a master too
-        and both take writes (SPLIT_KEYS on it, OLD_MASTER_KEYS on the other)."""
-        populate(old_master, 200)
-        self.replicate(promoted, old_master)
-        promoted.call("REPLICAOF", "NO", "ONE")
-        populate(promoted, split_keys, prefix="split")
-        if old_master_keys:
-            populate(old_master, old_master_keys, prefix="late")
 
     def test_the_node_that_served_the_split_keeps_its_writes_and_demotes_the_peer(self):
         a = self.server()  # the old master, preferred by VRRP: VIP holder after the heal

@@ -251,7 +251,7 @@ TEST_CASE("describe_replacement_loss names what a full sync discards", "[decisio
                                           promoted(replid_b, replid_a, 100, 180, 5));
     REQUIRE(loss);
     CHECK_THAT(*loss, Catch::StartsWith("split-brain:"));
-    CHECK_THAT(*loss, Catch::Contains("after offset 100; 50 bytes"));
+    CHECK_THAT(*loss, Catch::Contains("after offset 100; the 50 bytes of writes only this node"));
   }
   SECTION("related, and this node took nothing after the fork: nothing lost") {
     CHECK_FALSE(describe_replacement_loss(master(replid_a, 100, 5),
@@ -261,9 +261,94 @@ TEST_CASE("describe_replacement_loss names what a full sync discards", "[decisio
     auto loss = describe_replacement_loss(master(replid_a, 0, 587), master(replid_b, 900, 2232));
     REQUIRE(loss);
     CHECK_THAT(*loss, Catch::Contains("restarted from its files"));
-    CHECK_THAT(*loss, Catch::Contains("587 keys are replaced by the peer's 2232"));
+    CHECK_THAT(*loss,
+               Catch::Contains("587 keys this node holds are replaced by the other node's 2232"));
     CHECK_THAT(*loss, !Catch::Contains("split-brain"));
   }
+}
+
+TEST_CASE("copy_before_replacing: a copy whenever a resync discards writes", "[decisions]") {
+  SECTION("the discarded side took writes after the fork: copy, from the fork") {
+    CopyNeed need = copy_before_replacing(promoted(replid_b, replid_a, 100, 180, 5),
+                                          master(replid_a, 150, 5), "the peer");
+    CHECK(need.needed);
+    CHECK(need.fork_offset == 100);
+    CHECK_THAT(need.loss, Catch::Contains("the 80 bytes of writes only the peer took"));
+  }
+  SECTION("it took nothing after the fork: no copy") {
+    CHECK_FALSE(copy_before_replacing(master(replid_a, 100, 5),
+                                      promoted(replid_b, replid_a, 100, 180, 5), "this node")
+                    .needed);
+  }
+  SECTION("unrelated histories: the whole dataset, from offset 0") {
+    CopyNeed need =
+        copy_before_replacing(master(replid_a, 40, 3), master(replid_b, 900, 20), "this node");
+    CHECK(need.needed);
+    CHECK(need.fork_offset == 0);
+  }
+  SECTION("an empty node: nothing to keep") {
+    CHECK_FALSE(
+        copy_before_replacing(master(replid_a, 40, 0), master(replid_b, 900, 20), "this node")
+            .needed);
+  }
+}
+
+namespace {
+KeptCopy kept(const std::string& time, long long bytes) {
+  KeptCopy copy;
+  copy.name = CopyName{time, "local", replid_a, 0, 10};
+  copy.file = copy.name.text();
+  copy.bytes = bytes;
+  return copy;
+}
+}  // namespace
+
+TEST_CASE("copies_beyond_retention: newest kept, by count and by bytes", "[decisions]") {
+  std::vector<KeptCopy> copies{kept("20261130T000004.000Z", 100), kept("20261130T000003.000Z", 100),
+                               kept("20261130T000002.000Z", 100),
+                               kept("20261130T000001.000Z", 100)};
+  const std::string& newest = copies[0].file;
+  SECTION("within both bounds: nothing removed") {
+    CHECK(copies_beyond_retention(copies, newest, 4, 400).empty());
+    CHECK(copies_beyond_retention(copies, newest, 10, 0).empty());
+  }
+  SECTION("by count: the oldest go") {
+    CHECK(copies_beyond_retention(copies, newest, 2, 0) ==
+          std::vector<std::string>{copies[2].file, copies[3].file});
+  }
+  SECTION("by bytes: the oldest go") {
+    CHECK(copies_beyond_retention(copies, newest, 10, 250) ==
+          std::vector<std::string>{copies[2].file, copies[3].file});
+  }
+  SECTION("the new copy alone over the byte bound stays; all older go") {
+    CHECK(copies_beyond_retention(copies, newest, 10, 50) ==
+          std::vector<std::string>{copies[1].file, copies[2].file, copies[3].file});
+  }
+  SECTION("once one does not fit, no older one is kept even if small") {
+    std::vector<KeptCopy> mixed{kept("20261130T000004.000Z", 100),
+                                kept("20261130T000003.000Z", 500),
+                                kept("20261130T000002.000Z", 10)};
+    CHECK(copies_beyond_retention(mixed, mixed[0].file, 10, 300) ==
+          std::vector<std::string>{mixed[1].file, mixed[2].file});
+  }
+}
+
+TEST_CASE("CopyName: the file name is the record", "[copies]") {
+  CopyName name{"20261130T201233.123Z", "peer", replid_b, 1200, 58811};
+  std::string text = name.text();
+  CHECK(text == "20261130T201233.123Z_peer_" + replid_b + "_1200-58811.rdb");
+  CopyName back = CopyName::parse(text);
+  REQUIRE(back.valid());
+  CHECK(back.time == name.time);
+  CHECK(back.source == "peer");
+  CHECK(back.replid == replid_b);
+  CHECK(back.from_offset == 1200);
+  CHECK(back.to_offset == 58811);
+  for (const char* other :
+       {"dump.rdb", "notes.txt", ".incoming.12.abcd.tmp", "20261130T201233.123Z_other_abc_1-2.rdb",
+        "20261130T201233.123Z_peer_XYZ_1-2.rdb", "20261130T201233.123Z_peer_abc_1.rdb",
+        "20261130T201233.123Z_peer_abc_-1-2.rdb", "20261130T201233.123Z_peer_abc_1-2.rdb.tmp"})
+    CHECK_FALSE(CopyName::parse(other).valid());
 }
 
 TEST_CASE("decide_master_step: when to promote at once", "[decisions]") {

@@ -26,6 +26,7 @@ struct Parsed {
   long long poll_ms = kDefaults.poll.count();
   long long peer_silence_ms = kDefaults.peer_silence.count();
   long long fence_max_lag_s = kDefaults.fence_max_lag.count();
+  long long copy_timeout_s = kDefaults.copy_timeout.count();
   std::string on_sync_timeout =
       kDefaults.on_sync_timeout == OnSyncTimeout::promote ? "promote" : "stay";
   bool tls = false;
@@ -129,6 +130,36 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
       ->check(in(limits::fence_max_lag_s))
       ->capture_default_str()
       ->group(hook_group);
+  app.add_option("--witness", options.witnesses,
+                 "TCP HOST:PORT a healthy node reaches (repeatable): a master that reaches "
+                 "neither its peer nor any witness fails its check and fences its Redis "
+                 "(min-replicas-to-write 1; needs +config|set)")
+      ->group(spec.kind == Kind::check || spec.kind == Kind::hook ? "Options" : "");
+  const char* copy_group = spec.kind == Kind::hook || spec.kind == Kind::status ? "Options" : "";
+  app.add_option("--copy-dir", options.copy_dir,
+                 "Where a dataset is kept (RDB) before a resync discards writes only it holds")
+      ->capture_default_str()
+      ->group(copy_group);
+  app.add_option("--copy-keep-count", options.copy_keep_count,
+                 "Retention of kept copies: at most this many (the newest is always kept)")
+      ->check(in(limits::copy_keep_count))
+      ->capture_default_str()
+      ->group(hook_group);
+  app.add_option("--copy-keep-mb", options.copy_keep_mb,
+                 "Retention of kept copies: at most this many MiB in all, 0 for no bound")
+      ->check(in(limits::copy_keep_mb))
+      ->capture_default_str()
+      ->group(hook_group);
+  app.add_option("--copy-timeout", parsed.copy_timeout_s,
+                 "Bound on making one copy, s (on the node being demoted its writes are paused "
+                 "meanwhile)")
+      ->check(in(limits::copy_timeout_s))
+      ->capture_default_str()
+      ->group(hook_group);
+  app.add_flag("--resync-without-copy", options.resync_without_copy,
+               "Let a resync discard writes even when their copy cannot be made (without it the "
+               "hook stays as it is and exits 1)")
+      ->group(hook_group);
 }
 
 // The classic positional form.
@@ -169,6 +200,7 @@ void apply_parsed(const Parsed& parsed, ToolOptions& options) {
   options.poll = std::chrono::milliseconds(parsed.poll_ms);
   options.peer_silence = std::chrono::milliseconds(parsed.peer_silence_ms);
   options.fence_max_lag = std::chrono::seconds(parsed.fence_max_lag_s);
+  options.copy_timeout = std::chrono::seconds(parsed.copy_timeout_s);
   options.on_sync_timeout =
       parsed.on_sync_timeout == "promote" ? OnSyncTimeout::promote : OnSyncTimeout::stay;
   for (const std::string& rename : parsed.renames) {

@@ -1,0 +1,199 @@
+#include "rk/dataset_copy.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "rk/decisions.hpp"
+#include "rk/errors.hpp"
+#include "rk/instance_state.hpp"
+
+namespace rk {
+namespace {
+
+constexpr const char* kSuffix = ".rdb";
+
+bool all_of_chars(std::string_view text, const char* allowed) {
+  return !text.empty() && text.find_first_not_of(allowed) == std::string_view::npos;
+}
+
+bool parse_offset(std::string_view text, long long& out) {
+  if (!all_of_chars(text, "0123456789") || text.size() > 18) return false;
+  out = std::stoll(std::string(text));
+  return true;
+}
+
+// UTC now, to the millisecond: names sort by time.
+std::string utc_now_text() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  std::tm parts{};
+  gmtime_r(&now.tv_sec, &parts);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y%m%dT%H%M%S", &parts);
+  return fmt::format("{}.{:03d}Z", text, static_cast<int>(now.tv_nsec / 1000000));
+}
+
+// Closes a descriptor on every path.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int value) : fd(value) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::vector<KeptCopy> list_in(int dir_fd) {
+  std::vector<KeptCopy> copies;
+  int listing_fd = ::dup(dir_fd);
+  if (listing_fd < 0) throw StateError(fmt::format("cannot list copies: {}", std::strerror(errno)));
+  DIR* listing = ::fdopendir(listing_fd);
+  if (listing == nullptr) {
+    ::close(listing_fd);
+    throw StateError(fmt::format("cannot list copies: {}", std::strerror(errno)));
+  }
+  ::rewinddir(listing);
+  while (dirent* entry = ::readdir(listing)) {
+    CopyName name = CopyName::parse(entry->d_name);
+    if (!name.valid()) continue;
+    struct stat info {};
+    if (::fstatat(dir_fd, entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(info.st_mode))
+      continue;
+    copies.push_back({name, entry->d_name, static_cast<long long>(info.st_size)});
+  }
+  ::closedir(listing);
+  // The name starts with the time: newest first is reverse name order.
+  std::sort(copies.begin(), copies.end(),
+            [](const KeptCopy& a, const KeptCopy& b) { return a.file > b.file; });
+  return copies;
+}
+
+// Writes all of `data` or throws CopyFailed naming the error (ENOSPC for a
+// full disk).
+void write_all(int fd, const char* data, size_t size, const std::string& path) {
+  while (size > 0) {
+    ssize_t written = ::write(fd, data, size);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw CopyFailed(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+    }
+    data += written;
+    size -= static_cast<size_t>(written);
+  }
+}
+
+}  // namespace
+
+std::string CopyName::text() const {
+  return fmt::format("{}_{}_{}_{}-{}{}", time, source, replid, from_offset, to_offset, kSuffix);
+}
+
+CopyName CopyName::parse(std::string_view file) {
+  CopyName name;
+  if (file.size() <= std::strlen(kSuffix) || file.substr(file.size() - 4) != kSuffix) return {};
+  file.remove_suffix(4);
+  std::vector<std::string_view> parts;
+  for (size_t start = 0;;) {
+    size_t end = file.find('_', start);
+    parts.push_back(file.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  if (parts.size() != 4) return {};
+  size_t dash = parts[3].find('-');
+  if (dash == std::string_view::npos) return {};
+  if (!all_of_chars(parts[0], "0123456789TZ.") || (parts[1] != "local" && parts[1] != "peer") ||
+      !all_of_chars(parts[2], "0123456789abcdef") ||
+      !parse_offset(parts[3].substr(0, dash), name.from_offset) ||
+      !parse_offset(parts[3].substr(dash + 1), name.to_offset))
+    return {};
+  name.time = parts[0];
+  name.source = parts[1];
+  name.replid = parts[2];
+  return name;
+}
+
+std::vector<KeptCopy> list_kept_copies(const std::string& dir) {
+  Fd dir_fd(open_trusted_dir(dir, "copy dir", false));
+  if (dir_fd.fd < 0) return {};
+  return list_in(dir_fd.fd);
+}
+
+CopyOutcome keep_dataset_copy(const ConnectionOptions& server, const CopyRequest& request) {
+  auto started = Clock::now();
+  int opened = -1;
+  try {
+    opened = open_trusted_dir(request.dir, "copy dir", true);
+  } catch (const StateError& error) {
+    throw CopyFailed(error.what());
+  }
+  Fd dir_fd(opened);
+  std::random_device entropy;
+  std::string temp = fmt::format(".incoming.{}.{:08x}.tmp", ::getpid(), entropy());
+  std::string temp_path = fmt::format("{}/{}", request.dir, temp);
+  Fd out(::openat(dir_fd.fd, temp.c_str(),
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+  if (out.fd < 0)
+    throw CopyFailed(fmt::format("cannot create {}: {}", temp_path, std::strerror(errno)));
+  auto discard_temp = [&] { ::unlinkat(dir_fd.fd, temp.c_str(), 0); };
+
+  RdbSnapshot snapshot;
+  try {
+    Connection connection =
+        Connection::open(server, std::min(request.deadline, Clock::now() + server.connect_timeout));
+    snapshot = connection.fetch_rdb([&](const char* data,
+                                        size_t size) { write_all(out.fd, data, size, temp_path); },
+                                    request.deadline);
+    if (::fsync(out.fd) != 0)
+      throw CopyFailed(fmt::format("cannot write {}: {}", temp_path, std::strerror(errno)));
+  } catch (const TimeoutError& error) {
+    discard_temp();
+    throw CopyFailed(fmt::format("no complete copy from {}:{} before the copy timeout ({})",
+                                 server.host, server.port, error.what()));
+  } catch (const RedisError& error) {
+    discard_temp();
+    throw CopyFailed(
+        fmt::format("{}:{} did not send its dataset: {}", server.host, server.port, error.what()));
+  } catch (const CopyFailed&) {
+    discard_temp();
+    throw;
+  }
+
+  CopyName name{utc_now_text(), request.source, snapshot.replid, request.fork_offset,
+                snapshot.offset};
+  KeptCopy copy{name, name.text(), snapshot.bytes};
+  if (::renameat(dir_fd.fd, temp.c_str(), dir_fd.fd, copy.file.c_str()) != 0) {
+    int error = errno;
+    discard_temp();
+    throw CopyFailed(
+        fmt::format("cannot rename {} to {}: {}", temp_path, copy.file, std::strerror(error)));
+  }
+  // The rename is durable once the directory is: the copy must survive a
+  // crash of this node right after the resync it protects.
+  ::fsync(dir_fd.fd);
+
+  CopyOutcome outcome{copy, 0, {}};
+  try {
+    for (const std::string& file : copies_beyond_retention(list_in(dir_fd.fd), copy.file,
+                                                           request.keep_count, request.keep_bytes))
+      if (::unlinkat(dir_fd.fd, file.c_str(), 0) == 0) outcome.pruned.push_back(file);
+  } catch (const StateError&) {
+    // The copy is kept; only the pruning of older ones failed.
+  }
+  outcome.elapsed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  return outcome;
+}
+
+}  // namespace rk
