@@ -9,6 +9,8 @@ import signal
 import sys
 import time
 
+from rediskit import missing_server
+
 from . import configs, network, procs
 from .common import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP, Failed, Interrupted, LabError, Skip,
                      emit, say)
@@ -19,9 +21,13 @@ from .scenarios import HARD_TIMEOUT, SCENARIO_TOOLKIT, SCENARIOS, demo
 def preflight():
     if os.geteuid() != 0:
         raise Skip("needs root (network namespaces, keepalived)")
-    for tool in ("ip", "bridge", "keepalived", "redis-server"):
+    for tool in ("ip", "bridge", "keepalived"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
-            raise Skip(f"{tool} not found (Debian: apt-get install iproute2 keepalived redis-server)")
+            raise Skip(f"{tool} not found (Debian: apt-get install iproute2 keepalived)")
+    # The server the nodes run: RK_SERVER (redis-server by default).
+    missing = missing_server()
+    if missing:
+        raise Skip(missing)
     why = network.probe()
     if why is not None:
         raise Skip(f"ip netns unavailable: {why}")

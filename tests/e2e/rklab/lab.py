@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from rediskit import RedisReplyError, parse_info, stop_process
+from rediskit import SERVER, RedisReplyError, parse_info, server_binary, stop_process
 import toolkit_log
 
 from . import configs, network, procs
@@ -29,6 +29,21 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 WRITER = os.path.join(HERE, "writer.py")
 LOCK_FILE = "/run/rklab.lock"
 TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop")
+
+
+# Valkey 8 logs the replication events with "primary" where Redis 7 says
+# "master": "PRIMARY <-> REPLICA sync started", "Full resync from primary",
+# "PRIMARY MODE enabled". The scenarios look for Redis's wording.
+VALKEY_WORDING = (("PRIMARY <-> REPLICA", "MASTER <-> REPLICA"),
+                  ("resync from primary", "resync from master"),
+                  ("PRIMARY MODE", "MASTER MODE"))
+
+
+def redis_wording(text):
+    """A line of the server's log in Redis's wording."""
+    for valkey, redis in VALKEY_WORDING:
+        text = text.replace(valkey, redis)
+    return text
 
 
 class Node:
@@ -107,8 +122,9 @@ class Node:
             t = time.mktime(time.strptime(m.group(1), "%d %b %Y %H:%M:%S")) + float(m.group(2))
             if t < since - 0.001:
                 continue
+            text = redis_wording(m.group(3))
             for p in patterns:
-                if found[p] is None and p in m.group(3):
+                if found[p] is None and p in text:
                     found[p] = t
         return found
 
@@ -139,7 +155,9 @@ class Lab:
         self.script_user = SCRIPT_USER
         self.script_user_note = None
         self.keepalived_bin = shutil.which("keepalived") or "/usr/sbin/keepalived"
-        self.redis_bin = shutil.which("redis-server") or "/usr/bin/redis-server"
+        # RK_SERVER: redis-server, or valkey-server (which runs in the
+        # namespaces the same way, with the same redis.conf).
+        self.redis_bin = server_binary() or SERVER
         self.hook_lines = []      # (t, node, line) of the toolkit logs
         self.ka_lines = []        # (t, node, line) of keepalived state changes
         self.log_lock = threading.Lock()
@@ -183,6 +201,8 @@ class Lab:
         open(os.path.join(self.root, "pids"), "w").close()
         say(f"lab root {self.root}")
         self.install_toolkit()
+        say(f"nodes run {self.redis_bin} "
+            f"({run([self.redis_bin, '--version'], check=False).stdout.strip()})")
         self.ensure_script_user()
         # One password for the hooks' ACL user on both nodes: a hook uses the
         # same credentials for its local Redis and for the peer.
@@ -299,12 +319,12 @@ class Lab:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(node.dir, "redis.stderr"), "ab"),
             start_new_session=True)
-        self.register(node.redis, f"redis-server {node.name}")
+        self.register(node.redis, f"{SERVER} {node.name}")
         if wait:
             deadline = time.monotonic() + 20
             while True:
                 if node.redis.poll() is not None:
-                    raise LabError(f"redis-server on {node.name} exited with "
+                    raise LabError(f"{SERVER} on {node.name} exited with "
                                    f"{node.redis.returncode}; see {node.redis_log}")
                 try:
                     info = node.info("server", timeout=0.5)
@@ -312,7 +332,7 @@ class Lab:
                     break
                 except (OSError, ConnectionError, RedisReplyError):
                     if time.monotonic() > deadline:
-                        raise LabError(f"redis-server on {node.name} not answering")
+                        raise LabError(f"{SERVER} on {node.name} not answering")
                     time.sleep(0.05)
 
     def kill_redis(self, node, sig=signal.SIGKILL):
