@@ -1,9 +1,12 @@
 // vrrp_script: is the local Redis able to serve? One process, one
 // connection, one PING, under one deadline; on the VIP holder one INFO more,
-// so that the VIP never stays on a replica (decide_vip_holder).
+// so that the VIP never stays on a replica (decide_vip_holder); with
+// --witness, one INFO and TCP probes of the peer and the witnesses, so that a
+// master cut off from the network fences itself (decide_isolation).
 
 #include <sys/time.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -14,6 +17,7 @@
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
+#include "rk/reachability.hpp"
 #include "rk/replication_info.hpp"
 
 namespace rk {
@@ -56,27 +60,100 @@ struct CheckState {
     }
   }
   bool usable() const { return dir && dir->present(); }
+  // The health the previous run recorded ("" when none or unreadable).
+  std::string recorded_health() const {
+    if (!usable()) return {};
+    try {
+      return dir->read_health();
+    } catch (const std::runtime_error&) {
+      return {};
+    }
+  }
+};
+
+// The local INFO, read at most once per run and only when a decision needs
+// it (on the VIP holder, or with --witness).
+class LocalInfo {
+ public:
+  LocalInfo(Connection& connection, Clock::time_point deadline)
+      : connection_(connection), deadline_(deadline) {}
+  // nullopt when it cannot be read: the decisions that need it then keep
+  // the PING's verdict.
+  const std::optional<RedisState>& get() {
+    if (read_) return state_;
+    read_ = true;
+    try {
+      // Redis 7 answers several sections at once; these two hold every
+      // field the decisions read.
+      Reply info = connection_.command({"INFO", "replication", "persistence"}, deadline_);
+      if (info.type != Reply::Type::string) return state_;
+      Result<RedisState> parsed = parse_info(info.text);
+      if (parsed) state_ = *parsed;
+    } catch (const RedisError&) {
+    }
+    return state_;
+  }
+  Connection& connection() { return connection_; }
+
+ private:
+  Connection& connection_;
+  Clock::time_point deadline_;
+  bool read_ = false;
+  std::optional<RedisState> state_;
 };
 
 // A healthy Redis on a node whose keepalived made it MASTER: must it give
 // the VIP up (see decide_vip_holder)? Costs one INFO, on the VIP holder only.
-VipDecision vip_holder_check(Connection& connection, CheckState& state,
-                             Clock::time_point deadline) {
+VipDecision vip_holder_check(LocalInfo& info, CheckState& state) {
   try {
     std::string transition = record_field(state.dir->read_record(), "state");
     if (transition != "MASTER") return {false, "not the VIP holder"};
     bool hook_running = state.dir->recorded_hook_running();
     if (hook_running) return {false, "redis_master is still acting"};
-    // Redis 7 answers several sections at once; these two hold every field
-    // the decision reads.
-    Reply info = connection.command({"INFO", "replication", "persistence"}, deadline);
-    if (info.type != Reply::Type::string) return {false, "INFO refused"};
-    Result<RedisState> local = parse_info(info.text);
+    const std::optional<RedisState>& local = info.get();
     if (!local) return {false, "INFO unreadable"};
     return decide_vip_holder(transition, hook_running, *local);
-  } catch (const std::runtime_error& error) {  // StateError, RedisError: cannot tell
+  } catch (const std::runtime_error& error) {  // StateError: cannot tell
     return {false, error.what()};
   }
+}
+
+// --witness: a master that reaches neither its peer nor any witness fails
+// the check ("isolated") and sets min-replicas-to-write 1, so that it stops
+// taking writes the other side would discard at the heal (at the latest
+// min-replicas-max-lag seconds after its replica's last ACK). The first
+// check that finds it reachable again lifts that fence. Returns the result
+// to report.
+CheckResult isolation_check(const ToolOptions& options, LocalInfo& info,
+                            const std::string& recorded_health, Clock::time_point deadline,
+                            CheckResult result) {
+  const std::optional<RedisState>& local = info.get();
+  if (!local) return result;
+  std::vector<Endpoint> targets{*options.peer_endpoint};
+  targets.insert(targets.end(), options.witness_endpoints.begin(), options.witness_endpoints.end());
+  std::vector<bool> reached = probe_reachable(targets, deadline);
+  auto witnesses_reached =
+      static_cast<std::size_t>(std::count(reached.begin() + 1, reached.end(), true));
+  IsolationDecision isolation =
+      decide_isolation(*local, reached[0], witnesses_reached, options.witness_endpoints.size());
+  std::vector<std::vector<std::string>> fence;
+  if (isolation.isolated) {
+    fence = {{"CONFIG", "SET", "min-replicas-max-lag",
+              std::to_string(options.fence_max_lag.count())},
+             {"CONFIG", "SET", "min-replicas-to-write", "1"}};
+    result = CheckResult{false, "isolated", isolation.reason};
+  } else if (recorded_health == "isolated" && local->is_master()) {
+    fence = {{"CONFIG", "SET", "min-replicas-to-write",
+              std::to_string(fence_after_isolation(*local, options.fence_writes))}};
+    result.detail +=
+        fmt::format("; reachable again ({}): isolation fence lifted", isolation.reason);
+  }
+  try {
+    for (const auto& command : fence) info.connection().command_ok(command);
+  } catch (const RedisError& error) {
+    result.detail += fmt::format("; fence not changed: {}", error.what());
+  }
+  return result;
 }
 
 // Records the health and logs only its changes, so a healthy check writes no
@@ -147,9 +224,14 @@ ExitCode run_check(const ToolOptions& given) {
   result.passed = ping_means_healthy(reply);
   result.health = result.passed ? "healthy" : "unhealthy";
   result.detail = problem.empty() ? std::string("PONG") : problem;
-  if (result.passed && connection && state.usable()) {
-    VipDecision vip = vip_holder_check(*connection, state, deadline);
-    if (vip.yield) result = CheckResult{false, "yielding", vip.reason};
+  if (result.passed && connection) {
+    LocalInfo info(*connection, deadline);
+    if (state.usable()) {
+      VipDecision vip = vip_holder_check(info, state);
+      if (vip.yield) result = CheckResult{false, "yielding", vip.reason};
+    }
+    if (result.passed && !options.witness_endpoints.empty())
+      result = isolation_check(options, info, state.recorded_health(), deadline, result);
   }
   record_health(options, state, result);
   return result.passed ? ExitCode::success : ExitCode::failure;

@@ -43,6 +43,22 @@ VipDecision decide_vip_holder(const std::string& recorded_transition, bool maste
                             local.master_host, local.master_port, how)};
 }
 
+IsolationDecision decide_isolation(const RedisState& local, bool peer_reached,
+                                   std::size_t witnesses_reached, std::size_t witnesses) {
+  if (witnesses == 0) return {false, "no witness configured"};
+  if (!local.is_master()) return {false, "a replica takes no writes"};
+  if (peer_reached) return {false, "the peer answers"};
+  if (witnesses_reached > 0)
+    return {false, fmt::format("{} of {} witness(es) answer", witnesses_reached, witnesses)};
+  return {true, fmt::format("a master that reaches neither its peer nor any of its {} "
+                            "witness(es): cut off from the network; fencing its writes",
+                            witnesses)};
+}
+
+int fence_after_isolation(const RedisState& local, bool fence_writes) {
+  return fence_writes ? fence_for_master(local, false).min_replicas_to_write : 0;
+}
+
 bool holds_history_of(const RedisState& holder, const RedisState& other) {
   if (other.keys == 0) return true;
   if (holder.loading) return false;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,23 @@ struct VipDecision {
 };
 VipDecision decide_vip_holder(const std::string& recorded_transition, bool master_hook_running,
                               const RedisState& local);
+
+// --witness: whether a master is cut off. Two nodes and a reachability
+// witness are not a quorum; the witness only lets a master that has lost the
+// whole network (neither its peer nor any witness answers TCP) stop taking
+// writes the other side would discard at the heal. A refused connection is
+// an answer: the host is reachable.
+struct IsolationDecision {
+  bool isolated = false;  // fail the check and fence the local Redis
+  std::string reason;
+};
+IsolationDecision decide_isolation(const RedisState& local, bool peer_reached,
+                                   std::size_t witnesses_reached, std::size_t witnesses);
+
+// min-replicas-to-write to restore when a check that fenced an isolated
+// master (recorded health "isolated") finds it reachable again: the
+// --fence-writes policy (fence_for_master) when that is on, else 0.
+int fence_after_isolation(const RedisState& local, bool fence_writes);
 
 // --- history comparison ----------------------------------------------------
 

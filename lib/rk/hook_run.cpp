@@ -129,12 +129,13 @@ void HookRun::rewrite_config(Connection& connection, const RedisState& state, co
 }
 
 void HookRun::check_fencing_allowed() {
-  if (!options_.fence_writes) return;
-  auto refuse = [this](const std::string& reply) {
+  if (!options_.fence_writes && options_.witness_endpoints.empty()) return;
+  const char* option = options_.fence_writes ? "--fence-writes" : "--witness";
+  auto refuse = [this, option](const std::string& reply) {
     std::string what = fmt::format(
-        "--fence-writes: the local Redis refuses CONFIG GET/SET min-replicas-to-write ({}); grant "
-        "the hooks' user +config|get +config|set, or turn --fence-writes off",
-        reply);
+        "{}: the local Redis refuses CONFIG GET/SET min-replicas-to-write ({}); grant the hooks' "
+        "user +config|get +config|set, or turn {} off",
+        option, reply, option);
     log_.warning_to_log_only(what + "; nothing done (exit 2)");
     throw UsageError(what);
   };
@@ -150,8 +151,16 @@ void HookRun::check_fencing_allowed() {
   }
 }
 
-void HookRun::apply_fence(Connection& connection, const FencePlan& plan, const char* which) {
-  if (!options_.fence_writes) return;
+void HookRun::apply_fence(Connection& connection, const FencePlan& given, const char* which) {
+  if (!options_.fence_writes && options_.witness_endpoints.empty()) return;
+  // With --witness alone the hooks own min-replicas-to-write too: redis_check
+  // raises it on a master cut off from the network, and a promotion starts
+  // unfenced.
+  FencePlan plan = options_.fence_writes
+                       ? given
+                       : FencePlan{0,
+                                   "--witness without --fence-writes: unfenced while the "
+                                   "node reaches its peer or a witness"};
   try {
     act(connection,
         {"CONFIG", "SET", "min-replicas-max-lag", std::to_string(options_.fence_max_lag.count())});

@@ -146,6 +146,10 @@ void validate(ToolOptions& options) {
           fmt::format("--witness: '{}' is not HOST:PORT (a port is required)", witness));
     options.witness_endpoints.push_back(endpoint);
   }
+  if (!options.witnesses.empty() && options.peer.empty())
+    throw UsageError(
+        "--witness needs --peer: a master is cut off only when it reaches neither its peer nor "
+        "a witness");
   if (!options.announce_host.empty() && !is_valid_host(options.announce_host))
     throw UsageError(
         fmt::format("--announce-host: '{}' is not a valid host address", options.announce_host));

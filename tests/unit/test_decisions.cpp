@@ -267,6 +267,30 @@ TEST_CASE("describe_replacement_loss names what a full sync discards", "[decisio
   }
 }
 
+TEST_CASE("decide_isolation: only a master that reaches nobody", "[decisions]") {
+  RedisState a_master = master(replid_a, 10, 5);
+  RedisState a_replica = replica_of(peer_endpoint, replid_a, 10, 5);
+  CHECK_FALSE(decide_isolation(a_master, false, 0, 0).isolated);  // no witness configured
+  CHECK_FALSE(decide_isolation(a_replica, false, 0, 2).isolated);
+  CHECK_FALSE(decide_isolation(a_master, true, 0, 2).isolated);
+  IsolationDecision witness = decide_isolation(a_master, false, 1, 2);
+  CHECK_FALSE(witness.isolated);
+  CHECK_THAT(witness.reason, Catch::Contains("1 of 2 witness"));
+  IsolationDecision cut_off = decide_isolation(a_master, false, 0, 2);
+  CHECK(cut_off.isolated);
+  CHECK_THAT(cut_off.reason, Catch::Contains("neither its peer nor any of its 2 witness"));
+}
+
+TEST_CASE("fence_after_isolation: the policy in force, else unfenced", "[decisions]") {
+  RedisState alone = master(replid_a, 10, 5);
+  RedisState with_replica = alone;
+  with_replica.replicas.push_back(ReplicaEntry{"10.0.0.2", 6379, "online", 10, 0});
+  CHECK(fence_after_isolation(alone, false) == 0);
+  CHECK(fence_after_isolation(with_replica, false) == 0);
+  CHECK(fence_after_isolation(alone, true) == 0);
+  CHECK(fence_after_isolation(with_replica, true) == 1);
+}
+
 TEST_CASE("copy_before_replacing: a copy whenever a resync discards writes", "[decisions]") {
   SECTION("the discarded side took writes after the fork: copy, from the fork") {
     CopyNeed need = copy_before_replacing(promoted(replid_b, replid_a, 100, 180, 5),
