@@ -80,7 +80,8 @@ def check_runs(ctx, srv, root, password, bindir):
     conf = os.path.join(root, "toolkit.conf")
     with open(conf, "w") as f:
         f.write(samples.toolkit_conf(os.path.join(root, "state-conf"),
-                                     os.path.join(root, "toolkit.log"), pwfile))
+                                     os.path.join(root, "toolkit.log"), pwfile,
+                                     os.path.join(root, "copies")))
     classic = os.path.join(CLASSIC, "redis_check.sh")
     env = dict(os.environ, CLASSIC_CHECK_LOG=os.path.join(root, "classic-check.log"),
                REDIS_CLI=cli)

@@ -144,8 +144,10 @@ class DebPackage(installkit.TempDirTestCase):
         run(["dpkg-deb", "--control", self.deb, control], check=True)
         etc = os.path.join(self.tmp, "etc")
         log = os.path.join(self.tmp, "log")
+        varlib = os.path.join(self.tmp, "varlib")
         run(["cp", "-a", "/etc", etc], check=True)
         os.mkdir(log)
+        os.mkdir(varlib)
         for name in ("passwd", "shadow", "group", "gshadow"):
             path = os.path.join(etc, name)
             if os.path.exists(path):
@@ -158,12 +160,15 @@ class DebPackage(installkit.TempDirTestCase):
             mount --bind {etc} /etc
             mount -t tmpfs tmpfs /run
             mount --bind {log} /var/log
+            mount --bind {varlib} /var/lib
             sh {control}/postinst configure
             sh {control}/postinst configure
             getent passwd keepalived_script
-            stat -c '%a %U %G' /run/redis-keepalived /var/log/redis-keepalived.log
+            stat -c '%a %U %G' /run/redis-keepalived /var/log/redis-keepalived.log \
+                /var/lib/redis-keepalived/copies
             sh {control}/postrm purge
             test ! -e /run/redis-keepalived && test ! -e /var/log/redis-keepalived.log
+            test ! -e /var/lib/redis-keepalived
         """
         result = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script])
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
@@ -172,8 +177,9 @@ class DebPackage(installkit.TempDirTestCase):
         self.assertEqual(user[0], "keepalived_script")
         self.assertLess(int(user[2]), 1000, "not a system user")
         self.assertEqual(user[6], "/usr/sbin/nologin")
-        self.assertEqual(lines[1:3], ["700 keepalived_script keepalived_script",
-                                      "600 keepalived_script keepalived_script"])
+        self.assertEqual(lines[1:4], ["700 keepalived_script keepalived_script",
+                                      "600 keepalived_script keepalived_script",
+                                      "700 keepalived_script keepalived_script"])
 
     def test_man_pages_render_from_the_package(self):
         if not installkit.manpages_enabled():

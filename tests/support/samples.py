@@ -15,6 +15,7 @@ SAMPLE_IFACE = "eth0"
 SAMPLE_BIN = "/usr/bin/redis_"
 SAMPLE_TOOLKIT_CONF = "/etc/redis-keepalived/toolkit.conf"
 SAMPLE_STATE_DIR = "/run/redis-keepalived"
+SAMPLE_COPY_DIR = "/var/lib/redis-keepalived/copies"
 SAMPLE_LOG_FILE = "/var/log/redis-keepalived.log"
 SAMPLE_PASSWORD_FILE = "/etc/redis-keepalived/password"
 SAMPLE_PASSWORD = "CHANGE-ME"
@@ -37,11 +38,13 @@ def render(sample, pairs):
     return text
 
 
-def toolkit_conf(state_dir, log_file, password_file):
-    """keepalived/toolkit.conf with its state dir, log file and password file."""
+def toolkit_conf(state_dir, log_file, password_file, copy_dir):
+    """keepalived/toolkit.conf with its state dir, log file, password file
+    and copy dir."""
     return render("toolkit.conf", [(SAMPLE_STATE_DIR, state_dir),
                                    (SAMPLE_LOG_FILE, log_file),
-                                   (SAMPLE_PASSWORD_FILE, password_file)])
+                                   (SAMPLE_PASSWORD_FILE, password_file),
+                                   (f"copy-dir = {SAMPLE_COPY_DIR}", f"copy-dir = {copy_dir}")])
 
 
 def acl_users(password):

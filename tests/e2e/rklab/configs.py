@@ -153,7 +153,7 @@ def toolkit_conf(node, options=None):
     """The sample toolkit.conf for NODE, with OPTIONS (key -> value) set: a
     key the sample has is replaced, any other appended."""
     lines = _sample(samples.toolkit_conf, node.state_dir, node.toolkit_log,
-                    node.password_file).splitlines()
+                    node.password_file, node.copy_dir).splitlines()
     options = options or {}
     lines = [ln for ln in lines if ln.split("=")[0].strip() not in options]
     lines += [f"{key} = {value}" for key, value in options.items()]

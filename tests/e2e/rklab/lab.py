@@ -12,10 +12,12 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
-from rediskit import SERVER, RedisReplyError, parse_info, server_binary, stop_process
+from rediskit import (SERVER, RedisReplyError, RedisServer, parse_info, server_binary,
+                      stop_process)
 import toolkit_log
 
 from . import configs, network, procs
@@ -63,6 +65,7 @@ class Node:
         self.toolkit_conf = os.path.join(self.dir, "toolkit.conf")
         self.toolkit_log = os.path.join(self.dir, "toolkit.log")
         self.state_dir = os.path.join(self.dir, "state")
+        self.copy_dir = os.path.join(self.dir, "copies")
         self.password_file = os.path.join(self.dir, "password")
         self.redis = None
         self.ka = None
@@ -290,8 +293,9 @@ class Lab:
             f.write(self.password + "\n")
         os.chown(node.password_file, uid, gid)
         os.chmod(node.password_file, 0o600)
-        os.mkdir(node.state_dir, 0o700)
-        os.chown(node.state_dir, uid, gid)
+        for d in (node.state_dir, node.copy_dir):
+            os.mkdir(d, 0o700)
+            os.chown(d, uid, gid)
         open(node.toolkit_log, "a").close()
         os.chown(node.toolkit_log, uid, gid)
         os.chmod(node.toolkit_log, 0o600)
@@ -588,6 +592,7 @@ class Lab:
         by_node = {}
         for k in lost:
             by_node[self.node_of_tag(tag_of[k])] = by_node.get(self.node_of_tag(tag_of[k]), 0) + 1
+        self.last_lost, self.last_expected = lost, expected
         res = {"acked": len(expected), "lost": len(lost), "lost_on_master": len(lost_m),
                "lost_on_replica": len(lost_r), "lost_by_node": by_node,
                "replica_caught_up": caught_up, "lost_sample": lost[:10]}
@@ -598,6 +603,34 @@ class Lab:
             res["bulk_missing_on_master"] = len(em)
             res["bulk_missing_on_replica"] = len(er)
         return res
+
+    def check_kept_copies(self):
+        """Reads back every copy the hooks kept (a redis-server on loopback
+        started on it, as the man page tells operators) and counts the
+        acknowledged writes missing from the pair (the last verify()) that
+        it holds."""
+        lost = getattr(self, "last_lost", [])
+        wanted = {k: self.last_expected[k] for k in lost}
+        found, copies = set(), []
+        for node in self.nodes.values():
+            for name in sorted(os.listdir(node.copy_dir)):
+                if not name.endswith(".rdb"):
+                    continue
+                path = os.path.join(node.copy_dir, name)
+                data = tempfile.mkdtemp(prefix="rklab-copy-")
+                srv = RedisServer(data_dir=data, extra_config=["dbfilename dump.rdb"])
+                try:
+                    shutil.copy(path, os.path.join(data, "dump.rdb"))
+                    srv.start()
+                    held = set(wanted) - set(self.missing_keys(srv, wanted)) if wanted else set()
+                finally:
+                    srv.cleanup()
+                    shutil.rmtree(data, True)
+                found |= held
+                copies.append({"node": node.name, "file": name, "bytes": os.path.getsize(path),
+                               "lost_writes_in_it": len(held)})
+        return {"kept_copies": copies, "lost_in_copies": len(found),
+                "lost_not_in_copies": len(lost) - len(found)}
 
     def node_of_tag(self, tag):
         for node in self.nodes.values():

@@ -53,6 +53,16 @@ def finish(lab, res, event_t, expected_extra=None, allow_loss=False, settle=2.0)
     return res
 
 
+def require_lost_writes_in_copies(lab, res):
+    """Every acknowledged write missing from the pair must be in a copy the
+    hooks kept before the resync that discarded it."""
+    res.update(lab.check_kept_copies())
+    if res["lost_not_in_copies"]:
+        raise Failed(f"{res['lost_not_in_copies']} of {res['lost']} acknowledged writes lost "
+                     f"are in no kept copy (copies: {res['kept_copies']}; e.g. "
+                     f"{res['lost_sample']})")
+
+
 def sc_startup(lab):
     res = {}
     for node in lab.nodes.values():
@@ -290,6 +300,7 @@ def sc_partition(lab):
     res["newest_history_rule_on"] = lab.split_brain_logged(
         since=t_heal, text="heal: the newest history wins")
     res["winner"] = res["final"]["master"]
+    require_lost_writes_in_copies(lab, res)
     # Both sides may have taken writes (the client follows the last
     # gratuitous ARP); the side with the larger tail after the fork keeps its
     # data, whichever node VRRP prefers, and the rule is logged.
@@ -334,6 +345,7 @@ def sc_master_cut_off(lab):
     res["newest_history_rule_on"] = lab.split_brain_logged(
         since=t_heal, text="heal: the newest history wins")
     res["winner"] = res["final"]["master"]
+    require_lost_writes_in_copies(lab, res)
     if res["winner"] != o.name:
         raise Failed(f"node {res['winner']} ended as master; node {o.name} served the clients "
                      f"during the cut and holds the newer history ({res['lost']} acknowledged "
