@@ -36,7 +36,8 @@ rk_enable_valkey_source() {
   local pin=/etc/apt/preferences.d/rk-valkey-from-backports
   codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
   [ "$codename" = bookworm ] || return 0
-  if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  if ! grep -Eqs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+    /etc/apt/sources.list.d/*.sources; then
     echo "adding $list (bookworm-backports, for Valkey)"
     echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
       "http://deb.debian.org/debian bookworm-backports main" >"$list"
