@@ -8,6 +8,7 @@ import samples
 from samples import SCRIPT_USER
 
 from .common import LabError
+from . import network
 from .network import A_IP, B_IP, IFNAME, VIP
 
 REDIS_PORT = 6379
@@ -154,7 +155,12 @@ def toolkit_conf(node, options=None):
     key the sample has is replaced, any other appended."""
     lines = _sample(samples.toolkit_conf, node.state_dir, node.toolkit_log,
                     node.password_file, node.copy_dir).splitlines()
-    options = options or {}
+    options = dict(options or {})
+    # redis_check needs the peer to tell a cut-off master (--witness); the
+    # hooks get it from keepalived.conf's arguments, which win over this.
+    if "witness" in options and "peer" not in options:
+        other = "b" if node.name == "a" else "a"
+        options["peer"] = f"{network.HOSTS[other][1]}:{REDIS_PORT}"
     lines = [ln for ln in lines if ln.split("=")[0].strip() not in options]
     lines += [f"{key} = {value}" for key, value in options.items()]
     return "\n".join(lines) + "\n"

@@ -604,13 +604,11 @@ class Lab:
             res["bulk_missing_on_replica"] = len(er)
         return res
 
-    def check_kept_copies(self):
+    def keys_in_kept_copies(self, wanted):
         """Reads back every copy the hooks kept (a redis-server on loopback
-        started on it, as the man page tells operators) and counts the
-        acknowledged writes missing from the pair (the last verify()) that
-        it holds."""
-        lost = getattr(self, "last_lost", [])
-        wanted = {k: self.last_expected[k] for k in lost}
+        started on it, as the man page tells operators). WANTED: {key:
+        value}. Returns (the keys of WANTED some copy holds, one row per
+        copy)."""
         found, copies = set(), []
         for node in self.nodes.values():
             for name in sorted(os.listdir(node.copy_dir)):
@@ -628,9 +626,37 @@ class Lab:
                     shutil.rmtree(data, True)
                 found |= held
                 copies.append({"node": node.name, "file": name, "bytes": os.path.getsize(path),
-                               "lost_writes_in_it": len(held)})
+                               "wanted_keys_in_it": len(held)})
+        return found, copies
+
+    def check_kept_copies(self):
+        """The acknowledged writes missing from the pair (the last verify())
+        that a kept copy holds."""
+        lost = getattr(self, "last_lost", [])
+        found, copies = self.keys_in_kept_copies({k: self.last_expected[k] for k in lost})
         return {"kept_copies": copies, "lost_in_copies": len(found),
                 "lost_not_in_copies": len(lost) - len(found)}
+
+    def start_local_writer(self, node, duration, rate, first_key=10_000_000):
+        """A second writer inside NODE's namespace, writing to its own Redis
+        on 127.0.0.1 (an application on the same host): what a node cut off
+        from the network can still acknowledge."""
+        acks = os.path.join(node.dir, "local-acks")
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", node.ns, sys.executable, WRITER, "--host", "127.0.0.1",
+             "--port", str(REDIS_PORT), "--out", acks, "--duration", str(duration),
+             "--rate", str(rate), "--start", str(first_key)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(node.dir, "local-writer.err"), "wb"),
+            start_new_session=True)
+        self.register(proc, f"local writer on {node.name}")
+        say(f"local writer started on node {node.name}: SET k:<n> on 127.0.0.1, {rate:.0f}/s max")
+        return proc, Acks(acks)
+
+    def stop_local_writer(self, proc, acks):
+        stop_process(proc)
+        acks.update()
+        return {f"k:{n}": str(n) for n, _, _ in acks.rows}
 
     def node_of_tag(self, tag):
         for node in self.nodes.values():

@@ -329,12 +329,17 @@ def sc_master_cut_off(lab):
     t = time.time()
     network.cut_off(m.name, True)
     lab.partitioned = True
+    # An application on the cut-off node itself still reaches its Redis: what
+    # that master acknowledges during the cut is lost at the heal (the other
+    # side's history wins) unless a copy keeps it; --witness bounds it.
+    local_writer = lab.start_local_writer(m, duration=15, rate=20)
     # Node m keeps its VIP (it hears no one): look for o's takeover.
     snap = lab.wait_for(lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
                         30, f"node {o.name} to take the VIP and be master", since=t)
     res["takeover_s"] = round(snap.t - t, 2)
     time.sleep(max(0.0, 15 - (time.time() - t)))
     lab.phase(f"node {m.name} is back: VRRP makes it master again")
+    local_acked = lab.stop_local_writer(*local_writer)
     t_heal = time.time()
     network.cut_off(m.name, False)
     lab.partitioned = False
@@ -346,6 +351,15 @@ def sc_master_cut_off(lab):
         since=t_heal, text="heal: the newest history wins")
     res["winner"] = res["final"]["master"]
     require_lost_writes_in_copies(lab, res)
+    # The cut-off node's local writes: acknowledged there during the cut.
+    final_master = lab.nodes[res["winner"]]
+    local_lost = lab.missing_keys(final_master, local_acked)
+    in_copies, _ = lab.keys_in_kept_copies({k: local_acked[k] for k in local_lost})
+    res.update({"cut_off_local_acked": len(local_acked), "cut_off_local_lost": len(local_lost),
+                "cut_off_local_lost_in_copies": len(in_copies)})
+    if len(in_copies) < len(local_lost):
+        raise Failed(f"{len(local_lost) - len(in_copies)} writes the cut-off node acknowledged "
+                     "locally are neither on the final master nor in a kept copy")
     if res["winner"] != o.name:
         raise Failed(f"node {res['winner']} ended as master; node {o.name} served the clients "
                      f"during the cut and holds the newer history ({res['lost']} acknowledged "
