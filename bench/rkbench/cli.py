@@ -14,6 +14,10 @@ Parts (--only, comma-separated; all by default):
   peer-faults  this build against --baseline-bin, interleaved: a peer
             stalled during a fresh node's sync-wait (is an empty node
             promoted?), and the lab's crash scenario (write gap, writes lost).
+  split     the lab's partition and master-cut-off scenarios: this build
+            against --baseline-bin, and with fence-writes and a witness
+            (writes missing from the final master, how many a kept copy
+            holds, write gap, final master).
   failover  longest write gap after kill -9 of the master's Redis, in the
             namespace lab (tests/e2e/lab.py, root only), with the classic
             shell hooks and with redis-keepalived at the classic and the
@@ -45,9 +49,11 @@ from .failover import (DEFAULT_FAILOVER_PROFILES, FAILOVER_PROFILES, failover_ta
 from .helpers import helper
 from .memory import part_memory, report_memory
 from .peer_faults import part_peer_faults, report_peer_faults
+from .split import part_split, report_split
 from .sync import part_sync, report_sync, sync_target
 
-PARTS = ("check", "sync", "memory", "failover", "peer-faults")
+PARTS = ("check", "sync", "memory", "failover", "peer-faults", "split")
+NEEDS_BASELINE = ("peer-faults", "split")
 
 
 def main(argv):
@@ -58,7 +64,7 @@ def main(argv):
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--only", default=None,
                     help=f"parts to run, comma-separated ({','.join(PARTS)}); default: all, "
-                         "peer-faults only with --baseline-bin")
+                         "peer-faults and split only with --baseline-bin")
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"),
                     help="build dir (configured as Release if new); default build-bench/")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
@@ -85,15 +91,15 @@ def main(argv):
                     help="peer-faults: lab crash runs per build")
     ap.add_argument("--sync-timeout-runs", type=int, default=1,
                     help="peer-faults: lab sync-timeout runs per build")
-    ap.add_argument("--split-runs", type=int, default=1,
-                    help="peer-faults: lab partition and master-cut-off runs per build")
+    ap.add_argument("--split-runs", type=int, default=5,
+                    help="split: rounds of the lab partition and master-cut-off profiles")
     ap.add_argument("--out", help="dir for the JSON figures and the lab logs "
                     "(default: <build-dir>/bench-results/<time>)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args(argv)
     args.build_dir = os.path.abspath(args.build_dir)
     if args.only is None:
-        args.only = ",".join(p for p in PARTS if p != "peer-faults" or args.baseline_bin)
+        args.only = ",".join(p for p in PARTS if p not in NEEDS_BASELINE or args.baseline_bin)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     for p in parts:
         if p not in PARTS:
@@ -121,7 +127,8 @@ def main(argv):
                  "sync": (part_sync, report_sync, lambda r: [sync_target(r)]),
                  "memory": (part_memory, report_memory, lambda r: []),
                  "failover": (part_failover, report_failover, failover_targets),
-                 "peer-faults": (part_peer_faults, report_peer_faults, lambda r: [])}
+                 "peer-faults": (part_peer_faults, report_peer_faults, lambda r: []),
+                 "split": (part_split, report_split, lambda r: [])}
         reports = []
         for part in PARTS:
             if part not in parts:

@@ -107,7 +107,6 @@ def lab_trial(ctx, bindir, label, i, scenario):
             "write_gap_s": res.get("write_gap_s"), "lost": res.get("lost"),
             "acked": res.get("acked"),
             "vip_on_replica_after_timeout_s": res.get("vip_on_replica_after_timeout_s"),
-            "winner": res.get("winner"),
             "log": os.path.basename(errlog)}
 
 
@@ -124,8 +123,7 @@ def part_peer_faults(ctx):
     for label, bindir in builds:
         if not os.access(os.path.join(bindir, "redis_master"), os.X_OK):
             raise BenchError(f"{bindir} has no redis_master ({label})")
-    res = {"baseline_bin": builds[0][1], "stall": [], "crash": [], "sync-timeout": [],
-           "partition": [], "master-cut-off": []}
+    res = {"baseline_bin": builds[0][1], "stall": [], "crash": [], "sync-timeout": []}
     for i in range(args.stall_runs):
         for label, bindir in builds:
             trial = stall_trial(ctx, bindir, label, i)
@@ -136,8 +134,7 @@ def part_peer_faults(ctx):
         log("crash: skipped (the lab needs root)")
         return res
     for scenario, runs in (("crash", args.crash_runs),
-                           ("sync-timeout", args.sync_timeout_runs),
-                           ("partition", args.split_runs), ("master-cut-off", args.split_runs)):
+                           ("sync-timeout", args.sync_timeout_runs)):
         for i in range(runs):
             for label, bindir in builds:
                 trial = lab_trial(ctx, bindir, label, i, scenario)
@@ -181,14 +178,6 @@ def report_peer_faults(res):
                                  else f"{t['result']}: {t['reason']}" for t in ts))
         row("same: longest write gap; acknowledged writes lost", "sync-timeout",
             lambda ts: "; ".join(f"{t['write_gap_s']} s, {t['lost']} lost" for t in ts))
-    for scenario, text in (("partition", "nodes cut off from each other 5 s, both reach the "
-                                          "client"),
-                           ("master-cut-off", "the master's node cut off 15 s, VRRP prefers it "
-                                              "when back")):
-        if res.get(scenario):
-            row(f"{text}: final master; acknowledged writes lost", scenario,
-                lambda ts: "; ".join(f"{t['winner']}, {t['lost']} lost" if t["result"] == "pass"
-                                     else f"{t['result']}: {t['reason']}" for t in ts))
     if res["crash"]:
         base = [t["write_gap_s"] for t in of("crash", "baseline") if t["write_gap_s"]]
         this = [t["write_gap_s"] for t in of("crash", "this") if t["write_gap_s"]]

@@ -179,7 +179,7 @@ def main(argv=None, prog=None):
     except Skip as exc:
         verdict, reason = "skip", str(exc)
     except Failed as exc:
-        reason = str(exc)
+        reason, res = str(exc), exc.figures
     except LabError as exc:
         reason = f"lab error: {exc}"
     except Interrupted as exc:

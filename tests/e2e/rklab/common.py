@@ -15,7 +15,13 @@ class LabError(Exception):
 
 
 class Failed(Exception):
-    """The scenario ran and its pass criteria do not hold."""
+    """The scenario ran and its pass criteria do not hold. FIGURES: what it
+    measured before it failed, still reported (a baseline build is measured
+    against criteria it may not meet)."""
+
+    def __init__(self, message, figures=None):
+        super().__init__(message)
+        self.figures = figures or {}
 
 
 class Interrupted(BaseException):

@@ -150,9 +150,9 @@ def parse_toolkit_options(items):
     return out
 
 
-def toolkit_conf(node, options=None):
+def toolkit_conf(node, options=None, drop_keys=()):
     """The sample toolkit.conf for NODE, with OPTIONS (key -> value) set: a
-    key the sample has is replaced, any other appended."""
+    key the sample has is replaced, any other appended; DROP_KEYS left out."""
     lines = _sample(samples.toolkit_conf, node.state_dir, node.toolkit_log,
                     node.password_file, node.copy_dir).splitlines()
     options = dict(options or {})
@@ -161,7 +161,8 @@ def toolkit_conf(node, options=None):
     if "witness" in options and "peer" not in options:
         other = "b" if node.name == "a" else "a"
         options["peer"] = f"{network.HOSTS[other][1]}:{REDIS_PORT}"
-    lines = [ln for ln in lines if ln.split("=")[0].strip() not in options]
+    lines = [ln for ln in lines
+             if ln.split("=")[0].strip() not in options and ln.split("=")[0].strip() not in drop_keys]
     lines += [f"{key} = {value}" for key, value in options.items()]
     return "\n".join(lines) + "\n"
 

@@ -60,7 +60,7 @@ def require_lost_writes_in_copies(lab, res):
     if res["lost_not_in_copies"]:
         raise Failed(f"{res['lost_not_in_copies']} of {res['lost']} acknowledged writes lost "
                      f"are in no kept copy (copies: {res['kept_copies']}; e.g. "
-                     f"{res['lost_sample']})")
+                     f"{res['lost_sample']})", res)
 
 
 def sc_startup(lab):
@@ -350,20 +350,20 @@ def sc_master_cut_off(lab):
     res["newest_history_rule_on"] = lab.split_brain_logged(
         since=t_heal, text="heal: the newest history wins")
     res["winner"] = res["final"]["master"]
-    require_lost_writes_in_copies(lab, res)
     # The cut-off node's local writes: acknowledged there during the cut.
     final_master = lab.nodes[res["winner"]]
     local_lost = lab.missing_keys(final_master, local_acked)
     in_copies, _ = lab.keys_in_kept_copies({k: local_acked[k] for k in local_lost})
     res.update({"cut_off_local_acked": len(local_acked), "cut_off_local_lost": len(local_lost),
                 "cut_off_local_lost_in_copies": len(in_copies)})
-    if len(in_copies) < len(local_lost):
-        raise Failed(f"{len(local_lost) - len(in_copies)} writes the cut-off node acknowledged "
-                     "locally are neither on the final master nor in a kept copy")
+    require_lost_writes_in_copies(lab, res)
     if res["winner"] != o.name:
         raise Failed(f"node {res['winner']} ended as master; node {o.name} served the clients "
                      f"during the cut and holds the newer history ({res['lost']} acknowledged "
-                     "writes lost)")
+                     "writes lost)", res)
+    if len(in_copies) < len(local_lost):
+        raise Failed(f"{len(local_lost) - len(in_copies)} writes the cut-off node acknowledged "
+                     "locally are neither on the final master nor in a kept copy", res)
     if not res["newest_history_rule_on"]:
         raise Failed("no toolkit log line says which history won after the heal, and why")
     return res
