@@ -290,6 +290,10 @@ def missing_keys(server, count, prefix="k", batch=1000):
     return missing
 
 
+class ThenClose(bytes):
+    """A scripted FakeServer reply after which it closes the connection."""
+
+
 class FakeServer:
     """A TCP server on 127.0.0.1 that misbehaves like a sick Redis.
 
@@ -306,6 +310,8 @@ class FakeServer:
       "stall-half" the first half of the reply, then nothing (connection open);
       "drip"       the reply one byte every `interval` seconds;
       "close-half" the first half of the reply, then close the connection.
+    A scripted reply wrapped in ThenClose(...) is sent whole, then the
+    connection is closed, whatever the mode.
     Runs in daemon threads; close() stops it, closes every connection and
     joins the threads.
     """
@@ -391,6 +397,7 @@ class FakeServer:
                 return
             if self.mode in ("stall-half", "close-half"):
                 out = out[:max(1, len(out) // 2)]
+            close_after = isinstance(out, ThenClose)
             try:
                 if self.mode == "drip":
                     for i in range(len(out)):
@@ -404,7 +411,7 @@ class FakeServer:
             if self.mode in ("half", "stall-half"):
                 self.closed.wait()
                 return
-            if self.mode == "close-half":
+            if self.mode == "close-half" or close_after:
                 try:
                     conn.close()
                 except OSError:

@@ -1,0 +1,86 @@
+"""A peer that misbehaves while redis_backup keeps a copy of its dataset.
+
+The local node is a real master that served the clients during a split (the
+larger tail after the fork); the peer is a fake master, related to it with a
+smaller tail, that answers INFO, CLIENT PAUSE and REPLCONF like Redis and then
+misbehaves when asked for its dataset (PSYNC). The hook must end within
+--copy-timeout plus its call deadlines, with verdict=copy-failed (exit 1), a
+log line naming the problem, no file left in the copy dir, and the local node
+unchanged."""
+import os
+
+from robkit import MARGIN, HostileTestCase, bulk, main, populate, setUpModule  # noqa: F401
+from rediskit import ThenClose  # noqa: E402  (on the path robkit set)
+
+TIMEOUT_MS = 300
+COPY_TIMEOUT_S = 1
+BOUND = COPY_TIMEOUT_S + 4 * TIMEOUT_MS / 1000 + MARGIN
+FULLRESYNC = b"+FULLRESYNC " + b"a" * 40 + b" 4100\r\n"
+
+# PSYNC behaviours, each with what the log must say.
+PSYNC = {
+    "refused": (b"-NOPERM this user has no permissions to run the 'psync' command\r\n",
+                "map", r"PSYNC refused: NOPERM"),
+    "not_fullresync": (b"+CONTINUE\r\n", "map", r"expected \+FULLRESYNC"),
+    "no_length": (FULLRESYNC + b"hello\r\n", "map", r"expected the RDB's length"),
+    "not_an_rdb": (FULLRESYNC + b"$12\r\nHTTP/1.1 400", "map", r"payload is not an RDB"),
+    "silent_after_handshake": (FULLRESYNC, "map", r"before the copy timeout"),
+    "huge_then_silent": (FULLRESYNC + b"$99999999999\r\nREDIS0009", "map",
+                         r"before the copy timeout"),
+    "closed_mid_rdb": (ThenClose(FULLRESYNC + b"$100000\r\nREDIS0009" + b"x" * 5000), "map",
+                       r"connection closed by the server"),
+}
+
+
+class HostileCopyTest(HostileTestCase):
+
+    def split_local(self):
+        """A real master promoted from a history (replid R, fork at F) that
+        took 300 writes after the fork. Returns (server, R, F)."""
+        old = self.server()
+        local = self.server()
+        populate(old, 50)
+        self.replicate(local, old)
+        info = old.info("replication")
+        local.call("REPLICAOF", "NO", "ONE")
+        populate(local, 300, prefix="split")
+        fork = int(local.info("replication")["second_repl_offset"]) - 1
+        return local, info["master_replid"], fork
+
+    def fake_peer(self, replid, fork, psync, mode):
+        """A master of history REPLID with 100 bytes of writes after FORK."""
+        peer_info = ("# Server\r\nredis_version:7.0.15\r\nrun_id:" + "f" * 40 + "\r\n"
+                     "# Persistence\r\nloading:0\r\n"
+                     "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
+                     f"master_replid:{replid}\r\n"
+                     "master_replid2:0000000000000000000000000000000000000000\r\n"
+                     f"master_repl_offset:{fork + 100}\r\nsecond_repl_offset:-1\r\n"
+                     "# Keyspace\r\ndb0:keys=50,expires=0,avg_ttl=0\r\n")
+        return self.fake(mode, replies={b"PING": b"+PONG\r\n", b"INFO": bulk(peer_info),
+                                        b"CLIENT": b"+OK\r\n", b"REPLCONF": b"+OK\r\n",
+                                        b"PSYNC": psync})
+
+    def run_case(self, kind):
+        psync, mode, pattern = PSYNC[kind]
+        local, replid, fork = self.split_local()
+        peer = self.fake_peer(replid, fork, psync, mode)
+        r = self.run_tool("redis_backup", *self.hook_args(local.port, peer.port, TIMEOUT_MS),
+                          "--copy-timeout", str(COPY_TIMEOUT_S), "--sync-timeout", "5",
+                          "--backup-grace", "0", timeout=BOUND + 10)
+        self.assert_bounded(r, 1, BOUND, pattern, "copy-failed")
+        self.assertIn("keeping a copy of the peer Redis's dataset", r.log)
+        leftovers = os.listdir(self.copy_dir) if os.path.isdir(self.copy_dir) else []
+        self.assertEqual(leftovers, [], "a partial copy was left behind")
+        self.assert_role(local, "master")
+        self.assertEqual(self.dbsize(local), 350)
+
+
+for _kind in PSYNC:
+    def _test(self, kind=_kind):
+        self.run_case(kind)
+    _test.__doc__ = f"a peer whose PSYNC answer is {_kind.replace('_', ' ')}"
+    setattr(HostileCopyTest, f"test_{_kind}", _test)
+
+
+if __name__ == "__main__":
+    main()
