@@ -7,8 +7,11 @@
 #   etc/default/redis-server-rk            its settings
 #   lib/systemd/system/keepalived.service.d/redis-keepalived.conf
 #                                          start keepalived after Redis
+#   lib/systemd/system/redis-watch.service the track_file watcher
 #   lib/tmpfiles.d/redis-keepalived.conf   state dir and log file for the
 #                                          hooks' user
+#   share/doc/redis-keepalived/examples/redis-watch.init
+#                                          the watcher under sysvinit
 # Nothing here creates users or touches the running system: the package's
 # postinst does that (cmake/Packaging.cmake), docs/operations.md says how by
 # hand.
@@ -28,6 +31,9 @@ if(NOT CMAKE_SKIP_INSTALL_RULES)
   # multiarch libdir GNUInstallDirs picks for /usr on Debian.
   install(FILES "${_rk_src}/systemd/keepalived.service.d/redis-keepalived.conf"
     DESTINATION "lib/systemd/system/keepalived.service.d")
+  install(FILES "${_rk_src}/systemd/redis-watch.service" DESTINATION "lib/systemd/system")
+  install(PROGRAMS "${_rk_src}/init.d/redis-watch" DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples"
+    RENAME "redis-watch.init")
   install(FILES "${_rk_src}/systemd/redis-keepalived.tmpfiles"
     DESTINATION "lib/tmpfiles.d" RENAME "redis-keepalived.conf")
 

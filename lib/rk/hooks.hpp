@@ -15,6 +15,9 @@ ExitCode run_check(const ToolOptions& given);
 ExitCode run_master(const ToolOptions& options);
 // notify_backup: replicate the peer once it is safe to.
 ExitCode run_backup(const ToolOptions& options);
+// The track_file watcher: PING every --interval-ms, 0/1 in --track-file,
+// until SIGTERM/SIGINT.
+ExitCode run_watch(const ToolOptions& given);
 // notify_fault / notify_stop: record the transition so older hooks stop.
 ExitCode run_transition(const ToolOptions& options, Transition transition);
 

@@ -67,16 +67,6 @@ unsigned long long start_ticks_of(const std::string& stat_path) {
   return ticks;
 }
 
-// A fixed-width reading of the same moment the record was written.
-std::string local_time_text() {
-  std::time_t now = std::time(nullptr);
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
-
 // Why `info` (the state dir's fstat) must not be trusted; "" when it may.
 std::string distrust_reason(const struct stat& info) {
   if (!S_ISDIR(info.st_mode)) return "is not a directory";
@@ -95,6 +85,15 @@ std::string distrust_reason(const struct stat& info) {
 std::string errno_text(int error) { return std::strerror(error); }
 
 }  // namespace
+
+std::string utc_time_text() {
+  std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
 
 std::string record_field(const std::string& record, const std::string& key) {
   std::istringstream lines(record);
@@ -287,7 +286,7 @@ bool InstanceState::record(Transition transition, const std::string& tool,
     if (newest)
       write("state",
             fmt::format("generation={}\nstate={}\ntool={}\npid={}\ntime={}\n", mine_.text(),
-                        to_string(transition), tool, mine_.pid, local_time_text()));
+                        to_string(transition), tool, mine_.pid, utc_time_text()));
   } catch (...) {
     ::close(guard);
     throw;
@@ -335,20 +334,28 @@ void InstanceState::write_health(const std::string& health) const {
   write("health", health + "\n");
 }
 
-void InstanceState::touch_health() const {
+void InstanceState::touch(const char* suffix) const {
   if (dir_fd_ < 0) return;
-  // A failed touch only makes the age look older; never fail the check.
-  ::utimensat(dir_fd_, name("health").c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+  // A failed touch only makes the age look older; never fail the caller.
+  ::utimensat(dir_fd_, name(suffix).c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
 }
 
-long long InstanceState::health_age_seconds() const {
+long long InstanceState::age_seconds(const char* suffix) const {
   if (dir_fd_ < 0) return -1;
   struct stat info {};
-  if (::fstatat(dir_fd_, name("health").c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 ||
+  if (::fstatat(dir_fd_, name(suffix).c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 ||
       !S_ISREG(info.st_mode))
     return -1;
   return std::max<long long>(0, static_cast<long long>(std::time(nullptr) - info.st_mtime));
 }
+
+void InstanceState::touch_health() const { touch("health"); }
+long long InstanceState::health_age_seconds() const { return age_seconds("health"); }
+
+std::string InstanceState::read_watch() const { return read("watch"); }
+void InstanceState::write_watch(const std::string& record) const { write("watch", record); }
+void InstanceState::touch_watch() const { touch("watch"); }
+long long InstanceState::watch_age_seconds() const { return age_seconds("watch"); }
 
 std::string InstanceState::read_record() const { return read("state"); }
 

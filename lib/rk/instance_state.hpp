@@ -35,8 +35,9 @@ struct Generation {
 unsigned long long boot_ticks_now();
 
 // The per-instance files in the state dir: NAME.state (newest transition),
-// NAME.lock (held while acting on Redis), NAME.last (last verdict) and
-// NAME.health (redis_check's last health).
+// NAME.lock (held while acting on Redis), NAME.last (last verdict),
+// NAME.health (redis_check's last health) and NAME.watch (redis_watch's
+// state and heartbeat).
 //
 // The state dir decides which hook may act on Redis, and the tools may run
 // as root, so it is a trust boundary, checked the way ssh checks ~/.ssh: it
@@ -88,6 +89,15 @@ class InstanceState {
   // Seconds since redis_check last wrote or confirmed its health; -1 if never.
   long long health_age_seconds() const;
 
+  // redis_watch's record (key=value lines: pid, health, since, track_file)
+  // and its heartbeat: the watcher touches it every second, so a reader
+  // tells a watcher that stopped from a running one by its age.
+  std::string read_watch() const;
+  void write_watch(const std::string& record) const;
+  void touch_watch() const;
+  // Seconds since redis_watch last wrote or touched its record; -1 if never.
+  long long watch_age_seconds() const;
+
   // The last hook's summary line ("" when none).
   std::string read_last() const;
 
@@ -104,6 +114,8 @@ class InstanceState {
   std::string read(const char* suffix) const;
   void write(const char* suffix, const std::string& content) const;
   int open_regular(const char* suffix, int flags) const;
+  void touch(const char* suffix) const;
+  long long age_seconds(const char* suffix) const;
   std::string dir_;
   std::string instance_;
   int dir_fd_ = -1;
@@ -118,6 +130,9 @@ class InstanceState {
 // dir", "copy dir"). Throws UnsafeStateDir or StateError. The caller closes
 // the descriptor.
 int open_trusted_dir(const std::string& dir, const char* what, bool create);
+
+// Now, as records write it: 2026-11-30T20:12:33Z (UTC, whole seconds).
+std::string utc_time_text();
 
 // The value of `key` in a record of key=value lines ("" when absent).
 std::string record_field(const std::string& record, const std::string& key);

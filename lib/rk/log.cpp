@@ -88,6 +88,10 @@ void Logger::repeated_info(const std::string& key, const std::string& message) {
   if (auto line = repeats_.pass(key, message, RepeatFilter::Clock::now())) write(false, *line);
 }
 
+void Logger::repeated_warning(const std::string& key, const std::string& message) {
+  if (auto line = repeats_.pass(key, message, RepeatFilter::Clock::now())) write(true, *line);
+}
+
 int syslog_facility_from_name(const std::string& name) {
   static const struct {
     const char* name;
@@ -125,6 +129,16 @@ void Logger::open_sinks() {
     if (!problem.empty())
       write(true, fmt::format("log file {}: {}; logging to syslog only", options_.file, problem));
   }
+}
+
+void Logger::reopen_log_file() {
+  open_sinks();
+  if (options_.file.empty()) return;
+  if (file_fd_ >= 0) ::close(file_fd_);
+  file_fd_ = -1;
+  std::string problem = open_log_file();
+  if (!problem.empty())
+    write(true, fmt::format("log file {}: {}; logging to syslog only", options_.file, problem));
 }
 
 Logger::~Logger() {

@@ -63,6 +63,9 @@ class Logger {
   // second): rate-limited per `key` by a RepeatFilter (the first, then one
   // per 10 s with the count held back).
   void repeated_info(const std::string& key, const std::string& message);
+  void repeated_warning(const std::string& key, const std::string& message);
+  // Closes and opens the log file again (after logrotate moved it away).
+  void reopen_log_file();
   // A warning for syslog and the log file only, when stderr gets its own
   // line from the caller (the top-level error message).
   void warning_to_log_only(const std::string& message) { write(true, message, false); }

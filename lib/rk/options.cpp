@@ -132,6 +132,9 @@ void validate(ToolOptions& options) {
   check_range(options.backup_grace.count(), limits::backup_grace_s, "--backup-grace", " s");
   check_range(options.peer_silence.count(), limits::peer_silence_ms, "--peer-silence-ms", "");
   check_range(options.fence_max_lag.count(), limits::fence_max_lag_s, "--fence-max-lag", " s");
+  check_range(options.watch_interval.count(), limits::watch_interval_ms, "--interval-ms", "");
+  if (!options.track_file.empty() && options.track_file.front() != '/')
+    throw UsageError(fmt::format("--track-file: '{}' is not an absolute path", options.track_file));
   check_range(options.copy_keep_count, limits::copy_keep_count, "--copy-keep-count", "");
   check_range(options.copy_keep_mb, limits::copy_keep_mb, "--copy-keep-mb", " MiB");
   check_range(options.copy_timeout.count(), limits::copy_timeout_s, "--copy-timeout", " s");

@@ -29,6 +29,7 @@ constexpr Range pause_ms{100, 60000};
 constexpr Range poll_ms{1, 1000};
 constexpr Range peer_silence_ms{0, 60000};
 constexpr Range fence_max_lag_s{1, 60};
+constexpr Range watch_interval_ms{10, 10000};
 constexpr Range copy_keep_count{1, 1000};
 constexpr Range copy_keep_mb{0, 16 * 1024 * 1024};
 constexpr Range copy_timeout_s{1, 86400};
@@ -84,6 +85,11 @@ struct ToolOptions {
   // A master that reaches neither its peer nor any witness fails its check
   // and fences its Redis against writes (min-replicas-to-write 1).
   std::vector<std::string> witnesses;
+
+  // redis_watch only: the track_file it writes (0 healthy, 1 not) and the
+  // interval between PINGs.
+  std::string track_file;
+  std::chrono::milliseconds watch_interval{100};
 
   // redis_status only.
   bool json = false;

@@ -367,6 +367,8 @@ RdbSnapshot Connection::fetch_rdb(const std::function<void(const char*, size_t)>
   return snapshot;
 }
 
+int Connection::socket_fd() const { return context_->fd; }
+
 std::string Connection::local_address() const {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);

@@ -92,6 +92,9 @@ class Connection {
   // server sees us as, which is what a peer must use to reach this host.
   std::string local_address() const;
   const ConnectionOptions& options() const { return options_; }
+  // The socket, for poll() by a caller that waits for the server to close
+  // it (redis_watch); never read or written outside this class.
+  int socket_fd() const;
 
  private:
   using ContextPtr = std::unique_ptr<redisContext, void (*)(redisContext*)>;

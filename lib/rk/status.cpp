@@ -147,6 +147,30 @@ long long total_bytes(const std::vector<KeptCopy>& copies) {
   return total;
 }
 
+std::string text_watcher(const StatusReport& report) {
+  const std::string& record = report.watch_record;
+  if (record.empty())
+    return "  watcher: none (no redis_watch has run here; the track_file reads 0)\n";
+  std::string what = fmt::format("{} since {} (pid {}, track file {}, heartbeat {} s ago)",
+                                 record_field(record, "health"), record_field(record, "since"),
+                                 record_field(record, "pid"), record_field(record, "track_file"),
+                                 report.watch_age_s);
+  if (report.watcher_running()) return fmt::format("  watcher: {}\n", what);
+  return fmt::format(
+      "  watcher: STOPPED: last seen {}; failover falls back to redis_check's timing\n", what);
+}
+
+std::string json_watcher(const StatusReport& report) {
+  const std::string& record = report.watch_record;
+  if (record.empty()) return "null";
+  return fmt::format(
+      "{{\"running\":{},\"health\":{},\"since\":{},\"pid\":{},\"track_file\":{},"
+      "\"heartbeat_age_s\":{}}}",
+      report.watcher_running() ? "true" : "false", json_string(record_field(record, "health")),
+      json_string(record_field(record, "since")), json_string(record_field(record, "pid")),
+      json_string(record_field(record, "track_file")), report.watch_age_s);
+}
+
 std::string text_copies(const StatusReport& report) {
   if (!report.copy_error.empty())
     return fmt::format("  kept copies ({}): UNREADABLE: {}\n", report.copy_dir, report.copy_error);
@@ -194,6 +218,8 @@ StatusReport gather_status(const ToolOptions& options) {
     report.last_verdict = state.read_last();
     report.health = state.read_health();
     report.health_age_s = state.health_age_seconds();
+    report.watch_record = state.read_watch();
+    report.watch_age_s = state.watch_age_seconds();
   } catch (const StateError& error) {
     report.state_error = error.what();
   } catch (const UnsafeStateDir& error) {
@@ -238,7 +264,7 @@ std::string render_text(const StatusReport& report) {
   }
   out += text_node("local", report.local);
   if (report.peer) out += text_node("peer ", *report.peer);
-  return out + text_copies(report);
+  return out + text_watcher(report) + text_copies(report);
 }
 
 std::string render_json(const StatusReport& report) {
@@ -253,7 +279,8 @@ std::string render_json(const StatusReport& report) {
       report.state_error.empty() ? std::string("null") : json_string(report.state_error),
       json_node(report.local));
   out += report.peer ? fmt::format(",\"peer\":{}", json_node(*report.peer)) : ",\"peer\":null";
-  return out + ",\"kept_copies\":" + json_copies(report) + "}\n";
+  return out + ",\"watcher\":" + json_watcher(report) + ",\"kept_copies\":" + json_copies(report) +
+         "}\n";
 }
 
 ExitCode run_status(const ToolOptions& given) {

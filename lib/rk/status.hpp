@@ -30,6 +30,13 @@ struct StatusReport {
   std::string state_error;      // why the state dir could not be read ("" when it could)
   NodeStatus local;
   std::optional<NodeStatus> peer;  // nullopt when no peer is configured
+  // redis_watch's record (pid, health, since, track_file) and the age of
+  // its heartbeat; an empty record when no watcher ever ran here.
+  std::string watch_record;
+  long long watch_age_s = -1;
+  // A watcher touches its heartbeat every second: older than this, it
+  // stopped (and failover falls back to redis_check's timing).
+  bool watcher_running() const { return !watch_record.empty() && watch_age_s <= 3; }
   std::string copy_dir;
   std::vector<KeptCopy> copies;  // newest first
   std::string copy_error;        // why the copy dir could not be read ("" when it could)

@@ -99,6 +99,8 @@ class DebPackage(installkit.TempDirTestCase):
         expected["/etc/default/redis-server-rk"] = "-rw-r--r--"
         expected["/usr/lib/systemd/system/keepalived.service.d/redis-keepalived.conf"] = "-rw-r--r--"
         expected["/usr/lib/tmpfiles.d/redis-keepalived.conf"] = "-rw-r--r--"
+        expected["/usr/lib/systemd/system/redis-watch.service"] = "-rw-r--r--"
+        expected["/usr/share/doc/redis-keepalived/examples/redis-watch.init"] = "-rwxr-xr-x"
         for name in ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf",
                      "redis-acl.conf"):
             expected[f"/usr/share/doc/redis-keepalived/examples/{name}"] = "-rw-r--r--"

@@ -76,6 +76,16 @@ class InstallTree(installkit.TempDirTestCase):
             lines = [line.split() for line in entries if line.strip() and not line.startswith("#")]
         self.assertIn(["d", "/run/redis-keepalived", "0700", "keepalived_script",
                        "keepalived_script", "-"], lines)
+        self.assertIn(["d", "/var/lib/redis-keepalived/copies", "0700", "keepalived_script",
+                       "keepalived_script", "-"], lines)
+        watch = self.assert_file("lib", "systemd", "system", "redis-watch.service", mode=0o644)
+        with open(watch, encoding="utf-8") as unit:
+            text = unit.read()
+        self.assertRegex(text, r"(?m)^Before=keepalived\.service$")
+        self.assertRegex(text, r"(?m)^Restart=always$")
+        self.assertRegex(text, r"(?m)^ExecStart=/usr/bin/redis_watch .*--track-file "
+                               r"/run/redis-keepalived/redis\.watch$")
+        self.assert_file(DOCDIR, "examples", "redis-watch.init", mode=0o755)
 
     def test_section1_pages_render_and_match_help(self):
         if not installkit.manpages_enabled():

@@ -12,6 +12,7 @@ from installkit import INIT_SCRIPT, SOURCE_DIR, run
 SCRIPTS = [
     INIT_SCRIPT,
     os.path.join(SOURCE_DIR, "init.d", "redis-server-rk.default"),
+    os.path.join(SOURCE_DIR, "init.d", "redis-watch"),
     os.path.join(SOURCE_DIR, "cmake", "deb", "postinst"),
     os.path.join(SOURCE_DIR, "cmake", "deb", "postrm"),
 ]

@@ -27,6 +27,7 @@ struct Parsed {
   long long peer_silence_ms = kDefaults.peer_silence.count();
   long long fence_max_lag_s = kDefaults.fence_max_lag.count();
   long long copy_timeout_s = kDefaults.copy_timeout.count();
+  long long watch_interval_ms = kDefaults.watch_interval.count();
   std::string on_sync_timeout =
       kDefaults.on_sync_timeout == OnSyncTimeout::promote ? "promote" : "stay";
   bool tls = false;
@@ -36,9 +37,12 @@ struct Parsed {
 // CLI11's check for one of the library's ranges (lib/rk/options.hpp).
 CLI::Range in(const Range& range) { return CLI::Range(range.min, range.max); }
 
+// redis_check and redis_watch take the local Redis as [HOST [PORT]].
+bool local_only(Kind kind) { return kind == Kind::check || kind == Kind::watch; }
+
 const char* positional_help(Kind kind) {
-  return kind == Kind::check ? "[HOST [PORT]] as in the classic redis_check.sh"
-                             : "[LOCAL_HOST PEER_HOST PORT] as in the classic notify scripts";
+  return local_only(kind) ? "[HOST [PORT]] as in the classic redis_check.sh"
+                          : "[LOCAL_HOST PEER_HOST PORT] as in the classic notify scripts";
 }
 
 void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, Parsed& parsed) {
@@ -47,7 +51,7 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   app.allow_config_extras(CLI::config_extras_mode::error);
   app.set_version_flag("--version", fmt::format("{} {}", spec.name, RK_VERSION));
   app.add_option("args", parsed.positionals, positional_help(spec.kind))
-      ->expected(0, spec.kind == Kind::check ? 2 : 3);
+      ->expected(0, local_only(spec.kind) ? 2 : 3);
 
   app.add_option("--host", options.host, "Local Redis address")->capture_default_str();
   app.add_option("--port", options.port, "Local Redis port")
@@ -55,7 +59,7 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
       ->capture_default_str();
   // One --config file serves every tool, so every tool accepts every key;
   // the ones a tool does not use are hidden from its --help (group "").
-  const bool uses_peer = spec.kind != Kind::check;
+  const bool uses_peer = !local_only(spec.kind);
   app.add_option("--peer", options.peer, "Peer Redis as HOST[:PORT] (port defaults to --port)")
       ->group(uses_peer ? "Options" : "");
   app.add_option("--user", options.user, "Redis ACL user");
@@ -63,7 +67,8 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
                  "File holding the password (mode 0600); REDISCLI_AUTH is also read");
   app.add_option("--timeout", parsed.timeout_ms,
                  spec.kind == Kind::check ? "Deadline of the whole check (connect, AUTH, PING), ms"
-                                          : "Deadline of each Redis call, ms")
+                 : spec.kind == Kind::watch ? "Deadline of each PING (with its connect), ms"
+                                            : "Deadline of each Redis call, ms")
       ->check(in(limits::timeout_ms))
       ->capture_default_str();
   app.add_option("--log-file", options.log_file, "Append log lines to this file (mode 0600)");
@@ -130,6 +135,15 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
       ->check(in(limits::fence_max_lag_s))
       ->capture_default_str()
       ->group(hook_group);
+  const char* watch_group = spec.kind == Kind::watch ? "Options" : "";
+  app.add_option("--track-file", options.track_file,
+                 "redis_watch: keepalived track_file to write, 0 healthy, 1 not (required)")
+      ->group(watch_group);
+  app.add_option("--interval-ms", parsed.watch_interval_ms,
+                 "redis_watch: interval between PINGs, ms")
+      ->check(in(limits::watch_interval_ms))
+      ->capture_default_str()
+      ->group(watch_group);
   app.add_option("--witness", options.witnesses,
                  "TCP HOST:PORT a healthy node reaches (repeatable): a master that reaches "
                  "neither its peer nor any witness fails its check and fences its Redis "
@@ -173,7 +187,7 @@ void apply_positionals(const CLI::App& app, const ToolSpec& spec, const Parsed& 
   };
   if (app.count("--peer") > 0 && options.peer.empty()) throw UsageError("--peer: empty address");
   if (const std::string* host = take(0)) options.host = *host;
-  if (spec.kind == Kind::check) {
+  if (local_only(spec.kind)) {
     if (const std::string* port = take(1)) options.port = parse_port(*port, "PORT");
     return;
   }
@@ -201,6 +215,7 @@ void apply_parsed(const Parsed& parsed, ToolOptions& options) {
   options.peer_silence = std::chrono::milliseconds(parsed.peer_silence_ms);
   options.fence_max_lag = std::chrono::seconds(parsed.fence_max_lag_s);
   options.copy_timeout = std::chrono::seconds(parsed.copy_timeout_s);
+  options.watch_interval = std::chrono::milliseconds(parsed.watch_interval_ms);
   options.on_sync_timeout =
       parsed.on_sync_timeout == "promote" ? OnSyncTimeout::promote : OnSyncTimeout::stay;
   for (const std::string& rename : parsed.renames) {

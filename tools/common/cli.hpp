@@ -11,6 +11,7 @@ enum class Kind {
   hook,        // redis_master/redis_backup [LOCAL_HOST PEER_HOST PORT]
   transition,  // redis_fault/redis_stop [LOCAL_HOST PEER_HOST PORT]
   status,      // redis_status [LOCAL_HOST PEER_HOST PORT] [--json]
+  watch,       // redis_watch [HOST [PORT]] --track-file FILE
 };
 
 struct ToolSpec {

@@ -119,6 +119,7 @@ def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, prior
     text = _sample(samples.render, f"keepalived-node-{node.name}.conf", [
         (samples.SAMPLE_BIN, os.path.join(bindir, "redis_")),
         (samples.SAMPLE_TOOLKIT_CONF, node.toolkit_conf),
+        (samples.SAMPLE_TRACK_FILE, node.track_file),
         (samples.SAMPLE_VIP, VIP),
         (samples.SAMPLE_A_IP, A_IP),
         (samples.SAMPLE_B_IP, B_IP),

@@ -66,6 +66,9 @@ class Node:
         self.toolkit_log = os.path.join(self.dir, "toolkit.log")
         self.state_dir = os.path.join(self.dir, "state")
         self.copy_dir = os.path.join(self.dir, "copies")
+        # keepalived's track_file for redis_watch (the lab runs no watcher
+        # unless a scenario starts one: a missing file reads as 0).
+        self.track_file = os.path.join(self.dir, "redis.watch")
         self.password_file = os.path.join(self.dir, "password")
         self.redis = None
         self.ka = None

@@ -1,0 +1,224 @@
+// redis_watch: one long-lived connection to the local Redis, a PING every
+// --interval-ms, and the verdict in keepalived's track_file (0 healthy, 1
+// not), so that a crash or a hang moves the VIP at once instead of at the
+// next vrrp_script run (keepalived 2.2.7 runs those at most once a second,
+// and watches a track_file with inotify).
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "rk/decisions.hpp"
+#include "rk/errors.hpp"
+#include "rk/hooks.hpp"
+#include "rk/instance_state.hpp"
+#include "rk/log.hpp"
+
+namespace rk {
+namespace {
+
+// Writes `content` to `path` as keepalived reads it: a temp file in the same
+// directory, renamed over the target (inotify reports IN_MOVED_TO, and
+// keepalived reads a whole value, never a half-written one).
+void write_track_file(const std::string& path, const std::string& content) {
+  std::random_device entropy;
+  std::string temp = fmt::format("{}.{}.{:08x}.tmp", path, ::getpid(), entropy());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) throw StateError(fmt::format("cannot write {}: {}", temp, std::strerror(errno)));
+  ssize_t written = ::write(fd, content.data(), content.size());
+  int error = written < 0 ? errno : ENOSPC;
+  bool complete = written == static_cast<ssize_t>(content.size()) && ::close(fd) == 0;
+  if (!complete && written >= 0) ::close(fd);
+  if (complete && ::rename(temp.c_str(), path.c_str()) == 0) return;
+  if (complete) error = errno;
+  ::unlink(temp.c_str());
+  throw StateError(fmt::format("cannot write {}: {}", path, std::strerror(error)));
+}
+
+// SIGTERM, SIGINT and SIGHUP arrive on a descriptor that the main loop
+// polls beside the Redis socket: no handler runs in signal context.
+int block_signals_to_fd() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
+    throw StateError(fmt::format("sigprocmask: {}", std::strerror(errno)));
+  int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0) throw StateError(fmt::format("signalfd: {}", std::strerror(errno)));
+  return fd;
+}
+
+class Watcher {
+ public:
+  explicit Watcher(const ToolOptions& options)
+      : options_(options), log_(log_options(options)), signals_(block_signals_to_fd()) {
+    log_.open_sinks();
+    try {
+      state_.emplace(options_.state_dir, options_.instance, InstanceState::Access::existing_only);
+      if (!state_->present())
+        log_.warning("state dir {} does not exist: no heartbeat for redis_status",
+                     options_.state_dir);
+    } catch (const StateError& error) {
+      log_.warning("state dir unusable ({}): no heartbeat for redis_status", error.what());
+      state_.reset();
+    }
+  }
+  ~Watcher() { ::close(signals_); }
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
+
+  ExitCode run() {
+    log_.info("watching {}:{} every {} ms (PING deadline {} ms), verdicts in {}", options_.host,
+              options_.port, options_.watch_interval.count(), options_.timeout.count(),
+              options_.track_file);
+    auto next_tick = Clock::now();
+    for (;;) {
+      std::string why;
+      bool healthy = probe(why);
+      report(healthy, why, false);
+      heartbeat();
+      // A probe woken early by a closed socket leaves the schedule as it
+      // was; a scheduled one moves it on (and a late one restarts it).
+      auto now = Clock::now();
+      if (now >= next_tick) next_tick += options_.watch_interval;
+      if (next_tick < now) next_tick = now + options_.watch_interval;
+      if (std::optional<ExitCode> done = wait_until(next_tick)) return *done;
+    }
+  }
+
+ private:
+  // One PING with its own deadline, on the kept connection (reconnecting
+  // when there is none). Any failure drops the connection.
+  bool probe(std::string& why) {
+    auto deadline = Clock::now() + options_.timeout;
+    std::optional<Reply> reply;
+    try {
+      if (!connection_) connection_.emplace(Connection::open(local_connection(options_), deadline));
+      reply = connection_->command({"PING"}, deadline);
+      why = reply->is_error() ? reply->text : std::string("PONG");
+    } catch (const RedisError& error) {
+      why = error.what();
+      connection_.reset();
+    }
+    bool healthy = ping_means_healthy(reply);
+    if (!healthy) connection_.reset();  // LOADING, BUSY: ask again on a fresh one
+    return healthy;
+  }
+
+  // Writes the track file at start and at every change, never on a tick
+  // that changes nothing, and logs the change.
+  void report(bool healthy, const std::string& why, bool force) {
+    if (!force && healthy_ && *healthy_ == healthy && written_) return;
+    bool changed = !healthy_ || *healthy_ != healthy;
+    try {
+      write_track_file(options_.track_file, healthy ? "0\n" : "1\n");
+      written_ = true;
+    } catch (const StateError& error) {
+      written_ = false;  // try again next tick
+      log_.repeated_warning("track-file", error.what());
+    }
+    if (changed) {
+      std::string was = healthy_ ? (*healthy_ ? "healthy" : "unhealthy") : "unknown";
+      if (healthy)
+        log_.info("health changed: {} -> healthy ({}:{} answered {}); {} = 0", was, options_.host,
+                  options_.port, why, options_.track_file);
+      else
+        log_.warning("health changed: {} -> unhealthy ({}:{}: {}); {} = 1", was, options_.host,
+                     options_.port, why, options_.track_file);
+      healthy_ = healthy;
+      since_ = utc_time_text();
+      record();
+    }
+  }
+
+  void record() {
+    if (!state_ || !state_->present()) return;
+    try {
+      state_->write_watch(fmt::format("pid={}\nhealth={}\nsince={}\ntrack_file={}\n", ::getpid(),
+                                      *healthy_ ? "healthy" : "unhealthy", since_,
+                                      options_.track_file));
+      last_heartbeat_ = Clock::now();
+    } catch (const StateError& error) {
+      log_.repeated_warning("watch-record", error.what());
+    }
+  }
+
+  void heartbeat() {
+    if (!state_ || Clock::now() - last_heartbeat_ < std::chrono::seconds(1)) return;
+    state_->touch_watch();
+    last_heartbeat_ = Clock::now();
+  }
+
+  // Sleeps until `until`, waking at once when the Redis socket closes (a
+  // crash: the next PING then fails without waiting for the tick) or a
+  // signal arrives. Returns the exit code when the watcher must stop.
+  std::optional<ExitCode> wait_until(Clock::time_point until) {
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd fds[2] = {{signals_, POLLIN, 0}, {-1, POLLRDHUP, 0}};
+      if (connection_) fds[1].fd = connection_->socket_fd();
+      int ready = ::poll(fds, 2, static_cast<int>(left.count()));
+      if (ready < 0 && errno != EINTR) return ExitCode::failure;
+      if (ready <= 0) continue;
+      if (fds[0].revents & POLLIN) {
+        if (std::optional<ExitCode> done = on_signal()) return done;
+      }
+      // The server closed the connection (or sent something unasked for,
+      // which no healthy Redis does): probe now.
+      if (fds[1].revents != 0) return std::nullopt;
+    }
+  }
+
+  std::optional<ExitCode> on_signal() {
+    signalfd_siginfo info{};
+    if (::read(signals_, &info, sizeof(info)) != static_cast<ssize_t>(sizeof(info)))
+      return std::nullopt;
+    if (info.ssi_signo == SIGHUP) {
+      // logrotate: reopen the log file; rewrite the track file in case
+      // someone changed it by hand.
+      log_.reopen_log_file();
+      log_.info("SIGHUP: log reopened, {} rewritten", options_.track_file);
+      if (healthy_) report(*healthy_, "SIGHUP", true);
+      return std::nullopt;
+    }
+    // Stopping: remove the track file. keepalived reads a missing file as
+    // 0, so the node's health falls back to redis_check's timing instead of
+    // staying in whatever state the watcher last wrote.
+    if (::unlink(options_.track_file.c_str()) != 0 && errno != ENOENT)
+      log_.warning("cannot remove {}: {}", options_.track_file, std::strerror(errno));
+    log_.info("stopping on {}: {} removed; redis_check alone decides the health now",
+              ::strsignal(static_cast<int>(info.ssi_signo)), options_.track_file);
+    return ExitCode::success;
+  }
+
+  ToolOptions options_;
+  Logger log_;
+  int signals_;
+  std::optional<InstanceState> state_;
+  std::optional<Connection> connection_;
+  std::optional<bool> healthy_;
+  bool written_ = false;
+  std::string since_;
+  Clock::time_point last_heartbeat_{};
+};
+
+}  // namespace
+
+ExitCode run_watch(const ToolOptions& given) {
+  ToolOptions options = given;
+  resolve_password(options);
+  return Watcher(options).run();
+}
+
+}  // namespace rk
