@@ -81,7 +81,8 @@ def check_runs(ctx, srv, root, password, bindir):
     with open(conf, "w") as f:
         f.write(samples.toolkit_conf(os.path.join(root, "state-conf"),
                                      os.path.join(root, "toolkit.log"), pwfile,
-                                     os.path.join(root, "copies")))
+                                     os.path.join(root, "copies"),
+                                     os.path.join(root, "maintenance")))
     classic = os.path.join(CLASSIC, "redis_check.sh")
     env = dict(os.environ, CLASSIC_CHECK_LOG=os.path.join(root, "classic-check.log"),
                REDIS_CLI=cli)

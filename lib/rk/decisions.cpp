@@ -313,6 +313,47 @@ FencePlan fence_for_master(const RedisState& master, bool replica_attached) {
   return {0, "no replica attached: unfenced until one is back and caught up"};
 }
 
+bool track_file_configured(const std::string& keepalived_conf, const std::string& path) {
+  // Comments start with # or ! and run to the end of the line.
+  std::string text;
+  bool in_comment = false;
+  for (char c : keepalived_conf) {
+    if (c == '\n') in_comment = false;
+    if (c == '#' || c == '!') in_comment = true;
+    if (!in_comment) text += c;
+  }
+  size_t block = text.find("track_file");
+  if (block == std::string::npos) return false;
+  return text.find("file \"" + path + "\"", block) != std::string::npos ||
+         text.find("file " + path, block) != std::string::npos;
+}
+
+SwitchoverCheck check_switchover_start(const std::string& recorded_transition,
+                                       const RedisState& local, const Observation& peer) {
+  if (recorded_transition != "MASTER")
+    return {false, fmt::format("this node does not hold the VIP (last recorded transition: {}); "
+                               "run redis_switchover on the VIP holder",
+                               recorded_transition.empty() ? "none" : recorded_transition)};
+  if (!local.is_master()) return {false, "the local Redis is not a master"};
+  if (!peer.answered())
+    return {false, fmt::format("the peer is {}: {}", to_string(peer.reach), peer.error)};
+  const RedisState& p = *peer.state;
+  if (p.is_master()) return {false, "the peer is a master, not this node's replica"};
+  if (p.master_replid != local.master_replid)
+    return {false, fmt::format("the peer replicates another history (replid {}, here {})",
+                               p.master_replid.substr(0, 8), local.master_replid.substr(0, 8))};
+  if (!p.link_up || p.sync_in_progress)
+    return {false, "the peer's replication link is not up (or a full sync runs)"};
+  return {true, fmt::format("the peer replicates this node, {} bytes behind",
+                            std::max(0LL, local.master_repl_offset - p.slave_repl_offset))};
+}
+
+bool switchover_caught_up(const RedisState& peer, const std::string& replid,
+                          long long paused_offset) {
+  return peer.role == Role::replica && peer.master_replid == replid && peer.link_up &&
+         peer.slave_repl_offset >= paused_offset;
+}
+
 BackupDecision decide_backup_step(const RedisState& local, const Observation& observed,
                                   const Endpoint& peer_endpoint, bool grace_over) {
   if (local.loading) return {BackupAction::wait, "local Redis is loading its dataset"};

@@ -226,6 +226,28 @@ struct FencePlan {
 // known to be attached (just repointed to it, or reporting its link up).
 FencePlan fence_for_master(const RedisState& master, bool replica_attached);
 
+// --- redis_switchover (planned) ---------------------------------------------
+
+// Whether keepalived's configuration text tracks `path` in a track_file
+// block (`file "PATH"`), so that writing 1 there really hands the VIP over.
+bool track_file_configured(const std::string& keepalived_conf, const std::string& path);
+
+// Whether a planned switchover may start: this node holds the VIP (its last
+// recorded transition is MASTER), its Redis is a master, and the peer is a
+// replica of this very history with its link up. `reason` says why not;
+// nothing has been changed then.
+struct SwitchoverCheck {
+  bool ok = false;
+  std::string reason;
+};
+SwitchoverCheck check_switchover_start(const std::string& recorded_transition,
+                                       const RedisState& local, const Observation& peer);
+
+// True when the peer, a replica of this node, has applied every write up to
+// `paused_offset` (the master's offset read after its writes were paused).
+bool switchover_caught_up(const RedisState& peer, const std::string& replid,
+                          long long paused_offset);
+
 // --- redis_backup (notify_backup) ------------------------------------------
 
 enum class BackupAction {

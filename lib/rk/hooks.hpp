@@ -18,6 +18,8 @@ ExitCode run_backup(const ToolOptions& options);
 // The track_file watcher: PING every --interval-ms, 0/1 in --track-file,
 // until SIGTERM/SIGINT.
 ExitCode run_watch(const ToolOptions& given);
+// A planned switchover to the peer (or --status, --rejoin).
+ExitCode run_switchover(const ToolOptions& given);
 // notify_fault / notify_stop: record the transition so older hooks stop.
 ExitCode run_transition(const ToolOptions& options, Transition transition);
 

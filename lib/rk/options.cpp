@@ -133,6 +133,11 @@ void validate(ToolOptions& options) {
   check_range(options.peer_silence.count(), limits::peer_silence_ms, "--peer-silence-ms", "");
   check_range(options.fence_max_lag.count(), limits::fence_max_lag_s, "--fence-max-lag", " s");
   check_range(options.watch_interval.count(), limits::watch_interval_ms, "--interval-ms", "");
+  check_range(options.switchover_timeout.count(), limits::switchover_timeout_ms,
+              "--switchover-timeout-ms", "");
+  if (!options.maintenance_file.empty() && options.maintenance_file.front() != '/')
+    throw UsageError(
+        fmt::format("--maintenance-file: '{}' is not an absolute path", options.maintenance_file));
   if (!options.track_file.empty() && options.track_file.front() != '/')
     throw UsageError(fmt::format("--track-file: '{}' is not an absolute path", options.track_file));
   check_range(options.copy_keep_count, limits::copy_keep_count, "--copy-keep-count", "");

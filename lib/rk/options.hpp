@@ -30,6 +30,7 @@ constexpr Range poll_ms{1, 1000};
 constexpr Range peer_silence_ms{0, 60000};
 constexpr Range fence_max_lag_s{1, 60};
 constexpr Range watch_interval_ms{10, 10000};
+constexpr Range switchover_timeout_ms{100, 600000};
 constexpr Range copy_keep_count{1, 1000};
 constexpr Range copy_keep_mb{0, 16 * 1024 * 1024};
 constexpr Range copy_timeout_s{1, 86400};
@@ -90,6 +91,17 @@ struct ToolOptions {
   // interval between PINGs.
   std::string track_file;
   std::chrono::milliseconds watch_interval{100};
+
+  // redis_switchover (and redis_status, which shows the flag): the
+  // maintenance track_file whose 1 puts this node in FAULT, the keepalived
+  // configuration that must track it, and the bound on the peer catching up
+  // and on the VIP moving.
+  std::string maintenance_file;
+  std::string keepalived_conf = "/etc/keepalived/keepalived.conf";
+  std::chrono::milliseconds switchover_timeout{5000};
+  bool stay_out = false;           // keep the maintenance value after the switchover
+  bool switchover_status = false;  // --status: report the flag, change nothing
+  bool rejoin = false;             // clear the maintenance value, nothing else
 
   // redis_status only.
   bool json = false;

@@ -6,9 +6,9 @@
 
 namespace rk {
 
-WritePause::WritePause(HookRun& run, std::optional<Connection>& server, const char* which,
+WritePause::WritePause(Logger& log, std::optional<Connection>& server, const char* which,
                        std::chrono::milliseconds window)
-    : run_(run), server_(server), which_(which), window_(window), started_(Clock::now()) {
+    : log_(log), server_(server), which_(which), window_(window), started_(Clock::now()) {
   pause(window_);
 }
 
@@ -16,7 +16,7 @@ WritePause::~WritePause() { release(); }
 
 void WritePause::pause(std::chrono::milliseconds window) {
   auto sent = Clock::now();
-  run_.act(*server_, {"CLIENT", "PAUSE", std::to_string(window.count()), "WRITE"});
+  server_->command_ok({"CLIENT", "PAUSE", std::to_string(window.count()), "WRITE"});
   // The window runs from when the server received the command: at the
   // latest now, so counting from the send is the safe side.
   ends_ = sent + window;
@@ -29,8 +29,8 @@ std::chrono::milliseconds WritePause::held_for() const {
 
 void WritePause::ensure_open_for(std::chrono::milliseconds needed) {
   if (held_ && Clock::now() + needed <= ends_) return;
-  run_.log().info("re-pausing the {}'s writes: less than {} ms of the window left", which_,
-                  needed.count());
+  log_.info("re-pausing the {}'s writes: less than {} ms of the window left", which_,
+            needed.count());
   // CLIENT PAUSE on a paused server moves the end of the pause later.
   pause(std::max(window_, needed));
 }
@@ -39,20 +39,20 @@ void WritePause::release() {
   if (!held_) return;
   held_ = false;
   if (!server_) {
-    run_.log().warning("lost the connection to the paused {}; its pause ends by itself", which_);
+    log_.warning("lost the connection to the paused {}; its pause ends by itself", which_);
     return;
   }
   try {
     server_->command({"CLIENT", "UNPAUSE"});
   } catch (const RedisError& error) {
-    run_.log().warning("CLIENT UNPAUSE on the {} failed ({}); the pause ends by itself", which_,
-                       error.what());
+    log_.warning("CLIENT UNPAUSE on the {} failed ({}); the pause ends by itself", which_,
+                 error.what());
   }
 }
 
 bool pause_peer_writes(HookRun& run, std::optional<WritePause>& pause) {
   try {
-    pause.emplace(run, run.peer(), "peer", run.options().pause);
+    pause.emplace(run.log(), run.peer(), "peer", run.options().pause);
     return true;
   } catch (const ReplyError& error) {
     if (reach_of(error) != Reach::denied) return false;
@@ -109,7 +109,7 @@ std::optional<std::string> replicate_peer_keeping_copy(HookRun& run, const Redis
   CopyNeed need = copy_before_replacing(local, peer, "this node");
   std::optional<WritePause> pause;
   if (need.needed) {
-    pause.emplace(run, run.local(), "local", run.options().pause);
+    pause.emplace(run.log(), run.local(), "local", run.options().pause);
     if (auto refused =
             keep_copy_before_resync(run, "local", local_connection(run.options()), need, *pause))
       return refused;
@@ -148,7 +148,7 @@ void Promotion::finish(std::optional<WritePause>& pause) {
     if (pause_peer_before_repoint(peer.state, pause.has_value())) {
       // Freeze the peer's writes so none land between this check and the
       // repoint: such writes would be discarded by its resync.
-      pause.emplace(run_, run_.peer(), "peer", run_.options().pause);
+      pause.emplace(run_.log(), run_.peer(), "peer", run_.options().pause);
       peer = Observation::of(read_info(*run_.peer()));
     }
     AfterPromotion after = decide_after_promotion(*local, peer.state);

@@ -20,10 +20,10 @@ namespace rk {
 // copied before a resync discards them.
 class WritePause {
  public:
-  // Pauses `server` (the run's local() or peer(); `which` names it in log
+  // Pauses `server` (a hook's local() or peer(); `which` names it in log
   // lines) now. Throws ReplyError when the server refuses (NOPERM without
   // +client|pause), RedisError when the call fails.
-  WritePause(HookRun& run, std::optional<Connection>& server, const char* which,
+  WritePause(Logger& log, std::optional<Connection>& server, const char* which,
              std::chrono::milliseconds window);
   WritePause(const WritePause&) = delete;
   WritePause& operator=(const WritePause&) = delete;
@@ -40,7 +40,7 @@ class WritePause {
 
  private:
   void pause(std::chrono::milliseconds window);
-  HookRun& run_;
+  Logger& log_;
   std::optional<Connection>& server_;
   const char* which_;
   std::chrono::milliseconds window_;

@@ -7,6 +7,7 @@
 #include "rk/errors.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/observe.hpp"
+#include "rk/track_file.hpp"
 
 namespace rk {
 namespace {
@@ -171,6 +172,23 @@ std::string json_watcher(const StatusReport& report) {
       json_string(record_field(record, "track_file")), report.watch_age_s);
 }
 
+std::string text_maintenance(const StatusReport& report) {
+  if (report.maintenance_file.empty()) return "";
+  if (!report.maintenance_value)
+    return fmt::format("  maintenance: unknown ({} cannot be read)\n", report.maintenance_file);
+  return fmt::format("  maintenance: {} ({} = {})\n",
+                     *report.maintenance_value != 0 ? "ON: this node stays out of the election"
+                                                    : "off",
+                     report.maintenance_file, *report.maintenance_value);
+}
+
+std::string json_maintenance(const StatusReport& report) {
+  if (report.maintenance_file.empty()) return "null";
+  return fmt::format("{{\"file\":{},\"value\":{}}}", json_string(report.maintenance_file),
+                     report.maintenance_value ? std::to_string(*report.maintenance_value)
+                                              : std::string("null"));
+}
+
 std::string text_copies(const StatusReport& report) {
   if (!report.copy_error.empty())
     return fmt::format("  kept copies ({}): UNREADABLE: {}\n", report.copy_dir, report.copy_error);
@@ -225,6 +243,9 @@ StatusReport gather_status(const ToolOptions& options) {
   } catch (const UnsafeStateDir& error) {
     report.state_error = error.what();
   }
+  report.maintenance_file = options.maintenance_file;
+  if (!report.maintenance_file.empty())
+    report.maintenance_value = read_track_file(report.maintenance_file);
   report.copy_dir = options.copy_dir;
   try {
     report.copies = list_kept_copies(options.copy_dir);
@@ -264,7 +285,7 @@ std::string render_text(const StatusReport& report) {
   }
   out += text_node("local", report.local);
   if (report.peer) out += text_node("peer ", *report.peer);
-  return out + text_watcher(report) + text_copies(report);
+  return out + text_watcher(report) + text_maintenance(report) + text_copies(report);
 }
 
 std::string render_json(const StatusReport& report) {
@@ -279,8 +300,9 @@ std::string render_json(const StatusReport& report) {
       report.state_error.empty() ? std::string("null") : json_string(report.state_error),
       json_node(report.local));
   out += report.peer ? fmt::format(",\"peer\":{}", json_node(*report.peer)) : ",\"peer\":null";
-  return out + ",\"watcher\":" + json_watcher(report) + ",\"kept_copies\":" + json_copies(report) +
-         "}\n";
+  return out + ",\"watcher\":" + json_watcher(report) +
+         ",\"maintenance\":" + json_maintenance(report) +
+         ",\"kept_copies\":" + json_copies(report) + "}\n";
 }
 
 ExitCode run_status(const ToolOptions& given) {

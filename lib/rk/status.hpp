@@ -37,6 +37,10 @@ struct StatusReport {
   // A watcher touches its heartbeat every second: older than this, it
   // stopped (and failover falls back to redis_check's timing).
   bool watcher_running() const { return !watch_record.empty() && watch_age_s <= 3; }
+  // The maintenance track_file (redis_switchover) and its value; empty
+  // when none is configured, nullopt value when it cannot be read.
+  std::string maintenance_file;
+  std::optional<long> maintenance_value;
   std::string copy_dir;
   std::vector<KeptCopy> copies;  // newest first
   std::string copy_error;        // why the copy dir could not be read ("" when it could)

@@ -4,7 +4,6 @@
 // next vrrp_script run (keepalived 2.2.7 runs those at most once a second,
 // and watches a track_file with inotify).
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -12,7 +11,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <random>
 
 #include <fmt/format.h>
 
@@ -21,27 +19,10 @@
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
+#include "rk/track_file.hpp"
 
 namespace rk {
 namespace {
-
-// Writes `content` to `path` as keepalived reads it: a temp file in the same
-// directory, renamed over the target (inotify reports IN_MOVED_TO, and
-// keepalived reads a whole value, never a half-written one).
-void write_track_file(const std::string& path, const std::string& content) {
-  std::random_device entropy;
-  std::string temp = fmt::format("{}.{}.{:08x}.tmp", path, ::getpid(), entropy());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) throw StateError(fmt::format("cannot write {}: {}", temp, std::strerror(errno)));
-  ssize_t written = ::write(fd, content.data(), content.size());
-  int error = written < 0 ? errno : ENOSPC;
-  bool complete = written == static_cast<ssize_t>(content.size()) && ::close(fd) == 0;
-  if (!complete && written >= 0) ::close(fd);
-  if (complete && ::rename(temp.c_str(), path.c_str()) == 0) return;
-  if (complete) error = errno;
-  ::unlink(temp.c_str());
-  throw StateError(fmt::format("cannot write {}: {}", path, std::strerror(error)));
-}
 
 // SIGTERM, SIGINT and SIGHUP arrive on a descriptor that the main loop
 // polls beside the Redis socket: no handler runs in signal context.
@@ -121,7 +102,7 @@ class Watcher {
     if (!force && healthy_ && *healthy_ == healthy && written_) return;
     bool changed = !healthy_ || *healthy_ != healthy;
     try {
-      write_track_file(options_.track_file, healthy ? "0\n" : "1\n");
+      write_track_file(options_.track_file, healthy ? 0 : 1);
       written_ = true;
     } catch (const StateError& error) {
       written_ = false;  // try again next tick

@@ -41,7 +41,7 @@ NOBODY = 65534
 HOOKS = ("redis_master", "redis_backup", "redis_fault", "redis_stop")
 STATUS_KEYS = ("instance", "state_dir", "transition", "transition_time", "transition_tool",
                "holds_vip", "last_verdict", "health", "health_age_s", "state_error", "local",
-               "peer", "watcher", "kept_copies")
+               "peer", "watcher", "maintenance", "kept_copies")
 
 IS_ROOT = os.geteuid() == 0
 

@@ -17,6 +17,7 @@ SAMPLE_TOOLKIT_CONF = "/etc/redis-keepalived/toolkit.conf"
 SAMPLE_STATE_DIR = "/run/redis-keepalived"
 SAMPLE_COPY_DIR = "/var/lib/redis-keepalived/copies"
 SAMPLE_TRACK_FILE = "/run/redis-keepalived/redis.watch"
+SAMPLE_MAINTENANCE_FILE = "/var/lib/redis-keepalived/maintenance"
 SAMPLE_LOG_FILE = "/var/log/redis-keepalived.log"
 SAMPLE_PASSWORD_FILE = "/etc/redis-keepalived/password"
 SAMPLE_PASSWORD = "CHANGE-ME"
@@ -39,13 +40,15 @@ def render(sample, pairs):
     return text
 
 
-def toolkit_conf(state_dir, log_file, password_file, copy_dir):
-    """keepalived/toolkit.conf with its state dir, log file, password file
-    and copy dir."""
+def toolkit_conf(state_dir, log_file, password_file, copy_dir, maintenance_file):
+    """keepalived/toolkit.conf with its state dir, log file, password file,
+    copy dir and maintenance file."""
     return render("toolkit.conf", [(SAMPLE_STATE_DIR, state_dir),
                                    (SAMPLE_LOG_FILE, log_file),
                                    (SAMPLE_PASSWORD_FILE, password_file),
-                                   (f"copy-dir = {SAMPLE_COPY_DIR}", f"copy-dir = {copy_dir}")])
+                                   (f"copy-dir = {SAMPLE_COPY_DIR}", f"copy-dir = {copy_dir}"),
+                                   (f"maintenance-file = {SAMPLE_MAINTENANCE_FILE}",
+                                    f"maintenance-file = {maintenance_file}")])
 
 
 def acl_users(password):

@@ -752,3 +752,47 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
     CHECK(backup_step(local, peer, peer_endpoint, true).action == BackupAction::replicate_diverged);
   }
 }
+
+TEST_CASE("track_file_configured: the file in a track_file block, not in a comment",
+          "[decisions]") {
+  const std::string path = "/var/lib/redis-keepalived/maintenance";
+  CHECK(track_file_configured("track_file maintenance {\n  file \"" + path + "\"\n  weight 0\n}",
+                              path));
+  CHECK(track_file_configured("track_file m {\n file " + path + "\n}", path));
+  CHECK_FALSE(track_file_configured("vrrp_instance x {\n}\n", path));
+  CHECK_FALSE(track_file_configured("# track_file m { file \"" + path + "\" }\n", path));
+  CHECK_FALSE(track_file_configured("track_file m {\n  file \"/run/other\"\n}", path));
+  CHECK_FALSE(track_file_configured("file \"" + path + "\"\ntrack_file m {\n}", path));
+}
+
+TEST_CASE("check_switchover_start: only the VIP holder with a caught-up replica peer",
+          "[decisions]") {
+  RedisState local = master(replid_a, 100, 5);
+  RedisState peer = replica_of(Endpoint{"10.0.0.1", 6379}, replid_a, 90, 5);
+  CHECK(check_switchover_start("MASTER", local, answered(peer)).ok);
+  CHECK_THAT(check_switchover_start("MASTER", local, answered(peer)).reason,
+             Catch::Contains("10 bytes behind"));
+  CHECK_THAT(check_switchover_start("BACKUP", local, answered(peer)).reason,
+             Catch::Contains("does not hold the VIP"));
+  CHECK_THAT(check_switchover_start("", local, answered(peer)).reason, Catch::Contains("none"));
+  CHECK_FALSE(check_switchover_start("MASTER", peer, answered(peer)).ok);
+  CHECK_THAT(check_switchover_start("MASTER", local, gone()).reason, Catch::Contains("gone"));
+  CHECK_THAT(check_switchover_start("MASTER", local, answered(master(replid_b, 10, 5))).reason,
+             Catch::Contains("is a master"));
+  RedisState other_history = replica_of(Endpoint{"10.0.0.1", 6379}, replid_b, 90, 5);
+  CHECK_THAT(check_switchover_start("MASTER", local, answered(other_history)).reason,
+             Catch::Contains("another history"));
+  RedisState link_down = peer;
+  link_down.link_up = false;
+  CHECK_FALSE(check_switchover_start("MASTER", local, answered(link_down)).ok);
+}
+
+TEST_CASE("switchover_caught_up: every write up to the paused offset", "[decisions]") {
+  RedisState peer = replica_of(Endpoint{"10.0.0.1", 6379}, replid_a, 100, 5);
+  CHECK(switchover_caught_up(peer, replid_a, 100));
+  CHECK(switchover_caught_up(peer, replid_a, 99));
+  CHECK_FALSE(switchover_caught_up(peer, replid_a, 101));
+  CHECK_FALSE(switchover_caught_up(peer, replid_b, 100));
+  peer.link_up = false;
+  CHECK_FALSE(switchover_caught_up(peer, replid_a, 100));
+}

@@ -28,6 +28,7 @@ struct Parsed {
   long long fence_max_lag_s = kDefaults.fence_max_lag.count();
   long long copy_timeout_s = kDefaults.copy_timeout.count();
   long long watch_interval_ms = kDefaults.watch_interval.count();
+  long long switchover_timeout_ms = kDefaults.switchover_timeout.count();
   std::string on_sync_timeout =
       kDefaults.on_sync_timeout == OnSyncTimeout::promote ? "promote" : "stay";
   bool tls = false;
@@ -144,6 +145,30 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
       ->check(in(limits::watch_interval_ms))
       ->capture_default_str()
       ->group(watch_group);
+  const bool maintenance_shown = spec.kind == Kind::switchover || spec.kind == Kind::status;
+  app.add_option("--maintenance-file", options.maintenance_file,
+                 "redis_switchover: the track_file whose 1 puts this node in FAULT (required; "
+                 "keepalived must track it with weight 0)")
+      ->group(maintenance_shown ? "Options" : "");
+  const char* switchover_group = spec.kind == Kind::switchover ? "Options" : "";
+  app.add_option("--keepalived-conf", options.keepalived_conf,
+                 "keepalived's configuration, checked to track --maintenance-file")
+      ->capture_default_str()
+      ->group(switchover_group);
+  app.add_option("--switchover-timeout-ms", parsed.switchover_timeout_ms,
+                 "Bound on the peer catching up while writes are paused, and on the VIP moving")
+      ->check(in(limits::switchover_timeout_ms))
+      ->capture_default_str()
+      ->group(switchover_group);
+  app.add_flag("--stay-out", options.stay_out,
+               "Leave the maintenance value at 1 afterwards: this node stays out of the election")
+      ->group(switchover_group);
+  app.add_flag("--status", options.switchover_status,
+               "Print the maintenance flag and change nothing")
+      ->group(switchover_group);
+  app.add_flag("--rejoin", options.rejoin,
+               "Set the maintenance value back to 0 (after --stay-out) and change nothing else")
+      ->group(switchover_group);
   app.add_option("--witness", options.witnesses,
                  "TCP HOST:PORT a healthy node reaches (repeatable): a master that reaches "
                  "neither its peer nor any witness fails its check and fences its Redis "
@@ -216,6 +241,7 @@ void apply_parsed(const Parsed& parsed, ToolOptions& options) {
   options.fence_max_lag = std::chrono::seconds(parsed.fence_max_lag_s);
   options.copy_timeout = std::chrono::seconds(parsed.copy_timeout_s);
   options.watch_interval = std::chrono::milliseconds(parsed.watch_interval_ms);
+  options.switchover_timeout = std::chrono::milliseconds(parsed.switchover_timeout_ms);
   options.on_sync_timeout =
       parsed.on_sync_timeout == "promote" ? OnSyncTimeout::promote : OnSyncTimeout::stay;
   for (const std::string& rename : parsed.renames) {

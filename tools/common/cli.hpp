@@ -12,6 +12,7 @@ enum class Kind {
   transition,  // redis_fault/redis_stop [LOCAL_HOST PEER_HOST PORT]
   status,      // redis_status [LOCAL_HOST PEER_HOST PORT] [--json]
   watch,       // redis_watch [HOST [PORT]] --track-file FILE
+  switchover,  // redis_switchover [LOCAL_HOST PEER_HOST PORT] --maintenance-file FILE
 };
 
 struct ToolSpec {

@@ -120,6 +120,7 @@ def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, prior
         (samples.SAMPLE_BIN, os.path.join(bindir, "redis_")),
         (samples.SAMPLE_TOOLKIT_CONF, node.toolkit_conf),
         (samples.SAMPLE_TRACK_FILE, node.track_file),
+        (samples.SAMPLE_MAINTENANCE_FILE, node.maintenance_file),
         (samples.SAMPLE_VIP, VIP),
         (samples.SAMPLE_A_IP, A_IP),
         (samples.SAMPLE_B_IP, B_IP),
@@ -155,7 +156,7 @@ def toolkit_conf(node, options=None, drop_keys=()):
     """The sample toolkit.conf for NODE, with OPTIONS (key -> value) set: a
     key the sample has is replaced, any other appended; DROP_KEYS left out."""
     lines = _sample(samples.toolkit_conf, node.state_dir, node.toolkit_log,
-                    node.password_file, node.copy_dir).splitlines()
+                    node.password_file, node.copy_dir, node.maintenance_file).splitlines()
     options = dict(options or {})
     # redis_check needs the peer to tell a cut-off master (--witness); the
     # hooks get it from keepalived.conf's arguments, which win over this.

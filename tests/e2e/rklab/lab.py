@@ -69,6 +69,7 @@ class Node:
         # keepalived's track_file for redis_watch (the lab runs no watcher
         # unless a scenario starts one: a missing file reads as 0).
         self.track_file = os.path.join(self.dir, "redis.watch")
+        self.maintenance_file = os.path.join(self.dir, "maintenance")
         self.password_file = os.path.join(self.dir, "password")
         self.redis = None
         self.ka = None
@@ -251,7 +252,8 @@ class Lab:
         # A build from before kept copies (a baseline in bench/) refuses the
         # sample's copy-dir key: the lab leaves it out for such a build.
         help_text = run([os.path.join(bindir, "redis_master"), "--help"], check=False).stdout
-        self.keys_unknown_to_build = set() if "--copy-dir" in help_text else {"copy-dir"}
+        self.keys_unknown_to_build = {key for key in ("copy-dir", "maintenance-file")
+                                      if f"--{key}" not in help_text}
         # enable_script_security: keepalived runs a script only if every
         # component of its path is owned by root and not writable by group
         # or others. Make our part so; check the part above us.

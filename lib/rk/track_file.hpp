@@ -1,0 +1,22 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+// keepalived's track_file (2.2.7): keepalived watches the file's directory
+// with inotify and reads the number in the file when it is written or moved
+// in; a missing file reads as 0. With weight 0, non-zero puts the instance
+// in FAULT. redis_watch writes the health file, redis_switchover the
+// maintenance file.
+namespace rk {
+
+// Writes `value` (and a newline) to `path` as keepalived reads it whole: a
+// temp file in the same directory, renamed over the target. Throws
+// StateError.
+void write_track_file(const std::string& path, long value);
+
+// The number in `path` as keepalived reads it: 0 for a missing or empty
+// file, nullopt when it cannot be read or is not a number.
+std::optional<long> read_track_file(const std::string& path);
+
+}  // namespace rk

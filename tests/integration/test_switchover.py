@@ -1,0 +1,207 @@
+"""redis_switchover against real servers. keepalived is played by the test:
+when the maintenance file turns 1 it runs redis_fault, as keepalived's
+notify_fault would. The refusals change nothing (the master keeps taking
+writes); the switchover loses no acknowledged write."""
+import json
+import os
+import threading
+import time
+
+import itkit
+from itkit import ToolTestCase, populate, setUpModule, wait_until  # noqa: F401
+
+
+def fake_replica_info(replid, offset):
+    """INFO (as a RESP bulk string) of a replica of history REPLID, link up,
+    that has applied OFFSET."""
+    text = ("# Server\r\nredis_version:7.0.15\r\nrun_id:" + "e" * 40 + "\r\n"
+            "# Persistence\r\nloading:0\r\n"
+            "# Replication\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:1\r\n"
+            "master_link_status:up\r\nmaster_sync_in_progress:0\r\n"
+            "master_link_down_since_seconds:0\r\n"
+            f"slave_read_repl_offset:{offset}\r\nslave_repl_offset:{offset}\r\n"
+            f"master_replid:{replid}\r\n"
+            "master_replid2:0000000000000000000000000000000000000000\r\n"
+            f"master_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\n"
+            "# Keyspace\r\ndb0:keys=200,expires=0,avg_ttl=0\r\n").encode()
+    return b"$%d\r\n%s\r\n" % (len(text), text)
+
+KEEPALIVED_CONF = """
+vrrp_script chk_redis {{
+    script "/usr/bin/redis_check"
+}}
+track_file maintenance {{
+    file "{path}"
+    weight 0
+}}
+vrrp_instance redis {{
+    track_file {{
+        maintenance
+    }}
+}}
+"""
+
+
+class SwitchoverTest(ToolTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.flag = os.path.join(self.tmp, "maintenance")
+        self.ka_conf = os.path.join(self.tmp, "keepalived.conf")
+        with open(self.ka_conf, "w") as f:
+            f.write(KEEPALIVED_CONF.format(path=self.flag))
+
+    def pair(self, keys=200):
+        """a (master, VIP holder as recorded by its redis_master) and b, its
+        replica."""
+        a = self.server()
+        b = self.server()
+        populate(a, keys)
+        self.replicate(b, a)
+        r = self.run_tool("redis_master", *self.hook_args(a.port, b.port))
+        self.assertIn("exit=0", r.log, f"setup: {r!r}")
+        return a, b
+
+    def switchover(self, a, b, *extra, timeout=30):
+        return self.run_tool("redis_switchover", *self.hook_args(a.port, b.port),
+                             "--maintenance-file", self.flag, "--keepalived-conf", self.ka_conf,
+                             "--switchover-timeout-ms", "3000", *extra, timeout=timeout)
+
+    def flag_value(self):
+        try:
+            with open(self.flag) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+
+    def play_keepalived(self, a, b):
+        """When the flag turns 1, record FAULT as notify_fault does."""
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                if self.flag_value() == "1":
+                    self.run_tool("redis_fault", *self.hook_args(a.port, b.port))
+                    return
+                time.sleep(0.005)
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        self.addCleanup(stop.set)
+        return thread
+
+    def assert_writable(self, srv):
+        with srv.client(timeout=1.0) as c:
+            self.assertEqual(c.call("SET", "probe", "1"), "OK")
+
+    def test_switchover_moves_the_master_and_loses_nothing(self):
+        a, b = self.pair()
+        acked = []
+        stop = threading.Event()
+
+        def writer():
+            n = 0
+            while not stop.is_set():
+                try:
+                    with a.client(timeout=2) as c:
+                        while not stop.is_set():
+                            c.call("SET", f"w:{n}", f"v{n}")
+                            acked.append(n)
+                            n += 1
+                except Exception:  # READONLY once a is a replica: stop writing there
+                    return
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        time.sleep(0.3)
+        self.play_keepalived(a, b)
+        r = self.switchover(a, b)
+        stop.set()
+        t.join(5)
+        self.assertRc(r, 0)
+        self.assertIn("verdict=switched-over exit=0", r.log)
+        self.assert_role(b, "master")
+        self.assert_role(a, "slave", master_port=b.port)
+        self.assertEqual(self.flag_value(), "0")
+        self.assertGreater(len(acked), 10)
+        missing = [n for n, v in zip(acked, b.call("MGET", *[f"w:{n}" for n in acked]))
+                   if v != f"v{n}"]
+        self.assertEqual(missing, [], "acknowledged writes missing on the new master")
+        self.assert_all_keys(b, 200)
+        m = __import__("re").search(r"writes paused (\d+) ms", r.log)
+        self.assertLess(int(m.group(1)), 500)
+        # The peer's notify_master finds itself master with every write.
+        p = self.run_tool("redis_master", *self.hook_args(b.port, a.port))
+        self.assertIn("verdict=already-master exit=0", p.log)
+        self.assertNotIn("CLIENT PAUSE", p.log)
+
+    def test_stay_out_keeps_the_flag_and_rejoin_clears_it(self):
+        a, b = self.pair()
+        self.play_keepalived(a, b)
+        r = self.switchover(a, b, "--stay-out")
+        self.assertRc(r, 0)
+        self.assertEqual(self.flag_value(), "1")
+        s = self.switchover(a, b, "--status")
+        self.assertRc(s, 0)
+        self.assertIn("maintenance: on", s.stdout)
+        st = self.run_tool("redis_status", *self.hook_args(a.port, b.port),
+                           "--maintenance-file", self.flag, "--json")
+        self.assertEqual(json.loads(st.stdout)["maintenance"], {"file": self.flag, "value": 1})
+        j = self.switchover(a, b, "--rejoin")
+        self.assertRc(j, 0)
+        self.assertEqual(self.flag_value(), "0")
+
+    def test_not_the_vip_holder_changes_nothing(self):
+        a, b = self.pair()
+        self.run_tool("redis_fault", *self.hook_args(a.port, b.port))
+        r = self.switchover(a, b)
+        self.assertRc(r, 1)
+        self.assertIn("does not hold the VIP", r.log)
+        self.assert_role(a, "master")
+        self.assert_writable(a)
+        self.assertIsNone(self.flag_value())
+
+    def test_unreachable_peer_or_not_a_replica_changes_nothing(self):
+        a, b = self.pair()
+        b.call("REPLICAOF", "NO", "ONE")
+        r = self.switchover(a, b)
+        self.assertRc(r, 1)
+        self.assertIn("the peer is a master", r.log)
+        b.kill()
+        r = self.switchover(a, b)
+        self.assertRc(r, 1)
+        self.assertIn("the peer is gone", r.log)
+        self.assert_role(a, "master")
+        self.assert_writable(a)
+        self.assertIsNone(self.flag_value())
+
+    def test_a_peer_that_never_catches_up_is_rolled_back(self):
+        a, b = self.pair()
+        populate(a, 20, prefix="more")
+        info = a.info("replication")
+        # A replica of a's history that stays 10 bytes behind.
+        fake = self.fake("map", replies={b"INFO": fake_replica_info(
+            info["master_replid"], int(info["master_repl_offset"]) - 10)})
+        r = self.run_tool("redis_switchover", *self.hook_args(a.port, fake.port),
+                          "--maintenance-file", self.flag, "--keepalived-conf", self.ka_conf,
+                          "--switchover-timeout-ms", "300", timeout=20)
+        self.assertRc(r, 1)
+        self.assertIn("did not catch up within 300 ms", r.log)
+        self.assert_role(a, "master")
+        self.assert_writable(a)  # unpaused
+        self.assertIsNone(self.flag_value())
+
+    def test_an_untracked_maintenance_file_is_a_usage_error(self):
+        a, b = self.pair()
+        with open(self.ka_conf, "w") as f:
+            f.write(KEEPALIVED_CONF.format(path="/run/other"))
+        r = self.switchover(a, b)
+        self.assertRc(r, 2)
+        self.assertIn("does not track", r.stderr)
+        missing = self.run_tool("redis_switchover", *self.hook_args(a.port, b.port))
+        self.assertRc(missing, 2)
+        self.assertIn("--maintenance-file", missing.stderr)
+        self.assert_role(a, "master")
+        self.assertIsNone(self.flag_value())
+
+
+if __name__ == "__main__":
+    itkit.main()
