@@ -18,6 +18,10 @@ Parts (--only, comma-separated; all by default):
             against --baseline-bin, and with fence-writes and a witness
             (writes missing from the final master, how many a kept copy
             holds, write gap, final master).
+  watch     redis_watch: its CPU and memory at the default interval beside
+            redis_check once a second, and the lab's crash, freeze (SIGSTOP),
+            planned switchover and watcher-killed cases with the watcher on
+            and off.
   failover  longest write gap after kill -9 of the master's Redis, in the
             namespace lab (tests/e2e/lab.py, root only), with the classic
             shell hooks and with redis-keepalived at the classic and the
@@ -50,9 +54,10 @@ from .helpers import helper
 from .memory import part_memory, report_memory
 from .peer_faults import part_peer_faults, report_peer_faults
 from .split import part_split, report_split
+from .watch import part_watch, report_watch
 from .sync import part_sync, report_sync, sync_target
 
-PARTS = ("check", "sync", "memory", "failover", "peer-faults", "split")
+PARTS = ("check", "sync", "memory", "failover", "peer-faults", "split", "watch")
 NEEDS_BASELINE = ("peer-faults", "split")
 
 
@@ -93,6 +98,10 @@ def main(argv):
                     help="peer-faults: lab sync-timeout runs per build")
     ap.add_argument("--split-runs", type=int, default=5,
                     help="split: rounds of the lab partition and master-cut-off profiles")
+    ap.add_argument("--watch-runs", type=int, default=5,
+                    help="watch: rounds of the lab profiles")
+    ap.add_argument("--watch-seconds", type=float, default=30,
+                    help="watch: how long the watcher's cost is measured")
     ap.add_argument("--out", help="dir for the JSON figures and the lab logs "
                     "(default: <build-dir>/bench-results/<time>)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
@@ -128,7 +137,8 @@ def main(argv):
                  "memory": (part_memory, report_memory, lambda r: []),
                  "failover": (part_failover, report_failover, failover_targets),
                  "peer-faults": (part_peer_faults, report_peer_faults, lambda r: []),
-                 "split": (part_split, report_split, lambda r: [])}
+                 "split": (part_split, report_split, lambda r: []),
+                 "watch": (part_watch, report_watch, lambda r: [])}
         reports = []
         for part in PARTS:
             if part not in parts:

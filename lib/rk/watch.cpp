@@ -145,8 +145,11 @@ class Watcher {
   // signal arrives. Returns the exit code when the watcher must stop.
   std::optional<ExitCode> wait_until(Clock::time_point until) {
     for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
-      if (left.count() <= 0) return std::nullopt;
+      auto now = Clock::now();
+      if (now >= until) return std::nullopt;
+      // Rounded up: a wait rounded down to 0 ms would probe again before
+      // the tick, many times over.
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
       pollfd fds[2] = {{signals_, POLLIN, 0}, {-1, POLLRDHUP, 0}};
       if (connection_) fds[1].fd = connection_->socket_fd();
       int ready = ::poll(fds, 2, static_cast<int>(left.count()));

@@ -91,6 +91,21 @@ class WatchTest(ToolTestCase):
         st = os.stat(self.track)
         self.assertEqual((st.st_ino, st.st_mtime_ns), (inode, mtime), "rewritten without a change")
 
+    def test_one_ping_per_interval(self):
+        srv = self.server()
+        self.watch(srv.port)
+        self.wait_value("0", 5, "the first verdict")
+
+        def pings():
+            stat = srv.info("commandstats").get("cmdstat_ping", "calls=0")
+            return int(stat.split(",")[0].split("=")[1])
+        before, t0 = pings(), time.monotonic()
+        time.sleep(2.0)
+        count = pings() - before
+        expected = (time.monotonic() - t0) / (INTERVAL_MS / 1000)
+        self.assertLess(count, expected * 1.5 + 2, f"{count} PINGs in 2 s at {INTERVAL_MS} ms")
+        self.assertGreater(count, expected * 0.5, f"{count} PINGs in 2 s at {INTERVAL_MS} ms")
+
     def test_sigterm_removes_the_file_and_status_flags_a_stopped_watcher(self):
         srv = self.server()
         w = self.watch(srv.port)

@@ -16,7 +16,7 @@ from .common import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP, Failed, Interrupted, LabEr
                      emit, say)
 from .lab import Lab
 from .network import IFNAME, NS_CLIENT, VIP
-from .scenarios import HARD_TIMEOUT, SCENARIO_TOOLKIT, SCENARIOS, demo
+from .scenarios import HARD_TIMEOUT, SCENARIO_TOOLKIT, SCENARIO_WATCH, SCENARIOS, demo
 
 def preflight():
     if os.geteuid() != 0:
@@ -109,6 +109,9 @@ def main(argv=None, prog=None):
     ap.add_argument("--toolkit", action="append", metavar="KEY=VALUE",
                     help="set an option in both nodes' toolkit.conf (e.g. sync-timeout=5); "
                     "repeatable")
+    ap.add_argument("--watch", action="store_true",
+                    help="run redis_watch on both nodes (keepalived's track_file); some "
+                    "scenarios always do")
     ap.add_argument("--kill-leftovers", action="store_true",
                     help="at teardown, end every process still in the nodes' namespaces "
                     "(for hooks that are scripts: the lab tells the toolkit's hooks by "
@@ -125,6 +128,7 @@ def main(argv=None, prog=None):
         args.priority = configs.parse_priorities(args.priority) if args.priority else None
         args.toolkit = {**SCENARIO_TOOLKIT.get(args.scenario, {}),
                         **configs.parse_toolkit_options(args.toolkit)}
+        args.watch = args.watch or args.scenario in SCENARIO_WATCH
     except ValueError as exc:
         ap.error(str(exc))
 

@@ -31,6 +31,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 WRITER = os.path.join(HERE, "writer.py")
 LOCK_FILE = "/run/rklab.lock"
 TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop")
+# Tools some scenarios use; a build from before them (a baseline) runs the
+# others.
+OPTIONAL_TOOLS = ("redis_watch", "redis_switchover")
 
 
 # Valkey 8 logs the replication events with "primary" where Redis 7 says
@@ -73,6 +76,7 @@ class Node:
         self.password_file = os.path.join(self.dir, "password")
         self.redis = None
         self.ka = None
+        self.watch = None
         self.ka_state = "stopped"
         self.ka_follow = None
         self.tk_follow = None
@@ -226,9 +230,11 @@ class Lab:
         bindir = os.path.join(prefix, "bin")
         if self.args.bin_dir:
             os.makedirs(bindir, mode=0o755)
-            for tool in TOOLS:
+            for tool in TOOLS + OPTIONAL_TOOLS:
                 src = os.path.join(self.args.bin_dir, tool)
                 if not os.path.isfile(src):
+                    if tool in OPTIONAL_TOOLS:
+                        continue
                     raise LabError(f"{src} not found (--bin-dir)")
                 shutil.copy(src, os.path.join(bindir, tool))
             how = f"copied from {self.args.bin_dir}"
@@ -376,6 +382,45 @@ class Lab:
         logf.close()
         node.ka_state = "starting"
         self.register(node.ka, f"keepalived {node.name}")
+
+    def start_watcher(self, node):
+        """redis_watch in NODE's namespace, as the package's unit runs it,
+        writing the track_file its keepalived watches."""
+        binary = os.path.join(self.bindir, "redis_watch")
+        if not os.access(binary, os.X_OK):
+            raise LabError(f"{binary} missing: this build has no redis_watch")
+        node.watch = subprocess.Popen(
+            ["ip", "netns", "exec", node.ns, binary, "--config", node.toolkit_conf,
+             "--track-file", node.track_file, "--log-file", node.toolkit_log],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(node.dir, "watch.stderr"), "ab"), start_new_session=True)
+        self.register(node.watch, f"redis_watch {node.name}")
+        deadline = time.monotonic() + 10
+        while not os.path.exists(node.track_file):
+            if node.watch.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"redis_watch on {node.name} wrote no track file; see "
+                               f"{node.dir}/watch.stderr")
+            time.sleep(0.02)
+
+    def run_switchover(self, node, peer, timeout=60):
+        """redis_switchover on NODE (the VIP holder) towards PEER, as an
+        operator runs it: the node's toolkit.conf and keepalived.conf."""
+        binary = os.path.join(self.bindir, "redis_switchover")
+        if not os.access(binary, os.X_OK):
+            raise LabError(f"{binary} missing: this build has no redis_switchover")
+        res = run(["ip", "netns", "exec", node.ns, binary, "--config", node.toolkit_conf,
+                   "--keepalived-conf", node.ka_conf, "127.0.0.1", network.HOSTS[peer.name][1],
+                   str(REDIS_PORT)], check=False, timeout=timeout)
+        with open(os.path.join(node.dir, "switchover.log"), "a") as f:
+            f.write(res.stderr)
+        return res
+
+    def kill_watcher(self, node):
+        """A fault: kill -9 NODE's watcher (its last value stays in the file)."""
+        if node.watch and node.watch.poll() is None:
+            self.kills.append((time.time(), node.name, "watcher SIGKILL"))
+            node.watch.kill()
+            node.watch.wait(timeout=10)
 
     def stop_keepalived(self, node, timeout=10):
         stop_process(node.ka, timeout=timeout)
@@ -823,6 +868,9 @@ class Lab:
     def bring_up(self, timeout=45):
         for node in self.nodes.values():
             self.start_redis(node)
+        if self.args.watch:
+            for node in self.nodes.values():
+                self.start_watcher(node)
         self.start_monitor()
         t = time.time()
         for node in self.nodes.values():

@@ -392,6 +392,73 @@ def sc_switchover(lab):
     return finish(lab, res, t_i)
 
 
+def sc_freeze(lab):
+    """SIGSTOP of the master's Redis for 15 s: the process lives, the socket
+    stays open, nothing answers. How fast the VIP moves."""
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase(f"SIGSTOP the master's Redis (node {m.name}) for 15 s")
+    t = time.time()
+    lab.kill_redis(m, signal.SIGSTOP)
+    try:
+        snap = lab.wait_for(lambda s: o.name in s.vip, 15, f"the VIP to move to node {o.name}",
+                            since=t)
+        res["vip_moved_s"] = round(snap.t - t, 2)
+        say(f"VIP on {o.name} {res['vip_moved_s']}s after the SIGSTOP")
+        snap = lab.wait_for(lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
+                            15, f"node {o.name} to be master", since=t)
+        res["new_master_s"] = round(snap.t - t, 2)
+        time.sleep(max(0.0, 15 - (time.time() - t)))
+    finally:
+        lab.phase(f"SIGCONT node {m.name}'s Redis")
+        m.redis.send_signal(signal.SIGCONT)
+    t_cont = time.time()
+    since = lab.wait_converged(timeout=60, holder=o.name, since=t_cont)
+    res["rejoin_s"] = round(since.t - t_cont, 2)
+    res = finish(lab, res, t, allow_loss=True)
+    require_lost_writes_in_copies(lab, res)
+    return res
+
+
+def sc_planned_switchover(lab):
+    """redis_switchover on the VIP holder under load: the longest write gap,
+    the writes lost, and the old master following the new one."""
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase(f"redis_switchover on node {m.name} (the VIP holder) to node {o.name}")
+    t = time.time()
+    out = lab.run_switchover(m, o)
+    res["switchover_exit"] = out.returncode
+    res["switchover_log"] = out.stderr.strip().splitlines()[-1:]
+    if out.returncode != 0:
+        raise Failed(f"redis_switchover exited {out.returncode}: {out.stderr.strip()[-400:]}")
+    since = lab.wait_converged(timeout=45, holder=o.name, since=t)
+    res["converged_s"] = round(since.t - t, 2)
+    say(f"VIP and master on {o.name}, node {m.name} its replica, {res['converged_s']}s after "
+        "the switchover started")
+    return finish(lab, res, t)
+
+
+def sc_watcher_killed(lab):
+    """The watcher dies (kill -9) on the master's node, then its Redis is
+    killed: failover still happens, at the check's speed."""
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase(f"kill -9 the watcher on node {m.name}, then its Redis")
+    lab.kill_watcher(m)
+    time.sleep(2)
+    t = time.time()
+    lab.kill_redis(m, signal.SIGKILL)
+    snap = lab.wait_takeover(o, since=t)
+    res["failover_s"] = round(snap.t - t, 2)
+    say(f"failover: VIP on {o.name} {res['failover_s']}s after the kill (no watcher there)")
+    time.sleep(2)
+    t_restart = time.time()
+    lab.start_redis(m)
+    lab.wait_converged(timeout=45, holder=o.name, since=t_restart)
+    return finish(lab, res, t)
+
+
 # --------------------------------------------------------------------------
 # Demo
 
@@ -476,10 +543,14 @@ def demo(lab):
 SCENARIOS = {"startup": sc_startup, "crash": sc_crash, "maintenance": sc_maintenance,
              "empty-resync": sc_empty_resync, "sync-timeout": sc_sync_timeout,
              "partition": sc_partition, "master-cut-off": sc_master_cut_off,
-             "switchover": sc_switchover}
+             "switchover": sc_switchover, "freeze": sc_freeze,
+             "planned-switchover": sc_planned_switchover, "watcher-killed": sc_watcher_killed}
 # Hard timeouts, seconds.
 # Options of the nodes' toolkit.conf that a scenario needs (--toolkit wins).
 SCENARIO_TOOLKIT = {"sync-timeout": {"sync-timeout": "5"}}
+# Scenarios that run redis_watch whatever --watch says.
+SCENARIO_WATCH = ("watcher-killed",)
 HARD_TIMEOUT = {"startup": 90, "crash": 120, "maintenance": 120, "empty-resync": 180,
                 "sync-timeout": 180,
-                "partition": 120, "master-cut-off": 180, "switchover": 180, "demo": 240}
+                "partition": 120, "master-cut-off": 180, "switchover": 180, "demo": 240,
+                "freeze": 150, "planned-switchover": 120, "watcher-killed": 120}
