@@ -95,10 +95,9 @@ def start_under_load(lab):
     return m, lab.other(m)
 
 
-def sc_crash(lab):
-    res = {}
-    m, o = start_under_load(lab)
-    lab.phase(f"kill -9 the master's Redis (node {m.name}) under load")
+def crash_and_rejoin(lab, m, o, res):
+    """kill -9 of node M's Redis under load: O takes over; M's Redis is
+    restarted from its files 2 s later and rejoins. Returns the kill's time."""
     t = time.time()
     lab.kill_redis(m, signal.SIGKILL)
     snap = lab.wait_takeover(o, since=t)
@@ -110,6 +109,14 @@ def sc_crash(lab):
     lab.start_redis(m)
     since = lab.wait_converged(timeout=45, holder=o.name, since=t_restart)
     res["rejoin_s"] = round(since.t - t_restart, 2)
+    return t
+
+
+def sc_crash(lab):
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase(f"kill -9 the master's Redis (node {m.name}) under load")
+    t = crash_and_rejoin(lab, m, o, res)
     say(f"node {m.name} rejoined as a replica {res['rejoin_s']}s after its restart")
     return finish(lab, res, t)
 
@@ -447,15 +454,7 @@ def sc_watcher_killed(lab):
     lab.phase(f"kill -9 the watcher on node {m.name}, then its Redis")
     lab.kill_watcher(m)
     time.sleep(2)
-    t = time.time()
-    lab.kill_redis(m, signal.SIGKILL)
-    snap = lab.wait_takeover(o, since=t)
-    res["failover_s"] = round(snap.t - t, 2)
-    say(f"failover: VIP on {o.name} {res['failover_s']}s after the kill (no watcher there)")
-    time.sleep(2)
-    t_restart = time.time()
-    lab.start_redis(m)
-    lab.wait_converged(timeout=45, holder=o.name, since=t_restart)
+    t = crash_and_rejoin(lab, m, o, res)
     return finish(lab, res, t)
 
 
