@@ -71,7 +71,10 @@ struct ToolOptions {
   // its replica is attached (min-replicas-max-lag = fence_max_lag), and 0 on
   // a master promoted without its peer.
   bool fence_writes = false;
-  std::chrono::seconds fence_max_lag{2};
+  // 1 s: Redis counts the lag in whole seconds and replicas ACK once a
+  // second, so a cut-off master stops within about 2 s (2 s is the loss
+  // bound the split-brain figures hold it to; 2 lets it run for about 3 s).
+  std::chrono::seconds fence_max_lag{1};
   // Kept copies (dataset_copy.hpp): before a resync discards writes only one
   // node holds, that node's dataset is saved under copy_dir. Retention:
   // copy_keep_count copies and copy_keep_mb MiB (0: no byte bound), the
