@@ -100,9 +100,12 @@ ExitCode run_backup_steps(HookRun& run) {
           return run.finish(Verdict::replicating, describe(*local));
         }
         case BackupAction::replicate_diverged:
-          // Related histories: say which rule chose the peer's, and the offsets.
-          if (auto heal = compare_after_fork(*local, *peer.state))
+          // Related histories (a split brain): say which rule chose the
+          // peer's, and the offsets. Unrelated ones are a restart from files.
+          if (auto heal = compare_after_fork(*local, *peer.state)) {
+            run.note_split_brain();
             run.log().warning("heal: the newest history wins: {}", heal->rule);
+          }
           [[fallthrough]];
         case BackupAction::replicate_peer:
           if (auto refused = replicate_peer_keeping_copy(run, *local, *peer.state))
@@ -114,6 +117,7 @@ ExitCode run_backup_steps(HookRun& run) {
           run.rewrite_config(*run.local(), *local, "local");
           break;
         case BackupAction::demote_peer:
+          run.note_split_brain();
           if (std::optional<ExitCode> done = demote_peer(run, *local)) return *done;
           break;
         case BackupAction::stop_peer_denied:

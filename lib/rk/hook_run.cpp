@@ -60,6 +60,10 @@ bool HookRun::start(Clock::time_point lock_deadline) {
       return false;
     }
     log_.info("transition to {} recorded", to_string(transition_));
+    count([this](InstanceState::Metrics& m) {
+      m[fmt::format("redis_keepalived_transitions_total{{transition=\"{}\"}}",
+                    to_string(transition_))] += 1;
+    });
     // The lock makes sure that at most one hook acts on Redis at a time; an
     // older hook notices the newer record within one poll and releases it.
     holds_lock_ = records_->acquire_action_lock(lock_deadline, options_.poll);
@@ -181,8 +185,32 @@ void HookRun::log_decision(const std::string& step, const std::string& reason,
   log_.info("decision {}: {} [{}] after {} ms", step, reason, detail, elapsed_ms());
 }
 
+void HookRun::count(const std::function<void(InstanceState::Metrics&)>& update) {
+  if (!records_) return;
+  try {
+    records_->update_metrics(update);
+  } catch (const StateError& error) {
+    log_.repeated_warning("metrics", fmt::format("metrics not counted: {}", error.what()));
+  }
+}
+
 ExitCode HookRun::finish(Verdict verdict, const std::string& detail) {
   ExitCode code = exit_code_of(verdict);
+  const double seconds = static_cast<double>(elapsed_ms()) / 1000.0;
+  count([&](InstanceState::Metrics& m) {
+    const std::string& hook = options_.tool;
+    m[fmt::format("redis_keepalived_hook_runs_total{{hook=\"{}\",verdict=\"{}\"}}", hook,
+                  to_string(verdict))] += 1;
+    m[fmt::format("redis_keepalived_last_hook_exit_code{{hook=\"{}\"}}", hook)] = to_int(code);
+    m[fmt::format("redis_keepalived_last_hook_duration_seconds{{hook=\"{}\"}}", hook)] = seconds;
+    // redis_master's whole run is the sync-wait before promotion.
+    if (transition_ == Transition::master && verdict != Verdict::superseded)
+      m["redis_keepalived_sync_wait_seconds"] = seconds;
+    if (transition_ == Transition::master || transition_ == Transition::backup) {
+      m["redis_keepalived_split_brain_detected"] = split_brain_ ? 1 : 0;
+      if (split_brain_) m["redis_keepalived_split_brain_detected_total"] += 1;
+    }
+  });
   std::string line = fmt::format("verdict={} exit={} elapsed_ms={} {}", to_string(verdict),
                                  to_int(code), elapsed_ms(), detail);
   log_.info(line);

@@ -83,6 +83,10 @@ class HookRun {
   // the reason as a warning, then the summary line.
   ExitCode stop_unchanged(Verdict verdict, const std::string& reason);
 
+  // A split brain was found (two masters with diverged histories): counted
+  // in the metrics when the hook finishes.
+  void note_split_brain() { split_brain_ = true; }
+
   Logger& log() { return log_; }
   const ToolOptions& options() const { return options_; }
 
@@ -92,6 +96,9 @@ class HookRun {
   // 2); one that cannot be created now is a warning, and a copy needed later
   // fails (the resync is refused).
   void check_copy_dir();
+  // Counts this run in the state dir's metrics (redis_status --prometheus);
+  // a failure is a warning.
+  void count(const std::function<void(InstanceState::Metrics&)>& update);
   // Logs why the records stopped serving and carries on without them.
   void drop_records(const StateError& error);
 
@@ -104,6 +111,7 @@ class HookRun {
   std::optional<Connection> peer_;
   bool holds_lock_ = false;
   std::string last_decision_;
+  bool split_brain_ = false;
 };
 
 }  // namespace rk

@@ -357,6 +357,55 @@ void InstanceState::write_watch(const std::string& record) const { write("watch"
 void InstanceState::touch_watch() const { touch("watch"); }
 long long InstanceState::watch_age_seconds() const { return age_seconds("watch"); }
 
+namespace {
+
+InstanceState::Metrics parse_metrics(const std::string& text) {
+  InstanceState::Metrics metrics;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t space = line.rfind(' ');
+    if (line.empty() || line[0] == '#' || space == std::string::npos) continue;
+    try {
+      metrics[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    } catch (const std::exception&) {
+      // A damaged line is dropped, not fatal: the counter restarts.
+    }
+  }
+  return metrics;
+}
+
+}  // namespace
+
+InstanceState::Metrics InstanceState::read_metrics() const {
+  return parse_metrics(read("metrics"));
+}
+
+void InstanceState::update_metrics(const std::function<void(Metrics&)>& update) const {
+  if (dir_fd_ < 0) return;
+  int lock = open_regular("metrics.lock", O_RDWR | O_CREAT);
+  // Short critical section: wait for it (overlapping hooks each count).
+  while (::flock(lock, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      int error = errno;
+      ::close(lock);
+      throw StateError(
+          fmt::format("cannot lock {}/{}: {}", dir_, name("metrics.lock"), errno_text(error)));
+    }
+  }
+  try {
+    Metrics metrics = parse_metrics(read("metrics"));
+    update(metrics);
+    std::string text;
+    for (const auto& [sample, value] : metrics) text += fmt::format("{} {}\n", sample, value);
+    write("metrics", text);
+  } catch (...) {
+    ::close(lock);  // closing releases the flock
+    throw;
+  }
+  ::close(lock);
+}
+
 std::string InstanceState::read_record() const { return read("state"); }
 
 bool InstanceState::recorded_hook_running() const {

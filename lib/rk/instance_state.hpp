@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <string>
 
 namespace rk {
@@ -97,6 +99,16 @@ class InstanceState {
   void touch_watch() const;
   // Seconds since redis_watch last wrote or touched its record; -1 if never.
   long long watch_age_seconds() const;
+
+  // The metrics the hooks keep for redis_status --prometheus, in
+  // NAME.metrics as "name{labels} value" lines (the Prometheus sample
+  // syntax). `update` gets the current samples and changes them; the
+  // read-modify-write runs under an flock on NAME.metrics.lock, so hooks
+  // that overlap never lose each other's counts, and the file is replaced
+  // whole. Throws StateError.
+  using Metrics = std::map<std::string, double>;
+  void update_metrics(const std::function<void(Metrics&)>& update) const;
+  Metrics read_metrics() const;
 
   // The last hook's summary line ("" when none).
   std::string read_last() const;

@@ -140,6 +140,10 @@ void validate(ToolOptions& options) {
         fmt::format("--maintenance-file: '{}' is not an absolute path", options.maintenance_file));
   if (!options.track_file.empty() && options.track_file.front() != '/')
     throw UsageError(fmt::format("--track-file: '{}' is not an absolute path", options.track_file));
+  if (!options.textfile_dir.empty() && options.textfile_dir.front() != '/')
+    throw UsageError(fmt::format("--textfile: '{}' is not an absolute path", options.textfile_dir));
+  if (options.json && options.prometheus)
+    throw UsageError("--json and --prometheus: choose one output format");
   check_range(options.copy_keep_count, limits::copy_keep_count, "--copy-keep-count", "");
   check_range(options.copy_keep_mb, limits::copy_keep_mb, "--copy-keep-mb", " MiB");
   check_range(options.copy_timeout.count(), limits::copy_timeout_s, "--copy-timeout", " s");

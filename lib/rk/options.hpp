@@ -108,6 +108,10 @@ struct ToolOptions {
 
   // redis_status only.
   bool json = false;
+  bool prometheus = false;  // print the Prometheus text format
+  // Write DIR/redis_keepalived.prom (temp + rename) for node_exporter's
+  // textfile collector; also refreshed by redis_watch when set.
+  std::string textfile_dir;
 
   // Filled by validate().
   std::optional<Endpoint> peer_endpoint;

@@ -237,6 +237,7 @@ StatusReport gather_status(const ToolOptions& options) {
     report.health = state.read_health();
     report.health_age_s = state.health_age_seconds();
     report.watch_record = state.read_watch();
+    report.metrics = state.read_metrics();
     report.watch_age_s = state.watch_age_seconds();
   } catch (const StateError& error) {
     report.state_error = error.what();
@@ -309,7 +310,17 @@ ExitCode run_status(const ToolOptions& given) {
   ToolOptions options = given;
   resolve_password(options);
   StatusReport report = gather_status(options);
-  std::string text = options.json ? render_json(report) : render_text(report);
+  if (!options.textfile_dir.empty()) {
+    try {
+      write_textfile(options.textfile_dir, render_prometheus(report));
+    } catch (const StateError& error) {
+      std::fprintf(stderr, "%s: error: %s\n", options.tool.c_str(), error.what());
+      return ExitCode::failure;
+    }
+  }
+  std::string text = options.json         ? render_json(report)
+                     : options.prometheus ? render_prometheus(report)
+                                          : render_text(report);
   std::fwrite(text.data(), 1, text.size(), stdout);
   if (!report.state_error.empty()) {
     std::fprintf(stderr, "%s: error: cannot read the state dir: %s\n", options.tool.c_str(),

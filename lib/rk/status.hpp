@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ struct StatusReport {
   // when none is configured, nullopt value when it cannot be read.
   std::string maintenance_file;
   std::optional<long> maintenance_value;
+  // The hooks' counters and gauges (NAME.metrics).
+  std::map<std::string, double> metrics;
   std::string copy_dir;
   std::vector<KeptCopy> copies;  // newest first
   std::string copy_error;        // why the copy dir could not be read ("" when it could)
@@ -50,6 +53,13 @@ struct StatusReport {
 
 // Reads the state dir and INFO of both nodes.
 StatusReport gather_status(const ToolOptions& options);
+// The Prometheus text format (exposition format 0.0.4): the hooks' metrics,
+// the toolkit's own figures and the replication figures under
+// redis_exporter's names, labelled node="local"/"peer".
+std::string render_prometheus(const StatusReport& report);
+// Writes `text` to DIR/redis_keepalived.prom atomically (temp + rename), as
+// node_exporter's textfile collector wants. Throws StateError.
+void write_textfile(const std::string& dir, const std::string& text);
 // Human-readable lines.
 std::string render_text(const StatusReport& report);
 // One JSON object, valid UTF-8 whatever bytes the paths and errors hold.

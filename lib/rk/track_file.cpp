@@ -15,7 +15,10 @@
 namespace rk {
 
 void write_track_file(const std::string& path, long value) {
-  const std::string content = fmt::format("{}\n", value);
+  replace_file(path, fmt::format("{}\n", value));
+}
+
+void replace_file(const std::string& path, const std::string& content) {
   std::random_device entropy;
   std::string temp = fmt::format("{}.{}.{:08x}.tmp", path, ::getpid(), entropy());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -10,9 +10,13 @@
 // maintenance file.
 namespace rk {
 
-// Writes `value` (and a newline) to `path` as keepalived reads it whole: a
-// temp file in the same directory, renamed over the target. Throws
-// StateError.
+// Replaces `path` with `content` so that readers see the old file or the
+// new one, never half of it: a temp file in the same directory (its name
+// ends in .tmp), renamed over the target. Throws StateError.
+void replace_file(const std::string& path, const std::string& content);
+
+// Writes `value` (and a newline) to `path` as keepalived reads it whole
+// (replace_file: inotify reports IN_MOVED_TO). Throws StateError.
 void write_track_file(const std::string& path, long value);
 
 // The number in `path` as keepalived reads it: 0 for a missing or empty

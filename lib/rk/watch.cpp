@@ -19,6 +19,7 @@
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
+#include "rk/status.hpp"
 #include "rk/track_file.hpp"
 
 namespace rk {
@@ -68,6 +69,7 @@ class Watcher {
       bool healthy = probe(why);
       report(healthy, why, false);
       heartbeat();
+      refresh_textfile();
       // A probe woken early by a closed socket leaves the schedule as it
       // was; a scheduled one moves it on (and a late one restarts it).
       auto now = Clock::now();
@@ -134,6 +136,25 @@ class Watcher {
     }
   }
 
+  // --textfile: the Prometheus figures for node_exporter, refreshed every
+  // kTextfileEvery and at every change of health (gather_status reads both
+  // nodes and the state dir, so not at every tick).
+  void refresh_textfile() {
+    if (options_.textfile_dir.empty()) return;
+    constexpr auto kTextfileEvery = std::chrono::seconds(10);
+    bool due = !textfile_written_ || Clock::now() - textfile_at_ >= kTextfileEvery ||
+               textfile_health_ != healthy_;
+    if (!due) return;
+    textfile_at_ = Clock::now();
+    textfile_health_ = healthy_;
+    try {
+      write_textfile(options_.textfile_dir, render_prometheus(gather_status(options_)));
+      textfile_written_ = true;
+    } catch (const StateError& error) {
+      log_.repeated_warning("textfile", error.what());
+    }
+  }
+
   void heartbeat() {
     if (!state_ || Clock::now() - last_heartbeat_ < std::chrono::seconds(1)) return;
     state_->touch_watch();
@@ -195,6 +216,9 @@ class Watcher {
   bool written_ = false;
   std::string since_;
   Clock::time_point last_heartbeat_{};
+  bool textfile_written_ = false;
+  Clock::time_point textfile_at_{};
+  std::optional<bool> textfile_health_;
 };
 
 }  // namespace

@@ -87,6 +87,13 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   for (const char* name : {"--cacert", "--cacertdir", "--cert", "--key", "--sni"})
     app.add_option(name, parsed.tls_file, "Not supported by this build (no TLS)");
 
+  app.add_flag("--prometheus", options.prometheus,
+               "Print the Prometheus text format instead of text")
+      ->group(spec.kind == Kind::status ? "Options" : "");
+  app.add_option("--textfile", options.textfile_dir,
+                 "Also write DIR/redis_keepalived.prom for node_exporter's textfile collector "
+                 "(redis_watch refreshes it as it runs)")
+      ->group(spec.kind == Kind::status || spec.kind == Kind::watch ? "Options" : "");
   app.add_flag("--json", options.json, "Print one JSON object instead of text")
       ->group(spec.kind == Kind::status ? "Options" : "");
   const char* hook_group = spec.kind == Kind::hook ? "Options" : "";

@@ -68,11 +68,15 @@ class Node:
         self.toolkit_conf = os.path.join(self.dir, "toolkit.conf")
         self.toolkit_log = os.path.join(self.dir, "toolkit.log")
         self.state_dir = os.path.join(self.dir, "state")
-        self.copy_dir = os.path.join(self.dir, "copies")
+        # The package's layout: /var/lib/redis-keepalived (owned by the
+        # script user) holds the kept copies and the maintenance flag, and
+        # the state dir holds redis_watch's track_file.
+        self.var_lib = os.path.join(self.dir, "var-lib")
+        self.copy_dir = os.path.join(self.var_lib, "copies")
+        self.maintenance_file = os.path.join(self.var_lib, "maintenance")
         # keepalived's track_file for redis_watch (the lab runs no watcher
         # unless a scenario starts one: a missing file reads as 0).
-        self.track_file = os.path.join(self.dir, "redis.watch")
-        self.maintenance_file = os.path.join(self.dir, "maintenance")
+        self.track_file = os.path.join(self.state_dir, "redis.watch")
         self.password_file = os.path.join(self.dir, "password")
         self.redis = None
         self.ka = None
@@ -257,7 +261,7 @@ class Lab:
                 raise LabError(f"{path} missing after install ({how})")
         # A build from before kept copies (a baseline in bench/) refuses the
         # sample's copy-dir key: the lab leaves it out for such a build.
-        help_text = run([os.path.join(bindir, "redis_master"), "--help"], check=False).stdout
+        help_text = run([os.path.join(bindir, "redis_status"), "--help"], check=False).stdout
         self.keys_unknown_to_build = {key for key in ("copy-dir", "maintenance-file")
                                       if f"--{key}" not in help_text}
         # enable_script_security: keepalived runs a script only if every
@@ -308,7 +312,7 @@ class Lab:
             f.write(self.password + "\n")
         os.chown(node.password_file, uid, gid)
         os.chmod(node.password_file, 0o600)
-        for d in (node.state_dir, node.copy_dir):
+        for d in (node.state_dir, node.var_lib, node.copy_dir):
             os.mkdir(d, 0o700)
             os.chown(d, uid, gid)
         open(node.toolkit_log, "a").close()
@@ -360,6 +364,14 @@ class Lab:
             self.kills.append((time.time(), node.name, signal.Signals(sig).name))
         self.end_redis(node, sig)
 
+    def freeze_redis(self, node, frozen=True):
+        """A fault: SIGSTOP NODE's Redis (alive, its sockets open, silent),
+        or SIGCONT it again."""
+        if node.redis and node.redis.poll() is None:
+            if frozen:
+                self.kills.append((time.time(), node.name, "SIGSTOP"))
+            node.redis.send_signal(signal.SIGSTOP if frozen else signal.SIGCONT)
+
     def end_redis(self, node, sig=signal.SIGKILL):
         if node.redis and node.redis.poll() is None:
             node.redis.send_signal(sig)
@@ -390,7 +402,8 @@ class Lab:
         if not os.access(binary, os.X_OK):
             raise LabError(f"{binary} missing: this build has no redis_watch")
         node.watch = subprocess.Popen(
-            ["ip", "netns", "exec", node.ns, binary, "--config", node.toolkit_conf,
+            ["ip", "netns", "exec", node.ns, *self.as_script_user(), binary, "--config",
+             node.toolkit_conf,
              "--track-file", node.track_file, "--log-file", node.toolkit_log],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(node.dir, "watch.stderr"), "ab"), start_new_session=True)
@@ -402,13 +415,21 @@ class Lab:
                                f"{node.dir}/watch.stderr")
             time.sleep(0.02)
 
+    def as_script_user(self):
+        """Command prefix that drops to the hooks' user, as the package's
+        unit runs redis_watch and an operator runs redis_switchover: the
+        state dir trusts its owner (or root's own dirs) only."""
+        pw = pwd.getpwnam(self.script_user)
+        return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", "--"]
+
     def run_switchover(self, node, peer, timeout=60):
         """redis_switchover on NODE (the VIP holder) towards PEER, as an
         operator runs it: the node's toolkit.conf and keepalived.conf."""
         binary = os.path.join(self.bindir, "redis_switchover")
         if not os.access(binary, os.X_OK):
             raise LabError(f"{binary} missing: this build has no redis_switchover")
-        res = run(["ip", "netns", "exec", node.ns, binary, "--config", node.toolkit_conf,
+        res = run(["ip", "netns", "exec", node.ns, *self.as_script_user(), binary, "--config",
+                   node.toolkit_conf,
                    "--keepalived-conf", node.ka_conf, "127.0.0.1", network.HOSTS[peer.name][1],
                    str(REDIS_PORT)], check=False, timeout=timeout)
         with open(os.path.join(node.dir, "switchover.log"), "a") as f:

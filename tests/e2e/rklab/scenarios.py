@@ -406,7 +406,7 @@ def sc_freeze(lab):
     m, o = start_under_load(lab)
     lab.phase(f"SIGSTOP the master's Redis (node {m.name}) for 15 s")
     t = time.time()
-    lab.kill_redis(m, signal.SIGSTOP)
+    lab.freeze_redis(m)
     try:
         snap = lab.wait_for(lambda s: o.name in s.vip, 15, f"the VIP to move to node {o.name}",
                             since=t)
@@ -418,7 +418,7 @@ def sc_freeze(lab):
         time.sleep(max(0.0, 15 - (time.time() - t)))
     finally:
         lab.phase(f"SIGCONT node {m.name}'s Redis")
-        m.redis.send_signal(signal.SIGCONT)
+        lab.freeze_redis(m, frozen=False)
     t_cont = time.time()
     since = lab.wait_converged(timeout=60, holder=o.name, since=t_cont)
     res["rejoin_s"] = round(since.t - t_cont, 2)

@@ -1,0 +1,188 @@
+// redis_status --prometheus and --textfile: the Prometheus text format
+// (exposition format 0.0.4), one HELP and TYPE line per family, and the
+// textfile collector's atomic write.
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "rk/errors.hpp"
+#include "rk/status.hpp"
+#include "rk/track_file.hpp"
+
+namespace rk {
+namespace {
+
+// Label values escape backslash, double quote and newline.
+std::string label_value(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// The help text of each family the toolkit writes; a family from the
+// metrics file that is not listed gets a generic one.
+struct Family {
+  const char* name;
+  const char* type;
+  const char* help;
+};
+constexpr Family kFamilies[] = {
+    {"redis_keepalived_transitions_total", "counter",
+     "keepalived transitions recorded by the hooks, by state"},
+    {"redis_keepalived_hook_runs_total", "counter", "hook runs, by hook and verdict"},
+    {"redis_keepalived_last_hook_exit_code", "gauge", "exit code of each hook's last run"},
+    {"redis_keepalived_last_hook_duration_seconds", "gauge", "duration of each hook's last run"},
+    {"redis_keepalived_sync_wait_seconds", "gauge",
+     "duration of the last sync-wait before promotion (redis_master's run)"},
+    {"redis_keepalived_split_brain_detected", "gauge",
+     "1 when the last notify hook found two masters with diverged histories"},
+    {"redis_keepalived_split_brain_detected_total", "counter",
+     "split brains found by the notify hooks"},
+};
+
+const Family* family_of(const std::string& name) {
+  for (const Family& family : kFamilies)
+    if (name == family.name) return &family;
+  return nullptr;
+}
+
+class Exposition {
+ public:
+  void sample(const std::string& name, const char* type, const char* help,
+              const std::string& labels, double value) {
+    if (name != last_family_) {
+      out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+      last_family_ = name;
+    }
+    out_ += labels.empty() ? fmt::format("{} {}\n", name, value)
+                           : fmt::format("{}{{{}}} {}\n", name, labels, value);
+  }
+  std::string text() const { return out_; }
+
+ private:
+  std::string out_;
+  std::string last_family_;
+};
+
+// The replication figures of one node, named as redis_exporter names them.
+void node_samples(Exposition& out, const char* node, const NodeStatus& status) {
+  std::string base = fmt::format("node=\"{}\",addr=\"{}\"", node, label_value(status.address));
+  out.sample("redis_up", "gauge", "1 when the node answered INFO", base, status.state ? 1 : 0);
+}
+
+void replication_samples(Exposition& out,
+                         const std::vector<std::pair<const char*, const NodeStatus*>>& nodes) {
+  auto each = [&](const char* name, const char* help, auto value_of) {
+    for (const auto& [node, status] : nodes) {
+      if (!status->state) continue;
+      std::optional<double> value = value_of(*status->state);
+      if (!value) continue;
+      out.sample(name, "gauge", help,
+                 fmt::format("node=\"{}\",addr=\"{}\"", node, label_value(status->address)),
+                 *value);
+    }
+  };
+  each("redis_connected_slaves", "replicas connected to the node",
+       [](const RedisState& s) -> std::optional<double> { return s.connected_slaves; });
+  each("redis_master_repl_offset", "the node's replication offset",
+       [](const RedisState& s) -> std::optional<double> {
+         return static_cast<double>(s.master_repl_offset);
+       });
+  each("redis_slave_repl_offset", "the offset a replica has applied",
+       [](const RedisState& s) -> std::optional<double> {
+         if (s.is_master()) return std::nullopt;
+         return static_cast<double>(s.slave_repl_offset);
+       });
+  each("redis_master_link_up", "1 when a replica's link to its master is up",
+       [](const RedisState& s) -> std::optional<double> {
+         if (s.is_master()) return std::nullopt;
+         return s.link_up ? 1 : 0;
+       });
+  each("redis_master_sync_in_progress", "1 while a replica's full sync runs",
+       [](const RedisState& s) -> std::optional<double> {
+         if (s.is_master()) return std::nullopt;
+         return s.sync_in_progress ? 1 : 0;
+       });
+  for (const char* name :
+       {"redis_connected_slave_lag_seconds", "redis_connected_slave_offset_bytes"}) {
+    bool lag = std::strcmp(name, "redis_connected_slave_lag_seconds") == 0;
+    for (const auto& [node, status] : nodes) {
+      if (!status->state) continue;
+      for (const ReplicaEntry& replica : status->state->replicas)
+        out.sample(name, "gauge",
+                   lag ? "seconds since each replica's last ACK, as the master sees it"
+                       : "offset each replica has acknowledged, as the master sees it",
+                   fmt::format("node=\"{}\",slave_ip=\"{}\",slave_port=\"{}\",slave_state=\"{}\"",
+                               node, label_value(replica.ip), replica.port,
+                               label_value(replica.state)),
+                   static_cast<double>(lag ? replica.lag : replica.offset));
+    }
+  }
+  for (const auto& [node, status] : nodes) {
+    if (!status->state) continue;
+    const RedisState& s = *status->state;
+    out.sample("redis_instance_info", "gauge", "the node's role and server version",
+               fmt::format("node=\"{}\",addr=\"{}\",role=\"{}\",redis_version=\"{}\"", node,
+                           label_value(status->address), s.is_master() ? "master" : "slave",
+                           label_value(s.redis_version)),
+               1);
+  }
+}
+
+}  // namespace
+
+std::string render_prometheus(const StatusReport& report) {
+  Exposition out;
+  // The hooks' counters and gauges, grouped by family (the map is sorted
+  // by "name{labels}", so a family's samples are adjacent).
+  for (const auto& [sample, value] : report.metrics) {
+    std::string name = sample.substr(0, sample.find('{'));
+    std::string labels;
+    size_t open = sample.find('{');
+    if (open != std::string::npos && sample.back() == '}')
+      labels = sample.substr(open + 1, sample.size() - open - 2);
+    const Family* family = family_of(name);
+    out.sample(name, family ? family->type : "gauge",
+               family ? family->help : "a figure recorded by the hooks", labels, value);
+  }
+  out.sample("redis_keepalived_holds_vip", "gauge",
+             "1 when this node's last keepalived transition is MASTER", "",
+             report.holds_vip() ? 1 : 0);
+  if (report.health_age_s >= 0)
+    out.sample("redis_keepalived_check_age_seconds", "gauge",
+               "seconds since redis_check last ran (keepalived runs it every interval)", "",
+               static_cast<double>(report.health_age_s));
+  out.sample("redis_keepalived_watcher_up", "gauge", "1 while redis_watch's heartbeat is fresh", "",
+             report.watcher_running() ? 1 : 0);
+  if (!report.maintenance_file.empty() && report.maintenance_value)
+    out.sample("redis_keepalived_maintenance", "gauge",
+               "1 when the maintenance track_file keeps this node out of the election", "",
+               *report.maintenance_value != 0 ? 1 : 0);
+  long long bytes = 0;
+  for (const KeptCopy& copy : report.copies) bytes += copy.bytes;
+  out.sample("redis_keepalived_kept_copies", "gauge",
+             "datasets kept in the copy dir before a resync discarded writes", "",
+             static_cast<double>(report.copies.size()));
+  out.sample("redis_keepalived_kept_copies_bytes", "gauge", "bytes of the kept copies", "",
+             static_cast<double>(bytes));
+  std::vector<std::pair<const char*, const NodeStatus*>> nodes{{"local", &report.local}};
+  if (report.peer) nodes.emplace_back("peer", &*report.peer);
+  for (const auto& [node, status] : nodes) node_samples(out, node, *status);
+  replication_samples(out, nodes);
+  return out.text();
+}
+
+void write_textfile(const std::string& dir, const std::string& text) {
+  // The temp name ends in .tmp: node_exporter reads only *.prom.
+  replace_file(dir + "/redis_keepalived.prom", text);
+}
+
+}  // namespace rk
