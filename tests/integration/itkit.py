@@ -27,7 +27,7 @@ from rediskit import (FakeServer, RedisReplyError, RedisServer, Resp,  # noqa: E
                       wait_until)
 
 TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop",
-         "redis_status", "redis_watch")
+         "redis_status", "redis_watch", "redis_switchover")
 SKIP_EXIT = 77
 
 # Slack on top of a deadline for process start-up and exit on a busy machine.
