@@ -33,7 +33,7 @@ LOCK_FILE = "/run/rklab.lock"
 TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop")
 # Tools some scenarios use; a build from before them (a baseline) runs the
 # others.
-OPTIONAL_TOOLS = ("redis_watch", "redis_switchover")
+OPTIONAL_TOOLS = ("redis_watch", "redis_switchover", "redis_status")
 
 
 # Valkey 8 logs the replication events with "primary" where Redis 7 says
@@ -261,7 +261,8 @@ class Lab:
                 raise LabError(f"{path} missing after install ({how})")
         # A build from before kept copies (a baseline in bench/) refuses the
         # sample's copy-dir key: the lab leaves it out for such a build.
-        help_text = run([os.path.join(bindir, "redis_status"), "--help"], check=False).stdout
+        status = os.path.join(bindir, "redis_status")
+        help_text = run([status, "--help"], check=False).stdout if os.path.exists(status) else ""
         self.keys_unknown_to_build = {key for key in ("copy-dir", "maintenance-file")
                                       if f"--{key}" not in help_text}
         # enable_script_security: keepalived runs a script only if every
