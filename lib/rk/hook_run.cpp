@@ -155,23 +155,23 @@ void HookRun::check_fencing_allowed() {
   }
 }
 
-void HookRun::apply_fence(Connection& connection, const FencePlan& given, const char* which) {
+void HookRun::apply_fence(Connection& connection, const FencePlan& plan, const char* which) {
   if (!options_.fence_writes && options_.witness_endpoints.empty()) return;
   // With --witness alone the hooks own min-replicas-to-write too: redis_check
   // raises it on a master cut off from the network, and a promotion starts
   // unfenced.
-  FencePlan plan = options_.fence_writes
-                       ? given
-                       : FencePlan{0,
-                                   "--witness without --fence-writes: unfenced while the "
-                                   "node reaches its peer or a witness"};
+  FencePlan effective = options_.fence_writes
+                            ? plan
+                            : FencePlan{0,
+                                        "--witness without --fence-writes: unfenced while the "
+                                        "node reaches its peer or a witness"};
   try {
     act(connection,
         {"CONFIG", "SET", "min-replicas-max-lag", std::to_string(options_.fence_max_lag.count())});
-    act(connection,
-        {"CONFIG", "SET", "min-replicas-to-write", std::to_string(plan.min_replicas_to_write)});
+    act(connection, {"CONFIG", "SET", "min-replicas-to-write",
+                     std::to_string(effective.min_replicas_to_write)});
     log_.info("{} fence: min-replicas-to-write {} (min-replicas-max-lag {} s): {}", which,
-              plan.min_replicas_to_write, options_.fence_max_lag.count(), plan.reason);
+              effective.min_replicas_to_write, options_.fence_max_lag.count(), effective.reason);
   } catch (const RedisError& error) {
     log_.warning("{} fence not set: {}", which, error.what());
   }

@@ -32,7 +32,7 @@ constexpr Range fence_max_lag_s{1, 60};
 constexpr Range watch_interval_ms{10, 10000};
 constexpr Range switchover_timeout_ms{100, 600000};
 constexpr Range copy_keep_count{1, 1000};
-constexpr Range copy_keep_mb{0, 16 * 1024 * 1024};
+constexpr Range copy_keep_mb{0, 16LL * 1024 * 1024};
 constexpr Range copy_timeout_s{1, 86400};
 constexpr Range port{1, 65535};
 }  // namespace limits

@@ -76,7 +76,7 @@ class Switchover {
     return ExitCode::failure;
   }
 
-  std::string recorded_transition() {
+  std::string recorded_transition() const {
     try {
       InstanceState state(options_.state_dir, options_.instance, InstanceState::Access::read_only);
       return record_field(state.read_record(), "state");
