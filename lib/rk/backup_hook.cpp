@@ -30,12 +30,12 @@ const char* action_name(BackupAction action) {
 // sent, so that none it acknowledges in between is discarded unseen. The
 // VIP then follows: the peer's redis_check gives it up (decide_vip_holder).
 // Returns nullopt when the paused peer no longer loses the comparison.
-std::optional<ExitCode> demote_peer(HookRun& run, const RedisState& local) {
+std::optional<ExitCode> demote_peer(HookRun& run, const RedisState& local, const RedisState& peer) {
   std::optional<WritePause> pause;
   try {
-    if (!pause_peer_writes(run, pause)) return std::nullopt;  // -BUSY: next round
+    if (!pause_peer_writes(run, pause, peer)) return std::nullopt;  // -BUSY: next round
   } catch (const PeerPauseRefused& refused) {
-    return run.stop_unchanged(Verdict::peer_denied, refused.what);
+    return run.stop_unchanged(refused.verdict, refused.what);
   }
   RedisState paused = read_info(*run.peer());
   std::optional<HealComparison> heal = compare_after_fork(local, paused);
@@ -118,7 +118,7 @@ ExitCode run_backup_steps(HookRun& run) {
           break;
         case BackupAction::demote_peer:
           run.note_split_brain();
-          if (std::optional<ExitCode> done = demote_peer(run, *local)) return *done;
+          if (std::optional<ExitCode> done = demote_peer(run, *local, *peer.state)) return *done;
           break;
         case BackupAction::stop_peer_denied:
           return run.stop_unchanged(Verdict::peer_denied, decision.reason);

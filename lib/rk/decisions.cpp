@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include <fmt/format.h>
 
@@ -282,6 +283,18 @@ bool caught_up_with(const RedisState& local, const RedisState& paused_peer) {
 bool keep_verifying(std::chrono::milliseconds paused_for, std::chrono::milliseconds pause_window,
                     bool link_up) {
   return link_up && paused_for < pause_window * 3 / 4;
+}
+
+std::optional<std::string> write_pause_unsupported(const RedisState& server) {
+  if (server.server_name == "valkey") return std::nullopt;  // forked from Redis 7.2
+  int major = 0;
+  int minor = 0;
+  if (std::sscanf(server.redis_version.c_str(), "%d.%d", &major, &minor) != 2) return std::nullopt;
+  if (major > 6 || (major == 6 && minor >= 2)) return std::nullopt;
+  return fmt::format(
+      "the peer runs Redis {}, older than 6.2: it has no CLIENT PAUSE WRITE, so its writes cannot "
+      "be held while the hooks compare offsets; nothing was changed. Upgrade it to 6.2 or later",
+      server.redis_version);
 }
 
 SyncTimeoutAction decide_on_sync_timeout(const RedisState& local, bool promote_requested) {

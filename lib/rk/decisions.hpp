@@ -186,6 +186,13 @@ bool caught_up_with(const RedisState& local, const RedisState& paused_peer);
 bool keep_verifying(std::chrono::milliseconds paused_for, std::chrono::milliseconds pause_window,
                     bool link_up);
 
+// Why `server` cannot hold its writes with CLIENT PAUSE <ms> WRITE, which
+// the final comparison before a promotion and a repoint rely on: Redis
+// before 6.2 has no WRITE mode (only CLIENT PAUSE of every client, which
+// also stops the replication the comparison reads). nullopt when it can
+// (Redis 6.2+, Valkey, or a version INFO does not say).
+std::optional<std::string> write_pause_unsupported(const RedisState& server);
+
 // What redis_master does when --sync-timeout runs out.
 enum class SyncTimeoutAction {
   stay_replica,    // the default: the peer still holds the data

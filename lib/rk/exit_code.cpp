@@ -19,6 +19,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::local_unreachable: return "local-unreachable";
     case Verdict::peer_denied: return "peer-denied";
     case Verdict::peer_is_local: return "peer-is-local";
+    case Verdict::peer_too_old: return "peer-too-old";
     case Verdict::replicating: return "replicating";
     case Verdict::peer_demoted: return "peer-demoted";
     case Verdict::copy_failed: return "copy-failed";
@@ -46,6 +47,7 @@ ExitCode exit_code_of(Verdict verdict) {
     case Verdict::local_unreachable:
     case Verdict::peer_denied:
     case Verdict::peer_is_local:
+    case Verdict::peer_too_old:
     case Verdict::copy_failed:
     case Verdict::backup_timeout:
     case Verdict::no_peer:

@@ -29,6 +29,7 @@ enum class Verdict {
   local_unreachable,    // the local Redis never answered
   peer_denied,          // the peer refused AUTH, INFO or CLIENT PAUSE; nothing was changed
   peer_is_local,        // --peer leads to the local Redis itself; nothing was changed
+  peer_too_old,         // the peer has no CLIENT PAUSE WRITE (Redis < 6.2); nothing was changed
   replicating,          // redis_backup: replicating the peer with the link up
   peer_demoted,         // redis_backup: this node holds the newer history; the peer replicates it
   copy_failed,          // a resync would discard writes and their copy could not be made;

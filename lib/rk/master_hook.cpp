@@ -74,10 +74,10 @@ class MasterHook {
           break;
         case MasterAction::verify_and_promote:
           try {
-            if (verify_and_promote())
+            if (verify_and_promote(*peer.state))
               return run_.finish(Verdict::promoted, "caught up with the peer");
           } catch (const PeerPauseRefused& refused) {
-            return run_.stop_unchanged(Verdict::peer_denied, refused.what);
+            return run_.stop_unchanged(refused.verdict, refused.what);
           }
           break;
         case MasterAction::stop_peer_denied:
@@ -112,9 +112,9 @@ class MasterHook {
   // still, so an applied offset that reaches it proves this node has every
   // write the peer acknowledged. Returns false, with the peer unpaused, if
   // the replica does not get there within most of the pause window.
-  bool verify_and_promote() {
+  bool verify_and_promote(const RedisState& peer) {
     std::optional<WritePause> pause;
-    if (!pause_peer_writes(run_, pause)) return false;  // -BUSY: try again next round
+    if (!pause_peer_writes(run_, pause, peer)) return false;  // -BUSY: try again next round
     RedisState paused_peer = read_info(*run_.peer());
     const std::chrono::milliseconds poll = std::min(options_.poll, std::chrono::milliseconds(5));
     for (;;) {

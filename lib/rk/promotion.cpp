@@ -50,7 +50,9 @@ void WritePause::release() {
   }
 }
 
-bool pause_peer_writes(HookRun& run, std::optional<WritePause>& pause) {
+bool pause_peer_writes(HookRun& run, std::optional<WritePause>& pause, const RedisState& peer) {
+  if (auto too_old = write_pause_unsupported(peer))
+    throw PeerPauseRefused{*too_old, Verdict::peer_too_old};
   try {
     pause.emplace(run.log(), run.peer(), "peer", run.options().pause);
     return true;

@@ -53,12 +53,15 @@ class WritePause {
 // it, so the hook stops and says so.
 struct PeerPauseRefused {
   std::string what;  // the refusal and how to fix it, for the log
+  Verdict verdict = Verdict::peer_denied;
 };
 
 // Holds the peer's writes in `pause`. Returns false when the peer answered
 // with a transient error (-BUSY and the like: try again next round); throws
 // PeerPauseRefused when it denies the command, RedisError when the call fails.
-bool pause_peer_writes(HookRun& run, std::optional<WritePause>& pause);
+// `peer` is the peer's last INFO: a server too old for CLIENT PAUSE WRITE
+// is refused before anything is sent (PeerPauseRefused, peer-too-old).
+bool pause_peer_writes(HookRun& run, std::optional<WritePause>& pause, const RedisState& peer);
 
 // Before a resync that discards writes only `which` ("local" or "peer")
 // holds (`need`, from copy_before_replacing): keeps a copy of that server's

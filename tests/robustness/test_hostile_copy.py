@@ -32,7 +32,7 @@ PSYNC = {
 }
 
 
-class HostileCopyTest(HostileTestCase):
+class CopyCase(HostileTestCase):
 
     def split_local(self):
         """A real master promoted from a history (replid R, fork at F) that
@@ -47,9 +47,9 @@ class HostileCopyTest(HostileTestCase):
         fork = int(local.info("replication")["second_repl_offset"]) - 1
         return local, info["master_replid"], fork
 
-    def fake_peer(self, replid, fork, psync, mode):
+    def fake_peer(self, replid, fork, psync, mode, version="7.0.15"):
         """A master of history REPLID with 100 bytes of writes after FORK."""
-        peer_info = ("# Server\r\nredis_version:7.0.15\r\nrun_id:" + "f" * 40 + "\r\n"
+        peer_info = (f"# Server\r\nredis_version:{version}\r\nrun_id:" + "f" * 40 + "\r\n"
                      "# Persistence\r\nloading:0\r\n"
                      "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
                      f"master_replid:{replid}\r\n"
@@ -71,6 +71,25 @@ class HostileCopyTest(HostileTestCase):
         self.assertIn("keeping a copy of the peer Redis's dataset", r.log)
         leftovers = os.listdir(self.copy_dir) if os.path.isdir(self.copy_dir) else []
         self.assertEqual(leftovers, [], "a partial copy was left behind")
+        self.assert_role(local, "master")
+        self.assertEqual(self.dbsize(local), 350)
+
+
+class HostileCopyTest(CopyCase):
+    """One test per PSYNC answer in PSYNC (added below)."""
+
+
+class OldPeerTest(CopyCase):
+    """A peer older than Redis 6.2 has no CLIENT PAUSE WRITE: the hook that
+    would hold its writes refuses at once, before sending anything."""
+
+    def test_redis_6_0_is_refused(self):
+        local, replid, fork = self.split_local()
+        peer = self.fake_peer(replid, fork, b"-ERR unused\r\n", "map", version="6.0.16")
+        r = self.run_tool("redis_backup", *self.hook_args(local.port, peer.port, TIMEOUT_MS),
+                          "--sync-timeout", "5", "--backup-grace", "0", timeout=BOUND + 10)
+        self.assert_bounded(r, 1, 1 + MARGIN, r"Redis 6\.0\.16, older than 6\.2", "peer-too-old")
+        self.assertNotIn("keeping a copy", r.log)
         self.assert_role(local, "master")
         self.assertEqual(self.dbsize(local), 350)
 

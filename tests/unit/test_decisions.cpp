@@ -796,3 +796,19 @@ TEST_CASE("switchover_caught_up: every write up to the paused offset", "[decisio
   peer.link_up = false;
   CHECK_FALSE(switchover_caught_up(peer, replid_a, 100));
 }
+
+TEST_CASE("write_pause_unsupported: Redis before 6.2 only", "[decisions]") {
+  RedisState server = master(replid_a, 10, 5);
+  for (const char* old : {"6.0.16", "6.1.9", "5.0.14", "4.0.0"}) {
+    server.redis_version = old;
+    REQUIRE(write_pause_unsupported(server));
+    CHECK_THAT(*write_pause_unsupported(server), Catch::Contains("older than 6.2"));
+  }
+  for (const char* fine : {"6.2.0", "6.2.14", "7.0.15", "10.1.0", "", "garbled"}) {
+    server.redis_version = fine;
+    CHECK_FALSE(write_pause_unsupported(server));
+  }
+  server.redis_version = "7.2.4";
+  server.server_name = "valkey";
+  CHECK_FALSE(write_pause_unsupported(server));
+}
