@@ -4,10 +4,15 @@ import platform
 import re
 import shutil
 
-from .common import BENCH, REPO, TOOLS, BenchError, first_line, log, run
+from rediskit import SERVER
+
+from .common import BENCH, REPO, TOOLS, BenchError, first_line, log, run, server
 
 
-def build(args):
+def build(args, tmp):
+    """Returns the bin dir, the cpu_per_run launcher, the build type and the
+    dynamically linked redis_check (or None). With --bin-dir, the tools come
+    from that dir and the launcher is compiled into TMP."""
     bdir = args.build_dir
     if not args.no_build:
         if not os.path.exists(os.path.join(bdir, "CMakeCache.txt")):
@@ -15,11 +20,11 @@ def build(args):
             run(["cmake", "-S", REPO, "-B", bdir, "-DCMAKE_BUILD_TYPE=Release"])
         log(f"building {bdir}")
         run(["cmake", "--build", bdir, "-j", str(os.cpu_count() or 2)], timeout=1800)
-    bindir = os.path.join(bdir, "bin")
+    bindir = args.bin_dir or os.path.join(bdir, "bin")
     for tool in TOOLS:
         if not os.access(os.path.join(bindir, tool), os.X_OK):
             raise BenchError(f"{bindir}/{tool} missing: build first or drop --no-build")
-    launcher = os.path.join(bdir, "bench", "cpu_per_run")
+    launcher = os.path.join(tmp if args.bin_dir else bdir, "bench", "cpu_per_run")
     src = os.path.join(BENCH, "cpu_per_run.c")
     if not os.path.exists(launcher) or os.path.getmtime(launcher) < os.path.getmtime(src):
         os.makedirs(os.path.dirname(launcher), exist_ok=True)
@@ -51,7 +56,7 @@ def build(args):
     return bindir, launcher, build_type, variant
 
 
-def machine(build_type):
+def machine(build_type, bin_dir=None):
     model = "?"
     try:
         for line in open("/proc/cpuinfo"):
@@ -67,12 +72,17 @@ def machine(build_type):
         "nproc": os.cpu_count(),
         "cpu": model,
         "kernel": f"{platform.system()} {platform.release()}",
-        "redis": first_line(["redis-server", "--version"]),
+        # The server every part started (RK_SERVER, as in the tests).
+        "server": f"{SERVER} ({'RK_SERVER' if os.environ.get('RK_SERVER') else 'default'}): "
+                  f"{first_line([server(), '--version'])}",
+        "server_path": server(),
+        "client": first_line([shutil.which("redis-cli") or "redis-cli", "--version"]),
         "keepalived": first_line([shutil.which("keepalived") or "/usr/sbin/keepalived",
                                   "--version"]),
         "compiler": first_line(["c++", "--version"]),
         "build": f"{build_type}, commit {commit or '?'}"
-                 + (" with uncommitted changes" if dirty else ""),
+                 + (" with uncommitted changes" if dirty else "")
+                 + (" (the tools from --bin-dir)" if bin_dir else ""),
         "loadavg_start": open("/proc/loadavg").read().split()[:3],
     }
 

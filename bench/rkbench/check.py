@@ -1,16 +1,34 @@
 """Part check: CPU and wall time of one health check against redis-cli PING,
-the classic bash check and /bin/true; instructions (callgrind); ldd."""
+the classic bash check and /bin/true, passing and failing (closed port);
+over TLS, redis_check --tls against redis-cli --tls PING on a TLS-only
+server; instructions (callgrind); ldd."""
 import os
 import re
 import secrets
 import shutil
 import subprocess
 
+import rediskit
 from rediskit import free_port
 import samples
 
 from .common import (CLASSIC, TOOLS, BenchError, fmt, log, median, ratio, redis_server, run,
                      stop)
+
+try:
+    import tlskit
+except ImportError:  # tests/support without the TLS certificates helper
+    tlskit = None
+
+# Each group's reference row: "check" rows (a passing check) and "fail" rows
+# (a closed port) are compared with redis-cli PING in the same state, "tls"
+# and "tls-fail" rows with redis-cli --tls PING, "start" rows (no check at
+# all) with /bin/true.
+REFS = {"check": "redis-cli PING", "fail": "redis-cli PING, closed port",
+        "tls": "redis-cli --tls PING", "tls-fail": "redis-cli --tls PING, closed port",
+        "start": "/bin/true"}
+TLS_CHECK = "redis_check --tls --cacert CA HOST PORT"
+TLS_CHECK_CLOSED = "redis_check --tls, closed port"
 
 
 def cpu_per_run(launcher, n, argv, env):
@@ -54,19 +72,77 @@ def shared_objects(path):
     return f"{len(libs)}: " + ", ".join(os.path.basename(x) for x in libs)
 
 
+def tls_server(root):
+    """A TLS-only server (port 0, tls-port P; no client certificate asked)
+    with certificates from tests/support/tlskit.py: (server, CA file, None),
+    or (None, None, why not)."""
+    if tlskit is None:
+        return None, None, "tests/support/tlskit.py is missing"
+    if not hasattr(rediskit, "TlsClient"):
+        return None, None, "tests/support/rediskit.py has no TLS support (TlsClient)"
+    if not shutil.which(tlskit.OPENSSL):
+        return None, None, "the openssl command-line tool is missing"
+    certs = os.path.join(root, "certs")
+    os.makedirs(certs, mode=0o700)
+    try:
+        ca = tlskit.make_ca(certs)
+        cert = tlskit.make_server_cert(certs, ca)
+    except (OSError, subprocess.SubprocessError, tlskit.OpenSSLError) as exc:
+        return None, None, f"no certificates: {exc}"
+    # RedisServer writes port 0 and tls-port itself (it picks the port).
+    extra = [line for line in tlskit.server_config(0, cert, ca, auth_clients="no")
+             if not line.startswith(("port ", "tls-port "))]
+    try:
+        srv = redis_server(root, "redis-tls", extra, tls=rediskit.TlsClient(ca=ca.cert))
+    except BenchError as exc:
+        return None, None, f"no TLS server: {exc}"
+    return srv, ca.cert, None
+
+
 def part_check(ctx):
     bindir, tmp = ctx["bindir"], ctx["tmp"]
     root = os.path.join(tmp, "check")
     os.makedirs(root, mode=0o700)
     password = secrets.token_hex(16)
     srv = redis_server(root, "redis", samples.acl_users(password))
+    tls_srv = None
     try:
-        return check_runs(ctx, srv, root, password, bindir)
+        tls_srv, tls_ca, tls_missing = tls_server(root)
+        if tls_missing:
+            log(f"check: no TLS rows: {tls_missing}")
+        return check_runs(ctx, srv, root, password, bindir, (tls_srv, tls_ca, tls_missing))
     finally:
         stop(srv)
+        if tls_srv:
+            stop(tls_srv)
 
 
-def check_runs(ctx, srv, root, password, bindir):
+def tls_commands(rc, cli, tls_srv, ca, closed, state, env):
+    """The TLS rows, or ([], why not) when a TLS check cannot run here (the
+    tools or redis-cli without TLS)."""
+    tport = str(tls_srv.port)
+    commands = [
+        (TLS_CHECK, [rc, "--tls", "--cacert", ca, "127.0.0.1", tport, "--state-dir", state],
+         "tls"),
+        ("redis-cli --tls PING",
+         [cli, "--tls", "--cacert", ca, "-h", "127.0.0.1", "-p", tport, "PING"], "tls"),
+        (TLS_CHECK_CLOSED,
+         [rc, "--tls", "--cacert", ca, "127.0.0.1", closed, "--state-dir", state], "tls-fail"),
+        ("redis-cli --tls PING, closed port",
+         [cli, "--tls", "--cacert", ca, "-h", "127.0.0.1", "-p", closed, "PING"], "tls-fail"),
+    ]
+    for label, argv in ((TLS_CHECK, commands[0][1]), ("redis-cli --tls PING", commands[1][1])):
+        res = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, timeout=30)
+        if res.returncode != 0:
+            name = " ".join(label.split()[:2])
+            log(f"check: no TLS rows: {name} exits {res.returncode}: "
+                f"{res.stderr.strip()[-400:]}")
+            return [], f"{name} exits {res.returncode}"
+    return commands, None
+
+
+def check_runs(ctx, srv, root, password, bindir, tls):
     args = ctx["args"]
     port = str(srv.port)
     rc = os.path.join(bindir, "redis_check")
@@ -87,9 +163,7 @@ def check_runs(ctx, srv, root, password, bindir):
     env = dict(os.environ, CLASSIC_CHECK_LOG=os.path.join(root, "classic-check.log"),
                REDIS_CLI=cli)
     closed = str(free_port())  # nothing listens there: a failing check
-    # (label, argv, group): "check" rows (a passing check) and "fail" rows (a
-    # closed port) are compared with redis-cli PING in the same state,
-    # "start" rows (no check at all) with /bin/true.
+    # (label, argv, group); REFS says what each group is compared with.
     commands = [
         ("redis_check HOST PORT", [rc, "127.0.0.1", port, "--state-dir", state], "check")]
     if ctx.get("dynamic_check"):
@@ -110,10 +184,16 @@ def check_runs(ctx, srv, root, password, bindir):
         ("redis_check --version", [rc, "--version"], "start"),
         ("redis-cli --version", [cli, "--version"], "start"),
     ]
+    tls_srv, tls_ca, tls_missing = tls
+    if tls_srv is not None:
+        more, tls_missing = tls_commands(rc, cli, tls_srv, tls_ca, closed, state, env)
+        commands += more
     for label, argv, group in commands:
         res = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, timeout=30)
-        if (res.returncode == 0) != (group != "fail"):
+        # A failing row must fail as a check fails (1), not as a usage error (2).
+        ok = res.returncode == 0 if "fail" not in group else res.returncode not in (0, 2)
+        if not ok:
             raise BenchError(f"{label} exits {res.returncode} before the benchmark: "
                              f"{res.stderr.strip()[-400:]}")
 
@@ -137,16 +217,22 @@ def check_runs(ctx, srv, root, password, bindir):
         return median([a / b for a, b in zip(per[label][key], per[ref][key]) if b > 0])
 
     rows = []
-    refs = {"check": "redis-cli PING", "fail": "redis-cli PING, closed port",
-            "start": "/bin/true"}
     for label, argv, group in commands:
-        ref = refs[group]
+        ref = REFS[group]
         rows.append({"command": label, "group": group, "argv": argv[:1],
                      "cpu_us": median(per[label]["cpu"]), "wall_us": median(per[label]["wall"]),
                      "cpu_ratio": paired(label, ref, "cpu"),
                      "wall_ratio": paired(label, ref, "wall"), "ref": ref,
                      "failures": per[label]["failures"], "rounds_cpu_us": per[label]["cpu"]})
-    out = {"rounds": rounds, "runs": n, "rows": rows}
+    out = {"rounds": rounds, "runs": n, "rows": rows,
+           "tls": {"available": tls_missing is None,
+                   **({"server_port": tls_srv.port} if tls_srv else {}),
+                   **({"why_not": tls_missing} if tls_missing else {})},
+           # A failing check against a passing one, paired round by round.
+           "fail_vs_pass": {"plain": paired("redis_check, closed port",
+                                            "redis_check HOST PORT", "cpu")}}
+    if tls_missing is None:
+        out["fail_vs_pass"]["tls"] = paired(TLS_CHECK_CLOSED, TLS_CHECK, "cpu")
 
     if shutil.which("valgrind") and not args.no_callgrind:
         log("check: counting instructions with callgrind")
@@ -179,7 +265,7 @@ def report_check(res):
                 cr, wr = r["cpu_ratio"], r["wall_ratio"]
                 if group == "start" and r["group"] != "start":
                     cr = wr = 1.0  # /bin/true itself
-                bad = r["failures"] if r["group"] != "fail" else total - r["failures"]
+                bad = r["failures"] if "fail" not in r["group"] else total - r["failures"]
                 lines.append(f"| {r['command']} | {fmt(r['cpu_us'], 0, ' µs')} | "
                              f"{fmt(r['wall_us'], 0, ' µs')} | {ratio(cr)} | {ratio(wr)} "
                              f"| {bad} |")
@@ -189,6 +275,20 @@ def report_check(res):
     lines = table("check", f"### Check cost: a passing check {head}", "redis-cli PING")
     lines += [""] + table("fail", f"### Check cost: a failing check (closed port) {head}",
                           "redis-cli")
+    tls = res.get("tls", {})
+    if tls.get("available"):
+        lines += [""] + table("tls", "### Check cost over TLS: a passing check, TLS-only server "
+                              f"(port 0, tls-port; CA file only, no client certificate) {head}",
+                              "redis-cli --tls PING")
+        lines += [""] + table("tls-fail", f"### Check cost over TLS: a failing check (closed "
+                              f"port) {head}", "redis-cli --tls")
+    else:
+        lines += ["", "### Check cost over TLS", "",
+                  f"not available: {tls.get('why_not', 'not measured by this run')}"]
+    fvp = res.get("fail_vs_pass", {})
+    if fvp:
+        lines += ["", "A failing redis_check against a passing one, CPU (paired by round): "
+                  + "; ".join(f"{k} {ratio(v)}" for k, v in fvp.items())]
     lines += [""] + table("start", "### Start-up only (nothing connected)", "/bin/true")
     if res.get("instructions"):
         ref = (res["instructions"].get("redis-cli PING") or {}).get("total")
@@ -210,9 +310,24 @@ def report_check(res):
     return "\n".join(lines)
 
 
-def check_target(res):
-    row = next(r for r in res["rows"] if r["command"] == "redis_check HOST PORT")
-    v = row["cpu_ratio"]
-    return ("redis_check CPU <= 0.3x redis-cli PING", ratio(v),
-            v is not None and v <= 0.3)
+def check_targets(res):
+    """(target, measured, met) lines; met is None when not measured."""
+    rows = {r["command"]: r for r in res["rows"]}
+    v = rows["redis_check HOST PORT"]["cpu_ratio"]
+    out = [("redis_check CPU <= 0.3x redis-cli PING", ratio(v), v is not None and v <= 0.3)]
+    tls = res.get("tls", {})
+    label = "TLS: redis_check --tls CPU <= 0.3x redis-cli --tls PING"
+    if tls.get("available"):
+        v = rows[TLS_CHECK]["cpu_ratio"]
+        out.append((label, ratio(v), v is not None and v <= 0.3))
+    else:
+        out.append((label, f"not available: {tls.get('why_not', 'not measured')}", None))
+    fvp = res.get("fail_vs_pass", {})
+    for key, label in (("plain", "failing check CPU <= passing check CPU (redis_check, "
+                                 "closed port vs passing)"),
+                       ("tls", "TLS: failing check CPU <= passing check CPU")):
+        if key in fvp:
+            v = fvp[key]
+            out.append((label, ratio(v), v is not None and v <= 1.0))
+    return out
 

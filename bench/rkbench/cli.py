@@ -6,8 +6,10 @@ ratio: absolute times on a shared machine mean little.
 Parts (--only, comma-separated; all by default):
   check     CPU and wall time of one health check: redis_check against
             redis-cli PING, the classic bash check (bench/classic) and
-            /bin/true, in interleaved rounds against a redis-server started
-            here; the cost before main(); instructions (callgrind); ldd.
+            /bin/true, in interleaved rounds against a server started here;
+            passing and failing (closed port); over TLS too, redis_check
+            --tls against redis-cli --tls PING on a TLS-only server; the
+            cost before main(); instructions (callgrind); ldd.
   sync      sync-wait overhead of redis_master: from the moment the local
             replica has caught up to the moment it accepts writes.
   memory    peak RSS of every tool, of redis-cli PING and of the classic check.
@@ -29,11 +31,18 @@ Parts (--only, comma-separated; all by default):
             priorities 254/253 (the lab's --vrrp-script and --priority
             options set them).
 
+The server: every part (and the lab) runs the server the tests run, named
+by the environment variable RK_SERVER: redis-server by default,
+RK_SERVER=valkey-server for Valkey (a name on PATH or a path). redis-cli is
+the client baseline with either server (they speak the same protocol). The
+server's name and version are in the Machine table and results.json.
+
 Prints Markdown tables on stdout, progress on stderr, and writes every
 figure to results.json in the --out dir. Needs python3, a C compiler, cmake,
-redis-server, redis-cli; /usr/bin/time (package "time") for memory, valgrind
-for the instruction counts, keepalived and iproute2 for failover. As root,
-missing "time" and "valgrind" packages are installed with apt-get.
+the server, redis-cli; the openssl CLI for the TLS rows; /usr/bin/time
+(package "time") for memory, valgrind for the instruction counts,
+keepalived and iproute2 for failover. As root, missing "time" and
+"valgrind" packages are installed with apt-get.
 """
 import argparse
 import json
@@ -46,8 +55,9 @@ import time
 import samples
 
 from .build import build, machine
-from .check import check_target, part_check, report_check
-from .common import REPO, BenchError, Interrupted, install_missing, log, on_signal, stop_all
+from .check import check_targets, part_check, report_check
+from .common import (REPO, BenchError, Interrupted, install_missing, log, on_signal, server,
+                     stop_all)
 from .failover import (DEFAULT_FAILOVER_PROFILES, FAILOVER_PROFILES, failover_targets,
                        part_failover, report_failover)
 from .helpers import helper
@@ -73,6 +83,9 @@ def main(argv):
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"),
                     help="build dir (configured as Release if new); default build-bench/")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
+    ap.add_argument("--bin-dir",
+                    help="take the tools from this dir instead of <build-dir>/bin "
+                         "(implies --no-build; for example a copy of a build's bin/)")
     ap.add_argument("--rounds", type=int, default=7, help="check: interleaved rounds")
     ap.add_argument("--runs", type=int, default=300, help="check: runs per command per round")
     ap.add_argument("--no-callgrind", action="store_true", help="check: skip valgrind")
@@ -107,6 +120,9 @@ def main(argv):
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args(argv)
     args.build_dir = os.path.abspath(args.build_dir)
+    if args.bin_dir:
+        args.bin_dir = os.path.abspath(args.bin_dir)
+        args.no_build = True
     if args.only is None:
         args.only = ",".join(p for p in PARTS if p not in NEEDS_BASELINE or args.baseline_bin)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -127,12 +143,13 @@ def main(argv):
                    if not (os.access(path, os.X_OK) if path else shutil.which(pkg))]
         if missing:
             install_missing(missing)
-        bindir, launcher, build_type, variant = build(args)
+        log(f"server: {server()} (RK_SERVER; redis-server by default), client: redis-cli")
+        bindir, launcher, build_type, variant = build(args, tmp)
         os.makedirs(outdir, exist_ok=True)
         ctx = {"args": args, "bindir": bindir, "launcher": launcher, "tmp": tmp,
                "outdir": outdir, "dynamic_check": variant}
-        results["machine"] = machine(build_type)
-        steps = {"check": (part_check, report_check, lambda r: [check_target(r)]),
+        results["machine"] = machine(build_type, args.bin_dir)
+        steps = {"check": (part_check, report_check, check_targets),
                  "sync": (part_sync, report_sync, lambda r: [sync_target(r)]),
                  "memory": (part_memory, report_memory, lambda r: []),
                  "failover": (part_failover, report_failover, failover_targets),
@@ -158,7 +175,8 @@ def main(argv):
         m = results["machine"]
         print("### Machine\n\n| | |\n|---|---|")
         for key, label in (("nproc", "nproc"), ("cpu", "CPU"), ("kernel", "kernel"),
-                           ("redis", "Redis"), ("keepalived", "keepalived"),
+                           ("server", "server (RK_SERVER)"), ("client", "client baseline"),
+                           ("keepalived", "keepalived"),
                            ("compiler", "compiler"), ("build", "build")):
             print(f"| {label} | {m[key]} |")
         print(f"| load average (1, 5, 15 min) at start / end | {' '.join(m['loadavg_start'])} / "
@@ -169,7 +187,8 @@ def main(argv):
         if targets:
             print("### Targets\n\n| target | measured | met |\n|---|---|---|")
             for label, value, ok in targets:
-                print(f"| {label} | {value} | {'yes' if ok else 'NO'} |")
+                met = "n/a" if ok is None else "yes" if ok else "NO"
+                print(f"| {label} | {value} | {met} |")
         results["targets"] = [{"target": t, "measured": v, "met": ok} for t, v, ok in targets]
         with open(os.path.join(outdir, "results.json"), "w") as f:
             json.dump(results, f, indent=1, sort_keys=True)

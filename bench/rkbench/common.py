@@ -1,5 +1,6 @@
-"""Paths, errors, progress, the processes and redis-servers a run starts (all
-stopped by pid at the end, also on error or signal), and formatting."""
+"""Paths, errors, progress, the server binary, the processes and servers a
+run starts (all stopped by pid at the end, also on error or signal), and
+formatting."""
 import os
 import shutil
 import signal
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from rediskit import RedisServer, stop_process
+from rediskit import RedisServer, missing_server, server_binary, stop_process
 
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(BENCH)
@@ -50,21 +51,32 @@ def spawn(cmd, grace=5.0, **kw):
     return proc
 
 
-def redis_server(root, name, extra=()):
-    """A redis-server (tests/support/rediskit.py) on a free loopback port,
-    in ROOT/NAME with its config file there (CONFIG REWRITE needs one)."""
+def server():
+    """The server binary every part runs, chosen as the tests choose it
+    (tests/support/rediskit.py): RK_SERVER, a name on PATH or a path,
+    redis-server by default. redis-cli stays the client for either server."""
+    path = server_binary()
+    if path is None:
+        raise BenchError(missing_server())
+    return path
+
+
+def redis_server(root, name, extra=(), **kw):
+    """A server (server(): RK_SERVER, redis-server by default; see
+    tests/support/rediskit.py) on a free loopback port, in ROOT/NAME with its
+    config file there (CONFIG REWRITE needs one). KW goes to RedisServer."""
     data_dir = os.path.join(root, name)
     os.makedirs(data_dir, mode=0o700)
+    binary = server()
     for attempt in range(5):
-        srv = RedisServer(extra_config=extra, data_dir=data_dir,
-                          binary=shutil.which("redis-server") or "redis-server")
+        srv = RedisServer(extra_config=extra, data_dir=data_dir, binary=binary, **kw)
         srv.write_config()
         STARTED.append((srv, srv.stop))
         try:
             return srv.start()
         except (RuntimeError, TimeoutError):
             stop(srv)  # port taken meanwhile, or a slow start: try again
-    raise BenchError(f"redis-server did not start; see {data_dir}/redis.log")
+    raise BenchError(f"{os.path.basename(binary)} did not start; see {data_dir}/redis.log")
 
 
 def stop(obj):
