@@ -24,8 +24,9 @@ namespace rk {
 namespace {
 
 // keepalived counts a timed-out check as a failure, but only after its own
-// `timeout`, and it SIGKILLs us ~2 s later. Name resolution is not bounded by
-// hiredis's timeouts, so a real-time timer is the backstop: when it fires,
+// `timeout`, and it SIGKILLs us ~2 s later. Every call is bounded by the
+// deadline (name resolution too), and reading the password file or the
+// state dir is not: a real-time timer is the backstop. When it fires,
 // SIGALRM's default action ends the process, which keepalived also counts
 // as a failure, well before its own timeout.
 void arm_backstop(std::chrono::milliseconds budget) {
@@ -210,17 +211,17 @@ ExitCode run_check(const ToolOptions& given) {
   CheckResult result;
   std::optional<Reply> reply;
   std::string problem;
-  std::optional<Connection> connection;
-  try {
-    connection.emplace(Connection::open(local_connection(options), deadline));
-    reply = connection->command({"PING"}, deadline);
-    if (reply->is_error())
-      problem = reply->text;
-    else if (!reply->is_status("PONG"))
-      problem = fmt::format("reply to PING is not PONG: '{}'", reply->text.substr(0, 80));
-  } catch (const RedisError& error) {
-    problem = error.what();
-  }
+  // The non-throwing calls: a failing check costs what a passing one does.
+  ClientFailure failure;
+  std::optional<Connection> connection =
+      Connection::try_open(local_connection(options), deadline, failure);
+  if (connection) reply = connection->try_command({"PING"}, deadline, failure);
+  if (!reply)
+    problem = failure.message;
+  else if (reply->is_error())
+    problem = reply->text;
+  else if (!reply->is_status("PONG"))
+    problem = fmt::format("reply to PING is not PONG: '{}'", reply->text.substr(0, 80));
   result.passed = ping_means_healthy(reply);
   result.health = result.passed ? "healthy" : "unhealthy";
   result.detail = problem.empty() ? std::string("PONG") : problem;

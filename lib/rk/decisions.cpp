@@ -293,7 +293,8 @@ std::optional<std::string> write_pause_unsupported(const RedisState& server) {
   if (major > 6 || (major == 6 && minor >= 2)) return std::nullopt;
   return fmt::format(
       "the peer runs Redis {}, older than 6.2: it has no CLIENT PAUSE WRITE, so its writes cannot "
-      "be held while the hooks compare offsets; nothing was changed. Upgrade it to 6.2 or later",
+      "be held while the hooks compare offsets; nothing was changed. Upgrade it to 6.2 or later "
+      "(or let redis_master promote without the pause: --promote-without-pause)",
       server.redis_version);
 }
 

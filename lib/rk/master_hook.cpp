@@ -113,6 +113,8 @@ class MasterHook {
   // write the peer acknowledged. Returns false, with the peer unpaused, if
   // the replica does not get there within most of the pause window.
   bool verify_and_promote(const RedisState& peer) {
+    if (options_.promote_without_pause)
+      if (write_pause_unsupported(peer)) return verify_and_promote_unpaused();
     std::optional<WritePause> pause;
     if (!pause_peer_writes(run_, pause, peer)) return false;  // -BUSY: try again next round
     RedisState paused_peer = read_info(*run_.peer());
@@ -135,6 +137,22 @@ class MasterHook {
                              "not caught up within the pause window; unpausing the peer and "
                              "waiting");
     return false;
+  }
+
+  // --promote-without-pause, for a peer that cannot pause its writes (Redis
+  // before 6.2): the same comparison on one reading of the peer, which can
+  // take writes after it; the log says so.
+  bool verify_and_promote_unpaused() {
+    RedisState peer_now = read_info(*run_.peer());
+    RedisState local = read_info(*run_.local());
+    if (!caught_up_with(local, peer_now)) return false;
+    run_.log().warning(
+        "promoting without pausing the peer's writes (--promote-without-pause: it runs Redis {}, "
+        "which has no CLIENT PAUSE WRITE); writes it accepts after offset {} are not here",
+        peer_now.redis_version, peer_now.master_repl_offset);
+    promotion_.promote("caught up with the unpaused peer");
+    promotion_.finish();
+    return true;
   }
 
   ExitCode sync_timed_out(const RedisState& local, const std::string& last_reason) {

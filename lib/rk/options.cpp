@@ -176,6 +176,7 @@ void validate(ToolOptions& options) {
           "--peer {} is the local Redis itself (--host/--port); give the other node's address",
           options.peer_endpoint->text()));
   }
+  check_tls_options(options.tls);
   if (!options.user.empty() && options.password_file.empty() &&
       options.environment_password.empty())
     throw UsageError(
@@ -199,6 +200,7 @@ ConnectionOptions local_connection(const ToolOptions& options) {
   connection.user = options.user;
   connection.password = options.password;
   connection.renamed_commands = options.renamed_commands;
+  connection.tls = options.tls;
   return connection;
 }
 

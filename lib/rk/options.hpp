@@ -56,6 +56,8 @@ struct ToolOptions {
   std::string syslog_ident;
   std::string syslog_facility = "daemon";
   std::map<std::string, std::string> renamed_commands;
+  // --tls and its files (tls.hpp), for every connection: local Redis and peer.
+  TlsOptions tls;
 
   // Hooks only.
   std::chrono::seconds sync_timeout{120};
@@ -63,6 +65,12 @@ struct ToolOptions {
   std::string announce_host;
   std::chrono::seconds backup_grace{5};
   std::chrono::milliseconds pause{2000};
+  // --promote-without-pause: a peer older than Redis 6.2 has no CLIENT PAUSE
+  // WRITE, so writes it accepts during the final comparison could be lost.
+  // Without this flag such a peer is refused (peer-too-old) and nothing is
+  // changed; with it the comparison is made without the pause and the log
+  // says so.
+  bool promote_without_pause = false;
   std::chrono::milliseconds poll{20};
   // How long redis_master waits for a peer that times out before a node
   // that is not known to be incomplete promotes without it.

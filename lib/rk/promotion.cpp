@@ -147,7 +147,11 @@ void Promotion::finish(std::optional<WritePause>& pause) {
   }
   try {
     Observation peer = run_.observe_peer();
-    if (pause_peer_before_repoint(peer.state, pause.has_value())) {
+    // A peer that cannot pause (accepted by --promote-without-pause) is
+    // repointed without it.
+    bool unpausable = peer.state && run_.options().promote_without_pause &&
+                      write_pause_unsupported(*peer.state).has_value();
+    if (pause_peer_before_repoint(peer.state, pause.has_value() || unpausable)) {
       // Freeze the peer's writes so none land between this check and the
       // repoint: such writes would be discarded by its resync.
       pause.emplace(run_.log(), run_.peer(), "peer", run_.options().pause);

@@ -1,7 +1,6 @@
 #include "rk/reachability.hpp"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,25 +9,26 @@
 #include <cerrno>
 #include <string>
 
+#include "rk/resolve.hpp"
+
 namespace rk {
 namespace {
 
 // A non-blocking connect to `endpoint`'s first address: the socket, or -1
 // when it failed at once (then `refused` says whether the host answered).
-int start_connect(const Endpoint& endpoint, bool& refused) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  std::string port = std::to_string(endpoint.port);
-  if (::getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &found) != 0 || !found) return -1;
-  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd >= 0 && ::connect(fd, found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
+// Name resolution is bounded by `deadline` (resolve.hpp).
+int start_connect(const Endpoint& endpoint, Clock::time_point deadline, bool& refused) {
+  Resolution resolved = resolve_address(endpoint.host, endpoint.port, deadline);
+  if (resolved.addresses.empty()) return -1;
+  const SocketAddress& first = resolved.addresses.front();
+  int fd = ::socket(first.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd >= 0 &&
+      ::connect(fd, reinterpret_cast<const sockaddr*>(&first.address), first.length) != 0 &&
+      errno != EINPROGRESS) {
     refused = errno == ECONNREFUSED;
     ::close(fd);
     fd = -1;
   }
-  ::freeaddrinfo(found);
   return fd;
 }
 
@@ -41,7 +41,7 @@ std::vector<bool> probe_reachable(const std::vector<Endpoint>& endpoints,
   std::vector<std::size_t> index;
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
     bool refused = false;
-    int fd = start_connect(endpoints[i], refused);
+    int fd = start_connect(endpoints[i], deadline, refused);
     if (fd < 0) {
       reached[i] = refused;
       continue;

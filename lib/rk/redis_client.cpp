@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,22 +16,10 @@
 #include <fmt/format.h>
 
 #include "rk/errors.hpp"
+#include "rk/stream.hpp"
 
 namespace rk {
 namespace {
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-  if (ms.count() < 1) ms = std::chrono::milliseconds(1);
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-std::chrono::milliseconds remaining(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return std::max(left, std::chrono::milliseconds(0));
-}
 
 Reply convert(const redisReply& raw) {
   Reply reply;
@@ -123,8 +110,13 @@ Result<ParsedReplies> parse_reply_bytes(std::string_view bytes) {
   return parsed;
 }
 
-Connection::Connection(ContextPtr context, ConnectionOptions options)
-    : context_(std::move(context)), options_(std::move(options)) {}
+Connection::Connection(std::unique_ptr<Stream> stream, ConnectionOptions options)
+    : stream_(std::move(stream)),
+      reader_(redisReaderCreate(), &redisReaderFree),
+      options_(std::move(options)) {
+  if (!reader_) throw std::bad_alloc();
+  bound_array_replies(reader_.get());
+}
 Connection::Connection(Connection&&) noexcept = default;
 Connection& Connection::operator=(Connection&&) noexcept = default;
 Connection::~Connection() = default;
@@ -133,94 +125,62 @@ Connection Connection::open(const ConnectionOptions& options) {
   return open(options, Clock::now() + options.connect_timeout);
 }
 
-namespace {
-
-// The one place where a hiredis error becomes an exception. `saved_errno` is
-// errno as hiredis left it: hiredis 0.14 sets err = REDIS_ERR_IO from errno
-// for every socket failure, including its own connect timeout (ETIMEDOUT)
-// and a blocking read or write that hit SO_RCVTIMEO/SO_SNDTIMEO (EAGAIN).
-[[noreturn]] void throw_hiredis_error(const redisContext& context, int saved_errno,
-                                      const std::string& where, const char* during) {
-  const bool timed_out =
-      context.err == REDIS_ERR_IO && (saved_errno == ETIMEDOUT || saved_errno == EAGAIN ||
-                                      saved_errno == EWOULDBLOCK || saved_errno == EINPROGRESS);
-  if (timed_out) throw TimeoutError(fmt::format("{}: timed out {}", where, during));
-  if (context.err == REDIS_ERR_OOM)
-    throw ProtocolError(fmt::format("{}: reply refused {}: array over {} elements, or no memory",
-                                    where, during, max_array_elements));
-  if (context.err == REDIS_ERR_PROTOCOL)
-    throw ProtocolError(fmt::format("{}: protocol error {}: {}", where, during, context.errstr));
-  throw IoError(fmt::format("{}: {} {}", where, context.errstr, during));
+Connection Connection::open(const ConnectionOptions& options, Clock::time_point deadline) {
+  ClientFailure failure;
+  std::optional<Connection> connection = try_open(options, deadline, failure);
+  if (!connection) failure.raise();
+  return std::move(*connection);
 }
 
-}  // namespace
+std::optional<Connection> Connection::try_open(const ConnectionOptions& options,
+                                               Clock::time_point deadline, ClientFailure& failure) {
+  std::unique_ptr<Stream> stream =
+      Stream::open(options.host, options.port, options.tls, deadline, failure);
+  if (!stream) return std::nullopt;
+  std::optional<Connection> connection(Connection(std::move(stream), options));
+  if (options.password.empty()) return connection;
 
-Connection Connection::open(const ConnectionOptions& options, Clock::time_point deadline) {
-  // redisConnectWithTimeout bounds the TCP connect; name resolution is not
-  // bounded by it (hiredis 0.14), which is why hosts are best given as
-  // addresses.
-  errno = 0;
-  redisContext* raw =
-      redisConnectWithTimeout(options.host.c_str(), options.port, to_timeval(remaining(deadline)));
-  int saved_errno = errno;
-  if (raw == nullptr) throw IoError("cannot allocate a Redis connection");
-  Connection connection(ContextPtr(raw, &redisFree), options);
-  std::string where = fmt::format("{}:{}", options.host, options.port);
-  if (raw->err != 0) throw_hiredis_error(*raw, saved_errno, where, "while connecting");
-  // Backstop for the blocking reads and writes; command() polls with the
-  // real remaining deadline before each of them.
-  redisSetTimeout(raw, to_timeval(options.command_timeout));
-  bound_array_replies(raw->reader);
-
-  if (!options.password.empty()) {
-    std::vector<std::string> auth{"AUTH"};
-    if (!options.user.empty()) auth.push_back(options.user);
-    auth.push_back(options.password);
-    Reply reply = connection.command(auth, deadline);
+  std::vector<std::string> auth{"AUTH"};
+  if (!options.user.empty()) auth.push_back(options.user);
+  auth.push_back(options.password);
+  std::optional<Reply> reply = connection->try_command(auth, deadline, failure);
+  if (!reply) return std::nullopt;
+  if (reply->is_error()) {
     // The message names the user, never the password.
-    if (reply.is_error())
-      throw ReplyError(reply.error_code(),
-                       fmt::format("AUTH as {} at {} refused: {}",
-                                   options.user.empty() ? "default" : options.user, where,
-                                   reply.text));
+    failure = ClientFailure{ClientFailure::Kind::reply,
+                            fmt::format("AUTH as {} at {} refused: {}",
+                                        options.user.empty() ? "default" : options.user,
+                                        connection->stream_->where(), reply->text),
+                            reply->error_code()};
+    return std::nullopt;
   }
   return connection;
 }
 
-void Connection::fail(const char* during) {
-  int saved_errno = errno;
+bool Connection::fail(ClientFailure& failure, ClientFailure cause) {
   broken_ = true;
-  throw_hiredis_error(*context_, saved_errno, fmt::format("{}:{}", options_.host, options_.port),
-                      during);
-}
-
-void Connection::wait_for_socket(short events, Clock::time_point deadline) {
-  for (;;) {
-    auto left = remaining(deadline);
-    if (left.count() <= 0) break;
-    pollfd pfd{context_->fd, events, 0};
-    int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (ready > 0) return;
-    if (ready < 0 && errno != EINTR) {
-      broken_ = true;
-      throw IoError(fmt::format("{}:{}: poll failed: {}", options_.host, options_.port,
-                                std::strerror(errno)));
-    }
-    if (ready == 0) break;
-  }
-  broken_ = true;
-  throw TimeoutError(fmt::format("{}:{}: no reply within {} ms", options_.host, options_.port,
-                                 options_.command_timeout.count()));
+  failure = std::move(cause);
+  return false;
 }
 
 Reply Connection::command(const std::vector<std::string>& argv) {
   return command(argv, Clock::now() + options_.command_timeout);
 }
 
-void Connection::send(const std::vector<std::string>& argv, Clock::time_point deadline) {
+Reply Connection::command(const std::vector<std::string>& argv, Clock::time_point deadline) {
+  ClientFailure failure;
+  std::optional<Reply> reply = try_command(argv, deadline, failure);
+  if (!reply) failure.raise();
+  return std::move(*reply);
+}
+
+bool Connection::send(const std::vector<std::string>& argv, Clock::time_point deadline,
+                      ClientFailure& failure) {
   if (broken_)
-    throw IoError(fmt::format("{}:{}: connection unusable after an earlier error", options_.host,
-                              options_.port));
+    return fail(failure,
+                {ClientFailure::Kind::io,
+                 fmt::format("{}: connection unusable after an earlier error", stream_->where()),
+                 {}});
   if (argv.empty()) throw std::invalid_argument("empty Redis command");
 
   std::vector<const char*> args;
@@ -237,29 +197,62 @@ void Connection::send(const std::vector<std::string>& argv, Clock::time_point de
     args.push_back(argv[i].c_str());
     lengths.push_back(argv[i].size());
   }
-  if (redisAppendCommandArgv(context_.get(), static_cast<int>(args.size()), args.data(),
-                             lengths.data()) != REDIS_OK)
-    fail("while formatting a command");
-
-  int done = 0;
-  while (done == 0) {
-    wait_for_socket(POLLOUT, deadline);
-    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail("while sending");
+  char* formatted = nullptr;
+  int length = redisFormatCommandArgv(&formatted, static_cast<int>(args.size()), args.data(),
+                                      lengths.data());
+  if (length < 0 || formatted == nullptr) throw std::bad_alloc();
+  std::unique_ptr<char, void (*)(char*)> owned(formatted, &redisFreeCommand);
+  if (!stream_->write_all(formatted, static_cast<size_t>(length), deadline, failure)) {
+    broken_ = true;
+    return false;
   }
+  return true;
 }
 
-Reply Connection::command(const std::vector<std::string>& argv, Clock::time_point deadline) {
-  send(argv, deadline);
-  void* raw = nullptr;
+std::optional<Reply> Connection::try_command(const std::vector<std::string>& argv,
+                                             Clock::time_point deadline, ClientFailure& failure) {
+  if (!send(argv, deadline, failure)) return std::nullopt;
+  std::string bytes;
   for (;;) {
-    if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail("while parsing the reply");
-    if (raw != nullptr) break;
-    wait_for_socket(POLLIN, deadline);
-    if (redisBufferRead(context_.get()) != REDIS_OK) fail("while reading");
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader_.get(), &raw) != REDIS_OK) {
+      std::string why =
+          reader_->err == REDIS_ERR_OOM
+              ? fmt::format("array over {} elements, or no memory", max_array_elements)
+              : std::string(reader_->errstr);
+      // TLS records start with 0x15 (alert) or 0x16 (handshake): a TLS port
+      // answering a plain-text client.
+      bool tls_answer = !stream_->tls() && !bytes.empty() && bytes.size() == stream_->received() &&
+                        (bytes[0] == '\x15' || bytes[0] == '\x16');
+      fail(failure,
+           {ClientFailure::Kind::protocol,
+            fmt::format("{}: protocol error while parsing the reply: {}{}", stream_->where(), why,
+                        tls_answer ? " (the server speaks TLS: see --tls)" : ""),
+            {}});
+      return std::nullopt;
+    }
+    if (raw != nullptr) {
+      std::unique_ptr<redisReply, void (*)(void*)> owned(static_cast<redisReply*>(raw),
+                                                         &freeReplyObject);
+      return convert(*owned);
+    }
+    bytes.clear();
+    if (!stream_->read_some(bytes, deadline, failure)) {
+      broken_ = true;
+      // The whole-command deadline, in the words the logs have always used.
+      if (failure.kind == ClientFailure::Kind::timeout)
+        failure.message = fmt::format("{}: no reply within {} ms", stream_->where(),
+                                      options_.command_timeout.count());
+      return std::nullopt;
+    }
+    if (redisReaderFeed(reader_.get(), bytes.data(), bytes.size()) != REDIS_OK) {
+      fail(failure,
+           {ClientFailure::Kind::protocol,
+            fmt::format("{}: protocol error while reading: {}", stream_->where(), reader_->errstr),
+            {}});
+      return std::nullopt;
+    }
   }
-  std::unique_ptr<redisReply, void (*)(void*)> owned(static_cast<redisReply*>(raw),
-                                                     &freeReplyObject);
-  return convert(*owned);
 }
 
 Reply Connection::command_ok(const std::vector<std::string>& argv) {
@@ -277,19 +270,10 @@ Reply Connection::command_ok(const std::vector<std::string>& argv) {
 }
 
 void Connection::read_some(std::string& buffer, Clock::time_point deadline) {
-  char chunk[64 * 1024];
-  for (;;) {
-    wait_for_socket(POLLIN, deadline);
-    ssize_t got = ::read(context_->fd, chunk, sizeof(chunk));
-    if (got > 0) {
-      buffer.append(chunk, static_cast<size_t>(got));
-      return;
-    }
-    if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
-    broken_ = true;
-    throw IoError(fmt::format("{}:{}: {} while reading the copy", options_.host, options_.port,
-                              got == 0 ? "connection closed by the server" : std::strerror(errno)));
-  }
+  ClientFailure failure;
+  if (stream_->read_some(buffer, deadline, failure)) return;
+  broken_ = true;
+  failure.raise();
 }
 
 std::string Connection::read_handshake_line(std::string& buffer, Clock::time_point deadline) {
@@ -326,7 +310,8 @@ RdbSnapshot Connection::fetch_rdb(const std::function<void(const char*, size_t)>
   if (rdb_only.is_error() && rdb_only.error_code() == "NOPERM")
     throw ReplyError(rdb_only.error_code(),
                      fmt::format("{}: REPLCONF refused: {}", where, rdb_only.text));
-  send({"PSYNC", "?", "-1"}, deadline);
+  ClientFailure failure;
+  if (!send({"PSYNC", "?", "-1"}, deadline, failure)) failure.raise();
   broken_ = true;  // from here on the connection carries a replication stream
   // Nothing else was asked, so nothing is left in hiredis's reader; what the
   // socket brings is read directly.
@@ -367,12 +352,12 @@ RdbSnapshot Connection::fetch_rdb(const std::function<void(const char*, size_t)>
   return snapshot;
 }
 
-int Connection::socket_fd() const { return context_->fd; }
+int Connection::socket_fd() const { return stream_->fd(); }
 
 std::string Connection::local_address() const {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
-  if (::getsockname(context_->fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+  if (::getsockname(stream_->fd(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
     throw IoError(fmt::format("getsockname failed: {}", std::strerror(errno)));
   char text[INET6_ADDRSTRLEN] = {};
   if (address.ss_family == AF_INET) {

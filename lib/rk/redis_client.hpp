@@ -4,24 +4,33 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "rk/errors.hpp"
 #include "rk/reply.hpp"
 #include "rk/result.hpp"
+#include "rk/tls.hpp"
 
 // hiredis is wrapped here once; its header appears only in redis_client.cpp.
-struct redisContext;
+// Only its reply reader and command formatter are used: the socket (and its
+// TLS session) is Stream's, because hiredis 0.14 has no TLS and does not
+// bound name resolution.
+struct redisReader;
 
 namespace rk {
 
 using Clock = std::chrono::steady_clock;
 
+class Stream;
+
 struct ConnectionOptions {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // an address, or a name (resolved under the deadline)
   int port = 6379;
-  // Bound on the TCP connect plus AUTH.
+  TlsOptions tls;
+  // Bound on name resolution, the TCP connect, the TLS handshake and AUTH.
   std::chrono::milliseconds connect_timeout{500};
   // Bound on each command, from send to full reply.
   std::chrono::milliseconds command_timeout{500};
@@ -50,11 +59,18 @@ struct RdbSnapshot {
   long long bytes = 0;
 };
 
-// One TCP connection to one Redis server. Move-only; closes on destruction.
+// One connection (TCP, or TLS over TCP) to one Redis server. Move-only;
+// closes on destruction.
 class Connection {
  public:
-  // Connects and authenticates, all before `deadline`. Throws IoError,
-  // TimeoutError, or ReplyError when AUTH is refused.
+  // Connects and authenticates, all before `deadline`. nullopt with
+  // `failure` set when that fails (a refused AUTH is Kind::reply). Throws
+  // nothing for a server that is down, slow or wrong: the health check's
+  // failing path must cost no more than its passing one.
+  static std::optional<Connection> try_open(const ConnectionOptions& options,
+                                            Clock::time_point deadline, ClientFailure& failure);
+  // Same, but throws IoError, TimeoutError, or ReplyError when AUTH is
+  // refused.
   static Connection open(const ConnectionOptions& options, Clock::time_point deadline);
   // Same, with the deadline `options.connect_timeout` from now.
   static Connection open(const ConnectionOptions& options);
@@ -67,7 +83,11 @@ class Connection {
 
   // Sends argv and returns the reply, bounded by `deadline` as a whole (not
   // per read, so a server that drips half a reply cannot stretch it). Error
-  // replies are returned, not thrown. Throws IoError/TimeoutError.
+  // replies are returned. nullopt with `failure` set when no reply came (the
+  // connection is unusable afterwards).
+  std::optional<Reply> try_command(const std::vector<std::string>& argv, Clock::time_point deadline,
+                                   ClientFailure& failure);
+  // Same, but throws IoError/TimeoutError/ProtocolError.
   Reply command(const std::vector<std::string>& argv, Clock::time_point deadline);
   // Same, with the deadline `options.command_timeout` from now.
   Reply command(const std::vector<std::string>& argv);
@@ -88,7 +108,7 @@ class Connection {
   RdbSnapshot fetch_rdb(const std::function<void(const char*, size_t)>& sink,
                         Clock::time_point deadline);
 
-  // The local address of this TCP connection (getsockname): the address the
+  // The local address of this connection's TCP socket (getsockname): the address the
   // server sees us as, which is what a peer must use to reach this host.
   std::string local_address() const;
   const ConnectionOptions& options() const { return options_; }
@@ -97,21 +117,22 @@ class Connection {
   int socket_fd() const;
 
  private:
-  using ContextPtr = std::unique_ptr<redisContext, void (*)(redisContext*)>;
-  Connection(ContextPtr context, ConnectionOptions options);
-  void wait_for_socket(short events, Clock::time_point deadline);
+  using ReaderPtr = std::unique_ptr<redisReader, void (*)(redisReader*)>;
+  Connection(std::unique_ptr<Stream> stream, ConnectionOptions options);
   // Formats and sends argv (after rename-command), bounded by `deadline`.
-  void send(const std::vector<std::string>& argv, Clock::time_point deadline);
+  bool send(const std::vector<std::string>& argv, Clock::time_point deadline,
+            ClientFailure& failure);
   // Reads what the socket has (at least one byte) into `buffer`; throws
   // IoError when the server closed the connection.
   void read_some(std::string& buffer, Clock::time_point deadline);
   // Reads one CRLF-terminated line of the replication handshake, skipping
   // the bare newlines a master sends while it prepares the RDB.
   std::string read_handshake_line(std::string& buffer, Clock::time_point deadline);
-  // Marks the connection unusable and throws what the hiredis error means.
-  [[noreturn]] void fail(const char* during);
+  // Marks the connection unusable and returns false, for `return fail(...)`.
+  bool fail(ClientFailure& failure, ClientFailure cause);
 
-  ContextPtr context_;
+  std::unique_ptr<Stream> stream_;
+  ReaderPtr reader_;
   ConnectionOptions options_;
   bool broken_ = false;
 };

@@ -62,7 +62,7 @@ HOSTILE = {
                            r"protocol error"),
     # (f) closes the connection in the middle of the reply.
     "close_mid_reply": ("close-half", WELL_FORMED,
-                        r"closed the connection|Connection reset|Broken pipe"),
+                        r"connection closed by the server|Connection reset|Broken pipe"),
 }
 
 # What redis_check sees instead of (d): it sends only PING, so the garbage

@@ -31,8 +31,6 @@ struct Parsed {
   long long switchover_timeout_ms = kDefaults.switchover_timeout.count();
   std::string on_sync_timeout =
       kDefaults.on_sync_timeout == OnSyncTimeout::promote ? "promote" : "stay";
-  bool tls = false;
-  std::string tls_file;
 };
 
 // CLI11's check for one of the library's ranges (lib/rk/options.hpp).
@@ -83,9 +81,22 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
       ->capture_default_str();
   app.add_option("--rename-command", parsed.renames,
                  "NAME=NEWNAME for a command renamed in redis.conf (repeatable)");
-  app.add_flag("--tls", parsed.tls, "Not supported by this build (hiredis 0.14 has no TLS)");
-  for (const char* name : {"--cacert", "--cacertdir", "--cert", "--key", "--sni"})
-    app.add_option(name, parsed.tls_file, "Not supported by this build (no TLS)");
+  // redis-cli's names. Redis's side: tls-port (with port 0 for TLS only),
+  // and tls-replication yes on both servers for the link between them.
+  app.add_flag("--tls", options.tls.enabled, "Connect to Redis (local and peer) over TLS");
+  app.add_option("--cacert", options.tls.cacert,
+                 "With --tls: CA certificate file to verify the servers with (default: the "
+                 "system's CAs)");
+  app.add_option("--cacertdir", options.tls.cacertdir,
+                 "With --tls: directory of CA certificates (c_rehash form)");
+  app.add_option("--cert", options.tls.cert,
+                 "With --tls: client certificate, for servers with tls-auth-clients yes");
+  app.add_option("--key", options.tls.key, "With --tls: the client certificate's private key");
+  app.add_option("--sni", options.tls.sni,
+                 "With --tls: server name to send, and to find in the servers' certificates "
+                 "(default: the address as given)");
+  app.add_flag("--insecure", options.tls.insecure,
+               "With --tls: do not verify the servers' certificates (tests only)");
 
   app.add_flag("--prometheus", options.prometheus,
                "Print the Prometheus text format instead of text")
@@ -115,6 +126,11 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
                  "is replicated, s")
       ->check(in(limits::backup_grace_s))
       ->capture_default_str()
+      ->group(hook_group);
+  app.add_flag("--promote-without-pause", options.promote_without_pause,
+               "Accept a peer older than Redis 6.2 (no CLIENT PAUSE WRITE): compare without "
+               "pausing its writes, so writes it takes meanwhile can be lost (without this flag "
+               "such a peer is refused: peer-too-old, exit 1)")
       ->group(hook_group);
   app.add_option("--pause-ms", parsed.pause_ms,
                  "CLIENT PAUSE WRITE window on the peer for the final comparison, ms")
@@ -235,10 +251,6 @@ void apply_positionals(const CLI::App& app, const ToolSpec& spec, const Parsed& 
 }
 
 void apply_parsed(const Parsed& parsed, ToolOptions& options) {
-  if (parsed.tls || !parsed.tls_file.empty())
-    throw UsageError(
-        "TLS is not supported by this build: Debian's hiredis 0.14 has no TLS (see README, Known "
-        "limits)");
   options.timeout = std::chrono::milliseconds(parsed.timeout_ms);
   options.sync_timeout = std::chrono::seconds(parsed.sync_timeout_s);
   options.backup_grace = std::chrono::seconds(parsed.backup_grace_s);
