@@ -135,6 +135,19 @@ void replication_samples(Exposition& out,
                            label_value(s.redis_version)),
                1);
   }
+  // Which server answered and its own version: for Valkey, valkey_version
+  // (redis_instance_info's redis_version is the Redis release it is
+  // compatible with).
+  for (const auto& [node, status] : nodes) {
+    if (!status->state || status->state->server_name.empty()) continue;
+    const RedisState& s = *status->state;
+    out.sample("redis_keepalived_server_info", "gauge",
+               "the server (redis or valkey) and its version",
+               fmt::format("node=\"{}\",addr=\"{}\",server=\"{}\",version=\"{}\"", node,
+                           label_value(status->address), label_value(s.server_name),
+                           label_value(s.server_version)),
+               1);
+  }
 }
 
 }  // namespace

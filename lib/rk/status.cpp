@@ -28,14 +28,20 @@ NodeStatus read_node(const ConnectionOptions& options) {
   return node;
 }
 
+// null for a field the server did not report.
+std::string json_or_null(const std::string& text) {
+  return text.empty() ? std::string("null") : json_string(text);
+}
+
 std::string json_node(const NodeStatus& node) {
   std::string out = fmt::format("{{\"address\":{}", json_string(node.address));
   if (!node.state)
     return out + fmt::format(",\"reachable\":false,\"error\":{}}}", json_string(node.error));
   const RedisState& s = *node.state;
   out += fmt::format(
-      ",\"reachable\":true,\"role\":{},\"loading\":{},\"keys\":{},\"master_replid\":{},"
-      "\"master_repl_offset\":{}",
+      ",\"reachable\":true,\"server_name\":{},\"server_version\":{},\"role\":{},"
+      "\"loading\":{},\"keys\":{},\"master_replid\":{},\"master_repl_offset\":{}",
+      json_or_null(s.server_name), json_or_null(s.server_version),
       json_string(s.is_master() ? "master" : "replica"), s.loading ? "true" : "false", s.keys,
       json_string(s.master_replid), s.master_repl_offset);
   if (s.is_master()) {
@@ -60,21 +66,26 @@ std::string json_node(const NodeStatus& node) {
 std::string text_node(const char* label, const NodeStatus& node) {
   if (!node.state) return fmt::format("{} {}: unreachable ({})\n", label, node.address, node.error);
   const RedisState& s = *node.state;
+  // Which server answered and its own version (Valkey's, not the Redis
+  // release it is compatible with); nothing when INFO names none.
+  std::string server = s.server_name.empty()
+                           ? std::string()
+                           : fmt::format(", server: {} {}", s.server_name, s.server_version);
   std::string out;
   if (s.is_master()) {
-    out = fmt::format("{} {}: master, replid {}, offset {}, {} keys{}\n", label, node.address,
+    out = fmt::format("{} {}: master, replid {}, offset {}, {} keys{}{}\n", label, node.address,
                       s.master_replid.substr(0, 8), s.master_repl_offset, s.keys,
-                      s.loading ? ", LOADING" : "");
+                      s.loading ? ", LOADING" : "", server);
     for (const ReplicaEntry& r : s.replicas)
       out += fmt::format("  replica {}:{} {} offset {} (behind by {} bytes, last ack {} s ago)\n",
                          r.ip, r.port, r.state, r.offset, s.master_repl_offset - r.offset, r.lag);
     if (s.replicas.empty()) out += "  no replicas connected\n";
   } else {
-    out =
-        fmt::format("{} {}: replica of {}:{}, link {}{}, applied offset {}, replid {}, {} keys{}\n",
-                    label, node.address, s.master_host, s.master_port, s.link_up ? "up" : "down",
-                    s.sync_in_progress ? " (sync in progress)" : "", s.slave_repl_offset,
-                    s.master_replid.substr(0, 8), s.keys, s.loading ? ", LOADING" : "");
+    out = fmt::format(
+        "{} {}: replica of {}:{}, link {}{}, applied offset {}, replid {}, {} keys{}{}\n", label,
+        node.address, s.master_host, s.master_port, s.link_up ? "up" : "down",
+        s.sync_in_progress ? " (sync in progress)" : "", s.slave_repl_offset,
+        s.master_replid.substr(0, 8), s.keys, s.loading ? ", LOADING" : "", server);
   }
   return out;
 }

@@ -267,6 +267,15 @@ class ToolTestCase(unittest.TestCase):
     def role(self, server):
         return server.info("replication")["role"]
 
+    def server_identity(self, server):
+        """(name, version) as the server's own INFO server section gives them:
+        Valkey names itself (server_name) and its version (valkey_version;
+        its redis_version is the Redis release it is compatible with)."""
+        i = server.info("server")
+        if "valkey_version" in i:
+            return i.get("server_name", "valkey"), i["valkey_version"]
+        return i.get("server_name", "redis"), i["redis_version"]
+
     def dbsize(self, server):
         return int(server.call("DBSIZE"))
 

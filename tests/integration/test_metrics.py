@@ -81,6 +81,13 @@ class MetricsTest(ToolTestCase):
         self.assertEqual(self.value(
             m, f"redis_master_link_up{{addr=127.0.0.1:{a.port},node=peer}}"), 1)
         self.assertEqual(self.value(m, "redis_keepalived_kept_copies{}"), 0)
+        # Which server each node runs, as its own INFO names it.
+        for node, server in (("local", b), ("peer", a)):
+            name, version = self.server_identity(server)
+            key = (f"redis_keepalived_server_info{{addr=127.0.0.1:{server.port},node={node},"
+                   f"server={name},version={version}}}")
+            self.assertEqual(self.value(m, key), 1)
+            self.assertEqual(m[key][0], "gauge")
 
         # Counters survive the tools: a second run adds to them.
         self.run_tool("redis_fault", *self.hook_args(b.port, a.port))

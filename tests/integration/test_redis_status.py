@@ -49,6 +49,28 @@ class StatusTest(ToolTestCase):
         self.assertEqual(len(report["peer"]["replicas"]), 1)
         self.assertEqual(report["peer"]["replicas"][0]["state"], "online")
 
+    def test_names_each_nodes_server_and_version(self):
+        master, replica = self.pair()
+        name, version = self.server_identity(replica)
+        peer_name, peer_version = self.server_identity(master)
+        args = self.hook_args(replica.port, master.port)
+        r = self.run_tool("redis_status", *args)
+        self.assertRc(r, 0)
+        lines = r.stdout.splitlines()
+        local = [line for line in lines if line.startswith(f"local 127.0.0.1:{replica.port}:")]
+        peer = [line for line in lines if line.startswith(f"peer  127.0.0.1:{master.port}:")]
+        self.assertEqual(len(local), 1, r.stdout)
+        self.assertEqual(len(peer), 1, r.stdout)
+        self.assertTrue(local[0].endswith(f", server: {name} {version}"), local[0])
+        self.assertTrue(peer[0].endswith(f", server: {peer_name} {peer_version}"), peer[0])
+        r = self.run_tool("redis_status", "--json", *args)
+        self.assertRc(r, 0)
+        report = json.loads(r.stdout)
+        self.assertEqual((report["local"]["server_name"], report["local"]["server_version"]),
+                         (name, version))
+        self.assertEqual((report["peer"]["server_name"], report["peer"]["server_version"]),
+                         (peer_name, peer_version))
+
     def test_health_age_shows_whether_the_check_runs(self):
         master, replica = self.pair()
         r = self.run_tool("redis_status", "--json", *self.hook_args(replica.port, master.port))

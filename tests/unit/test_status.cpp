@@ -21,6 +21,9 @@ StatusReport sample_report() {
   master.master_replid = std::string(40, 'a');
   master.master_repl_offset = 1000;
   master.keys = 12;
+  master.server_name = "valkey";
+  master.server_version = "8.0.1";
+  master.redis_version = "7.2.4";
   master.replicas.push_back({"10.0.0.2", 6379, "online", 900, 1});
   report.local = {"127.0.0.1:6379", master, ""};
   report.peer = NodeStatus{"10.0.0.2:6379", std::nullopt, "connection refused"};
@@ -97,4 +100,50 @@ TEST_CASE("render_text and render_json say when the state dir cannot be read", "
   CHECK_THAT(render_text(report), !Catch::Contains("no transition recorded yet"));
   CHECK_THAT(render_json(report), Catch::Contains("\"state_error\":\"cannot open state dir"));
   CHECK_THAT(render_json(sample_report()), Catch::Contains("\"state_error\":null"));
+}
+
+TEST_CASE("redis_status names each node's server and version", "[status]") {
+  StatusReport report = sample_report();
+  RedisState replica;
+  replica.role = Role::replica;
+  replica.master_host = "127.0.0.1";
+  replica.master_port = 6379;
+  replica.link_up = true;
+  replica.slave_repl_offset = 1000;
+  replica.master_replid = std::string(40, 'a');
+  replica.server_name = "redis";
+  replica.server_version = "7.0.15";
+  replica.redis_version = "7.0.15";
+  report.peer = NodeStatus{"10.0.0.2:6379", replica, ""};
+
+  std::string text = render_text(report);
+  CHECK_THAT(text, Catch::Contains("local 127.0.0.1:6379: master, replid aaaaaaaa, offset 1000, "
+                                   "12 keys, server: valkey 8.0.1\n"));
+  CHECK_THAT(text, Catch::Contains("peer  10.0.0.2:6379: replica of 127.0.0.1:6379, link up, "
+                                   "applied offset 1000, replid aaaaaaaa, 0 keys, "
+                                   "server: redis 7.0.15\n"));
+
+  std::string json = render_json(report);
+  CHECK_THAT(json, Catch::Contains("\"local\":{\"address\":\"127.0.0.1:6379\",\"reachable\":true,"
+                                   "\"server_name\":\"valkey\",\"server_version\":\"8.0.1\","));
+  CHECK_THAT(json, Catch::Contains("\"peer\":{\"address\":\"10.0.0.2:6379\",\"reachable\":true,"
+                                   "\"server_name\":\"redis\",\"server_version\":\"7.0.15\","));
+
+  std::string prometheus = render_prometheus(report);
+  CHECK_THAT(prometheus, Catch::Contains("# TYPE redis_keepalived_server_info gauge\n"
+                                         "redis_keepalived_server_info{node=\"local\","
+                                         "addr=\"127.0.0.1:6379\",server=\"valkey\","
+                                         "version=\"8.0.1\"} 1\n"
+                                         "redis_keepalived_server_info{node=\"peer\","
+                                         "addr=\"10.0.0.2:6379\",server=\"redis\","
+                                         "version=\"7.0.15\"} 1\n"));
+
+  // An INFO that names no version: no server field, null in the JSON, no
+  // info sample; an unreachable node has none either.
+  report.local.state->server_name.clear();
+  report.local.state->server_version.clear();
+  report.peer->state.reset();
+  CHECK_THAT(render_text(report), !Catch::Contains("server:"));
+  CHECK_THAT(render_json(report), Catch::Contains("\"server_name\":null,\"server_version\":null"));
+  CHECK_THAT(render_prometheus(report), !Catch::Contains("redis_keepalived_server_info"));
 }
