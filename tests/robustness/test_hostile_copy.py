@@ -10,6 +10,7 @@ unchanged."""
 import os
 
 from robkit import MARGIN, HostileTestCase, bulk, main, populate, setUpModule  # noqa: F401
+from rediskit import wait_until  # noqa: E402  (on the path robkit set)
 from rediskit import ThenClose  # noqa: E402  (on the path robkit set)
 
 TIMEOUT_MS = 300
@@ -92,6 +93,56 @@ class OldPeerTest(CopyCase):
         self.assertNotIn("keeping a copy", r.log)
         self.assert_role(local, "master")
         self.assertEqual(self.dbsize(local), 350)
+
+
+class OldPeerPromotionTest(CopyCase):
+    """redis_master with a peer older than Redis 6.2: refused (peer-too-old,
+    nothing changed) unless --promote-without-pause lets it compare without
+    the pause. The peer is a fake 6.0.16 master that reports the history and
+    offset of the real master the local replica has caught up with."""
+
+    def caught_up_replica_and_old_peer(self):
+        """A real replica, synced from a real master, then pointed at the
+        fake 6.0.16 peer, which accepts its PSYNC (+CONTINUE) so that its
+        link is up, and reports the same history and offset."""
+        source = self.server()
+        local = self.server()
+        populate(source, 200)
+        self.replicate(local, source)
+        info = source.info("replication")
+        offset = int(info["master_repl_offset"])
+        wait_until(lambda: int(local.info("replication")["slave_repl_offset"]) >= offset, 10,
+                   what="replica caught up")
+        peer = self.fake_peer(info["master_replid"], offset - 100, b"+CONTINUE\r\n", "map",
+                              version="6.0.16")
+        # The handshake's two REPLCONFs get +OK; its REPLCONF ACKs no answer.
+        peer.replies[b"REPLCONF"] = [b"+OK\r\n", b"+OK\r\n", None]
+        peer.replies[b"REPLICAOF"] = peer.replies[b"CONFIG"] = b"+OK\r\n"
+        local.call("REPLICAOF", "127.0.0.1", str(peer.port))
+        wait_until(lambda: local.info("replication")["master_link_status"] == "up", 10,
+                   what="link to the fake peer up")
+        return local, peer
+
+    def test_refused_without_the_flag(self):
+        local, peer = self.caught_up_replica_and_old_peer()
+        r = self.run_tool("redis_master", *self.hook_args(local.port, peer.port, TIMEOUT_MS),
+                          "--sync-timeout", "5", timeout=BOUND + 10)
+        self.assert_bounded(r, 1, 1 + MARGIN, r"Redis 6\.0\.16, older than 6\.2",
+                            "peer-too-old")
+        self.assert_role(local, "slave")
+
+    def test_promoted_with_the_flag(self):
+        local, peer = self.caught_up_replica_and_old_peer()
+        r = self.run_tool("redis_master", *self.hook_args(local.port, peer.port, TIMEOUT_MS),
+                          "--sync-timeout", "5", "--promote-without-pause", timeout=BOUND + 10)
+        self.assertRc(r, 0)
+        self.assertRegex(r.log, r"promoting without pausing the peer's writes "
+                                r"\(--promote-without-pause: it runs Redis 6\.0\.16")
+        self.assertNotIn("peer paused", r.log)
+        # Repointed without a pause too (the fake accepts REPLICAOF).
+        self.assertIn("peer demoted", r.log)
+        self.assert_role(local, "master")
+        self.assertEqual(self.dbsize(local), 200)
 
 
 for _kind in PSYNC:
