@@ -17,6 +17,7 @@
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
+#include "rk/observe.hpp"
 #include "rk/reachability.hpp"
 #include "rk/replication_info.hpp"
 
@@ -137,20 +138,22 @@ CheckResult isolation_check(const ToolOptions& options, LocalInfo& info,
       static_cast<std::size_t>(std::count(reached.begin() + 1, reached.end(), true));
   IsolationDecision isolation =
       decide_isolation(*local, reached[0], witnesses_reached, options.witness_endpoints.size());
-  std::vector<std::vector<std::string>> fence;
+  // The min-replicas-to-write to set, if any; the lag is set with the fence
+  // only, the lift leaves it.
+  std::optional<int> min_replicas_to_write;
+  std::optional<std::chrono::seconds> max_lag;
   if (isolation.isolated) {
-    fence = {{"CONFIG", "SET", "min-replicas-max-lag",
-              std::to_string(options.fence_max_lag.count())},
-             {"CONFIG", "SET", "min-replicas-to-write", "1"}};
+    min_replicas_to_write = 1;
+    max_lag = options.fence_max_lag;
     result = CheckResult{false, "isolated", isolation.reason};
   } else if (recorded_health == "isolated" && local->is_master()) {
-    fence = {{"CONFIG", "SET", "min-replicas-to-write",
-              std::to_string(fence_after_isolation(*local, options.fence_writes))}};
+    min_replicas_to_write = fence_after_isolation(*local, options.fence_writes);
     result.detail +=
         fmt::format("; reachable again ({}): isolation fence lifted", isolation.reason);
   }
+  if (!min_replicas_to_write) return result;
   try {
-    for (const auto& command : fence) info.connection().command_ok(command);
+    set_write_fence(info.connection(), *min_replicas_to_write, max_lag);
   } catch (const RedisError& error) {
     result.detail += fmt::format("; fence not changed: {}", error.what());
   }

@@ -166,10 +166,7 @@ void HookRun::apply_fence(Connection& connection, const FencePlan& plan, const c
                                         "--witness without --fence-writes: unfenced while the "
                                         "node reaches its peer or a witness"};
   try {
-    act(connection,
-        {"CONFIG", "SET", "min-replicas-max-lag", std::to_string(options_.fence_max_lag.count())});
-    act(connection, {"CONFIG", "SET", "min-replicas-to-write",
-                     std::to_string(effective.min_replicas_to_write)});
+    set_write_fence(connection, effective.min_replicas_to_write, options_.fence_max_lag);
     log_.info("{} fence: min-replicas-to-write {} (min-replicas-max-lag {} s): {}", which,
               effective.min_replicas_to_write, options_.fence_max_lag.count(), effective.reason);
   } catch (const RedisError& error) {

@@ -51,6 +51,19 @@ class WitnessTest(ToolTestCase):
         self.assertEqual(self.min_replicas(srv), "0")
         self.assert_writes(srv, True)
 
+    def test_the_fence_sets_the_lag_and_the_lift_leaves_it(self):
+        srv = self.server()
+        r = self.check(srv, self.silent_port(), self.silent_port(), extra=["--fence-max-lag", "7"])
+        self.assertRc(r, 1)
+        self.assertEqual(self.min_replicas(srv), "1")
+        self.assertEqual(srv.call("CONFIG", "GET", "min-replicas-max-lag")[1], "7")
+        srv.call("CONFIG", "SET", "min-replicas-max-lag", "9")
+        r = self.check(srv, self.silent_port(), itkit.free_port(), extra=["--fence-max-lag", "7"])
+        self.assertRc(r, 0)
+        self.assertIn("isolation fence lifted", r.log)
+        self.assertEqual(self.min_replicas(srv), "0")
+        self.assertEqual(srv.call("CONFIG", "GET", "min-replicas-max-lag")[1], "9")
+
     def test_a_reachable_peer_is_enough(self):
         srv = self.server()
         peer = self.server()
