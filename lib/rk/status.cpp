@@ -185,12 +185,8 @@ std::string json_watcher(const StatusReport& report) {
 
 std::string text_maintenance(const StatusReport& report) {
   if (report.maintenance_file.empty()) return "";
-  if (!report.maintenance_value)
-    return fmt::format("  maintenance: unknown ({} cannot be read)\n", report.maintenance_file);
-  return fmt::format("  maintenance: {} ({} = {})\n",
-                     *report.maintenance_value != 0 ? "ON: this node stays out of the election"
-                                                    : "off",
-                     report.maintenance_file, *report.maintenance_value);
+  return fmt::format("  maintenance: {}\n",
+                     describe_maintenance(report.maintenance_file, report.maintenance_value));
 }
 
 std::string json_maintenance(const StatusReport& report) {

@@ -37,13 +37,6 @@ std::string read_whole_file(const std::string& path) {
   return text.str();
 }
 
-std::string describe_flag(const std::string& path) {
-  std::optional<long> value = read_track_file(path);
-  if (!value) return fmt::format("unknown ({} cannot be read)", path);
-  return fmt::format("{} ({} = {})",
-                     *value != 0 ? "on: this node stays out of the election" : "off", path, *value);
-}
-
 class Switchover {
  public:
   explicit Switchover(const ToolOptions& options) : options_(options), log_(log_options(options)) {
@@ -53,7 +46,8 @@ class Switchover {
   ExitCode run() {
     const std::string& flag = options_.maintenance_file;
     if (options_.switchover_status) {
-      std::fprintf(stdout, "maintenance: %s\n", describe_flag(flag).c_str());
+      std::fprintf(stdout, "maintenance: %s\n",
+                   describe_maintenance(flag, read_track_file(flag)).c_str());
       return ExitCode::success;
     }
     if (!track_file_configured(read_whole_file(options_.keepalived_conf), flag))

@@ -55,4 +55,10 @@ std::optional<long> read_track_file(const std::string& path) {
   return value;
 }
 
+std::string describe_maintenance(const std::string& path, std::optional<long> value) {
+  if (!value) return fmt::format("unknown ({} cannot be read)", path);
+  return fmt::format("{} ({} = {})",
+                     *value != 0 ? "ON: this node stays out of the election" : "off", path, *value);
+}
+
 }  // namespace rk

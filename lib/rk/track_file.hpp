@@ -23,4 +23,10 @@ void write_track_file(const std::string& path, long value);
 // file, nullopt when it cannot be read or is not a number.
 std::optional<long> read_track_file(const std::string& path);
 
+// The maintenance flag (redis_switchover's track_file at `path`, holding
+// `value` as read_track_file read it) in words, as redis_switchover
+// --status and redis_status print it: "ON: this node stays out of the
+// election (PATH = 1)", "off (PATH = 0)" or "unknown (PATH cannot be read)".
+std::string describe_maintenance(const std::string& path, std::optional<long> value);
+
 }  // namespace rk

@@ -141,10 +141,17 @@ class SwitchoverTest(ToolTestCase):
         self.assertEqual(self.flag_value(), "1")
         s = self.switchover(a, b, "--status")
         self.assertRc(s, 0)
-        self.assertIn("maintenance: on", s.stdout)
+        self.assertIn(f"maintenance: ON: this node stays out of the election ({self.flag} = 1)",
+                      s.stdout)
         st = self.run_tool("redis_status", *self.hook_args(a.port, b.port),
                            "--maintenance-file", self.flag, "--json")
         self.assertEqual(json.loads(st.stdout)["maintenance"], {"file": self.flag, "value": 1})
+        # redis_status words the flag as --status does.
+        st = self.run_tool("redis_status", *self.hook_args(a.port, b.port),
+                           "--maintenance-file", self.flag)
+        flag_line = [line for line in s.stdout.splitlines() if line.startswith("maintenance: ")]
+        self.assertEqual(len(flag_line), 1, s.stdout)
+        self.assertIn("  " + flag_line[0] + "\n", st.stdout)
         j = self.switchover(a, b, "--rejoin")
         self.assertRc(j, 0)
         self.assertEqual(self.flag_value(), "0")

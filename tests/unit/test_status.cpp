@@ -147,3 +147,20 @@ TEST_CASE("redis_status names each node's server and version", "[status]") {
   CHECK_THAT(render_json(report), Catch::Contains("\"server_name\":null,\"server_version\":null"));
   CHECK_THAT(render_prometheus(report), !Catch::Contains("redis_keepalived_server_info"));
 }
+
+TEST_CASE("render_text words the maintenance flag", "[status]") {
+  StatusReport report = sample_report();
+  CHECK_THAT(render_text(report), !Catch::Contains("maintenance:"));  // none configured
+  report.maintenance_file = "/var/lib/redis-keepalived/maintenance";
+  report.maintenance_value = 1;
+  CHECK_THAT(render_text(report),
+             Catch::Contains("  maintenance: ON: this node stays out of the election "
+                             "(/var/lib/redis-keepalived/maintenance = 1)\n"));
+  report.maintenance_value = 0;
+  CHECK_THAT(render_text(report),
+             Catch::Contains("  maintenance: off (/var/lib/redis-keepalived/maintenance = 0)\n"));
+  report.maintenance_value.reset();
+  CHECK_THAT(render_text(report),
+             Catch::Contains("  maintenance: unknown (/var/lib/redis-keepalived/maintenance "
+                             "cannot be read)\n"));
+}
