@@ -55,11 +55,12 @@ Pin-Priority: 500
 PIN
 }
 
-RK_BUILD_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libcli11-dev libfmt-dev catch2 help2man)
+RK_BUILD_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libssl-dev libcli11-dev libfmt-dev catch2 help2man)
 RK_RUNTIME_PACKAGES=(redis-server redis-tools keepalived iproute2 python3)
 # Only the tests need these: packaging, man pages, shell lint checks, and the
-# Prometheus parser the metrics test reads redis_status --prometheus with.
-RK_TEST_PACKAGES=(dpkg-dev file fakeroot shellcheck man-db groff-base adduser util-linux
+# Prometheus parser the metrics test reads redis_status --prometheus with, and
+# openssl, which makes the TLS tests' certificates.
+RK_TEST_PACKAGES=(dpkg-dev file fakeroot shellcheck man-db groff-base adduser util-linux openssl
   python3-prometheus-client)
 # The second server the tests run against (RK_SERVER=valkey-server), from
 # bookworm-backports on bookworm.
