@@ -117,6 +117,13 @@ def part_check(ctx):
             stop(tls_srv)
 
 
+def tls_failure(stderr):
+    """The cause a failed TLS check gives ("TLS handshake failed: ...",
+    "verify failed: ..."), as " (cause)", or ""."""
+    m = re.search(r"(TLS handshake failed|SSL_connect failed|verify failed)[^()\n]*", stderr)
+    return f" ({m.group(0).strip()})" if m else ""
+
+
 def tls_commands(rc, cli, tls_srv, ca, closed, state, env):
     """The TLS rows, or ([], why not) when a TLS check cannot run here (the
     tools or redis-cli without TLS)."""
@@ -138,7 +145,7 @@ def tls_commands(rc, cli, tls_srv, ca, closed, state, env):
             name = " ".join(label.split()[:2])
             log(f"check: no TLS rows: {name} exits {res.returncode}: "
                 f"{res.stderr.strip()[-400:]}")
-            return [], f"{name} exits {res.returncode}"
+            return [], f"{name} exits {res.returncode}" + tls_failure(res.stderr)
     return commands, None
 
 
