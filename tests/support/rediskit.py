@@ -2,7 +2,8 @@
 
 A minimal RESP client (so the tests need nothing beyond the Python standard
 library) and a RedisServer fixture that starts a real redis-server on a
-loopback port with its own data dir, and stops it by PID.
+loopback port with its own data dir, and stops it by PID. Both speak TLS when
+given a TlsClient (see tlskit.py for certificates and server settings).
 
 The server is the one named by the environment variable RK_SERVER
 (redis-server by default; RK_SERVER=valkey-server runs every suite against
@@ -13,6 +14,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -58,13 +60,46 @@ def parse_info(text):
     return fields
 
 
-class Resp:
-    """A blocking RESP2 client over one TCP connection."""
+class TlsClient:
+    """How a test client speaks TLS: its certificate and key (cert, key:
+    paths, both or neither) and the CA file that verifies the server (ca;
+    None verifies nothing). The server's host name is never checked: these
+    clients drive test servers, whatever their certificates name."""
 
-    def __init__(self, host="127.0.0.1", port=6379, timeout=2.0, auth=None):
-        """auth: None, a password, or a (user, password) pair sent with AUTH."""
+    def __init__(self, cert=None, key=None, ca=None):
+        if (cert is None) != (key is None):
+            raise ValueError("TlsClient: cert and key go together")
+        self.cert, self.key, self.ca = cert, key, ca
+
+    def context(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        if self.ca:
+            ctx.load_verify_locations(cafile=self.ca)
+        else:
+            ctx.verify_mode = ssl.CERT_NONE
+        if self.cert:
+            ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+    def __repr__(self):
+        return f"TlsClient(cert={self.cert!r}, key={self.key!r}, ca={self.ca!r})"
+
+
+class Resp:
+    """A blocking RESP2 client over one TCP (or TLS) connection."""
+
+    def __init__(self, host="127.0.0.1", port=6379, timeout=2.0, auth=None, tls=None):
+        """auth: None, a password, or a (user, password) pair sent with AUTH.
+        tls: None (plain TCP) or a TlsClient."""
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
+        if tls is not None:
+            try:
+                self.sock = tls.context().wrap_socket(self.sock, server_hostname=host)
+            except BaseException:
+                self.sock.close()
+                raise
         if auth is not None:
             try:
                 if isinstance(auth, (tuple, list)):
@@ -183,13 +218,20 @@ class RedisServer:
     The config file lives in the data dir, so CONFIG REWRITE works. Stopped by
     PID (SIGTERM, then SIGKILL) in stop(); use as a context manager so it is
     stopped even when a test fails.
+
+    With tls (a TlsClient), `port` is a TLS-only port (port 0, tls-port
+    PORT) and every connection of this class (readiness probe, client(),
+    info(), call()) speaks TLS as that TlsClient says; the certificate
+    settings go in extra_config (tlskit.server_config()).
     """
 
     def __init__(self, port=None, extra_config=(), data_dir=None, binary=None,
-                 auth=None):
+                 auth=None, tls=None):
         """auth: credentials client() uses (a password or a (user, password)
-        pair), for servers whose default user is disabled or has requirepass."""
+        pair), for servers whose default user is disabled or has requirepass.
+        tls: None (plain TCP) or the TlsClient its own clients use."""
         self.auth = auth
+        self.tls = tls
         self.port = port or free_port()
         self.own_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix=f"redis-{self.port}-")
@@ -199,8 +241,8 @@ class RedisServer:
         self.conf = os.path.join(self.dir, "redis.conf")
 
     def write_config(self):
-        lines = [
-            f"port {self.port}",
+        ports = ["port 0", f"tls-port {self.port}"] if self.tls else [f"port {self.port}"]
+        lines = ports + [
             "bind 127.0.0.1",
             f"dir {self.dir}",
             "daemonize no",
@@ -231,14 +273,15 @@ class RedisServer:
             raise RuntimeError(f"{self.name} on port {self.port} exited "
                                f"with {self.proc.returncode}; see {self.dir}/redis.log")
         try:
-            with Resp("127.0.0.1", self.port, timeout=0.5, auth=self.auth) as c:
+            with Resp("127.0.0.1", self.port, timeout=0.5, auth=self.auth,
+                      tls=self.tls) as c:
                 return c.call("PING") == "PONG"
         except RedisReplyError as exc:
             # LOADING/MASTERDOWN still mean the process is up and serving INFO.
             return "LOADING" in str(exc) or "MASTERDOWN" in str(exc)
 
     def client(self, timeout=2.0):
-        return Resp("127.0.0.1", self.port, timeout=timeout, auth=self.auth)
+        return Resp("127.0.0.1", self.port, timeout=timeout, auth=self.auth, tls=self.tls)
 
     def info(self, section=None):
         with self.client() as c:
