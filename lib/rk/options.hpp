@@ -65,12 +65,6 @@ struct ToolOptions {
   std::string announce_host;
   std::chrono::seconds backup_grace{5};
   std::chrono::milliseconds pause{2000};
-  // --promote-without-pause: a peer older than Redis 6.2 has no CLIENT PAUSE
-  // WRITE, so writes it accepts during the final comparison could be lost.
-  // Without this flag such a peer is refused (peer-too-old) and nothing is
-  // changed; with it the comparison is made without the pause and the log
-  // says so.
-  bool promote_without_pause = false;
   std::chrono::milliseconds poll{20};
   // How long redis_master waits for a peer that times out before a node
   // that is not known to be incomplete promotes without it.
@@ -79,6 +73,12 @@ struct ToolOptions {
   // its replica is attached (min-replicas-max-lag = fence_max_lag), and 0 on
   // a master promoted without its peer.
   bool fence_writes = false;
+  // --promote-without-pause: a peer older than Redis 6.2 has no CLIENT PAUSE
+  // WRITE, so writes it accepts during the final comparison could be lost.
+  // Without this flag such a peer is refused (peer-too-old) and nothing is
+  // changed; with it the comparison is made without the pause and the log
+  // says so.
+  bool promote_without_pause = false;
   // 1 s: Redis counts the lag in whole seconds and replicas ACK once a
   // second, so a cut-off master stops within about 2 s (2 s is the loss
   // bound the split-brain figures hold it to; 2 lets it run for about 3 s).

@@ -11,12 +11,12 @@ namespace rk {
 // tls-port (often with `port 0`, so TLS only); replication between the two
 // servers needs `tls-replication yes` on both, which is Redis's own setting.
 struct TlsOptions {
-  bool enabled = false;   // --tls
   std::string cacert;     // --cacert: CA bundle to verify the server with
   std::string cacertdir;  // --cacertdir: c_rehash'ed directory of CAs
   std::string cert;       // --cert: client certificate (tls-auth-clients yes)
   std::string key;        // --key: its private key
   std::string sni;        // --sni: server name to send and to verify
+  bool enabled = false;   // --tls
   bool insecure = false;  // --insecure: no verification at all (tests only)
 
   bool operator==(const TlsOptions& other) const {
