@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "rk/endpoint.hpp"
 #include "rk/resolve.hpp"
 
 namespace rk {
@@ -107,23 +108,23 @@ Stream::~Stream() {
 
 std::unique_ptr<Stream> Stream::open(const std::string& host, int port, const TlsOptions& tls,
                                      TimePoint deadline, ClientFailure& failure) {
-  std::string where = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
-                                                          : fmt::format("{}:{}", host, port);
+  const std::string address_text = Endpoint{host, port}.text();
   Resolution resolved = resolve_address(host, port, deadline);
   if (!resolved.error.empty()) {
-    std::string message = fmt::format("{}: {} while connecting", where, resolved.error);
+    std::string message = fmt::format("{}: {} while connecting", address_text, resolved.error);
     failure = resolved.timed_out ? timeout_failure(message) : io_failure(message);
     return nullptr;
   }
   int error = 0;
-  int fd = connect_any(resolved.addresses, deadline, error);
-  if (fd < 0) {
+  int socket_fd = connect_any(resolved.addresses, deadline, error);
+  if (socket_fd < 0) {
     failure = error == ETIMEDOUT
-                  ? timeout_failure(fmt::format("{}: timed out while connecting", where))
-                  : io_failure(fmt::format("{}: {} while connecting", where, std::strerror(error)));
+                  ? timeout_failure(fmt::format("{}: timed out while connecting", address_text))
+                  : io_failure(
+                        fmt::format("{}: {} while connecting", address_text, std::strerror(error)));
     return nullptr;
   }
-  std::unique_ptr<Stream> stream(new Stream(fd, where));
+  std::unique_ptr<Stream> stream(new Stream(socket_fd, address_text));
   if (tls.enabled && !stream->handshake(tls, host, deadline, failure)) return nullptr;
   return stream;
 }
