@@ -226,6 +226,21 @@ bool Stream::handshake(const TlsOptions& tls, const std::string& host, TimePoint
   }
 }
 
+void Stream::explain_send_failure(ClientFailure& failure) {
+  // In TLS 1.3 the client's handshake ends before the server has checked
+  // the client's certificate: a server that refuses it sends an alert
+  // (certificate required, unknown CA) and closes, and the next write can
+  // fail with a reset before the alert is read. The alert, already received,
+  // says why; read it without waiting.
+  ERR_clear_error();
+  char scratch[256];
+  int result = SSL_read(ssl_, scratch, sizeof(scratch));
+  if (result <= 0 && SSL_get_error(ssl_, result) == SSL_ERROR_SSL)
+    failure.message =
+        fmt::format("{}: TLS error while sending: {}", where_, tls_error_text("protocol error"));
+  ERR_clear_error();
+}
+
 bool Stream::write_all(const char* data, std::size_t size, TimePoint deadline,
                        ClientFailure& failure) {
   std::size_t done = 0;
@@ -238,6 +253,7 @@ bool Stream::write_all(const char* data, std::size_t size, TimePoint deadline,
       if (written > 0) {
         done += static_cast<std::size_t>(written);
       } else if (!tls_retry(written, deadline, "while sending", failure)) {
+        explain_send_failure(failure);
         return false;
       }
       continue;

@@ -49,6 +49,9 @@ class Stream {
   bool wait(short events, TimePoint deadline, const char* during, ClientFailure& failure);
   bool handshake(const TlsOptions& tls, const std::string& host, TimePoint deadline,
                  ClientFailure& failure);
+  // After a failed TLS write: the server's alert, when one arrived, as the
+  // reason.
+  void explain_send_failure(ClientFailure& failure);
   // Turns SSL_get_error's answer into a wait (true: retry) or a failure.
   bool tls_retry(int result, TimePoint deadline, const char* during, ClientFailure& failure);
 

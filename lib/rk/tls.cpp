@@ -27,22 +27,18 @@ CachedContext& cache() {
 }
 
 void initialise_openssl() {
-  // keepalived execs redis_check every interval, and OpenSSL 3's start-up
-  // is most of a TLS check's cost, so it does only what a client needs:
+  // keepalived execs redis_check every interval, so OpenSSL does only what
+  // a client needs:
   // - openssl.cnf is not read: the policy below is the tools' own, the same
   //   wherever they run (Debian's openssl.cnf asks for the same minimum);
-  // - error strings are loaded only when a failure is described
-  //   (tls_error_text);
-  // - no legacy name tables for every cipher and digest (TLS fetches its
-  //   algorithms from the provider by name);
   // - no clean-up at exit: the process is about to end, and the kernel
-  //   frees its memory faster than OpenSSL_cleanup() does.
-  // Together these halve the CPU of a TLS check (docs/benchmarks.md).
+  //   frees its memory faster than OPENSSL_cleanup() does.
+  // The legacy cipher and digest tables stay: OpenSSL 3.0 looks the
+  // signature digest up there when it rates a certificate's security level
+  // (without them every CA-signed certificate is "too weak"), and the error
+  // strings stay loadable (a NO_LOAD flag here would keep them out for good).
   static const bool initialised =
-      OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_SSL_STRINGS |
-                           OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
-                           OPENSSL_INIT_NO_ADD_ALL_DIGESTS | OPENSSL_INIT_NO_ATEXIT,
-                       nullptr) == 1;
+      OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, nullptr) == 1;
   (void)initialised;
 }
 
@@ -114,7 +110,6 @@ void check_readable(const std::string& path, const char* option, bool directory)
 }  // namespace
 
 std::string tls_error_text(const char* fallback) {
-  OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
   unsigned long code = ERR_get_error();
   unsigned long last = code;
   while (code != 0) {  // the last one queued is the most specific
