@@ -10,7 +10,7 @@ unchanged."""
 import os
 
 from robkit import MARGIN, HostileTestCase, bulk, main, populate, setUpModule  # noqa: F401
-from rediskit import wait_until  # noqa: E402  (on the path robkit set)
+from rediskit import server_binary, wait_until  # noqa: E402  (on the path robkit set)
 from rediskit import ThenClose  # noqa: E402  (on the path robkit set)
 
 TIMEOUT_MS = 300
@@ -115,8 +115,10 @@ class OldPeerPromotionTest(CopyCase):
                    what="replica caught up")
         peer = self.fake_peer(info["master_replid"], offset - 100, b"+CONTINUE\r\n", "map",
                               version="6.0.16")
-        # The handshake's two REPLCONFs get +OK; its REPLCONF ACKs no answer.
-        peer.replies[b"REPLCONF"] = [b"+OK\r\n", b"+OK\r\n", None]
+        # The handshake's REPLCONFs get +OK (listening-port and capa; Valkey
+        # adds version); the REPLCONF ACKs that follow get no answer.
+        handshake = 3 if "valkey" in os.path.basename(server_binary()) else 2
+        peer.replies[b"REPLCONF"] = [b"+OK\r\n"] * handshake + [None]
         peer.replies[b"REPLICAOF"] = peer.replies[b"CONFIG"] = b"+OK\r\n"
         local.call("REPLICAOF", "127.0.0.1", str(peer.port))
         wait_until(lambda: local.info("replication")["master_link_status"] == "up", 10,
