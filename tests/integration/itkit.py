@@ -418,13 +418,18 @@ class ToolTestCase(unittest.TestCase):
         wait_until(acting, timeout, interval=0.005,
                    what=f"hook {pid} recorded in the state file and holding the lock")
 
-    def password_file(self, password, mode=0o600, name="pw"):
+    def write_file(self, name, text, mode=0o600):
+        """TEXT in the test's temp dir as NAME, created 0600 and then given
+        MODE; returns its path."""
         path = os.path.join(self.tmp, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(password + "\n")
+            f.write(text)
         os.chmod(path, mode)
         return path
+
+    def password_file(self, password, mode=0o600, name="pw"):
+        return self.write_file(name, password + "\n", mode)
 
     def assertRc(self, result, *codes):  # noqa: N802
         self.assertIn(result.rc, codes, f"unexpected exit code: {result!r}")

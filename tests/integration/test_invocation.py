@@ -49,19 +49,12 @@ class InvocationTest(ToolTestCase):
                 out += [f"--{k}", v]
         return out
 
-    def write(self, name, text, mode=0o600):
-        path = os.path.join(self.tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, mode)
-        return path
-
     def cases(self):
-        pw644 = self.write("pw644", "secret\n", 0o644)
-        self.write("afile", "not a directory\n")
-        bad_syntax = self.write("syntax.conf", "this line has no equals sign\n")
-        bad_key = self.write("key.conf", "no_such_option = 1\n")
-        bad_port = self.write("port.conf", "port = abc\n")
+        pw644 = self.write_file("pw644", "secret\n", 0o644)
+        self.write_file("afile", "not a directory\n")
+        bad_syntax = self.write_file("syntax.conf", "this line has no equals sign\n")
+        bad_key = self.write_file("key.conf", "no_such_option = 1\n")
+        bad_port = self.write_file("port.conf", "port = abc\n")
         cases = []
         for tool in HOOKS:
             cases.append((f"{tool} unknown option", tool, self.hook() + ["--no-such-option"]))
@@ -288,11 +281,11 @@ class InvocationTest(ToolTestCase):
         # Keys without inner dashes, so the test does not depend on how
         # "state-dir" is spelled in a file; that one stays on the command line.
         state = ["--state-dir", self.state_dir]
-        good = self.write("good.conf", f"host = 127.0.0.1\nport = {self.local.port}\n"
+        good = self.write_file("good.conf", f"host = 127.0.0.1\nport = {self.local.port}\n"
                           f"timeout = 500\ninstance = {self.instance}\n")
         r = self.run_tool("redis_check", *state, "--config", good, common=False, timeout=10)
         self.assertRc(r, 0)
-        dead = self.write("dead.conf", f"host = 127.0.0.1\nport = {itkit.free_port()}\n"
+        dead = self.write_file("dead.conf", f"host = 127.0.0.1\nport = {itkit.free_port()}\n"
                           f"timeout = 500\ninstance = {self.instance}\n")
         r = self.run_tool("redis_check", *state, "--config", dead, common=False, timeout=10)
         self.assertRc(r, 1)

@@ -70,13 +70,6 @@ class TlsTest(ToolTestCase):
         for reason in reasons:
             self.assertRegex(lines[0], f"(?i){reason}", f"reason not logged: {result!r}")
 
-    def write(self, name, text, mode=0o600):
-        path = os.path.join(self.tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, mode)
-        return path
-
     # ---- verification of the server -------------------------------------
     def test_good_chain_passes(self):
         srv = self.tls_server()
@@ -157,23 +150,23 @@ class TlsTest(ToolTestCase):
         c = self.certs
         base = f"tls = true\ncacert = {c.ca.cert}\ncert = {c.client.cert}\nkey = {c.client.key}\n"
         with self.subTest("tls, cacert, cert, key, sni"):
-            conf = self.write("all.conf", base + "sni = wrong.example\n")
+            conf = self.write_file("all.conf", base + "sni = wrong.example\n")
             self.assertRc(self.check(srv.port, "--config", conf), 0)
         with self.subTest("without sni: the name does not match"):
-            conf = self.write("nosni.conf", base)
+            conf = self.write_file("nosni.conf", base)
             self.assert_fails_with(self.check(srv.port, "--config", conf), MISMATCH)
         with self.subTest("without cert and key: no client certificate"):
-            conf = self.write("nocert.conf", f"tls = true\ncacert = {c.ca.cert}\n"
+            conf = self.write_file("nocert.conf", f"tls = true\ncacert = {c.ca.cert}\n"
                               "sni = wrong.example\n")
             r = self.check(srv.port, "--config", conf)
             self.assert_fails_with(r, NO_CLIENT_CERT)
             self.assertNotRegex(r.log, f"(?i){VERIFY_FAILED}", f"{r!r}")
         with self.subTest("insecure"):
             unknown = self.tls_server(c.unknown_server)
-            conf = self.write("insecure.conf", f"tls = true\ncacert = {c.ca.cert}\n"
+            conf = self.write_file("insecure.conf", f"tls = true\ncacert = {c.ca.cert}\n"
                               "insecure = true\n")
             self.assertRc(self.check(unknown.port, "--config", conf), 0)
-            conf = self.write("secure.conf", f"tls = true\ncacert = {c.ca.cert}\n")
+            conf = self.write_file("secure.conf", f"tls = true\ncacert = {c.ca.cert}\n")
             self.assert_fails_with(self.check(unknown.port, "--config", conf),
                                    VERIFY_FAILED, UNKNOWN_ISSUER)
 
@@ -215,7 +208,7 @@ class TlsTest(ToolTestCase):
             ("key does not match the certificate",
              self.tls_args("--cert", c.client.cert, "--key", c.server.key), r"key"),
             ("cacert in the config file without tls",
-             ["--config", self.write("notls.conf", f"cacert = {c.ca.cert}\n")], r"tls"),
+             ["--config", self.write_file("notls.conf", f"cacert = {c.ca.cert}\n")], r"tls"),
         ]
         for name, extra, pattern in cases:
             with self.subTest(name):
