@@ -278,6 +278,35 @@ class TlsTest(ToolTestCase):
         self.wait_link_up(peer, local, timeout=20)
         self.assert_all_keys(peer, 1000)
 
+    def test_kept_copy_is_fetched_over_tls(self):
+        # The losing side of a split keeps its dataset (REPLCONF rdb-only,
+        # PSYNC over the hooks' TLS connection) before its resync.
+        a = self.tls_server(replication=True)
+        b = self.tls_server(replication=True)
+        self.split(a, b, 40, old_master_keys=300)
+        r = self.run_tool("redis_backup", *self.node_args("b", b, a), "--backup-grace", "0",
+                          *self.tls_args(), common=False, timeout=40)
+        self.assertRc(r, 0)
+        self.assertIn("kept a copy of the local Redis's dataset", r.stderr)
+        [copy] = os.listdir(self.copy_dir)
+        with open(os.path.join(self.copy_dir, copy), "rb") as f:
+            self.assertEqual(f.read(5), b"REDIS")
+        self.wait_link_up(b, a, timeout=20)
+
+    def test_watch_over_tls(self):
+        srv = self.tls_server()
+        track = os.path.join(self.tmp, "redis.watch")
+        self.start_tool("redis_watch", "--host", "127.0.0.1", "--port", str(srv.port),
+                        "--track-file", track, "--interval-ms", "100", "--timeout", "300",
+                        *self.tls_args())
+
+        def value():
+            return itkit.read_text(track).strip() if os.path.exists(track) else None
+        itkit.wait_until(lambda: value() == "0", 5, what="0 from the watcher over TLS")
+        srv.kill()
+        srv.proc.wait()
+        itkit.wait_until(lambda: value() == "1", 3, what="1 after the TLS server died")
+
 
 if __name__ == "__main__":
     itkit.main()
