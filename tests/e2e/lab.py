@@ -20,7 +20,7 @@ with the link up.
 
 Usage:
     lab.py --scenario NAME [--build-dir DIR | --bin-dir DIR] [--keep] [--json]
-           [--vrrp-script KEY=VALUE ...] [--priority A,B] [--kill-leftovers]
+           [--vrrp-script KEY=VALUE ...] [--priority A,B] [--kill-leftovers] [--tls]
     lab.py --demo [--build-dir DIR | --bin-dir DIR] [--keep]
     lab.py --teardown
 

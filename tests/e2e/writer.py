@@ -8,6 +8,10 @@ run_id prefix of the Redis process that answered (read once per
 connection with INFO server), so the lab can tell which node accepted it.
 A write that got no +OK is not recorded: it may or may not have happened.
 
+With --tls-ca, --tls-cert and --tls-key it speaks TLS: it presents that
+client certificate, verifies the server against that CA and checks that the
+server's certificate names the address it connected to.
+
 Stops after --duration seconds or on SIGTERM/SIGINT, then prints one JSON
 line with its counters.
 """
@@ -39,7 +43,16 @@ def main():
     ap.add_argument("--rate", type=float, default=200.0, help="writes per second at most")
     ap.add_argument("--timeout", type=float, default=0.2, help="socket timeout, seconds")
     ap.add_argument("--start", type=int, default=1, help="first key number")
+    ap.add_argument("--tls-ca", help="TLS: CA file that verifies the server")
+    ap.add_argument("--tls-cert", help="TLS: client certificate")
+    ap.add_argument("--tls-key", help="TLS: its private key")
     args = ap.parse_args()
+    tls = None
+    if args.tls_ca or args.tls_cert or args.tls_key:
+        if not (args.tls_ca and args.tls_cert and args.tls_key):
+            ap.error("--tls-ca, --tls-cert and --tls-key go together")
+        from rklab.tls import LabTls
+        tls = LabTls(cert=args.tls_cert, key=args.tls_key, ca=args.tls_ca)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -60,7 +73,7 @@ def main():
             next_slot = max(next_slot + period, time.monotonic())
             if conn is None:
                 try:
-                    conn = Resp(args.host, args.port, timeout=args.timeout)
+                    conn = Resp(args.host, args.port, timeout=args.timeout, tls=tls)
                     tag = conn.info("server").get("run_id", "?")[:8]
                     counters["connects"] += 1
                 except (OSError, ConnectionError, RedisReplyError):

@@ -4,6 +4,7 @@
   network    network namespaces: entering one, the bridge and veth pairs
   procs      every process the lab starts, and ending them by pid
   configs    keepalived, toolkit and Redis configs rendered from the samples
+  tls        --tls: the run's certificates, the TLS client of the lab
   observe    log followers, snapshots of the pair, the monitor thread
   lab        the lab: nodes, processes, waiting, verification, teardown
   scenarios  the scenarios and the demo, one named step a line

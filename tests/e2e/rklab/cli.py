@@ -112,6 +112,10 @@ def main(argv=None, prog=None):
     ap.add_argument("--watch", action="store_true",
                     help="run redis_watch on both nodes (keepalived's track_file); some "
                     "scenarios always do")
+    ap.add_argument("--tls", action="store_true",
+                    help="both Redis servers TLS only (certificates made for the run, "
+                    "client certificates required, replication over TLS); the hooks and "
+                    "every connection of the lab use TLS")
     ap.add_argument("--kill-leftovers", action="store_true",
                     help="at teardown, end every process still in the nodes' namespaces "
                     "(for hooks that are scripts: the lab tells the toolkit's hooks by "
@@ -212,9 +216,10 @@ def main(argv=None, prog=None):
                 lab.monitor.stop()
             lab.stop_writer()
             lab.release_lock()
+            cli = f"redis-cli {lab.certs.cli_args()}" if lab.certs else "redis-cli"
             emit(f"\nThe lab is still up (root {lab.root}). Explore it with:\n"
-                  f"  ip netns exec {NS_CLIENT} redis-cli -h {VIP} info replication\n"
-                  f"  ip netns exec rklab-a redis-cli role\n"
+                  f"  ip netns exec {NS_CLIENT} {cli} -h {VIP} info replication\n"
+                  f"  ip netns exec rklab-a {cli} role\n"
                   f"  ip -n rklab-a addr show dev {IFNAME}\n"
                   f"  less {lab.root}/a/keepalived.log {lab.root}/a/toolkit.log\n"
                   f"Tear it down with:\n"

@@ -169,11 +169,13 @@ def toolkit_conf(node, options=None, drop_keys=()):
     return "\n".join(lines) + "\n"
 
 
-def redis_conf(node, password):
+def redis_conf(node, password, tls_lines=None):
+    """TLS_LINES: the TLS settings of a TLS-only node (port 0, tls-port ...)
+    instead of the plain port."""
     acl = _sample(samples.acl_users, password)
     return "\n".join([
         f"# redis.conf of lab node {node.name}; CONFIG REWRITE may change it",
-        f"port {REDIS_PORT}",
+        ] + (list(tls_lines) if tls_lines else [f"port {REDIS_PORT}"]) + [
         "bind 0.0.0.0",
         # Reachable only inside the lab's namespaces; the hooks use
         # the ACL user from keepalived/redis-acl.conf.

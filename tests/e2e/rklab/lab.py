@@ -16,8 +16,8 @@ import tempfile
 import threading
 import time
 
-from rediskit import (SERVER, RedisReplyError, RedisServer, parse_info, server_binary,
-                      stop_process)
+from rediskit import (SERVER, RedisReplyError, RedisServer, free_port, parse_info,
+                      server_binary, stop_process)
 import toolkit_log
 
 from . import configs, network, procs
@@ -25,6 +25,7 @@ from .common import Failed, LabError, Skip, emit, rel, run, say
 from .configs import REDIS_PORT, SCRIPT_USER
 from .network import A_IP, B_IP, NS_CLIENT, VIP, connect
 from .observe import Acks, Follower, Monitor, Snapshot
+from .tls import LabCerts
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -87,7 +88,7 @@ class Node:
         self.run_ids = {}     # run_id prefix -> start time
 
     def client(self, timeout=1.0):
-        return connect(self.ns, "127.0.0.1", REDIS_PORT, timeout)
+        return connect(self.ns, "127.0.0.1", REDIS_PORT, timeout, tls=self.lab.tls)
 
     def info(self, *sections, timeout=0.5):
         with self.client(timeout) as c:
@@ -178,6 +179,11 @@ class Lab:
         self.log_lock = threading.Lock()
         self.verbose_hooks = True
         self.hard_timeout = 600.0
+        # --tls: the run's certificates (LabCerts) and the lab's own client
+        # (a TlsClient); None: plain TCP.
+        self.use_tls = bool(getattr(args, "tls", False))
+        self.certs = None
+        self.tls = None
 
     # ---- set-up ---------------------------------------------------------
 
@@ -224,6 +230,12 @@ class Lab:
         self.password = secrets.token_hex(16)
         self.nodes = {"a": Node(self, "a", A_IP, B_IP, self.priorities.get("a")),
                       "b": Node(self, "b", B_IP, A_IP, self.priorities.get("b"))}
+        if self.use_tls:
+            self.certs = LabCerts(os.path.join(self.root, "tls")).make(
+                {n.name: n.ip for n in self.nodes.values()}, VIP, self.script_user)
+            self.tls = self.certs.client_tls()
+            say(f"TLS only: certificates in {self.certs.dir} (CA, a server certificate "
+                "per node, the hooks' client certificate)")
         network.build_network()
         for node in self.nodes.values():
             self.prepare_node(node)
@@ -320,8 +332,12 @@ class Lab:
         os.chown(node.toolkit_log, uid, gid)
         os.chmod(node.toolkit_log, 0o600)
 
+        options = self.args.toolkit
+        if self.certs:
+            # --toolkit wins, as for every other key.
+            options = {**self.certs.toolkit_options(), **options}
         with open(node.toolkit_conf, "w") as f:
-            f.write(configs.toolkit_conf(node, self.args.toolkit, self.keys_unknown_to_build))
+            f.write(configs.toolkit_conf(node, options, self.keys_unknown_to_build))
         os.chmod(node.toolkit_conf, 0o644)
         text = configs.keepalived_conf(
             node, self.bindir,
@@ -333,7 +349,9 @@ class Lab:
         with open(node.ka_conf, "w") as f:
             f.write(text)
         with open(node.redis_conf, "w") as f:
-            f.write(configs.redis_conf(node, self.password))
+            f.write(configs.redis_conf(
+                node, self.password,
+                self.certs.redis_lines(node.name, REDIS_PORT) if self.certs else None))
 
     # ---- processes ------------------------------------------------------
 
@@ -458,7 +476,7 @@ class Lab:
         self.writer = subprocess.Popen(
             ["ip", "netns", "exec", NS_CLIENT, sys.executable, WRITER,
              "--host", VIP, "--port", str(REDIS_PORT), "--out", acks,
-             "--duration", str(duration), "--rate", str(rate)],
+             "--duration", str(duration), "--rate", str(rate), *self.writer_tls_args()],
             stdin=subprocess.DEVNULL, stdout=open(self.writer_out, "wb"),
             stderr=open(os.path.join(cdir, "writer.err"), "wb"),
             start_new_session=True)
@@ -466,6 +484,9 @@ class Lab:
         self.writer_started = time.time()
         say(f"writer started in {NS_CLIENT}: SET k:<n> through {VIP}:{REDIS_PORT}, "
             f"{rate:.0f}/s max")
+
+    def writer_tls_args(self):
+        return self.tls.args() if self.tls else []
 
     def stop_writer(self):
         counters = {}
@@ -692,7 +713,7 @@ class Lab:
                     continue
                 path = os.path.join(node.copy_dir, name)
                 data = tempfile.mkdtemp(prefix="rklab-copy-")
-                srv = RedisServer(data_dir=data, extra_config=["dbfilename dump.rdb"])
+                srv = self.copy_server(node, data)
                 try:
                     shutil.copy(path, os.path.join(data, "dump.rdb"))
                     srv.start()
@@ -704,6 +725,20 @@ class Lab:
                 copies.append({"node": node.name, "file": name, "bytes": os.path.getsize(path),
                                "wanted_keys_in_it": len(held)})
         return found, copies
+
+    def copy_server(self, node, data):
+        """The loopback server that reads a kept copy back: with --tls,
+        TLS only (NODE's server certificate, which names 127.0.0.1) and
+        read with the lab's client certificate."""
+        extra = ["dbfilename dump.rdb"]
+        if not self.certs:
+            return RedisServer(data_dir=data, extra_config=extra)
+        port = free_port()
+        # RedisServer writes port 0 and tls-port itself.
+        tls_lines = [ln for ln in self.certs.redis_lines(node.name, port)
+                     if not ln.startswith(("port ", "tls-port "))]
+        return RedisServer(port=port, data_dir=data, extra_config=extra + tls_lines,
+                           tls=self.tls)
 
     def check_kept_copies(self):
         """The acknowledged writes missing from the pair (the last verify())
@@ -721,7 +756,7 @@ class Lab:
         proc = subprocess.Popen(
             ["ip", "netns", "exec", node.ns, sys.executable, WRITER, "--host", "127.0.0.1",
              "--port", str(REDIS_PORT), "--out", acks, "--duration", str(duration),
-             "--rate", str(rate), "--start", str(first_key)],
+             "--rate", str(rate), "--start", str(first_key), *self.writer_tls_args()],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(node.dir, "local-writer.err"), "wb"),
             start_new_session=True)
@@ -811,7 +846,7 @@ class Lab:
                     lambda ln: (toolkit_log.line_tool(ln) == "redis_master"
                                 and re.search(r": promoted\b", ln) is not None),
                     logged=True)})
-        return {"keepalived_conf": self.rendered, "kills": kills}
+        return {"keepalived_conf": self.rendered, "kills": kills, "tls": self.use_tls}
 
     # ---- teardown -------------------------------------------------------
 

@@ -67,10 +67,11 @@ class netns:
             os.close(self.orig)
 
 
-def connect(ns, host, port, timeout=1.0):
-    """A RESP connection opened from inside namespace NS."""
+def connect(ns, host, port, timeout=1.0, tls=None):
+    """A RESP connection opened from inside namespace NS; TLS: None (plain
+    TCP) or a rediskit.TlsClient."""
     with netns(ns):
-        return Resp(host, port, timeout=timeout)
+        return Resp(host, port, timeout=timeout, tls=tls)
 
 
 # --------------------------------------------------------------------------
