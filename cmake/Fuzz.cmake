@@ -20,7 +20,9 @@ if(RK_FUZZ)
     target_compile_features(rk_fuzz PUBLIC cxx_std_17)
     target_compile_options(rk_fuzz PUBLIC ${RK_FUZZ_SANITIZERS} -fsanitize=fuzzer-no-link)
     target_link_options(rk_fuzz PUBLIC -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(rk_fuzz PUBLIC fmt::fmt-header-only Hiredis::hiredis PRIVATE rk_warnings)
+    target_link_libraries(rk_fuzz
+      PUBLIC fmt::fmt-header-only Hiredis::hiredis OpenSSL::SSL OpenSSL::Crypto Threads::Threads
+      PRIVATE rk_warnings)
 
     # One executable per fuzz/<name>_fuzzer.cpp; its seeds are fuzz/corpus/<name>/.
     set(RK_FUZZ_TARGETS parse_info reply)
