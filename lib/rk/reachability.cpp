@@ -20,15 +20,9 @@ namespace {
 int start_connect(const Endpoint& endpoint, Clock::time_point deadline, bool& refused) {
   Resolution resolved = resolve_address(endpoint.host, endpoint.port, deadline);
   if (resolved.addresses.empty()) return -1;
-  const SocketAddress& first = resolved.addresses.front();
-  int fd = ::socket(first.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd >= 0 &&
-      ::connect(fd, reinterpret_cast<const sockaddr*>(&first.address), first.length) != 0 &&
-      errno != EINPROGRESS) {
-    refused = errno == ECONNREFUSED;
-    ::close(fd);
-    fd = -1;
-  }
+  int error = 0;
+  int fd = connect_nonblocking(resolved.addresses.front(), error);
+  refused = fd < 0 && error == ECONNREFUSED;
   return fd;
 }
 

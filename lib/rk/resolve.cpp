@@ -1,7 +1,9 @@
 #include "rk/resolve.hpp"
 
 #include <netdb.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <memory>
@@ -91,6 +93,20 @@ Resolution resolve_address(const std::string& host, int port,
     return resolution;
   }
   return from_lookup(host, pending->result);
+}
+
+int connect_nonblocking(const SocketAddress& address, int& error) {
+  int fd = ::socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = errno;
+    return -1;
+  }
+  error = ::connect(fd, reinterpret_cast<const sockaddr*>(&address.address), address.length) == 0
+              ? 0
+              : errno;
+  if (error == 0 || error == EINPROGRESS) return fd;
+  ::close(fd);
+  return -1;
 }
 
 }  // namespace rk

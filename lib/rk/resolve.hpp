@@ -33,4 +33,10 @@ struct Resolution {
 Resolution resolve_address(const std::string& host, int port,
                            std::chrono::steady_clock::time_point deadline);
 
+// A non-blocking TCP socket with its connect to `address` started. Returns
+// the socket with `error` 0 (connected at once) or EINPROGRESS (poll it for
+// POLLOUT, then read SO_ERROR), or -1 with `error` the errno of the failure
+// (ECONNREFUSED: the host answered that nothing listens).
+int connect_nonblocking(const SocketAddress& address, int& error);
+
 }  // namespace rk

@@ -38,22 +38,29 @@ ClientFailure timeout_failure(std::string message) {
   return ClientFailure{ClientFailure::Kind::timeout, std::move(message), {}};
 }
 
-// Waits for a non-blocking connect on `fd`: 0 when connected, else the
-// errno (ETIMEDOUT at the deadline).
-int finish_connect(int fd, TimePoint deadline) {
+// Polls `fd` for `events` until `deadline`: 0 when ready, ETIMEDOUT when the
+// deadline passes first, else poll's errno.
+int wait_ready(int fd, short events, TimePoint deadline) {
   for (;;) {
     int left = milliseconds_left(deadline);
     if (left == 0) return ETIMEDOUT;
-    pollfd pfd{fd, POLLOUT, 0};
+    pollfd pfd{fd, events, 0};
     int ready = ::poll(&pfd, 1, left);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) return errno;
+    if (ready > 0) return 0;
     if (ready == 0) return ETIMEDOUT;
-    int error = 0;
-    socklen_t length = sizeof(error);
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
-    return error;
+    if (errno != EINTR) return errno;
   }
+}
+
+// Waits for a non-blocking connect on `fd`: 0 when connected, else the
+// errno (ETIMEDOUT at the deadline).
+int finish_connect(int fd, TimePoint deadline) {
+  int waited = wait_ready(fd, POLLOUT, deadline);
+  if (waited != 0) return waited;
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+  return error;
 }
 
 // A connected, non-blocking TCP socket to one of `addresses`, tried in
@@ -61,14 +68,8 @@ int finish_connect(int fd, TimePoint deadline) {
 int connect_any(const std::vector<SocketAddress>& addresses, TimePoint deadline, int& error) {
   error = ECONNREFUSED;
   for (const SocketAddress& address : addresses) {
-    int fd = ::socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      error = errno;
-      continue;
-    }
-    const auto* raw = reinterpret_cast<const sockaddr*>(&address.address);
-    int result = ::connect(fd, raw, address.length);
-    error = result == 0 ? 0 : errno;
+    int fd = connect_nonblocking(address, error);
+    if (fd < 0) continue;
     if (error == EINPROGRESS) error = finish_connect(fd, deadline);
     if (error == 0) {
       // Commands are small and answered one at a time: no Nagle delay.
@@ -130,20 +131,11 @@ std::unique_ptr<Stream> Stream::open(const std::string& host, int port, const Tl
 }
 
 bool Stream::wait(short events, TimePoint deadline, const char* during, ClientFailure& failure) {
-  for (;;) {
-    int left = milliseconds_left(deadline);
-    if (left == 0) break;
-    pollfd pfd{fd_, events, 0};
-    int ready = ::poll(&pfd, 1, left);
-    if (ready > 0) return true;
-    if (ready == 0) break;
-    if (errno != EINTR) {
-      failure =
-          io_failure(fmt::format("{}: poll failed {}: {}", where_, during, std::strerror(errno)));
-      return false;
-    }
-  }
-  failure = timeout_failure(fmt::format("{}: timed out {}", where_, during));
+  int waited = wait_ready(fd_, events, deadline);
+  if (waited == 0) return true;
+  failure = waited == ETIMEDOUT ? timeout_failure(fmt::format("{}: timed out {}", where_, during))
+                                : io_failure(fmt::format("{}: poll failed {}: {}", where_, during,
+                                                         std::strerror(waited)));
   return false;
 }
 
