@@ -1,8 +1,10 @@
 #include "rk/decisions.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -327,19 +329,142 @@ FencePlan fence_for_master(const RedisState& master, bool replica_attached) {
   return {0, "no replica attached: unfenced until one is back and caught up"};
 }
 
-bool track_file_configured(const std::string& keepalived_conf, const std::string& path) {
-  // Comments start with # or ! and run to the end of the line.
-  std::string text;
-  bool in_comment = false;
-  for (char c : keepalived_conf) {
-    if (c == '\n') in_comment = false;
-    if (c == '#' || c == '!') in_comment = true;
-    if (!in_comment) text += c;
+namespace {
+
+// keepalived's configuration as statements: each is the words of one line
+// (or up to a brace), with the block it sits in. Comments (# or ! to the
+// end of the line) are dropped and a quoted word loses its quotes.
+struct ConfStatement {
+  std::vector<std::string> words;
+  std::vector<std::vector<std::string>> blocks;  // heads of the enclosing blocks, outermost first
+};
+
+std::vector<ConfStatement> parse_keepalived_conf(const std::string& text) {
+  std::vector<ConfStatement> statements;
+  std::vector<std::vector<std::string>> open_blocks;
+  std::vector<std::string> words;
+  std::vector<std::string> last_words;  // a brace on its own line opens the previous statement
+  auto end_statement = [&] {
+    if (words.empty()) return;
+    statements.push_back({words, open_blocks});
+    last_words = words;
+    words.clear();
+  };
+  std::string word;
+  bool quoted = false;
+  auto end_word = [&] {
+    if (!word.empty() || quoted) words.push_back(word);
+    word.clear();
+    quoted = false;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"') {
+      size_t close = text.find('"', i + 1);
+      if (close == std::string::npos) close = text.size();
+      word += text.substr(i + 1, close - i - 1);
+      quoted = true;
+      i = close;
+    } else if (c == '#' || c == '!') {
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+    } else if (c == '\n') {
+      end_word();
+      end_statement();  // keeps last_words: a brace may open it on the next line
+    } else if (c == '{') {
+      end_word();
+      std::vector<std::string> head = words.empty() ? last_words : words;
+      if (!words.empty())
+        end_statement();
+      else if (!statements.empty() && head == statements.back().words)
+        statements.pop_back();
+      open_blocks.push_back(head);
+      last_words.clear();
+    } else if (c == '}') {
+      end_word();
+      end_statement();
+      if (!open_blocks.empty()) open_blocks.pop_back();
+      last_words.clear();
+    } else if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+      end_word();
+    } else {
+      word += c;
+    }
   }
-  size_t block = text.find("track_file");
-  if (block == std::string::npos) return false;
-  return text.find("file \"" + path + "\"", block) != std::string::npos ||
-         text.find("file " + path, block) != std::string::npos;
+  end_word();
+  end_statement();
+  return statements;
+}
+
+const std::string& head_word(const std::vector<std::string>& head, size_t index) {
+  static const std::string none;
+  return index < head.size() ? head[index] : none;
+}
+
+bool is_track_file_block(const std::vector<std::string>& head) {
+  return head_word(head, 0) == "track_file" || head_word(head, 0) == "vrrp_track_file";
+}
+
+// `weight W [reverse]` from words[from...]; unchanged when absent.
+void read_weight(const std::vector<std::string>& words, size_t from, int& weight, bool& reverse) {
+  if (head_word(words, from) != "weight") return;
+  try {
+    weight = std::stoi(head_word(words, from + 1));
+  } catch (const std::exception&) {
+    return;
+  }
+  reverse = head_word(words, from + 2) == "reverse";
+}
+
+}  // namespace
+
+MaintenanceTracking check_maintenance_tracked(const std::string& keepalived_conf,
+                                              const std::string& path) {
+  std::vector<ConfStatement> statements = parse_keepalived_conf(keepalived_conf);
+  // The top-level track_file blocks that watch `path`, with their own weight.
+  struct Declared {
+    int weight = 1;  // keepalived's default for a track_file block
+    bool reverse = false;
+  };
+  std::map<std::string, Declared> declared;
+  bool has_include = false;
+  for (const ConfStatement& s : statements) {
+    if (s.blocks.empty() && s.words[0] == "include") has_include = true;
+    if (s.blocks.size() != 1 || !is_track_file_block(s.blocks[0])) continue;
+    const std::string& name = head_word(s.blocks[0], 1);
+    if (s.words[0] == "file" && head_word(s.words, 1) == path) declared[name];
+  }
+  for (const ConfStatement& s : statements)
+    if (s.blocks.size() == 1 && is_track_file_block(s.blocks[0]) && s.words[0] == "weight") {
+      auto found = declared.find(head_word(s.blocks[0], 1));
+      if (found != declared.end())
+        read_weight(s.words, 0, found->second.weight, found->second.reverse);
+    }
+  std::string unseen =
+      has_include ? " (files it includes are not read: declare it in this file)" : std::string();
+  if (declared.empty())
+    return {false, fmt::format("no track_file block declares file \"{}\"{}", path, unseen)};
+  std::string wrong_weight;
+  for (const ConfStatement& s : statements) {
+    // Inside `vrrp_instance X { track_file { NAME [weight W [reverse]] } }`.
+    if (s.blocks.size() != 2 || head_word(s.blocks[1], 0) != "track_file") continue;
+    const std::string& owner = head_word(s.blocks[0], 0);
+    if (owner != "vrrp_instance" && owner != "vrrp_sync_group") continue;
+    auto found = declared.find(s.words[0]);
+    if (found == declared.end()) continue;
+    int weight = found->second.weight;
+    bool reverse = found->second.reverse;
+    read_weight(s.words, 1, weight, reverse);
+    std::string where = fmt::format("{} {}", owner, head_word(s.blocks[0], 1));
+    if (weight == 0 && !reverse)
+      return {true, fmt::format("{} tracks track_file {} with weight 0", where, found->first)};
+    wrong_weight = fmt::format(
+        "{} tracks track_file {} with weight {}{}: writing 1 there moves its priority but does "
+        "not put it in FAULT (give it weight 0)",
+        where, found->first, weight, reverse ? " reverse" : "");
+  }
+  if (!wrong_weight.empty()) return {false, wrong_weight};
+  return {false, fmt::format("track_file {} (file \"{}\") is tracked by no vrrp_instance{}",
+                             declared.begin()->first, path, unseen)};
 }
 
 SwitchoverCheck check_switchover_start(const std::string& recorded_transition,

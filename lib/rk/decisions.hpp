@@ -235,9 +235,21 @@ FencePlan fence_for_master(const RedisState& master, bool replica_attached);
 
 // --- redis_switchover (planned) ---------------------------------------------
 
-// Whether keepalived's configuration text tracks `path` in a track_file
-// block (`file "PATH"`), so that writing 1 there really hands the VIP over.
-bool track_file_configured(const std::string& keepalived_conf, const std::string& path);
+// Whether writing 1 into `path` really hands the VIP over: keepalived's
+// configuration text must declare it in a top-level `track_file NAME { file
+// "PATH" }` block, and a vrrp_instance (or vrrp_sync_group) must track NAME
+// with an effective weight of 0 and without `reverse`. keepalived (track_file.c)
+// gives a track_file weight 1 unless it says otherwise, and an instance's
+// `NAME weight W` overrides it; only with weight 0 does a non-zero value put
+// the instance in FAULT, any other weight just moves its priority. The path
+// inside a notify_* line or a comment does not count. `reason` says what is
+// missing, or names the instance that tracks it.
+struct MaintenanceTracking {
+  bool tracked = false;
+  std::string reason;
+};
+MaintenanceTracking check_maintenance_tracked(const std::string& keepalived_conf,
+                                              const std::string& path);
 
 // Whether a planned switchover may start: this node holds the VIP (its last
 // recorded transition is MASTER), its Redis is a master, and the peer is a

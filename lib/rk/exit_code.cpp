@@ -29,6 +29,11 @@ const char* to_string(Verdict verdict) {
     case Verdict::not_recorded: return "not-recorded";
     case Verdict::superseded: return "superseded";
     case Verdict::error: return "error";
+    case Verdict::switched_over: return "switched-over";
+    case Verdict::switchover_refused: return "switchover-refused";
+    case Verdict::switchover_interrupted: return "switchover-interrupted";
+    case Verdict::switchover_unknown: return "switchover-unknown";
+    case Verdict::handover_unconfirmed: return "handover-unconfirmed";
   }
   return "?";
 }
@@ -39,6 +44,7 @@ ExitCode exit_code_of(Verdict verdict) {
     case Verdict::already_master:
     case Verdict::replicating:
     case Verdict::peer_demoted:
+    case Verdict::switched_over:
     case Verdict::recorded: return ExitCode::success;
     case Verdict::superseded: return ExitCode::superseded;
     // promoted-incomplete: promoted, but without the peer's last writes.
@@ -52,6 +58,10 @@ ExitCode exit_code_of(Verdict verdict) {
     case Verdict::backup_timeout:
     case Verdict::no_peer:
     case Verdict::not_recorded:
+    case Verdict::switchover_refused:
+    case Verdict::switchover_interrupted:
+    case Verdict::switchover_unknown:
+    case Verdict::handover_unconfirmed:
     case Verdict::error: return ExitCode::failure;
   }
   return ExitCode::failure;

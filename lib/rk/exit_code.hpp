@@ -40,6 +40,15 @@ enum class Verdict {
   not_recorded,         // redis_fault/redis_stop: the state dir could not be written
   superseded,           // a newer hook of the instance took over
   error,                // a Redis call failed in a way the hook could not handle
+  // redis_switchover:
+  switched_over,           // the peer is master with every write, this node its replica,
+                           // and keepalived recorded FAULT here (the VIP moved)
+  switchover_refused,      // nothing changed: this node is still the master, unpaused
+  switchover_interrupted,  // SIGINT/SIGTERM before the peer was promoted; nothing changed
+  switchover_unknown,      // the peer's role after REPLICAOF NO ONE could not be read: this
+                           // node was made its replica, so that no two masters take writes
+  handover_unconfirmed,    // the peer is master with every write, but keepalived did not
+                           // record FAULT here in time, or this node was not repointed
 };
 
 // The verdict's name in log lines ("promoted", "sync-timeout", ...).

@@ -198,8 +198,9 @@ ExitCode run_master(const ToolOptions& options) {
   } catch (const Superseded&) {
     return run.finish(Verdict::superseded, "a newer transition took over");
   } catch (const RedisError& error) {
-    // Only calls before REPLICAOF NO ONE succeeded get here (Promotion::finish
-    // never throws): nothing was promoted.
+    // Calls before the promotion, a refused REPLICAOF NO ONE (nothing was
+    // promoted), or one whose effect stayed unknown (the message says so);
+    // Promotion::finish never throws.
     return run.finish(Verdict::error, error.what());
   }
 }

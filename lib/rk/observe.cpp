@@ -1,5 +1,7 @@
 #include "rk/observe.hpp"
 
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "rk/errors.hpp"
@@ -51,6 +53,22 @@ Observation observe(std::optional<Connection>& connection, const ConnectionOptio
   } catch (const RedisError& error) {
     connection.reset();
     return Observation::failed(reach_of(error), error.what());
+  }
+}
+
+std::optional<RedisState> read_again_after_unknown(std::optional<Connection>& connection,
+                                                   const ConnectionOptions& options,
+                                                   Clock::time_point deadline,
+                                                   std::chrono::milliseconds poll,
+                                                   const std::function<void()>& between) {
+  // The old connection may still deliver the late reply: never read from it.
+  connection.reset();
+  for (;;) {
+    Observation seen = observe(connection, options);
+    if (seen.answered()) return seen.state;
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(poll);
+    if (between) between();
   }
 }
 

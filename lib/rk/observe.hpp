@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include "rk/errors.hpp"
@@ -23,6 +24,19 @@ Reach reach_of(const RedisError& error);
 // failure the connection is dropped (hiredis cannot reuse a context after a
 // timeout), so the next call reconnects.
 Observation observe(std::optional<Connection>& connection, const ConnectionOptions& options);
+
+// After a command that changes a server's role ended without a reply (a
+// timeout, or a reset after the send), the server may or may not have
+// applied it: "unknown" is a state, never "not done". Reads the server's
+// INFO again over a fresh connection (`connection` is replaced) until it
+// answers or `deadline` passes, sleeping `poll` and calling `between` (to
+// keep a pause open, say) after each failed try. nullopt when it never
+// answered.
+std::optional<RedisState> read_again_after_unknown(std::optional<Connection>& connection,
+                                                   const ConnectionOptions& options,
+                                                   Clock::time_point deadline,
+                                                   std::chrono::milliseconds poll,
+                                                   const std::function<void()>& between = {});
 
 // The write fence, as redis_check's isolation fence (--witness) and the
 // hooks' --fence-writes set it: CONFIG SET min-replicas-max-lag `max_lag`

@@ -129,7 +129,33 @@ void Promotion::finish() {
 
 void Promotion::promote(const std::string& why) {
   auto started = Clock::now();
-  run_.act(*run_.local(), {"REPLICAOF", "NO", "ONE"});
+  const ToolOptions& options = run_.options();
+  for (int attempt = 0;; ++attempt) {
+    try {
+      run_.act(*run_.local(), {"REPLICAOF", "NO", "ONE"});
+      break;
+    } catch (const ReplyError&) {
+      throw;  // refused (LOADING, NOPERM): nothing changed
+    } catch (const RedisError& error) {
+      // No reply is not "not done": the server may have promoted itself.
+      run_.log().warning(
+          "no reply to REPLICAOF NO ONE from the local Redis ({}); reading its role again",
+          error.what());
+      std::optional<RedisState> seen =
+          read_again_after_unknown(run_.local(), local_connection(options),
+                                   Clock::now() + options.timeout * 4, options.poll);
+      if (seen && seen->is_master()) {
+        run_.log().info("the local Redis is master: its REPLICAOF NO ONE took effect");
+        break;
+      }
+      if (!seen || attempt > 0)
+        throw IoError(fmt::format(
+            "the local Redis's role after REPLICAOF NO ONE is unknown ({}); it may or may not "
+            "be master: see redis_status",
+            seen ? "it is still a replica" : "it stopped answering"));
+      // Still a replica: the command did not take effect; send it once more.
+    }
+  }
   run_.log().info("promoted: REPLICAOF NO ONE in {} ms ({})", ms_since(started), why);
 }
 
@@ -188,20 +214,49 @@ void Promotion::repoint_peer(const RedisState& peer_state, std::optional<WritePa
   // The REPLICAOF must land while the peer's writes are still held.
   if (pause) pause->ensure_open_for(options.timeout);
   auto started = Clock::now();
-  run_.act(peer, {"REPLICAOF", announce, std::to_string(options.port)});
+  const std::vector<std::string> replicaof{"REPLICAOF", announce, std::to_string(options.port)};
+  try {
+    run_.act(peer, replicaof);
+  } catch (const ReplyError&) {
+    throw;  // refused: the peer is as it was
+  } catch (const RedisError& error) {
+    confirm_peer_repointed(replicaof, error);
+  }
   run_.log().info("peer demoted: it now replicates {}:{} ({} ms)", announce, options.port,
                   ms_since(started));
   // A replica refuses writes (-READONLY) by itself: the pause has done its job.
   pause.reset();
-  run_.rewrite_config(peer, peer_state, "peer");
+  run_.rewrite_config(*run_.peer(), peer_state, "peer");
   try {
     // As Sentinel does after a failover: the peer's clients reconnect
     // through the VIP instead of staying on a read-only replica.
-    Reply killed = run_.act(peer, {"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+    Reply killed = run_.act(*run_.peer(), {"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
     run_.log().info("disconnected {} client(s) of the demoted peer", killed.integer);
-  } catch (const ReplyError& error) {
+  } catch (const RedisError& error) {
+    // The peer is already demoted: a failure here (a refusal, a timeout, a
+    // reset) leaves its clients on a read-only replica, which they learn
+    // from -READONLY; the verdict stands.
     run_.log().warning("CLIENT KILL on the peer failed: {}", error.what());
   }
+}
+
+void Promotion::confirm_peer_repointed(const std::vector<std::string>& replicaof,
+                                       const RedisError& error) {
+  const ToolOptions& options = run_.options();
+  run_.log().warning("no reply to REPLICAOF from the peer ({}); reading its role again",
+                     error.what());
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::optional<RedisState> seen =
+        read_again_after_unknown(run_.peer(), peer_connection(options),
+                                 Clock::now() + options.timeout * 4, options.poll);
+    if (!seen)
+      throw IoError(fmt::format(
+          "the peer's role after REPLICAOF is unknown (it stopped answering): it may still be a "
+          "master; see redis_status"));
+    if (seen->role == Role::replica) return;
+    if (attempt == 0) run_.act(*run_.peer(), replicaof);  // it is still a master: once more
+  }
+  throw IoError("the peer is still a master after REPLICAOF was sent twice");
 }
 
 }  // namespace rk

@@ -106,6 +106,12 @@ class Promotion {
   void repoint_peer(const RedisState& peer_state, std::optional<WritePause>& pause);
 
  private:
+  // The peer's REPLICAOF `replicaof` got no reply (`error`): reads the peer
+  // again over a fresh connection and sends it once more while it is still
+  // a master. Returns once the peer is a replica; throws RedisError when its
+  // role stays unknown or it stays a master.
+  void confirm_peer_repointed(const std::vector<std::string>& replicaof, const RedisError& error);
+
   HookRun& run_;
 };
 

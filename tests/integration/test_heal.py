@@ -5,7 +5,11 @@ old master's check then gives the VIP up."""
 import os
 
 import itkit
+from delayproxy import DelayProxy
 from itkit import ToolTestCase, setUpModule  # noqa: F401
+
+CLIENT_KILL = b"$6\r\nCLIENT\r\n$4\r\nKILL\r\n"
+REPLICAOF = b"$9\r\nREPLICAOF\r\n$9\r\n127.0.0.1\r\n"
 
 
 class HealTest(ToolTestCase):
@@ -39,6 +43,37 @@ class HealTest(ToolTestCase):
                           self.instance, "--log-file", self.log_file, common=False)
         self.assertRc(c, 1)
         self.assertIn("-> yielding", c.stderr)
+
+    def demote_through(self, cue):
+        """The heal of test 1, with the hook reaching the old master through a
+        proxy that fires `cue`; returns (a, b, the hook's result)."""
+        a = self.server()
+        b = self.server()
+        r = self.run_tool("redis_master", *self.node_args("a", a, b), common=False)
+        self.assertIn("exit=0", r.stderr, f"setup: {r!r}")
+        self.split(a, b, 300)
+        proxy = DelayProxy(a.port)
+        self.addCleanup(proxy.close)
+        cue(proxy)
+        r = self.run_tool("redis_backup", *self.hook_args(b.port, proxy.port),
+                          "--backup-grace", "5")
+        self.assertTrue(proxy.fired.is_set())
+        return a, b, r
+
+    def test_a_reset_on_client_kill_after_the_demotion_keeps_the_verdict(self):
+        a, b, r = self.demote_through(lambda p: p.cut_after(CLIENT_KILL))
+        self.assertRc(r, 0)
+        self.assertIn("verdict=peer-demoted exit=0", r.log)
+        self.assertIn("CLIENT KILL on the peer failed", r.log)
+        self.assert_role(a, "slave", master_port=b.port)
+
+    def test_a_late_reply_to_the_demotion_is_read_again(self):
+        a, b, r = self.demote_through(lambda p: p.delay_reply_after(REPLICAOF, 1.5))
+        self.assertRc(r, 0)
+        self.assertIn("no reply to REPLICAOF from the peer", r.log)
+        self.assertIn("verdict=peer-demoted exit=0", r.log)
+        self.assert_role(a, "slave", master_port=b.port)
+        self.assert_role(b, "master")
 
     def test_the_old_master_with_the_larger_tail_keeps_the_vrrp_choice(self):
         a = self.server()

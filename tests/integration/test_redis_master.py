@@ -6,6 +6,7 @@ import threading
 import time
 
 import itkit
+from delayproxy import REPLICAOF_NO_ONE, DelayProxy
 from itkit import (RedisReplyError, Resp, RoleMonitor, ToolTestCase, populate,  # noqa: F401
                    setUpModule)
 
@@ -94,6 +95,25 @@ class RedisMasterTest(ToolTestCase):
         self.assert_role(local, "master")
         self.assert_all_keys(local, 200)
         self.assert_summary(r)
+
+    def test_a_late_reply_to_replicaof_no_one_is_read_again(self):
+        # The local Redis promotes itself at once, but its +OK arrives after
+        # --timeout: the hook must read the role again, not report an error.
+        peer = self.server()
+        local = self.server()
+        populate(peer, 200)
+        self.replicate(local, peer)
+        peer.kill()
+        proxy = DelayProxy(local.port)
+        self.addCleanup(proxy.close)
+        proxy.delay_reply_after(REPLICAOF_NO_ONE, 1.5)
+        r = self.master(proxy.port, peer.port)
+        self.assertTrue(proxy.fired.is_set())
+        self.assertRc(r, 0)
+        self.assertIn("no reply to REPLICAOF NO ONE from the local Redis", r.log)
+        self.assertIn("verdict=promoted exit=0", r.log)
+        self.assert_role(local, "master")
+        self.assert_all_keys(local, 200)
 
     def test_peer_host_down_promotes(self):
         # The peer's machine is gone: connects to it never complete.

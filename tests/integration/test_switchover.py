@@ -4,10 +4,12 @@ notify_fault would. The refusals change nothing (the master keeps taking
 writes); the switchover loses no acknowledged write."""
 import json
 import os
+import signal
 import threading
 import time
 
 import itkit
+from delayproxy import REPLICAOF_NO_ONE, DelayProxy
 from itkit import ToolTestCase, populate, setUpModule, wait_until  # noqa: F401
 
 
@@ -40,6 +42,36 @@ vrrp_instance redis {{
     }}
 }}
 """
+
+
+class Writer:
+    """Writes w:N through `server` until stopped, reconnecting after errors;
+    keeps the acknowledged N."""
+
+    def __init__(self, server):
+        self.server = server
+        self.acked = []
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        n = 0
+        while not self.stop_event.is_set():
+            try:
+                with self.server.client(timeout=0.5) as c:
+                    while not self.stop_event.is_set():
+                        c.call("SET", f"w:{n}", f"v{n}")
+                        self.acked.append(n)
+                        n += 1
+            except Exception:  # READONLY, paused, reset: try again
+                n += 1
+                time.sleep(0.01)
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(5)
+        return self.acked
 
 
 class SwitchoverTest(ToolTestCase):
@@ -133,6 +165,126 @@ class SwitchoverTest(ToolTestCase):
         self.assertIn("verdict=already-master exit=0", p.log)
         self.assertNotIn("CLIENT PAUSE", p.log)
 
+    def missing_on(self, server, acked):
+        values = server.call("MGET", *[f"w:{n}" for n in acked]) if acked else []
+        return [n for n, v in zip(acked, values) if v != f"v{n}"]
+
+    def test_a_late_reply_to_the_promotion_never_leaves_two_masters(self):
+        # The peer promotes itself at once, but its +OK arrives after
+        # --timeout (a latency spike): the switchover must learn the peer's
+        # real role and finish, not unpause this node as a second master.
+        a, b = self.pair()
+        proxy = DelayProxy(b.port)
+        self.addCleanup(proxy.close)
+        proxy.delay_reply_after(REPLICAOF_NO_ONE, 1.5)
+        writer = Writer(a)
+        time.sleep(0.3)
+        self.play_keepalived(a, proxy)
+        r = self.run_tool("redis_switchover", *self.hook_args(a.port, proxy.port),
+                          "--maintenance-file", self.flag, "--keepalived-conf", self.ka_conf,
+                          "--switchover-timeout-ms", "3000", timeout=30)
+        time.sleep(0.5)  # writes that a would still take as a second master
+        acked = writer.stop()
+        self.assertTrue(proxy.fired.is_set())
+        self.assertRc(r, 0)
+        self.assertIn("verdict=switched-over exit=0", r.log)
+        self.assertNotIn("nothing changed", r.log)
+        self.assertIn("no reply to REPLICAOF NO ONE", r.log)
+        self.assert_role(b, "master")
+        self.assertEqual(self.role(a), "slave")
+        self.assertGreater(len(acked), 10)
+        self.assertEqual(self.missing_on(b, acked), [],
+                         "acknowledged writes exist only on a node that is not the master")
+
+    def test_a_peer_reset_after_the_promotion_is_read_again(self):
+        a, b = self.pair()
+        proxy = DelayProxy(b.port)
+        self.addCleanup(proxy.close)
+        proxy.cut_after(REPLICAOF_NO_ONE)
+        writer = Writer(a)
+        time.sleep(0.3)
+        self.play_keepalived(a, proxy)
+        r = self.run_tool("redis_switchover", *self.hook_args(a.port, proxy.port),
+                          "--maintenance-file", self.flag, "--keepalived-conf", self.ka_conf,
+                          "--switchover-timeout-ms", "3000", timeout=30)
+        time.sleep(0.5)
+        acked = writer.stop()
+        self.assertRc(r, 0)
+        self.assert_role(b, "master")
+        self.assertEqual(self.role(a), "slave")
+        self.assertEqual(self.missing_on(b, acked), [])
+
+    def test_an_unknown_promotion_demotes_this_node_rather_than_risk_two_masters(self):
+        # The peer's reply is lost and the peer cannot be read again: it may
+        # be master. This node must not go on taking writes as a master.
+        a, b = self.pair()
+        proxy = DelayProxy(b.port)
+        self.addCleanup(proxy.close)
+        proxy.delay_reply_after(REPLICAOF_NO_ONE, 30, then_refuse=True)
+        writer = Writer(a)
+        time.sleep(0.3)
+        r = self.run_tool("redis_switchover", *self.hook_args(a.port, proxy.port),
+                          "--maintenance-file", self.flag, "--keepalived-conf", self.ka_conf,
+                          "--switchover-timeout-ms", "1000", timeout=30)
+        time.sleep(0.5)
+        acked = writer.stop()
+        self.assertRc(r, 1)
+        self.assertIn("verdict=switchover-unknown exit=1", r.log)
+        self.assertEqual(self.role(a), "slave")
+        self.assert_role(b, "master")
+        self.assertEqual(self.missing_on(b, acked), [])
+        self.assertIsNone(self.flag_value())
+
+    def test_sigint_while_waiting_leaves_no_pause_behind(self):
+        a, b = self.pair()
+        populate(a, 20, prefix="more")
+        info = a.info("replication")
+        fake = self.fake("map", replies={b"INFO": fake_replica_info(
+            info["master_replid"], int(info["master_repl_offset"]) - 10)})
+        p = self.start_tool("redis_switchover", *self.hook_args(a.port, fake.port),
+                            "--maintenance-file", self.flag, "--keepalived-conf", self.ka_conf,
+                            "--switchover-timeout-ms", "600000")
+        wait_until(lambda: "waiting for the peer" in itkit.read_text(self.log_file), 10,
+                   what="the switchover waiting for the peer")
+        time.sleep(0.3)
+        os.kill(p.pid, signal.SIGINT)
+        self.assertTrue(p.wait_exit(5), "redis_switchover did not end after SIGINT")
+        res = p.result()
+        self.assertRc(res, 1)
+        self.assertIn("verdict=switchover-interrupted exit=1", res.log)
+        self.assert_writable(a)
+
+    def test_a_killed_switchover_leaves_at_most_one_short_window(self):
+        a, b = self.pair()
+        populate(a, 20, prefix="more")
+        info = a.info("replication")
+        fake = self.fake("map", replies={b"INFO": fake_replica_info(
+            info["master_replid"], int(info["master_repl_offset"]) - 10)})
+        p = self.start_tool("redis_switchover", *self.hook_args(a.port, fake.port),
+                            "--maintenance-file", self.flag, "--keepalived-conf", self.ka_conf,
+                            "--switchover-timeout-ms", "600000")
+        wait_until(lambda: "waiting for the peer" in itkit.read_text(self.log_file), 10,
+                   what="the switchover waiting for the peer")
+        time.sleep(1.0)
+        p.kill()
+        killed_at = time.monotonic()
+        # The pause window is a few --timeout: writes come back within it.
+        with a.client(timeout=10) as c:
+            self.assertEqual(c.call("SET", "after-kill", "1"), "OK")
+        self.assertLess(time.monotonic() - killed_at, 3.0)
+
+    def test_fault_never_recorded_is_not_a_success(self):
+        a, b = self.pair()
+        # keepalived is not there to run redis_fault: the VIP never moves.
+        r = self.run_tool("redis_switchover", *self.hook_args(a.port, b.port),
+                          "--maintenance-file", self.flag, "--keepalived-conf", self.ka_conf,
+                          "--switchover-timeout-ms", "500", timeout=30)
+        self.assertRc(r, 1)
+        self.assertIn("verdict=handover-unconfirmed exit=1", r.log)
+        self.assertNotIn("switched-over exit=0", r.log)
+        self.assert_role(b, "master")
+        self.assertEqual(self.role(a), "slave")
+
     def test_stay_out_keeps_the_flag_and_rejoin_clears_it(self):
         a, b = self.pair()
         self.play_keepalived(a, b)
@@ -202,7 +354,17 @@ class SwitchoverTest(ToolTestCase):
             f.write(KEEPALIVED_CONF.format(path="/run/other"))
         r = self.switchover(a, b)
         self.assertRc(r, 2)
-        self.assertIn("does not track", r.stderr)
+        self.assertIn("no track_file block declares", r.stderr)
+        # The path in a notify line, or a track_file whose weight only moves
+        # the priority: writing 1 would not put this node in FAULT.
+        with open(self.ka_conf, "w") as f:
+            f.write(f'vrrp_instance redis {{\n  notify_master "/usr/bin/x {self.flag}"\n}}\n')
+        self.assertIn("no track_file block declares", self.switchover(a, b).stderr)
+        with open(self.ka_conf, "w") as f:
+            f.write(KEEPALIVED_CONF.format(path=self.flag).replace("weight 0", "weight 10"))
+        r = self.switchover(a, b)
+        self.assertRc(r, 2)
+        self.assertIn("with weight 10", r.stderr)
         missing = self.run_tool("redis_switchover", *self.hook_args(a.port, b.port))
         self.assertRc(missing, 2)
         self.assertIn("--maintenance-file", missing.stderr)

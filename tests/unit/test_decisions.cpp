@@ -753,16 +753,52 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
   }
 }
 
-TEST_CASE("track_file_configured: the file in a track_file block, not in a comment",
-          "[decisions]") {
-  const std::string path = "/var/lib/redis-keepalived/maintenance";
-  CHECK(track_file_configured("track_file maintenance {\n  file \"" + path + "\"\n  weight 0\n}",
-                              path));
-  CHECK(track_file_configured("track_file m {\n file " + path + "\n}", path));
-  CHECK_FALSE(track_file_configured("vrrp_instance x {\n}\n", path));
-  CHECK_FALSE(track_file_configured("# track_file m { file \"" + path + "\" }\n", path));
-  CHECK_FALSE(track_file_configured("track_file m {\n  file \"/run/other\"\n}", path));
-  CHECK_FALSE(track_file_configured("file \"" + path + "\"\ntrack_file m {\n}", path));
+TEST_CASE("check_maintenance_tracked: a track_file block tracked with weight 0", "[decisions]") {
+  const std::string path = "/run/redis-keepalived/maintenance";
+  const std::string block = "track_file maintenance {\n  file \"" + path + "\"\n  weight 0\n}\n";
+  const std::string instance =
+      "vrrp_instance redis {\n  state BACKUP\n  track_file {\n    maintenance\n  }\n}\n";
+  auto tracked = [&](const std::string& conf) { return check_maintenance_tracked(conf, path); };
+  CHECK(tracked(block + instance).tracked);
+  CHECK_THAT(tracked(block + instance).reason, Catch::Contains("vrrp_instance redis"));
+  // Unquoted path, braces on their own lines, the instance's weight 0
+  // overriding the block's default of 1.
+  CHECK(tracked("track_file m\n{\n file " + path +
+                "\n}\nvrrp_instance r\n{\n track_file {\n  m weight 0\n }\n}\n")
+            .tracked);
+  // A sync group may track it too.
+  CHECK(tracked(block +
+                "vrrp_sync_group g {\n group {\n  redis\n }\n track_file {\n  maintenance\n "
+                "}\n}\n")
+            .tracked);
+  // Only in a comment, only in a notify line, or in another block.
+  CHECK_FALSE(tracked("# track_file m { file \"" + path + "\" }\n" + instance).tracked);
+  CHECK_FALSE(
+      tracked("vrrp_instance redis {\n  notify_master \"/usr/bin/redis_master " + path + "\"\n}\n")
+          .tracked);
+  CHECK_FALSE(tracked("track_file m {\n  file \"/run/other\"\n  weight 0\n}\n" + instance).tracked);
+  CHECK_THAT(tracked("vrrp_instance x {\n}\n").reason, Catch::Contains("no track_file block"));
+  // Declared but tracked by no instance.
+  CHECK_THAT(tracked(block + "vrrp_instance redis {\n  state BACKUP\n}\n").reason,
+             Catch::Contains("tracked by no vrrp_instance"));
+  // A non-zero weight moves the priority instead of forcing FAULT: the block's
+  // default of 1, an explicit one, the instance's own, and reverse.
+  MaintenanceTracking weighted =
+      tracked("track_file maintenance {\n  file \"" + path + "\"\n}\n" + instance);
+  CHECK_FALSE(weighted.tracked);
+  CHECK_THAT(weighted.reason, Catch::Contains("weight 1"));
+  CHECK_FALSE(
+      tracked("track_file maintenance {\n  file \"" + path + "\"\n  weight -10\n}\n" + instance)
+          .tracked);
+  CHECK_FALSE(tracked(block + "vrrp_instance redis {\n  track_file {\n    maintenance weight 5\n  "
+                              "}\n}\n")
+                  .tracked);
+  CHECK_FALSE(tracked("track_file maintenance {\n  file \"" + path + "\"\n  weight 0 reverse\n}\n" +
+                      instance)
+                  .tracked);
+  // What an include may hold is not seen: the reason says so.
+  CHECK_THAT(tracked("include /etc/keepalived/conf.d/*.conf\n").reason,
+             Catch::Contains("includes are not read"));
 }
 
 TEST_CASE("check_switchover_start: only the VIP holder with a caught-up replica peer",
