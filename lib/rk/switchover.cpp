@@ -196,7 +196,10 @@ class Switchover {
     // From here the peer is the master with every write: nothing is rolled
     // back. Each step below keeps one master; failures are reported.
     bool repointed = repoint_local(*pause);
-    unfence_new_master();
+    unfence(peer_, "peer", "the new master has no replica attached until this node's link is up");
+    // A replica needs no fence, and its CONFIG REWRITE below must not
+    // persist the master's fence into redis.conf.
+    if (repointed) unfence(local_, "local", "a replica needs no fence");
     write_track_file(options_.maintenance_file, 1);
     log_.info("maintenance on: {} = 1; keepalived moves the VIP to the peer",
               options_.maintenance_file);
@@ -348,18 +351,20 @@ class Switchover {
     return false;
   }
 
-  // The new master has no replica attached yet (this node's link comes up
-  // in a moment, and with --stay-out it is about to leave): as after any
-  // promotion it runs unfenced, until this node's redis_backup finds its
-  // link up and fences it again. A fence left from an earlier role would
-  // refuse every write (-NOREPLICAS) once this node stops.
-  void unfence_new_master() {
+  // The fence the hooks keep (--fence-writes, --witness) is lifted on the
+  // new master: it has no replica attached yet (this node's link comes up in
+  // a moment, and with --stay-out it is about to leave), so, as after any
+  // promotion, it runs unfenced until this node's redis_backup finds its link
+  // up and fences it again. A fence left from an earlier role would refuse
+  // every write (-NOREPLICAS) once this node stops.
+  void unfence(std::optional<Connection>& server, const char* which, const char* why) {
     if (!options_.fence_writes && options_.witness_endpoints.empty()) return;
+    if (!server) return;
     try {
-      set_write_fence(*peer_, 0, std::nullopt);
-      log_.info("peer fence: min-replicas-to-write 0 until its replica is attached again");
+      set_write_fence(*server, 0, std::nullopt);
+      log_.info("{} fence: min-replicas-to-write 0: {}", which, why);
     } catch (const RedisError& error) {
-      log_.warning("peer fence not lifted: {}", error.what());
+      log_.warning("{} fence not lifted: {}", which, error.what());
     }
   }
 

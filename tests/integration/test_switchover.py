@@ -273,6 +273,25 @@ class SwitchoverTest(ToolTestCase):
             self.assertEqual(c.call("SET", "after-kill", "1"), "OK")
         self.assertLess(time.monotonic() - killed_at, 3.0)
 
+    def test_stay_out_with_fence_writes_leaves_the_new_master_writable(self):
+        # The peer carries a fence from an earlier role (persisted, say): once
+        # the old node stops for maintenance, a fenced new master would refuse
+        # every write while its check passes.
+        a, b = self.pair()
+        b.call("CONFIG", "SET", "min-replicas-max-lag", "1")
+        b.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        a.call("CONFIG", "SET", "min-replicas-max-lag", "1")
+        a.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        self.play_keepalived(a, b)
+        r = self.switchover(a, b, "--stay-out", "--fence-writes")
+        self.assertRc(r, 0)
+        a.stop()
+        time.sleep(2.5)  # past min-replicas-max-lag with no replica
+        self.assert_writable(b)
+        # The old node's redis.conf did not keep the master's fence.
+        with open(a.conf) as f:
+            self.assertNotRegex(f.read(), r"(?m)^min-replicas-to-write [1-9]")
+
     def test_fault_never_recorded_is_not_a_success(self):
         a, b = self.pair()
         # keepalived is not there to run redis_fault: the VIP never moves.
