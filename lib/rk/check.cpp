@@ -216,6 +216,7 @@ void clear_stopped_watcher_value(const ToolOptions& options, const CheckState& s
   WatchRecord record;
   try {
     text = state.dir->read_watch();
+    if (text.empty()) return;  // no watcher has run here
     record = WatchRecord::parse(text);
     if (record.health != "unhealthy" || record.track_file.empty()) return;
     if (!watcher_stopped(record.health, generation_running(record.generation),

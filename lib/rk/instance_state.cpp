@@ -406,24 +406,24 @@ std::string WatchRecord::text() const {
 }
 
 WatchRecord WatchRecord::parse(const std::string& text) {
+  // A number field, or `fallback` when it is missing or malformed.
+  auto number = [&text](const char* key, long long fallback) {
+    std::string field = record_field(text, key);
+    if (field.empty()) return fallback;
+    try {
+      return std::stoll(field);
+    } catch (const std::exception&) {
+      return fallback;
+    }
+  };
   WatchRecord record;
   record.generation = Generation::parse(record_field(text, "generation"));
-  if (record.generation.pid == 0) {
-    try {
-      record.generation.pid = std::stol(record_field(text, "pid"));
-    } catch (const std::exception&) {
-      record.generation.pid = 0;
-    }
-  }
+  if (record.generation.pid == 0) record.generation.pid = static_cast<long>(number("pid", 0));
   record.health = record_field(text, "health");
   record.since = record_field(text, "since");
   record.track_file = record_field(text, "track_file");
-  try {
-    record.heartbeat_bound =
-        std::chrono::seconds(std::stoll(record_field(text, "heartbeat_bound_s")));
-  } catch (const std::exception&) {
-    // An older watcher's record: redis_status called it stopped at 3 s.
-  }
+  // An older watcher's record has no bound: redis_status called it stopped at 3 s.
+  record.heartbeat_bound = std::chrono::seconds(number("heartbeat_bound_s", 3));
   return record;
 }
 
