@@ -228,6 +228,26 @@ class WatchTest(ToolTestCase):
         text = self.run_tool("redis_status", "--host", "127.0.0.1", "--port", str(srv.port))
         self.assertIn("watcher: STOPPED", text.stdout)
 
+    def test_check_clears_the_1_of_a_frozen_watcher(self):
+        srv = self.server()
+        w = self.watch(srv.port)
+        self.wait_value("0", 5, "the first verdict")
+        self.stall(srv)
+        self.wait_value("1", (INTERVAL_MS + TIMEOUT_MS) / 1000 + MARGIN, "1 on a hang")
+        self.frozen(w)  # its process is there, its heartbeat stops
+        srv.proc.send_signal(signal.SIGCONT)
+        bound = int(itkit.read_state(self.state_path("watch"))["heartbeat_bound_s"])
+        r = self.check(srv.port)
+        self.assertRc(r, 0)
+        self.assertEqual(self.value(), "1", "cleared while the heartbeat was fresh")
+        # The record's age is counted in whole seconds: past the bound, the
+        # watcher no longer decides.
+        time.sleep(bound + 1.5)
+        r = self.check(srv.port)
+        self.assertRc(r, 0)
+        self.assertEqual(self.value(), "0")
+        self.assertIn(f"redis_watch (pid {w.pid}) is not running and left 1", r.log)
+
     def test_check_leaves_a_running_watchers_1_alone(self):
         srv = self.server()
         # --rise 100: the watcher holds its 1 for 10 s after Redis answers.
