@@ -5,6 +5,7 @@
 #                                          toolkit.conf, the Redis ACL user
 #   etc/init.d/redis-server-rk             LSB init script for redis-server
 #   etc/default/redis-server-rk            its settings
+#   etc/logrotate.d/redis-keepalived       rotation of the sample log file
 #   lib/systemd/system/keepalived.service.d/redis-keepalived.conf
 #                                          start keepalived after Redis
 #   lib/systemd/system/redis-watch.service the track_file watcher
@@ -52,5 +53,7 @@ if(NOT CMAKE_SKIP_INSTALL_RULES)
       FILES \"${_rk_src}/init.d/redis-server-rk\")
     file(INSTALL DESTINATION \"\${_rk_etc}/default\" TYPE FILE
       RENAME redis-server-rk FILES \"${_rk_src}/init.d/redis-server-rk.default\")
+    file(INSTALL DESTINATION \"\${_rk_etc}/logrotate.d\" TYPE FILE
+      FILES \"${_rk_src}/logrotate/redis-keepalived\")
   ")
 endif()

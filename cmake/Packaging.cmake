@@ -46,7 +46,8 @@ set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "keepalived, redis-server")
 # Files under /etc are the admin's once installed: dpkg keeps local changes
 # on upgrade.
 set(RK_DEB_CONFFILES "${PROJECT_BINARY_DIR}/deb/conffiles")
-file(WRITE "${RK_DEB_CONFFILES}" "/etc/init.d/redis-server-rk\n/etc/default/redis-server-rk\n")
+file(WRITE "${RK_DEB_CONFFILES}"
+  "/etc/init.d/redis-server-rk\n/etc/default/redis-server-rk\n/etc/logrotate.d/redis-keepalived\n")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   "${RK_DEB_CONFFILES}"
   "${PROJECT_SOURCE_DIR}/cmake/deb/postinst"

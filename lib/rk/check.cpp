@@ -20,6 +20,7 @@
 #include "rk/observe.hpp"
 #include "rk/reachability.hpp"
 #include "rk/replication_info.hpp"
+#include "rk/track_file.hpp"
 
 namespace rk {
 namespace {
@@ -201,6 +202,53 @@ void record_health(const ToolOptions& options, CheckState& state, const CheckRes
                 options.port, result.detail, suffix);
 }
 
+// A redis_watch that stopped without removing its track file (SIGKILL, a
+// crash, a supervisor with no stop step) leaves its last value there, and
+// keepalived keeps an instance in FAULT while a weight-0 track_file holds a
+// non-zero value, whatever this check says: the node would stay out after
+// its Redis recovered. A passing check clears that value. It costs one read
+// of NAME.watch, only when the record exists, and more only when the record
+// says the watcher's file holds 1; a running watcher (whose --rise count may
+// be holding a 1 on purpose) is left alone. Never fails the check.
+void clear_stopped_watcher_value(const ToolOptions& options, const CheckState& state) {
+  if (!state.usable()) return;
+  std::string text;
+  WatchRecord record;
+  try {
+    text = state.dir->read_watch();
+    if (text.empty()) return;  // no watcher has run here
+    record = WatchRecord::parse(text);
+    if (record.health != "unhealthy" || record.track_file.empty()) return;
+    if (!watcher_stopped(record.health, generation_running(record.generation),
+                         state.dir->watch_age_seconds(), record.heartbeat_bound))
+      return;
+    std::optional<long> value = read_track_file(record.track_file);
+    if (!value || *value == 0) return;
+  } catch (const std::runtime_error&) {  // StateError: cannot tell, change nothing
+    return;
+  }
+  Logger log(log_options(options));
+  try {
+    write_track_file(record.track_file, 0);
+    // The record says so, and later checks read no further; unless a new
+    // watcher has written its own record meanwhile.
+    if (state.dir->read_watch() == text) {
+      WatchRecord stopped = record;
+      stopped.health = "stopped";
+      stopped.since = utc_time_text();
+      state.dir->write_watch(stopped.text());
+    }
+  } catch (const std::runtime_error& error) {  // StateError, UnsafeStateDir
+    log.warning("redis_watch (pid {}) is not running and left 1 in {}: cannot clear it: {}",
+                record.generation.pid, record.track_file, error.what());
+    return;
+  }
+  log.warning(
+      "redis_watch (pid {}) is not running and left 1 in {}, which held this node in FAULT "
+      "although {}:{} answers: {} = 0, redis_check alone decides the health now",
+      record.generation.pid, record.track_file, options.host, options.port, record.track_file);
+}
+
 }  // namespace
 
 ExitCode run_check(const ToolOptions& given) {
@@ -237,6 +285,7 @@ ExitCode run_check(const ToolOptions& given) {
     if (result.passed && !options.witness_endpoints.empty())
       result = isolation_check(options, info, state.recorded_health(), deadline, result);
   }
+  if (result.passed) clear_stopped_watcher_value(options, state);
   record_health(options, state, result);
   return result.passed ? ExitCode::success : ExitCode::failure;
 }

@@ -26,6 +26,36 @@ bool ping_means_healthy(const std::optional<Reply>& reply) {
   return reply->is_error() && reply->error_code() == "MASTERDOWN";
 }
 
+ProbeHysteresis::ProbeHysteresis(int fall, int rise) : fall_(fall), rise_(rise) {}
+
+bool ProbeHysteresis::observe(bool probe_healthy) {
+  if (!verdict_ || *verdict_ == probe_healthy) {
+    verdict_ = probe_healthy;
+    disagreeing_ = 0;
+    return *verdict_;
+  }
+  if (++disagreeing_ >= needed()) {
+    verdict_ = probe_healthy;
+    disagreeing_ = 0;
+  }
+  return *verdict_;
+}
+
+std::chrono::seconds watch_heartbeat_bound(std::chrono::milliseconds interval,
+                                           std::chrono::milliseconds timeout) {
+  // A textfile refresh reads the local node and the peer, each under
+  // `timeout`: three deadlines in one cycle at most.
+  std::chrono::milliseconds cycle =
+      std::max<std::chrono::milliseconds>(interval + 3 * timeout, std::chrono::seconds(1));
+  return 2 * (std::chrono::ceil<std::chrono::seconds>(cycle) + std::chrono::seconds(1));
+}
+
+bool watcher_stopped(const std::string& recorded_health, bool process_running,
+                     long long heartbeat_age_s, std::chrono::seconds bound) {
+  if (recorded_health == "stopped" || !process_running) return true;
+  return heartbeat_age_s < 0 || heartbeat_age_s > bound.count();
+}
+
 VipDecision decide_vip_holder(const std::string& recorded_transition, bool master_hook_running,
                               const RedisState& local) {
   if (recorded_transition != "MASTER") return {false, "not the VIP holder"};

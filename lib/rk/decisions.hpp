@@ -61,6 +61,50 @@ IsolationDecision decide_isolation(const RedisState& local, bool peer_reached,
 // --fence-writes policy (fence_for_master) when that is on, else 0.
 int fence_after_isolation(const RedisState& local, bool fence_writes);
 
+// --- redis_watch -----------------------------------------------------------
+
+// --fall and --rise of redis_watch, as keepalived's vrrp_script has them: the
+// verdict written to the track file turns unhealthy only after `fall` failed
+// probes in a row, and healthy again only after `rise` good ones in a row,
+// so that a stall shorter than `fall` intervals does not move the VIP
+// (keepalived acts on a track_file the moment it changes). The first probe
+// sets the verdict at once: there is none to keep yet. fall = rise = 1
+// follows every probe.
+class ProbeHysteresis {
+ public:
+  // Both at least 1 (validate() checks the options).
+  ProbeHysteresis(int fall, int rise);
+  // Counts one probe; returns the verdict (true: healthy).
+  bool observe(bool probe_healthy);
+  // The probes in a row that disagree with the verdict so far (0 when the
+  // last one agreed): how far a change has come.
+  int disagreeing() const { return disagreeing_; }
+  // How many disagreeing probes change the verdict from its current value.
+  int needed() const { return verdict_ && *verdict_ ? fall_ : rise_; }
+
+ private:
+  int fall_;
+  int rise_;
+  std::optional<bool> verdict_;
+  int disagreeing_ = 0;
+};
+
+// How old redis_watch's heartbeat (NAME.watch's mtime) may get while the
+// watcher runs: it is touched after a probe, at most once a second, so one
+// cycle (the wait of `interval`, a PING under `timeout`, a --textfile
+// refresh that reads both nodes under theirs) plus the second of mtime
+// rounding, twice over for a loaded machine. Older, the watcher is stopped
+// or frozen.
+std::chrono::seconds watch_heartbeat_bound(std::chrono::milliseconds interval,
+                                           std::chrono::milliseconds timeout);
+
+// Whether the redis_watch that wrote a watch record no longer decides the
+// track file: it recorded that it stopped ("stopped"), its process is gone
+// (`process_running` false: pid and start time, so a reused pid does not
+// count), or its heartbeat is older than `bound` (or has none, age -1).
+bool watcher_stopped(const std::string& recorded_health, bool process_running,
+                     long long heartbeat_age_s, std::chrono::seconds bound);
+
 // --- history comparison ----------------------------------------------------
 
 // True when `holder` already has every write `other` has, judged from replids

@@ -54,8 +54,7 @@ std::string this_boot_id() {
 // Field 22 of /proc/PID/stat is the start time in clock ticks since boot.
 // Field 2 (comm) may hold spaces, so count from the closing parenthesis.
 // 0 when the process does not exist.
-unsigned long long start_ticks_of(const std::string& stat_path) {
-  std::string stat = read_kernel_file(stat_path.c_str());
+unsigned long long start_ticks_in(const std::string& stat) {
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;
   std::istringstream rest(stat.substr(close + 2));
@@ -65,6 +64,10 @@ unsigned long long start_ticks_of(const std::string& stat_path) {
   unsigned long long ticks = 0;
   rest >> ticks;
   return ticks;
+}
+
+unsigned long long start_ticks_of(const std::string& stat_path) {
+  return start_ticks_in(read_kernel_file(stat_path.c_str()));
 }
 
 // Why `info` (the state dir's fstat) must not be trusted; "" when it may.
@@ -156,6 +159,19 @@ unsigned long long boot_ticks_now() {
          static_cast<unsigned long long>(now.tv_nsec) * ticks_per_second / 1000000000ULL;
 }
 
+bool generation_running(const Generation& generation) {
+  if (generation.pid <= 0) return false;
+  if (!generation.boot_id.empty() && generation.boot_id != this_boot_id()) return false;
+  std::string stat = read_kernel_file(fmt::format("/proc/{}/stat", generation.pid).c_str());
+  // Field 3, after the parenthesised comm, is the state: Z for a zombie, X
+  // for a dead process.
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return false;
+  char state = stat[close + 2];
+  if (state == 'Z' || state == 'X') return false;
+  return generation.start_ticks == 0 || start_ticks_in(stat) == generation.start_ticks;
+}
+
 int open_trusted_dir(const std::string& dir, const char* what, bool create) {
   if (create) {
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -243,26 +259,32 @@ std::string InstanceState::read(const char* suffix) const {
 
 void InstanceState::write(const char* suffix, const std::string& content) const {
   if (dir_fd_ < 0) return;
+  replace_in_dir(dir_fd_, dir_, name(suffix), content, 0600);
+}
+
+void replace_in_dir(int dir_fd, const std::string& dir, const std::string& name,
+                    const std::string& content, mode_t mode) {
   // A fresh temp name, created exclusively: never an existing file, never
   // through a symlink. Renamed over the target so readers see whole files.
-  std::string target = name(suffix);
   std::random_device entropy;
-  std::string temp = fmt::format("{}.{}.{:08x}.tmp", target, ::getpid(), entropy());
-  int fd = ::openat(dir_fd_, temp.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-  if (fd < 0)
-    throw StateError(fmt::format("cannot write {}/{}: {}", dir_, temp, errno_text(errno)));
+  std::string temp = fmt::format("{}.{}.{:08x}.tmp", name, ::getpid(), entropy());
+  int fd = ::openat(dir_fd, temp.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+  if (fd < 0) throw StateError(fmt::format("cannot write {}/{}: {}", dir, temp, errno_text(errno)));
   ssize_t written = ::write(fd, content.data(), content.size());
   // A short write means the disk is full.
   int error = written < 0 ? errno : ENOSPC;
   bool complete = written == static_cast<ssize_t>(content.size());
-  ::close(fd);
-  if (complete) {
-    if (::renameat(dir_fd_, temp.c_str(), dir_fd_, target.c_str()) == 0) return;
+  if (::close(fd) != 0 && complete) {
+    complete = false;
     error = errno;
   }
-  ::unlinkat(dir_fd_, temp.c_str(), 0);
-  throw StateError(fmt::format("cannot write {}/{}: {}", dir_, target, errno_text(error)));
+  if (complete) {
+    if (::renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) == 0) return;
+    error = errno;
+  }
+  ::unlinkat(dir_fd, temp.c_str(), 0);
+  throw StateError(fmt::format("cannot write {}/{}: {}", dir, name, errno_text(error)));
 }
 
 bool InstanceState::record(Transition transition, const std::string& tool) {
@@ -376,6 +398,34 @@ InstanceState::Metrics parse_metrics(const std::string& text) {
 }
 
 }  // namespace
+
+std::string WatchRecord::text() const {
+  return fmt::format(
+      "pid={}\ngeneration={}\nhealth={}\nsince={}\ntrack_file={}\nheartbeat_bound_s={}\n",
+      generation.pid, generation.text(), health, since, track_file, heartbeat_bound.count());
+}
+
+WatchRecord WatchRecord::parse(const std::string& text) {
+  // A number field, or `fallback` when it is missing or malformed.
+  auto number = [&text](const char* key, long long fallback) {
+    std::string field = record_field(text, key);
+    if (field.empty()) return fallback;
+    try {
+      return std::stoll(field);
+    } catch (const std::exception&) {
+      return fallback;
+    }
+  };
+  WatchRecord record;
+  record.generation = Generation::parse(record_field(text, "generation"));
+  if (record.generation.pid == 0) record.generation.pid = static_cast<long>(number("pid", 0));
+  record.health = record_field(text, "health");
+  record.since = record_field(text, "since");
+  record.track_file = record_field(text, "track_file");
+  // An older watcher's record has no bound: redis_status called it stopped at 3 s.
+  record.heartbeat_bound = std::chrono::seconds(number("heartbeat_bound_s", 3));
+  return record;
+}
 
 InstanceState::Metrics InstanceState::read_metrics() const {
   return parse_metrics(read("metrics"));

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -35,6 +37,12 @@ struct Generation {
 
 // Clock ticks since boot now, on the clock /proc/PID/stat's start time uses.
 unsigned long long boot_ticks_now();
+
+// True when the process of `generation` still runs: its pid exists in this
+// boot, is not a zombie (it exited, its parent has not reaped it yet), and
+// started at the recorded time, so a reused pid does not count. A
+// generation without a start time (0) or boot id matches on the pid alone.
+bool generation_running(const Generation& generation);
 
 // The per-instance files in the state dir: NAME.state (newest transition),
 // NAME.lock (held while acting on Redis), NAME.last (last verdict),
@@ -135,6 +143,18 @@ class InstanceState {
   int lock_fd_ = -1;
 };
 
+// redis_watch's record, NAME.watch: key=value lines that redis_status shows
+// and redis_check reads to tell a watcher that stopped from a running one.
+struct WatchRecord {
+  Generation generation;                    // generation= (pid= alone in an older record)
+  std::string health;                       // healthy, unhealthy (its track file says 1), stopped
+  std::string since;                        // when the health last changed (utc_time_text)
+  std::string track_file;                   // the file it writes
+  std::chrono::seconds heartbeat_bound{3};  // watch_heartbeat_bound; 3 s in an older record
+  std::string text() const;
+  static WatchRecord parse(const std::string& text);
+};
+
 // Opens `dir` (O_DIRECTORY, not following a symlink) after the checks the
 // state dir gets: a real directory, owned by the running user or root, not
 // writable by group or others. `create` makes a missing one (mode 0700);
@@ -142,6 +162,14 @@ class InstanceState {
 // dir", "copy dir"). Throws UnsafeStateDir or StateError. The caller closes
 // the descriptor.
 int open_trusted_dir(const std::string& dir, const char* what, bool create);
+
+// Replaces `name` in the directory open at `dir_fd` (`dir` in messages)
+// with `content`, so that readers see the old file or the new one, never
+// half of it: a temp file (NAME.PID.RANDOM.tmp) created exclusively and
+// never through a symlink, renamed over `name` (which replaces a symlink
+// there instead of following it). Throws StateError.
+void replace_in_dir(int dir_fd, const std::string& dir, const std::string& name,
+                    const std::string& content, mode_t mode);
 
 // Now, as records write it: 2026-11-30T20:12:33Z (UTC, whole seconds).
 std::string utc_time_text();

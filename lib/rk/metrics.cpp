@@ -195,7 +195,7 @@ std::string render_prometheus(const StatusReport& report) {
 
 void write_textfile(const std::string& dir, const std::string& text) {
   // The temp name ends in .tmp: node_exporter reads only *.prom.
-  replace_file(dir + "/redis_keepalived.prom", text);
+  replace_file(dir + "/redis_keepalived.prom", text, OutputFile::textfile);
 }
 
 }  // namespace rk

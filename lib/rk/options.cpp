@@ -133,6 +133,8 @@ void validate(ToolOptions& options) {
   check_range(options.peer_silence.count(), limits::peer_silence_ms, "--peer-silence-ms", "");
   check_range(options.fence_max_lag.count(), limits::fence_max_lag_s, "--fence-max-lag", " s");
   check_range(options.watch_interval.count(), limits::watch_interval_ms, "--interval-ms", "");
+  check_range(options.watch_fall, limits::watch_fall_rise, "--fall", "");
+  check_range(options.watch_rise, limits::watch_fall_rise, "--rise", "");
   check_range(options.switchover_timeout.count(), limits::switchover_timeout_ms,
               "--switchover-timeout-ms", "");
   if (!options.maintenance_file.empty() && options.maintenance_file.front() != '/')

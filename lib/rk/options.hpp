@@ -30,6 +30,7 @@ constexpr Range poll_ms{1, 1000};
 constexpr Range peer_silence_ms{0, 60000};
 constexpr Range fence_max_lag_s{1, 60};
 constexpr Range watch_interval_ms{10, 10000};
+constexpr Range watch_fall_rise{1, 100};
 constexpr Range switchover_timeout_ms{100, 600000};
 constexpr Range copy_keep_count{1, 1000};
 constexpr Range copy_keep_mb{0, 16LL * 1024 * 1024};
@@ -98,10 +99,13 @@ struct ToolOptions {
   // and fences its Redis against writes (min-replicas-to-write 1).
   std::vector<std::string> witnesses;
 
-  // redis_watch only: the track_file it writes (0 healthy, 1 not) and the
-  // interval between PINGs.
+  // redis_watch only: the track_file it writes (0 healthy, 1 not), the
+  // interval between PINGs, and the failed (fall) or good (rise) PINGs in a
+  // row that change the value (ProbeHysteresis).
   std::string track_file;
   std::chrono::milliseconds watch_interval{100};
+  int watch_fall = 1;
+  int watch_rise = 1;
 
   // redis_switchover (and redis_status, which shows the flag): the
   // maintenance track_file whose 1 puts this node in FAULT, the keepalived

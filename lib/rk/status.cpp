@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "rk/decisions.hpp"
 #include "rk/errors.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/observe.hpp"
@@ -159,6 +160,17 @@ long long total_bytes(const std::vector<KeptCopy>& copies) {
   return total;
 }
 
+}  // namespace
+
+bool StatusReport::watcher_running() const {
+  if (watch_record.empty()) return false;
+  WatchRecord record = WatchRecord::parse(watch_record);
+  return !watcher_stopped(record.health, watch_process_running, watch_age_s,
+                          record.heartbeat_bound);
+}
+
+namespace {
+
 std::string text_watcher(const StatusReport& report) {
   const std::string& record = report.watch_record;
   if (record.empty())
@@ -246,6 +258,8 @@ StatusReport gather_status(const ToolOptions& options) {
     report.watch_record = state.read_watch();
     report.metrics = state.read_metrics();
     report.watch_age_s = state.watch_age_seconds();
+    report.watch_process_running =
+        generation_running(WatchRecord::parse(report.watch_record).generation);
   } catch (const StateError& error) {
     report.state_error = error.what();
   } catch (const UnsafeStateDir& error) {
@@ -315,6 +329,8 @@ std::string render_json(const StatusReport& report) {
 
 ExitCode run_status(const ToolOptions& given) {
   ToolOptions options = given;
+  if (!options.textfile_dir.empty())
+    require_trusted_directory(options.textfile_dir, "--textfile", OutputFile::textfile);
   resolve_password(options);
   StatusReport report = gather_status(options);
   if (!options.textfile_dir.empty()) {

@@ -35,9 +35,12 @@ struct StatusReport {
   // its heartbeat; an empty record when no watcher ever ran here.
   std::string watch_record;
   long long watch_age_s = -1;
-  // A watcher touches its heartbeat every second: older than this, it
-  // stopped (and failover falls back to redis_check's timing).
-  bool watcher_running() const { return !watch_record.empty() && watch_age_s <= 3; }
+  bool watch_process_running = false;  // the recorded generation's process runs
+  // A running watcher touches its heartbeat every second and writes
+  // heartbeat_bound_s (watch_heartbeat_bound) in its record; one that
+  // stopped says so (health=stopped) or stops touching it (and failover
+  // falls back to redis_check's timing).
+  bool watcher_running() const;
   // The maintenance track_file (redis_switchover) and its value; empty
   // when none is configured, nullopt value when it cannot be read.
   std::string maintenance_file;
@@ -58,7 +61,8 @@ StatusReport gather_status(const ToolOptions& options);
 // redis_exporter's names, labelled node="local"/"peer".
 std::string render_prometheus(const StatusReport& report);
 // Writes `text` to DIR/redis_keepalived.prom atomically (temp + rename), as
-// node_exporter's textfile collector wants. Throws StateError.
+// node_exporter's textfile collector wants, in a directory the trust rules
+// accept (replace_file). Throws UnsafeStateDir or StateError.
 void write_textfile(const std::string& dir, const std::string& text);
 // Human-readable lines.
 std::string render_text(const StatusReport& report);

@@ -402,6 +402,10 @@ ExitCode run_switchover(const ToolOptions& given) {
     throw UsageError("--maintenance-file FILE is required (a track_file keepalived watches)");
   if (!options.peer_endpoint && !options.switchover_status && !options.rejoin)
     throw UsageError("no peer: give --peer or LOCAL_HOST PEER_HOST PORT");
+  // keepalived acts on the maintenance file as root (exit 2 before anything).
+  if (!options.switchover_status)
+    require_trusted_directory(parent_directory(options.maintenance_file), "--maintenance-file",
+                              OutputFile::track_file);
   resolve_password(options);
   return Switchover(options).run();
 }

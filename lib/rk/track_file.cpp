@@ -5,36 +5,65 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <random>
 
 #include <fmt/format.h>
 
 #include "rk/errors.hpp"
+#include "rk/instance_state.hpp"
 
 namespace rk {
 
 void write_track_file(const std::string& path, long value) {
-  replace_file(path, fmt::format("{}\n", value));
+  replace_file(path, fmt::format("{}\n", value), OutputFile::track_file);
 }
 
-void replace_file(const std::string& path, const std::string& content) {
-  std::random_device entropy;
-  std::string temp = fmt::format("{}.{}.{:08x}.tmp", path, ::getpid(), entropy());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) throw StateError(fmt::format("cannot write {}: {}", temp, std::strerror(errno)));
-  ssize_t written = ::write(fd, content.data(), content.size());
-  int error = written < 0 ? errno : ENOSPC;  // a short write means a full disk
-  bool complete = written == static_cast<ssize_t>(content.size());
-  if (::close(fd) != 0 && complete) {
-    complete = false;
-    error = errno;
+std::string parent_directory(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+namespace {
+
+// The directory of an output file, opened under the trust rules; -1 when it
+// does not exist. The message of a refusal names the option and who acts
+// on the file.
+int open_output_directory(const std::string& dir, const char* option, OutputFile kind) {
+  std::string what = option ? fmt::format("{}: directory", option) : std::string("directory");
+  try {
+    return open_trusted_dir(dir, what.c_str(), false);
+  } catch (const UnsafeStateDir& error) {
+    const char* why =
+        kind == OutputFile::track_file
+            ? "keepalived acts on the file as root, so only its owner (the user the tools run "
+              "as, or root) may write in that directory"
+            : "node_exporter exports whatever that directory holds, so only its owner (the user "
+              "the tools run as, or root) may write there; chmod 755 lets node_exporter read it";
+    throw UnsafeStateDir(fmt::format("{} ({})", error.what(), why));
   }
-  // The rename is what keepalived sees (IN_MOVED_TO): never a half value.
-  if (complete && ::rename(temp.c_str(), path.c_str()) == 0) return;
-  if (complete) error = errno;
-  ::unlink(temp.c_str());
-  throw StateError(fmt::format("cannot write {}: {}", path, std::strerror(error)));
+}
+
+}  // namespace
+
+void require_trusted_directory(const std::string& dir, const char* option, OutputFile kind) {
+  int fd = open_output_directory(dir, option, kind);
+  if (fd >= 0) ::close(fd);
+}
+
+void replace_file(const std::string& path, const std::string& content, OutputFile kind) {
+  std::string dir = parent_directory(path);
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  int dir_fd = open_output_directory(dir, nullptr, kind);
+  if (dir_fd < 0)
+    throw StateError(fmt::format("cannot write {}: directory {} does not exist", path, dir));
+  try {
+    replace_in_dir(dir_fd, dir, name, content, 0644);
+  } catch (...) {
+    ::close(dir_fd);
+    throw;
+  }
+  ::close(dir_fd);
 }
 
 std::optional<long> read_track_file(const std::string& path) {

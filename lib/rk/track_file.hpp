@@ -10,13 +10,36 @@
 // maintenance file.
 namespace rk {
 
+// The directory that holds `path` ("/" for "/file").
+std::string parent_directory(const std::string& path);
+
+// Who acts on a file the tools write, for the messages that refuse its
+// directory.
+enum class OutputFile {
+  track_file,  // --track-file, --maintenance-file: keepalived reads it as root
+  textfile,    // --textfile: node_exporter exports what the directory holds
+};
+
+// Checks `dir` with the state dir's trust rules (open_trusted_dir): a real
+// directory, owned by the running user or root, writable by nobody else.
+// Whoever else can write there can replace the file, and keepalived acts
+// on a track_file as root. Throws UnsafeStateDir (exit 2) naming `option`
+// and saying how to fix it. A missing directory passes: a write then fails
+// with StateError, as it always did.
+void require_trusted_directory(const std::string& dir, const char* option, OutputFile kind);
+
 // Replaces `path` with `content` so that readers see the old file or the
 // new one, never half of it: a temp file in the same directory (its name
-// ends in .tmp), renamed over the target. Throws StateError.
-void replace_file(const std::string& path, const std::string& content);
+// ends in .tmp), renamed over the target. The directory is opened once and
+// checked as require_trusted_directory does, and both steps work relative
+// to it: the temp file is created exclusively and never through a symlink,
+// and the rename replaces a symlink at `path` instead of following it.
+// `kind` says who acts on the file, for a refusal's message. Throws
+// UnsafeStateDir for an untrusted directory, StateError otherwise.
+void replace_file(const std::string& path, const std::string& content, OutputFile kind);
 
 // Writes `value` (and a newline) to `path` as keepalived reads it whole
-// (replace_file: inotify reports IN_MOVED_TO). Throws StateError.
+// (replace_file: inotify reports IN_MOVED_TO). Throws as replace_file.
 void write_track_file(const std::string& path, long value);
 
 // The number in `path` as keepalived reads it: 0 for a missing or empty

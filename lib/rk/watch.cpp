@@ -2,7 +2,11 @@
 // --interval-ms, and the verdict in keepalived's track_file (0 healthy, 1
 // not), so that a crash or a hang moves the VIP at once instead of at the
 // next vrrp_script run (keepalived 2.2.7 runs those at most once a second,
-// and watches a track_file with inotify).
+// and watches a track_file with inotify). --fall and --rise count PINGs in
+// a row before the value changes (ProbeHysteresis), as keepalived's
+// vrrp_script does, so that one short stall need not move the VIP. Whenever
+// it stops (a signal, or an error it cannot go on after) it removes the
+// file: keepalived reads a missing file as 0, and redis_check alone decides.
 
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -43,7 +47,10 @@ int block_signals_to_fd() {
 class Watcher {
  public:
   explicit Watcher(const ToolOptions& options)
-      : options_(options), log_(log_options(options)), signals_(block_signals_to_fd()) {
+      : options_(options),
+        log_(log_options(options)),
+        signals_(block_signals_to_fd()),
+        hysteresis_(options.watch_fall, options.watch_rise) {
     log_.open_sinks();
     try {
       state_.emplace(options_.state_dir, options_.instance, InstanceState::Access::existing_only);
@@ -60,22 +67,27 @@ class Watcher {
   Watcher& operator=(const Watcher&) = delete;
 
   ExitCode run() {
-    log_.info("watching {}:{} every {} ms (PING deadline {} ms), verdicts in {}", options_.host,
-              options_.port, options_.watch_interval.count(), options_.timeout.count(),
+    log_.info("watching {}:{} every {} ms (PING deadline {} ms, fall {}, rise {}), verdicts in {}",
+              options_.host, options_.port, options_.watch_interval.count(),
+              options_.timeout.count(), options_.watch_fall, options_.watch_rise,
               options_.track_file);
-    auto next_tick = Clock::now();
-    for (;;) {
-      std::string why;
-      bool healthy = probe(why);
-      report(healthy, why, false);
-      heartbeat();
-      refresh_textfile();
-      // A probe woken early by a closed socket leaves the schedule as it
-      // was; a scheduled one moves it on (and a late one restarts it).
-      auto now = Clock::now();
-      if (now >= next_tick) next_tick += options_.watch_interval;
-      if (next_tick < now) next_tick = now + options_.watch_interval;
-      if (std::optional<ExitCode> done = wait_until(next_tick)) return *done;
+    try {
+      auto next_tick = Clock::now();
+      for (;;) {
+        std::string why;
+        bool probe_healthy = probe(why);
+        report(counted(probe_healthy, why), why, false);
+        heartbeat();
+        refresh_textfile();
+        // A probe woken early by a closed socket leaves the schedule as it
+        // was; a scheduled one moves it on (and a late one restarts it).
+        auto now = Clock::now();
+        if (now >= next_tick) next_tick += options_.watch_interval;
+        if (next_tick < now) next_tick = now + options_.watch_interval;
+        if (std::optional<ExitCode> done = wait_until(next_tick)) return *done;
+      }
+    } catch (const std::exception& error) {
+      return stop(ExitCode::failure, fmt::format("error: {}", error.what()));
     }
   }
 
@@ -98,38 +110,66 @@ class Watcher {
     return healthy;
   }
 
+  // The probe counted by --fall/--rise: returns the verdict, and logs a
+  // probe that disagrees with it without changing it yet.
+  bool counted(bool probe_healthy, const std::string& why) {
+    bool verdict = hysteresis_.observe(probe_healthy);
+    if (verdict != probe_healthy)
+      log_.repeated_info("hysteresis",
+                         fmt::format("{} ({}:{}: {}): {} of {} in a row before {} = {}",
+                                     probe_healthy ? "PING answered" : "PING failed", options_.host,
+                                     options_.port, why, hysteresis_.disagreeing(),
+                                     hysteresis_.needed(), options_.track_file,
+                                     probe_healthy ? 0 : 1));
+    return verdict;
+  }
+
   // Writes the track file at start and at every change, never on a tick
   // that changes nothing, and logs the change.
   void report(bool healthy, const std::string& why, bool force) {
     if (!force && healthy_ && *healthy_ == healthy && written_) return;
     bool changed = !healthy_ || *healthy_ != healthy;
+    if (changed) {
+      std::string was = healthy_ ? (*healthy_ ? "healthy" : "unhealthy") : "unknown";
+      // The first verdict is the first probe's; later ones took `in_a_row`.
+      int in_a_row = healthy ? options_.watch_rise : options_.watch_fall;
+      std::string counted =
+          healthy_ && in_a_row > 1 ? fmt::format(", {} in a row", in_a_row) : std::string();
+      if (healthy)
+        log_.info("health changed: {} -> healthy ({}:{} answered {}{}); {} = 0", was, options_.host,
+                  options_.port, why, counted, options_.track_file);
+      else
+        log_.warning("health changed: {} -> unhealthy ({}:{}: {}{}); {} = 1", was, options_.host,
+                     options_.port, why, counted, options_.track_file);
+      healthy_ = healthy;
+      since_ = utc_time_text();
+    }
+    // redis_check clears a 1 that a stopped watcher left behind only while
+    // the record says "unhealthy", so the record never says "healthy" while
+    // the file may still hold 1: recorded before a 1 is written, after a 0.
+    if (!healthy) record("unhealthy");
     try {
       write_track_file(options_.track_file, healthy ? 0 : 1);
       written_ = true;
-    } catch (const StateError& error) {
-      written_ = false;  // try again next tick
+    } catch (const std::runtime_error& error) {  // StateError, UnsafeStateDir
+      written_ = false;                          // try again next tick
       log_.repeated_warning("track-file", error.what());
     }
-    if (changed) {
-      std::string was = healthy_ ? (*healthy_ ? "healthy" : "unhealthy") : "unknown";
-      if (healthy)
-        log_.info("health changed: {} -> healthy ({}:{} answered {}); {} = 0", was, options_.host,
-                  options_.port, why, options_.track_file);
-      else
-        log_.warning("health changed: {} -> unhealthy ({}:{}: {}); {} = 1", was, options_.host,
-                     options_.port, why, options_.track_file);
-      healthy_ = healthy;
-      since_ = utc_time_text();
-      record();
-    }
+    if (healthy && written_) record("healthy");
   }
 
-  void record() {
-    if (!state_ || !state_->present()) return;
+  // Writes the watch record when `health` differs from the recorded one.
+  void record(const std::string& health) {
+    if (!state_ || !state_->present() || recorded_health_ == health) return;
+    WatchRecord record;
+    record.generation = Generation::of_this_process();
+    record.health = health;
+    record.since = since_;
+    record.track_file = options_.track_file;
+    record.heartbeat_bound = watch_heartbeat_bound(options_.watch_interval, options_.timeout);
     try {
-      state_->write_watch(fmt::format("pid={}\nhealth={}\nsince={}\ntrack_file={}\n", ::getpid(),
-                                      *healthy_ ? "healthy" : "unhealthy", since_,
-                                      options_.track_file));
+      state_->write_watch(record.text());
+      recorded_health_ = health;
       last_heartbeat_ = Clock::now();
     } catch (const StateError& error) {
       log_.repeated_warning("watch-record", error.what());
@@ -150,7 +190,7 @@ class Watcher {
     try {
       write_textfile(options_.textfile_dir, render_prometheus(gather_status(options_)));
       textfile_written_ = true;
-    } catch (const StateError& error) {
+    } catch (const std::runtime_error& error) {  // StateError, UnsafeStateDir
       log_.repeated_warning("textfile", error.what());
     }
   }
@@ -174,7 +214,8 @@ class Watcher {
       pollfd fds[2] = {{signals_, POLLIN, 0}, {-1, POLLRDHUP, 0}};
       if (connection_) fds[1].fd = connection_->socket_fd();
       int ready = ::poll(fds, 2, static_cast<int>(left.count()));
-      if (ready < 0 && errno != EINTR) return ExitCode::failure;
+      if (ready < 0 && errno != EINTR)
+        return stop(ExitCode::failure, fmt::format("poll: {}", std::strerror(errno)));
       if (ready <= 0) continue;
       if (fds[0].revents & POLLIN) {
         if (std::optional<ExitCode> done = on_signal()) return done;
@@ -197,14 +238,28 @@ class Watcher {
       if (healthy_) report(*healthy_, "SIGHUP", true);
       return std::nullopt;
     }
-    // Stopping: remove the track file. keepalived reads a missing file as
-    // 0, so the node's health falls back to redis_check's timing instead of
-    // staying in whatever state the watcher last wrote.
+    return stop(ExitCode::success,
+                fmt::format("on {}", ::strsignal(static_cast<int>(info.ssi_signo))));
+  }
+
+  // Every way out of the loop: remove the track file and record "stopped".
+  // keepalived reads a missing file as 0, so the node's health falls back to
+  // redis_check's timing instead of staying in whatever state the watcher
+  // last wrote: neither a stale 1 keeps a recovered node out nor a stale 0
+  // keeps a dead Redis in.
+  ExitCode stop(ExitCode code, const std::string& why) {
     if (::unlink(options_.track_file.c_str()) != 0 && errno != ENOENT)
       log_.warning("cannot remove {}: {}", options_.track_file, std::strerror(errno));
-    log_.info("stopping on {}: {} removed; redis_check alone decides the health now",
-              ::strsignal(static_cast<int>(info.ssi_signo)), options_.track_file);
-    return ExitCode::success;
+    since_ = utc_time_text();
+    record("stopped");
+    std::string line =
+        fmt::format("stopping {}: {} removed; redis_check alone decides the health now", why,
+                    options_.track_file);
+    if (code == ExitCode::success)
+      log_.info(line);
+    else
+      log_.warning(line);
+    return code;
   }
 
   ToolOptions options_;
@@ -212,8 +267,10 @@ class Watcher {
   int signals_;
   std::optional<InstanceState> state_;
   std::optional<Connection> connection_;
+  ProbeHysteresis hysteresis_;
   std::optional<bool> healthy_;
   bool written_ = false;
+  std::string recorded_health_;
   std::string since_;
   Clock::time_point last_heartbeat_{};
   bool textfile_written_ = false;
@@ -225,6 +282,12 @@ class Watcher {
 
 ExitCode run_watch(const ToolOptions& given) {
   ToolOptions options = given;
+  // keepalived acts on the track file as root: refuse a directory that
+  // others may write in before anything is written (exit 2).
+  require_trusted_directory(parent_directory(options.track_file), "--track-file",
+                            OutputFile::track_file);
+  if (!options.textfile_dir.empty())
+    require_trusted_directory(options.textfile_dir, "--textfile", OutputFile::textfile);
   resolve_password(options);
   return Watcher(options).run();
 }

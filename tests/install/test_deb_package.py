@@ -1,7 +1,8 @@
 """cpack -G DEB into a temporary directory gives a .deb whose control data
 (Depends from dpkg-shlibdeps with libc6, Recommends keepalived and
 redis-server, section admin, maintainer scripts, conffiles) and contents
-(the tools, man pages, examples, init script, systemd files) are right.
+(the tools, man pages, examples, init script, systemd files, logrotate
+file) are right.
 
 Skipped (77) without dpkg-deb, dpkg-shlibdeps (Debian: dpkg-dev) or file.
 """
@@ -97,6 +98,7 @@ class DebPackage(installkit.TempDirTestCase):
         expected = {f"/usr/bin/{tool}": "-rwxr-xr-x" for tool in TOOLS}
         expected["/etc/init.d/redis-server-rk"] = "-rwxr-xr-x"
         expected["/etc/default/redis-server-rk"] = "-rw-r--r--"
+        expected["/etc/logrotate.d/redis-keepalived"] = "-rw-r--r--"
         expected["/usr/lib/systemd/system/keepalived.service.d/redis-keepalived.conf"] = "-rw-r--r--"
         expected["/usr/lib/tmpfiles.d/redis-keepalived.conf"] = "-rw-r--r--"
         expected["/usr/lib/systemd/system/redis-watch.service"] = "-rw-r--r--"
@@ -135,7 +137,8 @@ class DebPackage(installkit.TempDirTestCase):
         self.assertIn("/run/redis-keepalived", text)
         with open(os.path.join(control, "conffiles"), encoding="utf-8") as conffiles:
             listed = conffiles.read().split()
-        self.assertEqual(sorted(listed), ["/etc/default/redis-server-rk", "/etc/init.d/redis-server-rk"])
+        self.assertEqual(sorted(listed), ["/etc/default/redis-server-rk", "/etc/init.d/redis-server-rk",
+                                          "/etc/logrotate.d/redis-keepalived"])
 
     def test_postinst_creates_user_state_dir_and_log(self):
         # Run for real, but in a private mount namespace over copies of /etc,

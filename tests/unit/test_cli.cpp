@@ -94,6 +94,13 @@ TEST_CASE("cli: defaults and ranges are the library's", "[cli]") {
   CHECK(seen.poll == defaults.poll);
   CHECK(seen.peer_silence == defaults.peer_silence);
   CHECK(seen.on_sync_timeout == defaults.on_sync_timeout);
+  CHECK(seen.watch_fall == 1);
+  CHECK(seen.watch_rise == 1);
+  REQUIRE(run(cli::Kind::hook, {"--fall", "3", "--rise", "2"}) == 0);
+  CHECK(seen.watch_fall == 3);
+  CHECK(seen.watch_rise == 2);
+  CHECK(run(cli::Kind::hook, {"--fall", "0"}) == 2);
+  CHECK(run(cli::Kind::hook, {"--rise", std::to_string(limits::watch_fall_rise.max + 1)}) == 2);
   CHECK(run(cli::Kind::hook, {"--backup-grace", std::to_string(limits::backup_grace_s.max)}) == 0);
   CHECK(run(cli::Kind::hook, {"--backup-grace", std::to_string(limits::backup_grace_s.max + 1)}) ==
         2);

@@ -141,6 +141,73 @@ TEST_CASE("decide_vip_holder: the VIP never stays on a replica of a reachable ma
   }
 }
 
+TEST_CASE("ProbeHysteresis: fall and rise count probes in a row", "[decisions][watch]") {
+  SECTION("1 and 1 follow every probe") {
+    ProbeHysteresis counter(1, 1);
+    CHECK(counter.observe(true));
+    CHECK_FALSE(counter.observe(false));
+    CHECK(counter.observe(true));
+  }
+  SECTION("the first probe decides at once, either way") {
+    ProbeHysteresis down(3, 2);
+    CHECK_FALSE(down.observe(false));
+    ProbeHysteresis up(3, 2);
+    CHECK(up.observe(true));
+  }
+  SECTION("fall 3: two failures are absorbed, the third changes the verdict") {
+    ProbeHysteresis counter(3, 2);
+    CHECK(counter.observe(true));
+    CHECK(counter.observe(false));
+    CHECK(counter.observe(false));
+    CHECK(counter.disagreeing() == 2);
+    CHECK(counter.needed() == 3);
+    CHECK_FALSE(counter.observe(false));
+    CHECK(counter.disagreeing() == 0);
+  }
+  SECTION("a good probe in between starts the count again") {
+    ProbeHysteresis counter(3, 1);
+    CHECK(counter.observe(true));
+    CHECK(counter.observe(false));
+    CHECK(counter.observe(false));
+    CHECK(counter.observe(true));
+    CHECK(counter.disagreeing() == 0);
+    CHECK(counter.observe(false));
+    CHECK(counter.observe(false));
+    CHECK_FALSE(counter.observe(false));
+  }
+  SECTION("rise 2: one good probe after a failure does not make it healthy") {
+    ProbeHysteresis counter(1, 2);
+    CHECK_FALSE(counter.observe(false));
+    CHECK_FALSE(counter.observe(true));
+    CHECK(counter.needed() == 2);
+    CHECK_FALSE(counter.observe(false));
+    CHECK_FALSE(counter.observe(true));
+    CHECK(counter.observe(true));
+    CHECK(counter.needed() == 1);
+  }
+}
+
+TEST_CASE("watch_heartbeat_bound: a cycle and the mtime second, twice over", "[decisions][watch]") {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  // 100 ms + 3 x 500 ms = 1.6 s -> 2 s, + 1 s, x 2.
+  CHECK(watch_heartbeat_bound(milliseconds(100), milliseconds(500)) == seconds(6));
+  // Never under a second's cycle: the heartbeat is touched once a second.
+  CHECK(watch_heartbeat_bound(milliseconds(10), milliseconds(1)) == seconds(4));
+  CHECK(watch_heartbeat_bound(milliseconds(10000), milliseconds(60000)) == seconds(382));
+}
+
+TEST_CASE("watcher_stopped: recorded stop, gone process or stale heartbeat", "[decisions][watch]") {
+  const std::chrono::seconds bound(6);
+  CHECK_FALSE(watcher_stopped("unhealthy", true, 0, bound));
+  CHECK_FALSE(watcher_stopped("unhealthy", true, 6, bound));
+  CHECK(watcher_stopped("unhealthy", true, 7, bound));
+  CHECK(watcher_stopped("unhealthy", true, -1, bound));
+  CHECK(watcher_stopped("unhealthy", false, 0, bound));
+  CHECK(watcher_stopped("stopped", true, 0, bound));
+  CHECK_FALSE(watcher_stopped("healthy", true, 1, bound));
+}
+
 TEST_CASE("holds_history_of compares replids and offsets", "[decisions]") {
   SECTION("same replid: the larger offset holds the smaller") {
     CHECK(holds_history_of(master(replid_a, 100, 5), master(replid_a, 100, 5)));

@@ -38,6 +38,44 @@ TEST_CASE("Generation orders by boot, start time, then pid", "[instance_state]")
   CHECK(Generation::of_this_process().pid == static_cast<long>(::getpid()));
 }
 
+TEST_CASE("generation_running: this process, not a gone or reused pid", "[instance_state]") {
+  Generation mine = Generation::of_this_process();
+  CHECK(generation_running(mine));
+  Generation reused = mine;
+  reused.start_ticks += 1;  // the same pid, started at another time
+  CHECK_FALSE(generation_running(reused));
+  Generation other_boot = mine;
+  other_boot.boot_id = "another-boot";
+  CHECK_FALSE(generation_running(other_boot));
+  CHECK_FALSE(generation_running(Generation{}));
+  // An older record: the pid alone.
+  CHECK(generation_running(Generation{"", 0, mine.pid}));
+}
+
+TEST_CASE("WatchRecord: what redis_watch writes, read back; older records", "[instance_state]") {
+  WatchRecord record;
+  record.generation = Generation::of_this_process();
+  record.health = "unhealthy";
+  record.since = "2026-12-07T02:00:00Z";
+  record.track_file = "/run/redis-keepalived/redis.watch";
+  record.heartbeat_bound = std::chrono::seconds(6);
+  WatchRecord read = WatchRecord::parse(record.text());
+  CHECK(read.generation.text() == record.generation.text());
+  CHECK(read.health == "unhealthy");
+  CHECK(read.since == record.since);
+  CHECK(read.track_file == record.track_file);
+  CHECK(read.heartbeat_bound == std::chrono::seconds(6));
+  CHECK(record_field(record.text(), "pid") == std::to_string(::getpid()));
+  // Before the generation and the bound were recorded.
+  WatchRecord old = WatchRecord::parse("pid=42\nhealth=healthy\nsince=x\ntrack_file=/f\n");
+  CHECK(old.generation.pid == 42);
+  CHECK(old.generation.start_ticks == 0);
+  CHECK(old.heartbeat_bound == std::chrono::seconds(3));
+  WatchRecord none = WatchRecord::parse("");
+  CHECK(none.generation.pid == 0);
+  CHECK(none.health.empty());
+}
+
 TEST_CASE("InstanceState records, detects supersession and holds the lock", "[instance_state]") {
   std::string dir = temp_dir() + "/state";
   InstanceState first(dir, "redis");

@@ -127,6 +127,8 @@ TEST_CASE("validate checks every field and derives the peer", "[options]") {
       {"--backup-grace", [](ToolOptions& o) { o.backup_grace = seconds(3601); }},
       {"--peer-silence-ms", [](ToolOptions& o) { o.peer_silence = milliseconds(-1); }},
       {"--peer-silence-ms", [](ToolOptions& o) { o.peer_silence = milliseconds(60001); }},
+      {"--fall", [](ToolOptions& o) { o.watch_fall = 0; }},
+      {"--rise", [](ToolOptions& o) { o.watch_rise = 101; }},
       {"--announce-host", [](ToolOptions& o) { o.announce_host = "300.1.1.1"; }},
       {"--peer", [](ToolOptions& o) { o.peer = "10.0.0.2:abc"; }},
       {"--peer", [](ToolOptions& o) { o.peer = "127.0.0.1"; }},       // the local Redis itself

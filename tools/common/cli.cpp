@@ -168,6 +168,17 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
       ->check(in(limits::watch_interval_ms))
       ->capture_default_str()
       ->group(watch_group);
+  app.add_option("--fall", options.watch_fall,
+                 "redis_watch: failed PINGs in a row before the track file says 1 (as "
+                 "keepalived's vrrp_script fall)")
+      ->check(in(limits::watch_fall_rise))
+      ->capture_default_str()
+      ->group(watch_group);
+  app.add_option("--rise", options.watch_rise,
+                 "redis_watch: good PINGs in a row before it says 0 again (as vrrp_script rise)")
+      ->check(in(limits::watch_fall_rise))
+      ->capture_default_str()
+      ->group(watch_group);
   const bool maintenance_shown = spec.kind == Kind::switchover || spec.kind == Kind::status;
   app.add_option("--maintenance-file", options.maintenance_file,
                  "redis_switchover: the track_file whose 1 puts this node in FAULT (required; "
