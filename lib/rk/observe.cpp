@@ -54,13 +54,4 @@ Observation observe(std::optional<Connection>& connection, const ConnectionOptio
   }
 }
 
-void set_write_fence(Connection& connection, int min_replicas_to_write,
-                     std::optional<std::chrono::seconds> max_lag) {
-  if (max_lag)
-    connection.command_ok(
-        {"CONFIG", "SET", "min-replicas-max-lag", std::to_string(max_lag->count())});
-  connection.command_ok(
-      {"CONFIG", "SET", "min-replicas-to-write", std::to_string(min_replicas_to_write)});
-}
-
 }  // namespace rk

@@ -8,8 +8,7 @@
 #include "rk/redis_client.hpp"
 
 // Reading servers' INFO through the client, beside it: the one place where
-// a failed read becomes an Observation. And the one write that redis_check
-// and the hooks share: the write fence.
+// a failed read becomes an Observation.
 namespace rk {
 
 // INFO of a connected server, parsed. Throws RedisError: ReplyError when the
@@ -23,14 +22,5 @@ Reach reach_of(const RedisError& error);
 // failure the connection is dropped (hiredis cannot reuse a context after a
 // timeout), so the next call reconnects.
 Observation observe(std::optional<Connection>& connection, const ConnectionOptions& options);
-
-// The write fence, as redis_check's isolation fence (--witness) and the
-// hooks' --fence-writes set it: CONFIG SET min-replicas-max-lag `max_lag`
-// first when given (nullopt leaves it as it is), then CONFIG SET
-// min-replicas-to-write `min_replicas_to_write`. Throws RedisError
-// (ReplyError when the server refuses one, e.g. NOPERM without
-// +config|set): the caller decides what a failure means.
-void set_write_fence(Connection& connection, int min_replicas_to_write,
-                     std::optional<std::chrono::seconds> max_lag);
 
 }  // namespace rk
