@@ -146,10 +146,15 @@ void HookRun::rewrite_config(Connection& connection, const RedisState& state, co
 }
 
 FenceValues HookRun::operator_values(Connection& connection, const FenceValues& found) {
+  int lag = static_cast<int>(options_.fence_max_lag.count());
   std::optional<FenceRecord> record = load_fence_record(records_ ? &*records_ : nullptr);
   FenceRecord known = record.value_or(FenceRecord{});
-  if (!is_local(connection)) known = FenceRecord{known.base, std::nullopt, false};
-  return operator_fence_values(known, found, static_cast<int>(options_.fence_max_lag.count()));
+  if (is_local(connection)) return operator_fence_values(known, found, lag);
+  // The peer's own values are in its state dir, out of reach: take this
+  // node's, from its record, or else from its Redis now.
+  std::optional<FenceValues> own = known.base;
+  if (!own && local_) own = operator_fence_values(known, read_fence_values(*local_), lag);
+  return operator_fence_values(FenceRecord{own, std::nullopt, false}, found, lag);
 }
 
 void HookRun::remember_fence(const FenceRecord& record) {
