@@ -149,7 +149,13 @@ FenceValues HookRun::operator_values(Connection& connection, const FenceValues& 
   int lag = static_cast<int>(options_.fence_max_lag.count());
   std::optional<FenceRecord> record = load_fence_record(records_ ? &*records_ : nullptr);
   FenceRecord known = record.value_or(FenceRecord{});
-  if (is_local(connection)) return operator_fence_values(known, found, lag);
+  if (is_local(connection)) {
+    FenceValues base = operator_fence_values(known, found, lag);
+    // Remembered as soon as it is seen, before any fence can hide it.
+    if (record && known.base != base)
+      remember_fence(FenceRecord{base, known.last_set, known.isolation});
+    return base;
+  }
   // The peer's own values are in its state dir, out of reach: take this
   // node's, from its record, or else from its Redis now.
   std::optional<FenceValues> own = known.base;
