@@ -70,6 +70,16 @@ void store_fence_record(const InstanceState* state, const FenceRecord& record) {
   state->write_fence(render_fence_record(record));
 }
 
+FenceValues learn_operator_values(const InstanceState* state, const FenceValues& found,
+                                  int max_lag) {
+  std::optional<FenceRecord> record = load_fence_record(state);
+  FenceRecord known = record.value_or(FenceRecord{});
+  FenceValues base = operator_fence_values(known, found, max_lag);
+  if (record && known.base != base)
+    store_fence_record(state, FenceRecord{base, known.last_set, known.isolation});
+  return base;
+}
+
 FenceValues rewrite_config_without_fence(Connection& connection, const FenceValues& operator_values,
                                          Deadline deadline) {
   FenceValues found = read_fence_values(connection, deadline);

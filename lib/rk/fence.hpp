@@ -36,6 +36,13 @@ std::optional<FenceRecord> load_fence_record(const InstanceState* state);
 // Writes the record when the state dir serves. Throws StateError.
 void store_fence_record(const InstanceState* state, const FenceRecord& record);
 
+// The operator's own values for the local Redis, which holds `found`
+// (operator_fence_values over `state`'s record), remembered in the record
+// when they are new, before any fence can hide them. Throws StateError when
+// they cannot be remembered (nothing is lost but the record).
+FenceValues learn_operator_values(const InstanceState* state, const FenceValues& found,
+                                  int max_lag);
+
 // CONFIG REWRITE of the server behind `connection` that never persists a
 // temporary fence: when its min-replicas-* differ from `operator_values`,
 // those are set for the rewrite, and the values found before are put back

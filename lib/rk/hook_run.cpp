@@ -150,11 +150,12 @@ FenceValues HookRun::operator_values(Connection& connection, const FenceValues& 
   std::optional<FenceRecord> record = load_fence_record(records_ ? &*records_ : nullptr);
   FenceRecord known = record.value_or(FenceRecord{});
   if (is_local(connection)) {
-    FenceValues base = operator_fence_values(known, found, lag);
-    // Remembered as soon as it is seen, before any fence can hide it.
-    if (record && known.base != base)
-      remember_fence(FenceRecord{base, known.last_set, known.isolation});
-    return base;
+    try {
+      return learn_operator_values(records_ ? &*records_ : nullptr, found, lag);
+    } catch (const StateError& error) {
+      log_.warning("the operator's min-replicas-* values are not remembered: {}", error.what());
+      return operator_fence_values(known, found, lag);
+    }
   }
   // The peer's own values are in its state dir, out of reach: take this
   // node's, from its record, or else from its Redis now.
