@@ -48,7 +48,10 @@ FenceValues learn_operator_values(const InstanceState* state, const FenceValues&
 // those are set for the rewrite, and the values found before are put back
 // afterwards only if the server is still a master (ROLE). A node whose role
 // changed to replica keeps the operator's values: Redis ignores the fence of
-// a replica, and a later promotion sets its own. Returns the values the
+// a replica, and a later promotion sets its own. A master stays unfenced for
+// the rewrite's few milliseconds: the price of a file that never holds a
+// fence (CONFIG REWRITE has no way to write other values than those in
+// force). Returns the values the
 // server holds afterwards. Throws RedisError (when the rewrite fails, the
 // values found are put back first, as far as the connection allows).
 FenceValues rewrite_config_without_fence(Connection& connection, const FenceValues& operator_values,
