@@ -177,10 +177,15 @@ void lift_isolation_fence(const ToolOptions& options, LocalInfo& info, const Red
   if (lift.step == FenceLiftStep::keep) return;
   int lag = static_cast<int>(options.fence_max_lag.count());
   FenceValues found = read_fence_values(info.connection(), deadline);
-  if (lift.step == FenceLiftStep::read_values &&
-      !unrecorded_isolation_fence(found, lag, options.fence_writes))
-    return;
   FenceValues base = operator_fence_values(record.value_or(FenceRecord{}), found, lag);
+  if (lift.step == FenceLiftStep::read_values &&
+      !unrecorded_isolation_fence(found, lag, options.fence_writes)) {
+    // Not the toolkit's isolation fence: the operator's own, or the hooks'
+    // --fence-writes fence. Recorded as the values in force, so that the
+    // next checks keep it without reading it again.
+    state.remember_fence(FenceRecord{base, found, false}, result.detail);
+    return;
+  }
   FenceValues target = fence_after_isolation(local, options.fence_writes, base, lag);
   set_fence_values(info.connection(), found, target, deadline);
   result.detail += fmt::format("; isolation fence lifted ({}): {}", lift.reason, describe(target));

@@ -188,7 +188,37 @@ class WitnessTest(ToolTestCase):
         # Their own fence is theirs: the next checks leave it.
         r = self.check(srv, self.silent_port(), itkit.free_port(), extra=["--fence-max-lag", "3"])
         self.assertRc(r, 0)
-        self.assertEqual(srv.call("CONFIG", "GET", "min-replicas-to-write")[1], "2")
+        self.assertEqual(fence_values(srv), (2, 7))
+
+    def test_an_operators_fence_found_without_a_record_is_left_and_recorded(self):
+        srv = self.server(extra_config=["min-replicas-to-write 2", "min-replicas-max-lag 7"])
+        r = self.lift_check(srv)
+        self.assertEqual(fence_values(srv), (2, 7))
+        with open(self.state_path("fence")) as f:
+            self.assertIn("base=2 7", f.read())
+        # The toolkit's own values without a record: an isolation fence whose
+        # record was lost (no state dir then), lifted to Redis's defaults.
+        os.unlink(self.state_path("fence"))
+        srv.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        srv.call("CONFIG", "SET", "min-replicas-max-lag", "1")
+        self.lift_check(srv)
+        self.assertEqual(fence_values(srv), (0, 10))
+
+    def test_the_fence_writes_fence_is_not_lifted(self):
+        srv = self.server()
+        # The hooks' --fence-writes fence (1, --fence-max-lag), which holds
+        # while the replica is away: not the check's to lift.
+        srv.call("CONFIG", "SET", "min-replicas-max-lag", "1")
+        srv.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        for _ in range(2):
+            r = self.check(srv, self.silent_port(), itkit.free_port(), extra=["--fence-writes"])
+            self.assertRc(r, 0)
+            self.assertEqual(fence_values(srv), (1, 1))
+
+    def lift_check(self, srv):
+        r = self.check(srv, self.silent_port(), itkit.free_port())
+        self.assertRc(r, 0)
+        return r
 
     def test_a_slow_ping_does_not_fence(self):
         srv = self.server(extra_config=["enable-debug-command yes"])
