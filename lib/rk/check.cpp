@@ -14,6 +14,7 @@
 
 #include "rk/decisions.hpp"
 #include "rk/errors.hpp"
+#include "rk/fence.hpp"
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
@@ -63,13 +64,18 @@ struct CheckState {
     }
   }
   bool usable() const { return dir && dir->present(); }
-  // The health the previous run recorded ("" when none or unreadable).
-  std::string recorded_health() const {
-    if (!usable()) return {};
+  // The fence's record; nullopt when the dir cannot be used.
+  std::optional<FenceRecord> fence_record() const {
+    if (!usable()) return std::nullopt;
+    return load_fence_record(&*dir);
+  }
+  // Records what this run set; a problem is added to `detail`, never fatal.
+  void remember_fence(const FenceRecord& record, std::string& detail) const {
+    if (!usable()) return;
     try {
-      return dir->read_health();
-    } catch (const std::runtime_error&) {
-      return {};
+      store_fence_record(&*dir, record);
+    } catch (const std::runtime_error& error) {
+      detail += fmt::format("; fence not recorded: {}", error.what());
     }
   }
 };
@@ -105,6 +111,13 @@ class LocalInfo {
   std::optional<RedisState> state_;
 };
 
+[[noreturn]] void throw_own_witness(const Endpoint& witness, const std::string& why) {
+  throw UsageError(fmt::format(
+      "--witness {}: {}: a connect there never crosses the network, so a node cut off from it "
+      "would never be found isolated; name a witness on another host",
+      witness.text(), why));
+}
+
 // A healthy Redis on a node whose keepalived made it MASTER: must it give
 // the VIP up (see decide_vip_holder)? Costs one INFO, on the VIP holder only.
 VipDecision vip_holder_check(LocalInfo& info, CheckState& state) {
@@ -121,40 +134,111 @@ VipDecision vip_holder_check(LocalInfo& info, CheckState& state) {
   }
 }
 
+// --witness: the share of --timeout kept for the TCP probes, and after
+// them for the fence's commands. PING and INFO run under the whole deadline,
+// as without a witness; when they leave the probes less than their share,
+// this run does not judge isolation (it neither fences nor lifts): one slow
+// PING or INFO must not read as a cut-off network.
+std::chrono::milliseconds probe_share(std::chrono::milliseconds timeout) { return timeout / 4; }
+std::chrono::milliseconds fence_share(std::chrono::milliseconds timeout) { return timeout / 10; }
+
+// A witness written as this host itself (loopback, one of its addresses, the
+// --host this check connects to) always answers, even from a node cut off
+// from the network: isolation would never be found. Refused before anything
+// is done (exit 2).
+void refuse_own_witnesses(const ToolOptions& options, const std::vector<SocketAddress>& own) {
+  if (options.witness_on_this_host) return;
+  for (const Endpoint& witness : options.witness_endpoints) {
+    std::string why = own_witness_text(witness.host, options.host, own);
+    if (!why.empty()) throw_own_witness(witness, why);
+  }
+}
+
+// The isolation fence: the toolkit's fence over the operator's own values,
+// recorded as redis_check's (so the first check that is not isolated lifts
+// it). Costs nothing more while it is recorded and on.
+void fence_isolated(const ToolOptions& options, LocalInfo& info, const RedisState& local,
+                    CheckState& state, Clock::time_point deadline, CheckResult& result) {
+  std::optional<FenceRecord> record = state.fence_record();
+  if (record && record->isolation && local.write_fence_on) return;
+  int lag = static_cast<int>(options.fence_max_lag.count());
+  FenceValues found = read_fence_values(info.connection(), deadline);
+  FenceValues base = operator_fence_values(record.value_or(FenceRecord{}), found, lag);
+  FenceValues fence = toolkit_fence(base, lag);
+  set_fence_values(info.connection(), found, fence, deadline);
+  state.remember_fence(FenceRecord{base, fence, true}, result.detail);
+}
+
+// A master that is not isolated: lift the isolation fence, whatever the
+// previous runs recorded as health (decide_fence_lift).
+void lift_isolation_fence(const ToolOptions& options, LocalInfo& info, const RedisState& local,
+                          CheckState& state, Clock::time_point deadline, CheckResult& result) {
+  std::optional<FenceRecord> record = state.fence_record();
+  FenceLiftDecision lift = decide_fence_lift(local, false, record);
+  if (lift.step == FenceLiftStep::keep) return;
+  int lag = static_cast<int>(options.fence_max_lag.count());
+  FenceValues found = read_fence_values(info.connection(), deadline);
+  FenceValues base = operator_fence_values(record.value_or(FenceRecord{}), found, lag);
+  if (lift.step == FenceLiftStep::read_values &&
+      !unrecorded_isolation_fence(found, lag, options.fence_writes)) {
+    // Not the toolkit's isolation fence: the operator's own, or the hooks'
+    // --fence-writes fence. Recorded as the values in force, so that the
+    // next checks keep it without reading it again.
+    state.remember_fence(FenceRecord{base, found, false}, result.detail);
+    return;
+  }
+  FenceValues target = fence_after_isolation(local, options.fence_writes, base, lag);
+  set_fence_values(info.connection(), found, target, deadline);
+  result.detail += fmt::format("; isolation fence lifted ({}): {}", lift.reason, describe(target));
+  state.remember_fence(FenceRecord{base, target, false}, result.detail);
+}
+
 // --witness: a master that reaches neither its peer nor any witness fails
-// the check ("isolated") and sets min-replicas-to-write 1, so that it stops
-// taking writes the other side would discard at the heal (at the latest
+// the check ("isolated") and fences its Redis, so that it stops taking
+// writes the other side would discard at the heal (at the latest
 // min-replicas-max-lag seconds after its replica's last ACK). The first
 // check that finds it reachable again lifts that fence. Returns the result
 // to report.
-CheckResult isolation_check(const ToolOptions& options, LocalInfo& info,
-                            const std::string& recorded_health, Clock::time_point deadline,
+CheckResult isolation_check(const ToolOptions& options, LocalInfo& info, CheckState& state,
+                            const std::vector<SocketAddress>& own, Clock::time_point deadline,
                             CheckResult result) {
   const std::optional<RedisState>& local = info.get();
   if (!local) return result;
-  std::vector<Endpoint> targets{*options.peer_endpoint};
-  targets.insert(targets.end(), options.witness_endpoints.begin(), options.witness_endpoints.end());
-  std::vector<bool> reached = probe_reachable(targets, deadline);
-  auto witnesses_reached =
-      static_cast<std::size_t>(std::count(reached.begin() + 1, reached.end(), true));
-  IsolationDecision isolation =
-      decide_isolation(*local, reached[0], witnesses_reached, options.witness_endpoints.size());
-  // The min-replicas-to-write to set, if any; the lag is set with the fence
-  // only, the lift leaves it.
-  std::optional<int> min_replicas_to_write;
-  std::optional<std::chrono::seconds> max_lag;
-  if (isolation.isolated) {
-    min_replicas_to_write = 1;
-    max_lag = options.fence_max_lag;
-    result = CheckResult{false, "isolated", isolation.reason};
-  } else if (recorded_health == "isolated" && local->is_master()) {
-    min_replicas_to_write = fence_after_isolation(*local, options.fence_writes);
+  auto probe_deadline = deadline - fence_share(options.timeout);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(probe_deadline - Clock::now());
+  if (left < probe_share(options.timeout)) {
     result.detail +=
-        fmt::format("; reachable again ({}): isolation fence lifted", isolation.reason);
+        fmt::format("; isolation not judged: PING and INFO left the probes {} ms of their {} ms",
+                    std::max<long long>(0, left.count()), probe_share(options.timeout).count());
+    return result;
   }
-  if (!min_replicas_to_write) return result;
+  std::vector<ProbeTarget> targets{{*options.peer_endpoint, false}};
+  for (const Endpoint& witness : options.witness_endpoints)
+    targets.push_back({witness, !options.witness_on_this_host});
+  std::vector<Probe> probes = probe_reachable(targets, own, probe_deadline);
+  std::size_t witnesses_reached = 0;
+  std::string unresolved;
+  for (std::size_t i = 0; i < probes.size(); ++i) {
+    if (!probes[i].own_address.empty())
+      throw_own_witness(targets[i].endpoint, probes[i].own_address);
+    if (i > 0 && probes[i].reached) ++witnesses_reached;
+    if (probes[i].unresolved && unresolved.empty()) unresolved = targets[i].endpoint.host;
+  }
+  IsolationDecision isolation = decide_isolation(*local, probes[0].reached, witnesses_reached,
+                                                 options.witness_endpoints.size());
+  // A name whose lookup did not finish says nothing about the network: a
+  // slow DNS must not read as isolation either.
+  if (isolation.isolated && !unresolved.empty()) {
+    result.detail +=
+        fmt::format("; isolation not judged: the lookup of {} did not finish in time", unresolved);
+    return result;
+  }
+  if (isolation.isolated) result = CheckResult{false, "isolated", isolation.reason};
   try {
-    set_write_fence(info.connection(), *min_replicas_to_write, max_lag);
+    if (isolation.isolated)
+      fence_isolated(options, info, *local, state, deadline, result);
+    else
+      lift_isolation_fence(options, info, *local, state, deadline, result);
   } catch (const RedisError& error) {
     result.detail += fmt::format("; fence not changed: {}", error.what());
   }
@@ -257,6 +341,11 @@ ExitCode run_check(const ToolOptions& given) {
   arm_backstop(options.timeout + std::chrono::milliseconds(100));
   // The password file is read under the backstop, so nothing can hang it.
   resolve_password(options);
+  std::vector<SocketAddress> own;
+  if (!options.witness_endpoints.empty() && !options.witness_on_this_host) {
+    own = interface_addresses();
+    refuse_own_witnesses(options, own);
+  }
 
   CheckState state(options);
   CheckResult result;
@@ -283,7 +372,7 @@ ExitCode run_check(const ToolOptions& given) {
       if (vip.yield) result = CheckResult{false, "yielding", vip.reason};
     }
     if (result.passed && !options.witness_endpoints.empty())
-      result = isolation_check(options, info, state.recorded_health(), deadline, result);
+      result = isolation_check(options, info, state, own, deadline, result);
   }
   if (result.passed) clear_stopped_watcher_value(options, state);
   record_health(options, state, result);

@@ -88,10 +88,6 @@ IsolationDecision decide_isolation(const RedisState& local, bool peer_reached,
                             witnesses)};
 }
 
-int fence_after_isolation(const RedisState& local, bool fence_writes) {
-  return fence_writes ? fence_for_master(local, false).min_replicas_to_write : 0;
-}
-
 bool holds_history_of(const RedisState& holder, const RedisState& other) {
   if (other.keys == 0) return true;
   if (holder.loading) return false;
@@ -357,6 +353,100 @@ FencePlan fence_for_master(const RedisState& master, bool replica_attached) {
   if (replica_attached || online)
     return {1, "a replica is attached: writes need its acknowledgement"};
   return {0, "no replica attached: unfenced until one is back and caught up"};
+}
+
+std::string describe(const FenceValues& values) {
+  return fmt::format("min-replicas-to-write {}, min-replicas-max-lag {}", values.to_write,
+                     values.max_lag);
+}
+
+FenceValues toolkit_fence(const FenceValues& base, int max_lag) {
+  return {std::max(1, base.to_write), max_lag};
+}
+
+namespace {
+
+// "N S" as the record writes a pair; nullopt when absent or malformed.
+std::optional<FenceValues> parse_fence_pair(const std::string& text) {
+  int to_write = -1;
+  int max_lag = -1;
+  char rest = 0;
+  if (std::sscanf(text.c_str(), "%d %d %c", &to_write, &max_lag, &rest) != 2) return std::nullopt;
+  if (to_write < 0 || max_lag < 0) return std::nullopt;
+  return FenceValues{to_write, max_lag};
+}
+
+std::string record_value(const std::string& text, const std::string& key) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    if (text.compare(at, key.size() + 1, key + "=") == 0)
+      return text.substr(at + key.size() + 1, end - at - key.size() - 1);
+    at = end + 1;
+  }
+  return {};
+}
+
+}  // namespace
+
+FenceRecord parse_fence_record(const std::string& text) {
+  FenceRecord record;
+  record.base = parse_fence_pair(record_value(text, "base"));
+  record.last_set = parse_fence_pair(record_value(text, "set"));
+  record.isolation = record.last_set && record_value(text, "owner") == "isolation";
+  return record;
+}
+
+std::string render_fence_record(const FenceRecord& record) {
+  std::string text;
+  if (record.base) text += fmt::format("base={} {}\n", record.base->to_write, record.base->max_lag);
+  if (record.last_set) {
+    text += fmt::format("set={} {}\n", record.last_set->to_write, record.last_set->max_lag);
+    text += fmt::format("owner={}\n", record.isolation ? "isolation" : "hooks");
+  }
+  return text;
+}
+
+FenceValues operator_fence_values(const FenceRecord& record, const FenceValues& found,
+                                  int max_lag) {
+  FenceValues base = record.base.value_or(FenceValues{});
+  if (found == toolkit_fence(base, max_lag)) return base;
+  if (!record.last_set) return found;
+  // Each value on its own: an operator who changes only the lag while a
+  // fence is on keeps the lag, and the fence still lifts.
+  return {found.to_write == record.last_set->to_write ? base.to_write : found.to_write,
+          found.max_lag == record.last_set->max_lag ? base.max_lag : found.max_lag};
+}
+
+FenceValues fence_target(const FencePlan& plan, const FenceValues& base, int max_lag) {
+  return plan.min_replicas_to_write > 0 ? toolkit_fence(base, max_lag) : base;
+}
+
+FenceLiftDecision decide_fence_lift(const RedisState& local, bool isolated,
+                                    const std::optional<FenceRecord>& record) {
+  if (isolated) return {FenceLiftStep::keep, "isolated: the fence stays"};
+  if (!local.is_master()) return {FenceLiftStep::keep, "a replica: Redis ignores its fence"};
+  if (!local.write_fence_on)
+    return {FenceLiftStep::keep, "no fence on (INFO has no min_slaves_good_slaves)"};
+  if (record && record->isolation) return {FenceLiftStep::lift, "the isolation fence is still on"};
+  if (record && record->last_set && record->last_set->fences())
+    return {FenceLiftStep::keep,
+            "the fence on is the one the hooks set (--fence-writes, or the "
+            "operator's own values)"};
+  // No record (the state dir is missing, unsafe, or an isolation fence could
+  // not be recorded), or the toolkit last set no fence: whose is it?
+  return {FenceLiftStep::read_values, "a fence is on that the state dir does not explain"};
+}
+
+bool unrecorded_isolation_fence(const FenceValues& found, int max_lag, bool fence_writes) {
+  return !fence_writes && found == toolkit_fence(FenceValues{}, max_lag);
+}
+
+FenceValues fence_after_isolation(const RedisState& local, bool fence_writes,
+                                  const FenceValues& base, int max_lag) {
+  FencePlan plan = fence_writes ? fence_for_master(local, false) : FencePlan{0, ""};
+  return fence_target(plan, base, max_lag);
 }
 
 namespace {

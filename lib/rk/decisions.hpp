@@ -56,11 +56,6 @@ struct IsolationDecision {
 IsolationDecision decide_isolation(const RedisState& local, bool peer_reached,
                                    std::size_t witnesses_reached, std::size_t witnesses);
 
-// min-replicas-to-write to restore when a check that fenced an isolated
-// master (recorded health "isolated") finds it reachable again: the
-// --fence-writes policy (fence_for_master) when that is on, else 0.
-int fence_after_isolation(const RedisState& local, bool fence_writes);
-
 // --- redis_watch -----------------------------------------------------------
 
 // --fall and --rise of redis_watch, as keepalived's vrrp_script has them: the
@@ -276,6 +271,82 @@ struct FencePlan {
 // `master` is the master's INFO; `replica_attached` says that its replica is
 // known to be attached (just repointed to it, or reporting its link up).
 FencePlan fence_for_master(const RedisState& master, bool replica_attached);
+
+// --- the fence's one owner (min-replicas-to-write, min-replicas-max-lag) ----
+
+// The two settings Redis fences writes with.
+struct FenceValues {
+  int to_write = 0;  // min-replicas-to-write
+  int max_lag = 10;  // min-replicas-max-lag (Redis's default)
+  bool operator==(const FenceValues& other) const {
+    return to_write == other.to_write && max_lag == other.max_lag;
+  }
+  bool operator!=(const FenceValues& other) const { return !(*this == other); }
+  // Redis refuses writes (-NOREPLICAS) only while both are non-zero.
+  bool fences() const { return to_write > 0 && max_lag > 0; }
+};
+// "min-replicas-to-write N, min-replicas-max-lag S", for log lines.
+std::string describe(const FenceValues& values);
+
+// The toolkit's fence over the operator's `base`: at least one replica, and
+// the toolkit's lag (--fence-max-lag).
+FenceValues toolkit_fence(const FenceValues& base, int max_lag);
+
+// What the state dir remembers about the local Redis (NAME.fence): the
+// operator's own values, the values the toolkit last set there, and whether
+// those are redis_check's isolation fence (which the first check that is not
+// isolated lifts).
+struct FenceRecord {
+  std::optional<FenceValues> base;
+  std::optional<FenceValues> last_set;
+  bool isolation = false;
+};
+// key=value lines; what is missing or malformed reads as not recorded.
+FenceRecord parse_fence_record(const std::string& text);
+std::string render_fence_record(const FenceRecord& record);
+
+// The operator's own values, given what the server holds now (`found`): a
+// toolkit fence over the recorded base (a peer's hook fences this node
+// without recording it here) leaves the recorded base (Redis's defaults when
+// none is recorded); otherwise each value equal to what the toolkit last set
+// there keeps the recorded one, and any other value is the operator's new
+// one.
+FenceValues operator_fence_values(const FenceRecord& record, const FenceValues& found, int max_lag);
+
+// What a master's fence should be under the hooks' policy: the toolkit's
+// fence when `plan` fences (--fence-writes with its replica attached), else
+// the operator's own values.
+FenceValues fence_target(const FencePlan& plan, const FenceValues& base, int max_lag);
+
+// redis_check on a node that is not isolated: must it lift a fence? The
+// INFO the check reads anyway says whether one is on (write_fence_on), so
+// a check of a node without a fence costs nothing more, and neither does
+// one whose record explains the fence on. `record` is nullopt when the state
+// dir cannot be used (missing, unsafe); when it does not explain the fence
+// (nothing recorded, or the toolkit last set no fence) the values are read
+// to tell an unrecorded isolation fence from the operator's own.
+enum class FenceLiftStep {
+  keep,         // nothing to lift
+  lift,         // the recorded isolation fence: back to the policy
+  read_values,  // no record: read the values (unrecorded_isolation_fence)
+};
+struct FenceLiftDecision {
+  FenceLiftStep step = FenceLiftStep::keep;
+  std::string reason;
+};
+FenceLiftDecision decide_fence_lift(const RedisState& local, bool isolated,
+                                    const std::optional<FenceRecord>& record);
+
+// Without a record: whether `found` can only be redis_check's isolation
+// fence, to lift. With --witness alone the toolkit sets no other fence; with
+// --fence-writes the same values are the hooks' fence, which holds while the
+// replica is away, so nothing is lifted then.
+bool unrecorded_isolation_fence(const FenceValues& found, int max_lag, bool fence_writes);
+
+// The values a master that is no longer isolated gets: the --fence-writes
+// policy (fence_for_master) when that is on, else the operator's own.
+FenceValues fence_after_isolation(const RedisState& local, bool fence_writes,
+                                  const FenceValues& base, int max_lag);
 
 // --- redis_switchover (planned) ---------------------------------------------
 

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "rk/errors.hpp"
+#include "rk/fence.hpp"
 
 namespace rk {
 
@@ -125,15 +126,54 @@ void HookRun::rewrite_config(Connection& connection, const RedisState& state, co
   }
   auto started = Clock::now();
   try {
-    act(connection, {"CONFIG", "REWRITE"});
-    log_.info("{} config rewritten in {} ms", which, ms_since(started));
+    if (!fencing()) {
+      act(connection, {"CONFIG", "REWRITE"});
+      log_.info("{} config rewritten in {} ms", which, ms_since(started));
+      return;
+    }
+    FenceValues found = read_fence_values(connection);
+    FenceValues base = operator_values(connection, found);
+    FenceValues after = rewrite_config_without_fence(connection, base);
+    log_.info("{} config rewritten in {} ms with the operator's {}{}", which, ms_since(started),
+              describe(base),
+              after == found ? std::string()
+                             : fmt::format("; the fence is off now that it is a replica ({})",
+                                           describe(after)));
+    if (is_local(connection) && after != found) remember_fence(FenceRecord{base, after, false});
   } catch (const RedisError& error) {
     log_.warning("{} CONFIG REWRITE failed: {}", which, error.what());
   }
 }
 
+FenceValues HookRun::operator_values(Connection& connection, const FenceValues& found) {
+  int lag = static_cast<int>(options_.fence_max_lag.count());
+  std::optional<FenceRecord> record = load_fence_record(records_ ? &*records_ : nullptr);
+  FenceRecord known = record.value_or(FenceRecord{});
+  if (is_local(connection)) {
+    try {
+      return learn_operator_values(records_ ? &*records_ : nullptr, found, lag);
+    } catch (const StateError& error) {
+      log_.warning("the operator's min-replicas-* values are not remembered: {}", error.what());
+      return operator_fence_values(known, found, lag);
+    }
+  }
+  // The peer's own values are in its state dir, out of reach: take this
+  // node's, from its record, or else from its Redis now.
+  std::optional<FenceValues> own = known.base;
+  if (!own && local_) own = operator_fence_values(known, read_fence_values(*local_), lag);
+  return operator_fence_values(FenceRecord{own, std::nullopt, false}, found, lag);
+}
+
+void HookRun::remember_fence(const FenceRecord& record) {
+  try {
+    store_fence_record(records_ ? &*records_ : nullptr, record);
+  } catch (const StateError& error) {
+    log_.warning("the operator's min-replicas-* values are not remembered: {}", error.what());
+  }
+}
+
 void HookRun::check_fencing_allowed() {
-  if (!options_.fence_writes && options_.witness_endpoints.empty()) return;
+  if (!fencing()) return;
   const char* option = options_.fence_writes ? "--fence-writes" : "--witness";
   auto refuse = [this, option](const std::string& reply) {
     std::string what = fmt::format(
@@ -156,7 +196,7 @@ void HookRun::check_fencing_allowed() {
 }
 
 void HookRun::apply_fence(Connection& connection, const FencePlan& plan, const char* which) {
-  if (!options_.fence_writes && options_.witness_endpoints.empty()) return;
+  if (!fencing()) return;
   // With --witness alone the hooks own min-replicas-to-write too: redis_check
   // raises it on a master cut off from the network, and a promotion starts
   // unfenced.
@@ -166,9 +206,15 @@ void HookRun::apply_fence(Connection& connection, const FencePlan& plan, const c
                                         "--witness without --fence-writes: unfenced while the "
                                         "node reaches its peer or a witness"};
   try {
-    set_write_fence(connection, effective.min_replicas_to_write, options_.fence_max_lag);
-    log_.info("{} fence: min-replicas-to-write {} (min-replicas-max-lag {} s): {}", which,
-              effective.min_replicas_to_write, options_.fence_max_lag.count(), effective.reason);
+    FenceValues found = read_fence_values(connection);
+    FenceValues base = operator_values(connection, found);
+    FenceValues target =
+        fence_target(effective, base, static_cast<int>(options_.fence_max_lag.count()));
+    set_fence_values(connection, found, target);
+    if (is_local(connection)) remember_fence(FenceRecord{base, target, false});
+    log_.info("{} fence: min-replicas-to-write {} (min-replicas-max-lag {} s){}: {}", which,
+              target.to_write, target.max_lag, target == base ? ", the operator's own" : "",
+              effective.reason);
   } catch (const RedisError& error) {
     log_.warning("{} fence not set: {}", which, error.what());
   }

@@ -62,6 +62,9 @@ class HookRun {
   Reply act(Connection& connection, const std::vector<std::string>& argv);
   // CONFIG REWRITE where the server has a config file, so that a restart
   // keeps its role. Failure is logged, not fatal: the role is already right.
+  // With --fence-writes or --witness it never persists a temporary fence
+  // (rewrite_config_without_fence): redis.conf gets the operator's own
+  // min-replicas-* values.
   void rewrite_config(Connection& connection, const RedisState& state, const char* which);
 
   // --fence-writes: before the hook changes anything, checks that the local
@@ -71,7 +74,9 @@ class HookRun {
   // local Redis cannot be read now (the hook's own observations report that).
   void check_fencing_allowed();
   // --fence-writes: sets min-replicas-max-lag and min-replicas-to-write on
-  // `connection` as `plan` says. A failure is a warning: the roles are right.
+  // `connection` as `plan` says: the toolkit's fence (at least 1, and
+  // --fence-max-lag), or the operator's own values (FenceRecord). A failure is
+  // a warning: the roles are right.
   void apply_fence(Connection& connection, const FencePlan& plan, const char* which);
 
   // Logs the decision when it differs from the previous one.
@@ -99,6 +104,17 @@ class HookRun {
   // Counts this run in the state dir's metrics (redis_status --prometheus);
   // a failure is a warning.
   void count(const std::function<void(InstanceState::Metrics&)>& update);
+  // True when the hooks own min-replicas-* (--fence-writes or --witness).
+  bool fencing() const { return options_.fence_writes || !options_.witness_endpoints.empty(); }
+  // The operator's own min-replicas-* values for the server behind
+  // `connection`, which holds `found`: from this node's record for the local
+  // Redis; for the peer, this node's own (both nodes are configured alike,
+  // and the peer's own hooks put its remembered values back at its next
+  // transition).
+  FenceValues operator_values(Connection& connection, const FenceValues& found);
+  bool is_local(const Connection& connection) const { return local_ && &connection == &*local_; }
+  // Records what the toolkit set on the local Redis; a failure is a warning.
+  void remember_fence(const FenceRecord& record);
   // Logs why the records stopped serving and carries on without them.
   void drop_records(const StateError& error);
 

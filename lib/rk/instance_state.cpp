@@ -374,6 +374,9 @@ long long InstanceState::age_seconds(const char* suffix) const {
 void InstanceState::touch_health() const { touch("health"); }
 long long InstanceState::health_age_seconds() const { return age_seconds("health"); }
 
+std::string InstanceState::read_fence() const { return read("fence"); }
+void InstanceState::write_fence(const std::string& record) const { write("fence", record); }
+
 std::string InstanceState::read_watch() const { return read("watch"); }
 void InstanceState::write_watch(const std::string& record) const { write("watch", record); }
 void InstanceState::touch_watch() const { touch("watch"); }

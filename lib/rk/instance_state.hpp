@@ -46,8 +46,8 @@ bool generation_running(const Generation& generation);
 
 // The per-instance files in the state dir: NAME.state (newest transition),
 // NAME.lock (held while acting on Redis), NAME.last (last verdict),
-// NAME.health (redis_check's last health) and NAME.watch (redis_watch's
-// state and heartbeat).
+// NAME.health (redis_check's last health), NAME.watch (redis_watch's
+// state and heartbeat) and NAME.fence (the write fence's owner).
 //
 // The state dir decides which hook may act on Redis, and the tools may run
 // as root, so it is a trust boundary, checked the way ssh checks ~/.ssh: it
@@ -117,6 +117,11 @@ class InstanceState {
   using Metrics = std::map<std::string, double>;
   void update_metrics(const std::function<void(Metrics&)>& update) const;
   Metrics read_metrics() const;
+
+  // The write fence's record (NAME.fence, see FenceRecord in decisions.hpp):
+  // the operator's own min-replicas-* values and what the toolkit last set.
+  std::string read_fence() const;
+  void write_fence(const std::string& record) const;
 
   // The last hook's summary line ("" when none).
   std::string read_last() const;

@@ -72,13 +72,4 @@ std::optional<RedisState> read_again_after_unknown(std::optional<Connection>& co
   }
 }
 
-void set_write_fence(Connection& connection, int min_replicas_to_write,
-                     std::optional<std::chrono::seconds> max_lag) {
-  if (max_lag)
-    connection.command_ok(
-        {"CONFIG", "SET", "min-replicas-max-lag", std::to_string(max_lag->count())});
-  connection.command_ok(
-      {"CONFIG", "SET", "min-replicas-to-write", std::to_string(min_replicas_to_write)});
-}
-
 }  // namespace rk

@@ -9,8 +9,7 @@
 #include "rk/redis_client.hpp"
 
 // Reading servers' INFO through the client, beside it: the one place where
-// a failed read becomes an Observation. And the one write that redis_check
-// and the hooks share: the write fence.
+// a failed read becomes an Observation.
 namespace rk {
 
 // INFO of a connected server, parsed. Throws RedisError: ReplyError when the
@@ -37,14 +36,5 @@ std::optional<RedisState> read_again_after_unknown(std::optional<Connection>& co
                                                    Clock::time_point deadline,
                                                    std::chrono::milliseconds poll,
                                                    const std::function<void()>& between = {});
-
-// The write fence, as redis_check's isolation fence (--witness) and the
-// hooks' --fence-writes set it: CONFIG SET min-replicas-max-lag `max_lag`
-// first when given (nullopt leaves it as it is), then CONFIG SET
-// min-replicas-to-write `min_replicas_to_write`. Throws RedisError
-// (ReplyError when the server refuses one, e.g. NOPERM without
-// +config|set): the caller decides what a failure means.
-void set_write_fence(Connection& connection, int min_replicas_to_write,
-                     std::optional<std::chrono::seconds> max_lag);
 
 }  // namespace rk

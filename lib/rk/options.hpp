@@ -98,6 +98,11 @@ struct ToolOptions {
   // A master that reaches neither its peer nor any witness fails its check
   // and fences its Redis against writes (min-replicas-to-write 1).
   std::vector<std::string> witnesses;
+  // --witness-on-this-host: accept a witness on loopback or on this host's
+  // own addresses, which redis_check otherwise refuses (exit 2): a connect
+  // there never crosses the network, so it never finds the node cut off.
+  // For test set-ups whose whole network is loopback only.
+  bool witness_on_this_host = false;
 
   // redis_watch only: the track_file it writes (0 healthy, 1 not), the
   // interval between PINGs, and the failed (fall) or good (rise) PINGs in a

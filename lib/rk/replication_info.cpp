@@ -145,6 +145,11 @@ Result<RedisState> parse_info(std::string_view text) {
   state.master_repl_offset = read.integer("master_repl_offset", true, 0, 0, max_value);
   state.second_repl_offset = read.integer("second_repl_offset", false, -1, -1, max_value);
   state.connected_slaves = static_cast<int>(read.integer("connected_slaves", false, 0, 0, max_int));
+  if (read.text("min_slaves_good_slaves", false)) {
+    state.write_fence_on = true;
+    state.good_replicas =
+        static_cast<int>(read.integer("min_slaves_good_slaves", false, 0, 0, max_int));
+  }
 
   if (state.role == Role::replica) {
     state.master_host = std::string(read.text("master_host", true).value_or(""));

@@ -56,6 +56,13 @@ struct RedisState {
 
   // Master side.
   int connected_slaves = 0;
+  // INFO replication prints min_slaves_good_slaves only while both
+  // min-replicas-to-write and min-replicas-max-lag are non-zero (Redis
+  // 7.0 replication section; Valkey the same), which is exactly when Redis
+  // may refuse writes with -NOREPLICAS: so the INFO a check reads anyway
+  // tells whether a write fence is on, without a CONFIG GET.
+  bool write_fence_on = false;
+  int good_replicas = 0;  // min_slaves_good_slaves: replicas ACKed within the lag
   std::vector<ReplicaEntry> replicas;
 
   long long keys = 0;  // sum of keys= over the INFO keyspace dbN lines

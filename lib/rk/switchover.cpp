@@ -19,6 +19,7 @@
 
 #include "rk/decisions.hpp"
 #include "rk/errors.hpp"
+#include "rk/fence.hpp"
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
@@ -197,9 +198,6 @@ class Switchover {
     // back. Each step below keeps one master; failures are reported.
     bool repointed = repoint_local(*pause);
     unfence(peer_, "peer", "the new master has no replica attached until this node's link is up");
-    // A replica needs no fence, and its CONFIG REWRITE below must not
-    // persist the master's fence into redis.conf.
-    if (repointed) unfence(local_, "local", "a replica needs no fence");
     write_track_file(options_.maintenance_file, 1);
     log_.info("maintenance on: {} = 1; keepalived moves the VIP to the peer",
               options_.maintenance_file);
@@ -207,9 +205,15 @@ class Switchover {
     // learn so and reconnect through the VIP, which is moving.
     long long paused_ms = pause->held_for().count();
     pause.reset();
+    // Neither redis.conf may keep a fence: the demoted node's master fence
+    // (Redis ignores a replica's) must not come back at its next start.
     for (auto [which, server] : {std::pair{"local", &local_}, std::pair{"peer", &peer_}}) {
       try {
-        if (*server) (*server)->command_ok({"CONFIG", "REWRITE"});
+        if (!*server) continue;
+        if (owns_fence())
+          rewrite_config_without_fence(**server, operator_fence());
+        else
+          (*server)->command_ok({"CONFIG", "REWRITE"});
       } catch (const RedisError& error) {
         log_.warning("{} CONFIG REWRITE failed: {}", which, error.what());
       }
@@ -351,18 +355,41 @@ class Switchover {
     return false;
   }
 
-  // The fence the hooks keep (--fence-writes, --witness) is lifted on the
-  // new master: it has no replica attached yet (this node's link comes up in
-  // a moment, and with --stay-out it is about to leave), so, as after any
-  // promotion, it runs unfenced until this node's redis_backup finds its link
-  // up and fences it again. A fence left from an earlier role would refuse
+  // With --fence-writes or --witness the hooks own min-replicas-*.
+  bool owns_fence() const { return options_.fence_writes || !options_.witness_endpoints.empty(); }
+
+  // The operator's own min-replicas-* values, as this node's hooks recorded
+  // them (fence.hpp); both nodes are taken to be configured alike, as the
+  // hooks do. Redis's defaults when nothing is recorded.
+  FenceValues operator_fence() {
+    if (operator_fence_) return *operator_fence_;
+    operator_fence_ = FenceValues{};
+    try {
+      InstanceState state(options_.state_dir, options_.instance, InstanceState::Access::read_only);
+      if (std::optional<FenceRecord> record = load_fence_record(&state))
+        if (record->base) operator_fence_ = *record->base;
+    } catch (const std::runtime_error& error) {
+      log_.warning(
+          "the operator's min-replicas-* values are not recorded ({}); using Redis's "
+          "defaults",
+          error.what());
+    }
+    return *operator_fence_;
+  }
+
+  // The fence the hooks keep is lifted on the new master: it has no replica
+  // attached yet (this node's link comes up in a moment, and with --stay-out
+  // it is about to leave), so, as after any promotion, it runs with the
+  // operator's own values until this node's redis_backup finds its link up
+  // and fences it again. A fence left from an earlier role would refuse
   // every write (-NOREPLICAS) once this node stops.
   void unfence(std::optional<Connection>& server, const char* which, const char* why) {
-    if (!options_.fence_writes && options_.witness_endpoints.empty()) return;
-    if (!server) return;
+    if (!owns_fence() || !server) return;
     try {
-      set_write_fence(*server, 0, std::nullopt);
-      log_.info("{} fence: min-replicas-to-write 0: {}", which, why);
+      FenceValues found = read_fence_values(*server);
+      FenceValues target = operator_fence();
+      set_fence_values(*server, found, target);
+      log_.info("{} fence: {}: {}", which, describe(target), why);
     } catch (const RedisError& error) {
       log_.warning("{} fence not lifted: {}", which, error.what());
     }
@@ -392,6 +419,7 @@ class Switchover {
   std::optional<Connection> local_;
   std::optional<Connection> peer_;
   std::string refusal_;
+  std::optional<FenceValues> operator_fence_;
 };
 
 }  // namespace

@@ -348,14 +348,117 @@ TEST_CASE("decide_isolation: only a master that reaches nobody", "[decisions]") 
   CHECK_THAT(cut_off.reason, Catch::Contains("neither its peer nor any of its 2 witness"));
 }
 
-TEST_CASE("fence_after_isolation: the policy in force, else unfenced", "[decisions]") {
+TEST_CASE("fence_after_isolation: the policy in force, else the operator's own", "[decisions]") {
   RedisState alone = master(replid_a, 10, 5);
   RedisState with_replica = alone;
   with_replica.replicas.push_back(ReplicaEntry{"10.0.0.2", 6379, "online", 10, 0});
-  CHECK(fence_after_isolation(alone, false) == 0);
-  CHECK(fence_after_isolation(with_replica, false) == 0);
-  CHECK(fence_after_isolation(alone, true) == 0);
-  CHECK(fence_after_isolation(with_replica, true) == 1);
+  FenceValues base{2, 7};
+  CHECK(fence_after_isolation(alone, false, base, 3) == base);
+  CHECK(fence_after_isolation(with_replica, false, base, 3) == base);
+  CHECK(fence_after_isolation(alone, true, base, 3) == base);
+  CHECK(fence_after_isolation(with_replica, true, base, 3) == FenceValues{2, 3});
+  CHECK(fence_after_isolation(with_replica, true, FenceValues{}, 3) == FenceValues{1, 3});
+}
+
+TEST_CASE("toolkit_fence: at least one replica, the toolkit's lag", "[decisions]") {
+  CHECK(toolkit_fence(FenceValues{0, 10}, 1) == FenceValues{1, 1});
+  CHECK(toolkit_fence(FenceValues{2, 7}, 3) == FenceValues{2, 3});
+  CHECK(FenceValues{1, 1}.fences());
+  CHECK_FALSE(FenceValues{0, 10}.fences());
+  CHECK_FALSE(FenceValues{1, 0}.fences());  // Redis ignores a lag of 0
+  CHECK(describe(FenceValues{2, 7}) == "min-replicas-to-write 2, min-replicas-max-lag 7");
+}
+
+TEST_CASE("fence records read back what was written; damage reads as not recorded", "[decisions]") {
+  FenceRecord record{FenceValues{2, 7}, FenceValues{2, 1}, true};
+  FenceRecord back = parse_fence_record(render_fence_record(record));
+  CHECK(back.base == record.base);
+  CHECK(back.last_set == record.last_set);
+  CHECK(back.isolation);
+  FenceRecord hooks =
+      parse_fence_record(render_fence_record(FenceRecord{FenceValues{}, FenceValues{1, 3}, false}));
+  CHECK_FALSE(hooks.isolation);
+  CHECK(hooks.last_set == FenceValues{1, 3});
+  FenceRecord empty = parse_fence_record("");
+  CHECK_FALSE(empty.base);
+  CHECK_FALSE(empty.last_set);
+  CHECK_FALSE(empty.isolation);
+  FenceRecord damaged = parse_fence_record("base=2\nset=x 1\nowner=isolation\n");
+  CHECK_FALSE(damaged.base);
+  CHECK_FALSE(damaged.last_set);
+  CHECK_FALSE(damaged.isolation);  // an owner without values is no fence to lift
+  CHECK_FALSE(parse_fence_record("base=-1 3\n").base);
+  CHECK_FALSE(parse_fence_record("base=1 3 4\n").base);
+}
+
+TEST_CASE("operator_fence_values: what the toolkit did not set is the operator's", "[decisions]") {
+  FenceRecord record{FenceValues{2, 7}, FenceValues{2, 1}, true};
+  SECTION("the toolkit's last values leave the base") {
+    CHECK(operator_fence_values(record, FenceValues{2, 1}, 1) == FenceValues{2, 7});
+  }
+  SECTION("a toolkit fence over the base (set by the peer's hooks) leaves it") {
+    CHECK(operator_fence_values(FenceRecord{FenceValues{2, 7}, std::nullopt, false},
+                                FenceValues{2, 3}, 3) == FenceValues{2, 7});
+  }
+  SECTION("nothing recorded: the toolkit's fence means Redis's defaults") {
+    CHECK(operator_fence_values(FenceRecord{}, FenceValues{1, 3}, 3) == FenceValues{0, 10});
+  }
+  SECTION("nothing recorded: other values are the operator's") {
+    CHECK(operator_fence_values(FenceRecord{}, FenceValues{2, 7}, 3) == FenceValues{2, 7});
+    CHECK(operator_fence_values(FenceRecord{}, FenceValues{1, 9}, 3) == FenceValues{1, 9});
+  }
+  SECTION("each changed value is the operator's new one") {
+    CHECK(operator_fence_values(record, FenceValues{2, 9}, 1) == FenceValues{2, 9});
+    CHECK(operator_fence_values(record, FenceValues{4, 1}, 1) == FenceValues{4, 7});
+    CHECK(operator_fence_values(record, FenceValues{0, 5}, 1) == FenceValues{0, 5});
+  }
+}
+
+TEST_CASE("fence_target: the toolkit's fence when the plan fences, else the base", "[decisions]") {
+  CHECK(fence_target(FencePlan{1, ""}, FenceValues{0, 10}, 3) == FenceValues{1, 3});
+  CHECK(fence_target(FencePlan{0, ""}, FenceValues{2, 7}, 3) == FenceValues{2, 7});
+}
+
+TEST_CASE("decide_fence_lift: one branch each", "[decisions]") {
+  RedisState fenced = master(replid_a, 10, 5);
+  fenced.write_fence_on = true;
+  FenceRecord isolation{FenceValues{}, FenceValues{1, 1}, true};
+  FenceRecord hooks{FenceValues{}, FenceValues{1, 1}, false};
+  FenceRecord unfenced{FenceValues{2, 7}, FenceValues{0, 7}, false};
+  SECTION("isolated: the fence stays") {
+    CHECK(decide_fence_lift(fenced, true, isolation).step == FenceLiftStep::keep);
+  }
+  SECTION("a replica: nothing to lift") {
+    RedisState replica = replica_of(Endpoint{"10.0.0.1", 6379}, replid_a, 10, 10);
+    replica.write_fence_on = true;
+    CHECK(decide_fence_lift(replica, false, isolation).step == FenceLiftStep::keep);
+  }
+  SECTION("INFO shows no fence: nothing to lift, whatever the record says") {
+    RedisState open = master(replid_a, 10, 5);
+    CHECK(decide_fence_lift(open, false, isolation).step == FenceLiftStep::keep);
+    CHECK(decide_fence_lift(open, false, std::nullopt).step == FenceLiftStep::keep);
+    CHECK_THAT(decide_fence_lift(open, false, std::nullopt).reason,
+               Catch::Contains("min_slaves_good_slaves"));
+  }
+  SECTION("the recorded isolation fence lifts") {
+    CHECK(decide_fence_lift(fenced, false, isolation).step == FenceLiftStep::lift);
+  }
+  SECTION("a fence the hooks set stays") {
+    CHECK(decide_fence_lift(fenced, false, hooks).step == FenceLiftStep::keep);
+  }
+  SECTION("no usable state dir, nothing recorded, or no fence recorded: read the values") {
+    CHECK(decide_fence_lift(fenced, false, std::nullopt).step == FenceLiftStep::read_values);
+    CHECK(decide_fence_lift(fenced, false, FenceRecord{}).step == FenceLiftStep::read_values);
+    CHECK(decide_fence_lift(fenced, false, unfenced).step == FenceLiftStep::read_values);
+  }
+}
+
+TEST_CASE("unrecorded_isolation_fence: only the toolkit's values, only without --fence-writes",
+          "[decisions]") {
+  CHECK(unrecorded_isolation_fence(FenceValues{1, 3}, 3, false));
+  CHECK_FALSE(unrecorded_isolation_fence(FenceValues{1, 3}, 3, true));
+  CHECK_FALSE(unrecorded_isolation_fence(FenceValues{1, 7}, 3, false));
+  CHECK_FALSE(unrecorded_isolation_fence(FenceValues{2, 3}, 3, false));
 }
 
 TEST_CASE("copy_before_replacing: a copy whenever a resync discards writes", "[decisions]") {

@@ -285,3 +285,28 @@ TEST_CASE("parse_info reads Valkey with and without extended-redis-compatibility
   CHECK(compat.server_version == "8.0.1");
   CHECK(compat.keys == 10);
 }
+
+TEST_CASE("parse_info tells from min_slaves_good_slaves whether a write fence is on",
+          "[replication_info]") {
+  // Redis prints the line only while min-replicas-to-write and
+  // min-replicas-max-lag are both non-zero.
+  auto unfenced = parse_info(master_info);
+  REQUIRE(unfenced.ok());
+  CHECK_FALSE(unfenced->write_fence_on);
+  CHECK(unfenced->good_replicas == 0);
+
+  std::string fenced_text = std::string(master_info) + "min_slaves_good_slaves:1\r\n";
+  auto fenced = parse_info(fenced_text);
+  REQUIRE(fenced.ok());
+  CHECK(fenced->write_fence_on);
+  CHECK(fenced->good_replicas == 1);
+
+  auto none_good = parse_info(std::string(master_info) + "min_slaves_good_slaves:0\r\n");
+  REQUIRE(none_good.ok());
+  CHECK(none_good->write_fence_on);
+  CHECK(none_good->good_replicas == 0);
+
+  auto bad = parse_info(std::string(master_info) + "min_slaves_good_slaves:x\r\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().find("min_slaves_good_slaves") != std::string::npos);
+}

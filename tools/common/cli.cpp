@@ -206,8 +206,13 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   app.add_option("--witness", options.witnesses,
                  "TCP HOST:PORT a healthy node reaches (repeatable): a master that reaches "
                  "neither its peer nor any witness fails its check and fences its Redis "
-                 "(min-replicas-to-write 1; needs +config|set)")
+                 "(min-replicas-to-write at least 1; needs +config|get +config|set). Not on this "
+                 "host: loopback or an own address is refused (exit 2)")
       ->group(spec.kind == Kind::check || spec.kind == Kind::hook ? "Options" : "");
+  app.add_flag("--witness-on-this-host", options.witness_on_this_host,
+               "Accept a --witness on loopback or on this host's own addresses (refused "
+               "otherwise: such a witness always answers); for test set-ups on loopback only")
+      ->group(spec.kind == Kind::check ? "Options" : "");
   const char* copy_group = spec.kind == Kind::hook || spec.kind == Kind::status ? "Options" : "";
   app.add_option("--copy-dir", options.copy_dir,
                  "Where a dataset is kept (RDB) before a resync discards writes only it holds")
