@@ -160,6 +160,28 @@ CheckResult isolation_check(const ToolOptions& options, LocalInfo& info,
   return result;
 }
 
+// A hook recorded that this node holds an older history than its peer
+// (NAME.stale): the node fails ("stale") until it holds the recorded history
+// again (it resynced), so that keepalived never gives the VIP to a node known
+// to lack acknowledged writes. One file read per run, and one INFO only while
+// a record exists; an unreadable record reads as none, as the rest of the
+// state dir does.
+CheckResult stale_check(CheckState& state, LocalInfo& info, CheckResult result) {
+  if (!state.usable()) return result;
+  std::optional<StaleHistory> stale;
+  try {
+    stale = StaleHistory::parse(state.dir->read_stale());
+  } catch (const std::runtime_error&) {  // StateError
+    return result;
+  }
+  if (!stale) return result;
+  const std::optional<RedisState>& local = info.get();
+  if (local && stale_history_resolved(*local, *stale)) return result;
+  return {false, "stale",
+          fmt::format("a hook recorded that this node lacks writes its peer holds ({})",
+                      stale->describe())};
+}
+
 // Records the health and logs only its changes, so a healthy check writes no
 // line at every interval. State-dir problems are reported, never fatal.
 void record_health(const ToolOptions& options, CheckState& state, const CheckResult& result) {
@@ -236,6 +258,7 @@ ExitCode run_check(const ToolOptions& given) {
     }
     if (result.passed && !options.witness_endpoints.empty())
       result = isolation_check(options, info, state.recorded_health(), deadline, result);
+    if (result.passed) result = stale_check(state, info, result);
   }
   record_health(options, state, result);
   return result.passed ? ExitCode::success : ExitCode::failure;

@@ -352,6 +352,17 @@ long long InstanceState::age_seconds(const char* suffix) const {
 void InstanceState::touch_health() const { touch("health"); }
 long long InstanceState::health_age_seconds() const { return age_seconds("health"); }
 
+std::string InstanceState::read_stale() const { return read("stale"); }
+void InstanceState::write_stale(const std::string& record) const { write("stale", record); }
+
+bool InstanceState::remove_stale() const {
+  if (dir_fd_ < 0) return false;
+  // unlinkat never follows a symlink: a planted one is removed, not its target.
+  if (::unlinkat(dir_fd_, name("stale").c_str(), 0) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw StateError(fmt::format("cannot remove {}/{}: {}", dir_, name("stale"), errno_text(errno)));
+}
+
 std::string InstanceState::read_watch() const { return read("watch"); }
 void InstanceState::write_watch(const std::string& record) const { write("watch", record); }
 void InstanceState::touch_watch() const { touch("watch"); }
