@@ -199,6 +199,8 @@ class MasterHook {
                           const std::optional<RedisState>& peer_last_seen, bool peer_answers) {
     std::string detail = fmt::format("sync not complete after {} s: {}; {}",
                                      options_.sync_timeout.count(), last_reason, describe(local));
+    // A record that stood before the wait is why a gone peer was waited for.
+    const bool record_stood = stale_.has_value();
     // The wait ran out on a node that lacks writes its peer was seen
     // holding: keep that knowledge for the hooks and checks that follow.
     if (!stale_ && !overridden_ && peer_last_seen && !holds_history_of(local, *peer_last_seen)) {
@@ -209,7 +211,15 @@ class MasterHook {
     }
     switch (
         decide_on_sync_timeout(local, options_.on_sync_timeout == OnSyncTimeout::promote, stale_)) {
-      case SyncTimeoutAction::stay_stale: return stale_timed_out(peer_answers, detail);
+      case SyncTimeoutAction::stay_stale:
+        if (record_stood && !peer_answers) return stale_timed_out(detail);
+        // The regular sync-wait ran out: the peer holds the data, and the
+        // record keeps this node out until it has resynced.
+        run_.log().warning(
+            "sync timeout: staying {}, not promoted: this node lacks writes its peer holds ({}); "
+            "the record stands until this node has resynced",
+            local.is_master() ? "as it is" : "a replica", stale_->describe());
+        return run_.finish(Verdict::sync_timeout, detail);
       case SyncTimeoutAction::already_master: {
         promotion_.finish();
         return serving(Verdict::already_master, detail);
@@ -234,24 +244,17 @@ class MasterHook {
     return run_.finish(Verdict::sync_timeout, detail);
   }
 
-  // A stale-history record stands when the wait runs out: not promoted,
-  // and the log line says what the operator must do.
-  ExitCode stale_timed_out(bool peer_answers, const std::string& detail) {
-    if (peer_answers)
-      run_.log().warning(
-          "stale history: not promoted; this node still lacks writes its peer holds ({}), and the "
-          "sync from the peer did not complete within --sync-timeout. The peer still holds the "
-          "data; the record is cleared once this node has resynced (redis_backup or the next "
-          "redis_master)",
-          stale_->describe());
-    else
-      run_.log().warning(
-          "stale history: not promoted; this node lacks writes its peer holds ({}) and the peer "
-          "is gone. Operator: bring the peer back (its hooks resync this node, which clears the "
-          "record), or accept the loss of those writes: run redis_master --accept-data-loss "
-          "(promotes and clears the record) or redis_status --clear-stale; a kept copy may hold "
-          "this node's own discarded writes (KEPT COPIES in redis_backup(1))",
-          stale_->describe());
+  // A stale-history record stood all along and the peer is gone when the
+  // wait runs out: not promoted, and the log line says what the operator
+  // must do.
+  ExitCode stale_timed_out(const std::string& detail) {
+    run_.log().warning(
+        "stale history: not promoted; this node lacks writes its peer holds ({}) and the peer "
+        "is gone. Operator: bring the peer back (its hooks resync this node, which clears the "
+        "record), or accept the loss of those writes: run redis_master --accept-data-loss "
+        "(promotes and clears the record) or redis_status --clear-stale; a kept copy may hold "
+        "this node's own discarded writes (KEPT COPIES in redis_backup(1))",
+        stale_->describe());
     return run_.finish(Verdict::stale_history, detail);
   }
 

@@ -319,17 +319,20 @@ RdbSnapshot Connection::fetch_rdb(const std::function<void(const char*, size_t)>
   const Waiting waiting{deadline, between_waits, wait_slice};
   ClientFailure failure;
   if (!send({"REPLCONF", "rdb-only", "1"}, deadline, failure)) failure.raise();
-  broken_ = true;  // from here on the replies are read directly off the socket
   // Nothing else was asked, so nothing is left in hiredis's reader. The
-  // reply to REPLCONF is one line (+OK or an error), read like the
-  // handshake's so that a stalled server is waited for in slices too.
+  // reply to REPLCONF is one line (+OK or an error), read off the socket
+  // like the handshake's, so that a stalled server is waited for in slices
+  // too; unusable until it has come whole.
+  broken_ = true;
   std::string buffer;
   std::string line = read_handshake_line(buffer, waiting);
+  broken_ = false;
   // Servers before 7.0 do not know rdb-only: they stream their writes after
   // the RDB, which is read no further. A refused permission is fatal.
   if (line.rfind("-NOPERM", 0) == 0)
     throw ReplyError("NOPERM", fmt::format("{}: REPLCONF refused: {}", where, line.substr(1)));
   if (!send({"PSYNC", "?", "-1"}, deadline, failure)) failure.raise();
+  broken_ = true;  // from here on the connection carries a replication stream
   line = read_handshake_line(buffer, waiting);
   if (!line.empty() && line.front() == '-') {
     std::string text = line.substr(1);
