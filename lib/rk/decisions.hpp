@@ -239,7 +239,8 @@ enum class SyncTimeoutAction {
   stay_loading,    // --on-sync-timeout promote, but REPLICAOF NO ONE would be refused
   already_master,  // nothing to promote
   stay_stale,      // a stale-history record stands: neither promoted nor confirmed as
-                   // master, whatever --on-sync-timeout says (verdict stale-history)
+                   // master, whatever --on-sync-timeout says (verdict stale-history when
+                   // the record stood before the wait and the peer is gone)
 };
 // `stale`: the record, when one stands (see MasterView::stale).
 SyncTimeoutAction decide_on_sync_timeout(const RedisState& local, bool promote_requested,

@@ -201,16 +201,21 @@ class MasterHook {
                                      options_.sync_timeout.count(), last_reason, describe(local));
     // A record that stood before the wait is why a gone peer was waited for.
     const bool record_stood = stale_.has_value();
+    const bool promote_requested = options_.on_sync_timeout == OnSyncTimeout::promote;
+    SyncTimeoutAction action = decide_on_sync_timeout(local, promote_requested, stale_);
     // The wait ran out on a node that lacks writes its peer was seen
-    // holding: keep that knowledge for the hooks and checks that follow.
-    if (!stale_ && !overridden_ && peer_last_seen && !holds_history_of(local, *peer_last_seen)) {
+    // holding, and it stays as it is: keep that knowledge for the hooks and
+    // checks that follow. (--on-sync-timeout promote is the operator's
+    // choice made in advance to serve without those writes.)
+    if (action != SyncTimeoutAction::promote_anyway && !stale_ && !overridden_ && peer_last_seen &&
+        !holds_history_of(local, *peer_last_seen)) {
       run_.record_stale_history(local, *peer_last_seen,
                                 "redis_master's sync-wait ran out before this node held the "
                                 "peer's writes");
       read_stale_history();
+      action = decide_on_sync_timeout(local, promote_requested, stale_);
     }
-    switch (
-        decide_on_sync_timeout(local, options_.on_sync_timeout == OnSyncTimeout::promote, stale_)) {
+    switch (action) {
       case SyncTimeoutAction::stay_stale:
         if (record_stood && !peer_answers) return stale_timed_out(detail);
         // The regular sync-wait ran out: the peer holds the data, and the
