@@ -161,25 +161,26 @@ CheckResult isolation_check(const ToolOptions& options, LocalInfo& info,
 }
 
 // A hook recorded that this node holds an older history than its peer
-// (NAME.stale): the node fails ("stale") until it holds the recorded history
-// again (it resynced), so that keepalived never gives the VIP to a node known
-// to lack acknowledged writes. One file read per run, and one INFO only while
-// a record exists; an unreadable record reads as none, as the rest of the
-// state dir does.
+// (NAME.stale): the node fails ("stale", see decide_stale_check), so that
+// keepalived never gives the VIP to a node known to lack acknowledged
+// writes. One file read per run; only while a record exists, a look at the
+// recorded hook's process and one INFO. An unreadable record reads as none,
+// as the rest of the state dir does.
 CheckResult stale_check(CheckState& state, LocalInfo& info, CheckResult result) {
   if (!state.usable()) return result;
   std::optional<StaleHistory> stale;
+  bool hook_running = false;
   try {
     stale = StaleHistory::parse(state.dir->read_stale());
+    if (stale) hook_running = state.dir->recorded_hook_running();
   } catch (const std::runtime_error&) {  // StateError
     return result;
   }
   if (!stale) return result;
-  const std::optional<RedisState>& local = info.get();
-  if (local && stale_history_resolved(*local, *stale)) return result;
-  return {false, "stale",
-          fmt::format("a hook recorded that this node lacks writes its peer holds ({})",
-                      stale->describe())};
+  StaleCheck verdict =
+      decide_stale_check(stale, hook_running ? std::nullopt : info.get(), hook_running);
+  if (!verdict.fails) return result;
+  return {false, "stale", verdict.reason};
 }
 
 // Records the health and logs only its changes, so a healthy check writes no

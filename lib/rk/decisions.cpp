@@ -251,6 +251,16 @@ bool stale_history_resolved(const RedisState& local, const StaleHistory& stale) 
   return holds_history_of(local, recorded);
 }
 
+StaleCheck decide_stale_check(const std::optional<StaleHistory>& stale,
+                              const std::optional<RedisState>& local, bool hook_running) {
+  if (!stale) return {false, "no stale-history record"};
+  if (hook_running) return {false, "a hook of this node is acting on its stale history"};
+  if (local && stale_history_resolved(*local, *stale))
+    return {false, "this node holds the recorded history now"};
+  return {true,
+          "a hook recorded that this node lacks writes its peer holds (" + stale->describe() + ")"};
+}
+
 std::optional<std::string> known_incompleteness(const RedisState& local,
                                                 const std::optional<RedisState>& peer_last_seen,
                                                 bool peer_known_empty,

@@ -159,6 +159,21 @@ StaleHistory stale_history_of(const RedisState& local, const RedisState& peer, s
 // without the peer's replid is never resolved.
 bool stale_history_resolved(const RedisState& local, const StaleHistory& stale);
 
+// redis_check with a stale-history record: whether it fails the node. It
+// does while the record stands (`local`, when its INFO was read, does not
+// hold the recorded history), so that keepalived never makes the node
+// MASTER, except while a hook of this node is acting (`hook_running`: the
+// newest recorded hook's process runs): redis_backup copying and resyncing
+// after a lost heal, or redis_master in its sync-wait, clears the record
+// itself, and a check that failed meanwhile would move the node to FAULT,
+// whose notify_fault stops that hook before the resync.
+struct StaleCheck {
+  bool fails = false;
+  std::string reason;
+};
+StaleCheck decide_stale_check(const std::optional<StaleHistory>& stale,
+                              const std::optional<RedisState>& local, bool hook_running);
+
 // --- redis_master (notify_master) ------------------------------------------
 
 // Why this node's dataset is known to lack writes its peer holds; nullopt

@@ -268,6 +268,11 @@ class CopyGivesWayTest(StaleCase):
         if older.poll() is not None:
             self.fail(f"setup: the copy ended early: {older.result()!r}")
         self.assertTrue(writes_paused(b, 0.3), "setup: b's writes are not paused for the copy")
+        # b is recorded as stale from the lost heal on, but its check passes
+        # while the hook copies and resyncs it: a failed check would move the
+        # node to FAULT, whose notify_fault stops the resync.
+        self.assertTrue(os.path.exists(self.stale_path()))
+        self.assertRc(self.check("b", b), 0)
         mon = RoleMonitor(b, interval=0.02).start()
         self.addCleanup(mon.stop)
         # The peer dies; keepalived makes b MASTER.

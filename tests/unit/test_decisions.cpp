@@ -662,6 +662,23 @@ TEST_CASE("stale_history_resolved: only once this node holds the recorded histor
   CHECK(stale_history_resolved(promoted(replid_c, replid_a, 6000, 6100, 600), stale));
 }
 
+TEST_CASE("decide_stale_check: fail while the record stands and no hook acts on it",
+          "[decisions]") {
+  StaleHistory stale = lost_heal();
+  RedisState lone = promoted(replid_b, replid_a, 1000, 1040, 240);
+  CHECK_FALSE(decide_stale_check(std::nullopt, lone, false).fails);
+  StaleCheck check = decide_stale_check(stale, lone, false);
+  CHECK(check.fails);
+  CHECK_THAT(check.reason, Catch::Contains("offset 5000"));
+  // INFO unreadable: the record still stands.
+  CHECK(decide_stale_check(stale, std::nullopt, false).fails);
+  // redis_backup resyncing it (or redis_master waiting): not failed meanwhile.
+  CHECK_FALSE(decide_stale_check(stale, lone, true).fails);
+  // Resynced past the recorded offset.
+  CHECK_FALSE(
+      decide_stale_check(stale, replica_of(peer_endpoint, replid_a, 5000, 500), false).fails);
+}
+
 TEST_CASE("a stale-history record keeps a node without its peer from promotion", "[decisions]") {
   StaleHistory stale = lost_heal();
   RedisState local = promoted(replid_b, replid_a, 1000, 1040, 240);
