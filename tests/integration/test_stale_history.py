@@ -197,6 +197,26 @@ class StaleHistoryTest(StaleCase):
         self.assertFalse(os.path.exists(self.stale_path()))
 
 
+    def test_a_replica_whose_sync_wait_ran_out_is_not_promoted_when_the_peer_dies(self):
+        peer = self.server()
+        local = self.server()
+        populate(local, 50, prefix="own")  # its own old data: not an empty replica
+        self.slow_sync(local, peer, 5000)
+        m = self.run_tool("redis_master", *self.node_args("b", local, peer), "--sync-timeout",
+                          "1", common=False)
+        self.assertIn("verdict=sync-timeout exit=1", m.stderr)
+        self.assertTrue(os.path.exists(self.stale_path()))
+        # The peer dies before the sync completed: the next redis_master
+        # knows nothing from this run but the record, and waits.
+        peer.kill()
+        m = self.run_tool("redis_master", *self.node_args("b", local, peer), "--sync-timeout",
+                          "2", common=False)
+        self.assertRc(m, 1)
+        self.assertIn("verdict=stale-history exit=1", m.stderr)
+        self.assertIn("redis_master --accept-data-loss", m.stderr)
+        self.assert_role(local, "slave")
+
+
 class CopyDirTest(StaleCase):
 
     def failover_needing_no_copy(self, copy_dir):
