@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     observations.push_back(rk::Observation::failed(reach, "fuzzed"));
   for (const rk::Observation& observed : observations) {
     for (long long silent_ms : {0LL, 5000LL}) {
-      rk::MasterView view{*local, observed, peer_view, std::chrono::milliseconds(silent_ms)};
+      rk::MasterView view{*local, observed, peer_view, std::chrono::milliseconds(silent_ms),
+                          std::nullopt};
       (void)rk::decide_master_step(view, rk::MasterPolicy{endpoint, std::chrono::seconds(2)});
     }
     for (bool grace_over : {false, true})

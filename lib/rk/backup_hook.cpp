@@ -93,6 +93,13 @@ ExitCode run_backup_steps(HookRun& run) {
             }
             if (run.peer()) run.apply_fence(*run.peer(), fence, "peer");
           }
+          // Resynced: this node now holds the peer's history, so a record
+          // that it lacked the peer's writes no longer holds.
+          if (local->master_replid == peer.state->master_replid)
+            run.clear_stale_history(
+                fmt::format("resynced: replicating {} with the link up on its "
+                            "replid {}",
+                            peer_endpoint.text(), local->master_replid.substr(0, 8)));
           run.rewrite_config(*run.local(), *local, "local");
           long long link_ms = replicating_since ? ms_since(*replicating_since) : 0;
           run.log().info("link up with {}:{} ({} ms after REPLICAOF)", peer_endpoint.host,

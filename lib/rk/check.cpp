@@ -245,6 +245,29 @@ CheckResult isolation_check(const ToolOptions& options, LocalInfo& info, CheckSt
   return result;
 }
 
+// A hook recorded that this node holds an older history than its peer
+// (NAME.stale): the node fails ("stale", see decide_stale_check), so that
+// keepalived never gives the VIP to a node known to lack acknowledged
+// writes. One file read per run; only while a record exists, a look at the
+// recorded hook's process and one INFO. An unreadable record reads as none,
+// as the rest of the state dir does.
+CheckResult stale_check(CheckState& state, LocalInfo& info, CheckResult result) {
+  if (!state.usable()) return result;
+  std::optional<StaleHistory> stale;
+  bool hook_running = false;
+  try {
+    stale = StaleHistory::parse(state.dir->read_stale());
+    if (stale) hook_running = state.dir->recorded_hook_running();
+  } catch (const std::runtime_error&) {  // StateError
+    return result;
+  }
+  if (!stale) return result;
+  StaleCheck verdict =
+      decide_stale_check(stale, hook_running ? std::nullopt : info.get(), hook_running);
+  if (!verdict.fails) return result;
+  return {false, "stale", verdict.reason};
+}
+
 // Records the health and logs only its changes, so a healthy check writes no
 // line at every interval. State-dir problems are reported, never fatal.
 void record_health(const ToolOptions& options, CheckState& state, const CheckResult& result) {
@@ -373,6 +396,7 @@ ExitCode run_check(const ToolOptions& given) {
     }
     if (result.passed && !options.witness_endpoints.empty())
       result = isolation_check(options, info, state, own, deadline, result);
+    if (result.passed) result = stale_check(state, info, result);
   }
   if (result.passed) clear_stopped_watcher_value(options, state);
   record_health(options, state, result);

@@ -130,55 +130,99 @@ std::vector<KeptCopy> list_kept_copies(const std::string& dir) {
   return list_in(dir_fd.fd);
 }
 
+std::string copy_dir_problem(const std::string& dir, bool create) {
+  int fd = -1;
+  try {
+    fd = open_trusted_dir(dir, "copy dir", create);
+  } catch (const std::runtime_error& error) {  // UnsafeStateDir, StateError
+    return error.what();
+  }
+  if (fd < 0) return fmt::format("copy dir {} does not exist", dir);
+  ::close(fd);
+  // The hooks write the copy as the user they run as (AT_EACCESS: the
+  // effective ids, as open() will use them).
+  if (::faccessat(AT_FDCWD, dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0)
+    return fmt::format("copy dir {} is not writable by uid {}: {}", dir, ::geteuid(),
+                       std::strerror(errno));
+  return {};
+}
+
+namespace {
+
+// The copy's temp file, removed on every path unless renamed into place:
+// a failed or aborted copy leaves nothing behind.
+class IncomingFile {
+ public:
+  IncomingFile(int dir_fd, const std::string& dir) : dir_fd_(dir_fd) {
+    std::random_device entropy;
+    name_ = fmt::format(".incoming.{}.{:08x}.tmp", ::getpid(), entropy());
+    path_ = fmt::format("{}/{}", dir, name_);
+    fd_ = ::openat(dir_fd_, name_.c_str(),
+                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw CopyFailed(fmt::format("cannot create {}: {}", path_, std::strerror(errno)));
+  }
+  IncomingFile(const IncomingFile&) = delete;
+  IncomingFile& operator=(const IncomingFile&) = delete;
+  ~IncomingFile() {
+    ::close(fd_);
+    if (!kept_) ::unlinkat(dir_fd_, name_.c_str(), 0);
+  }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  // Renames the complete file to `file`; throws CopyFailed.
+  void keep_as(const std::string& file) {
+    if (::renameat(dir_fd_, name_.c_str(), dir_fd_, file.c_str()) != 0)
+      throw CopyFailed(
+          fmt::format("cannot rename {} to {}: {}", path_, file, std::strerror(errno)));
+    kept_ = true;
+  }
+
+ private:
+  int dir_fd_;
+  std::string name_;
+  std::string path_;
+  int fd_ = -1;
+  bool kept_ = false;
+};
+
+}  // namespace
+
 CopyOutcome keep_dataset_copy(const ConnectionOptions& server, const CopyRequest& request) {
   auto started = Clock::now();
   int opened = -1;
   try {
     opened = open_trusted_dir(request.dir, "copy dir", true);
-  } catch (const StateError& error) {
+  } catch (const std::runtime_error& error) {  // UnsafeStateDir, StateError
+    // Only this step needs the dir: a problem with it fails the copy, never
+    // the hook that asked for it.
     throw CopyFailed(error.what());
   }
   Fd dir_fd(opened);
-  std::random_device entropy;
-  std::string temp = fmt::format(".incoming.{}.{:08x}.tmp", ::getpid(), entropy());
-  std::string temp_path = fmt::format("{}/{}", request.dir, temp);
-  Fd out(::openat(dir_fd.fd, temp.c_str(),
-                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
-  if (out.fd < 0)
-    throw CopyFailed(fmt::format("cannot create {}: {}", temp_path, std::strerror(errno)));
-  auto discard_temp = [&] { ::unlinkat(dir_fd.fd, temp.c_str(), 0); };
+  IncomingFile incoming(dir_fd.fd, request.dir);
 
   RdbSnapshot snapshot;
   try {
     Connection connection =
         Connection::open(server, std::min(request.deadline, Clock::now() + server.connect_timeout));
-    snapshot = connection.fetch_rdb([&](const char* data,
-                                        size_t size) { write_all(out.fd, data, size, temp_path); },
-                                    request.deadline);
-    if (::fsync(out.fd) != 0)
-      throw CopyFailed(fmt::format("cannot write {}: {}", temp_path, std::strerror(errno)));
+    snapshot = connection.fetch_rdb(
+        [&](const char* data, size_t size) {
+          write_all(incoming.fd(), data, size, incoming.path());
+        },
+        request.deadline, request.between_waits, request.wait_slice);
+    if (::fsync(incoming.fd()) != 0)
+      throw CopyFailed(fmt::format("cannot write {}: {}", incoming.path(), std::strerror(errno)));
   } catch (const TimeoutError& error) {
-    discard_temp();
     throw CopyFailed(fmt::format("no complete copy from {}:{} before the copy timeout ({})",
                                  server.host, server.port, error.what()));
   } catch (const RedisError& error) {
-    discard_temp();
     throw CopyFailed(
         fmt::format("{}:{} did not send its dataset: {}", server.host, server.port, error.what()));
-  } catch (const CopyFailed&) {
-    discard_temp();
-    throw;
   }
 
   CopyName name{utc_now_text(), request.source, snapshot.replid, request.fork_offset,
                 snapshot.offset};
   KeptCopy copy{name, name.text(), snapshot.bytes};
-  if (::renameat(dir_fd.fd, temp.c_str(), dir_fd.fd, copy.file.c_str()) != 0) {
-    int error = errno;
-    discard_temp();
-    throw CopyFailed(
-        fmt::format("cannot rename {} to {}: {}", temp_path, copy.file, std::strerror(error)));
-  }
+  incoming.keep_as(copy.file);
   // The rename is durable once the directory is: the copy must survive a
   // crash of this node right after the resync it protects.
   ::fsync(dir_fd.fd);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -61,6 +63,11 @@ struct CopyRequest {
   Clock::time_point deadline;  // for the whole copy
   int keep_count = 5;          // retention, applied after a copy is written
   long long keep_bytes = 0;
+  // Called at least every `wait_slice` while the copy waits for the server
+  // (a hook passes its check for a newer hook): an exception it throws
+  // aborts the copy, removes the partial file and passes through.
+  std::function<void()> between_waits;
+  std::chrono::milliseconds wait_slice{1000};
 };
 
 struct CopyOutcome {
@@ -72,8 +79,15 @@ struct CopyOutcome {
 // Fetches the dataset of the server at `server` into a new copy in
 // `request.dir` (created 0700 when missing; a temp file renamed into place
 // once complete and fsynced), then removes the copies beyond the retention
-// (never the new one). Throws CopyFailed, or UnsafeStateDir for a copy dir
-// that must not be trusted.
+// (never the new one). Throws CopyFailed (a copy dir that must not be
+// trusted included), or what `request.between_waits` throws; no partial
+// file is left behind either way.
 CopyOutcome keep_dataset_copy(const ConnectionOptions& server, const CopyRequest& request);
+
+// Why `dir` cannot take a copy now ("" when it can): unsafe (a symlink,
+// writable by group or others, owned by someone else), missing, unreadable,
+// or not writable by the running user. `create` makes a missing one (0700)
+// first, as the hooks do.
+std::string copy_dir_problem(const std::string& dir, bool create);
 
 }  // namespace rk

@@ -197,9 +197,102 @@ bool same_server(const RedisState& local, const RedisState& peer) {
   return !local.run_id.empty() && local.run_id == peer.run_id;
 }
 
+namespace {
+
+// The value of `key` in key=value lines ("" when absent).
+std::string field_of(const std::string& text, const std::string& key) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    if (text.compare(at, key.size() + 1, key + "=") == 0)
+      return text.substr(at + key.size() + 1, end - at - key.size() - 1);
+    at = end + 1;
+  }
+  return {};
+}
+
+long long offset_of(const std::string& text) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  return std::stoll(text);
+}
+
+// A record is one line per field: a newline inside a value would forge one.
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+}  // namespace
+
+std::string StaleHistory::text() const {
+  return fmt::format(
+      "since={}\nhook={}\nreason={}\nlocal_replid={}\nlocal_offset={}\npeer_replid={}\n"
+      "peer_offset={}\n",
+      one_line(since), one_line(hook), one_line(reason), one_line(local_replid), local_offset,
+      one_line(peer_replid), peer_offset);
+}
+
+std::optional<StaleHistory> StaleHistory::parse(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  StaleHistory stale;
+  stale.since = field_of(text, "since");
+  stale.hook = field_of(text, "hook");
+  stale.reason = field_of(text, "reason");
+  stale.local_replid = field_of(text, "local_replid");
+  stale.local_offset = offset_of(field_of(text, "local_offset"));
+  stale.peer_replid = field_of(text, "peer_replid");
+  stale.peer_offset = offset_of(field_of(text, "peer_offset"));
+  return stale;
+}
+
+std::string StaleHistory::describe() const {
+  return fmt::format(
+      "recorded {} by {}: {}; the peer held offset {} of replid {}, this node offset {} of "
+      "replid {}",
+      since.empty() ? "at an unknown time" : since, hook.empty() ? "an unknown hook" : hook,
+      reason.empty() ? "no reason given" : reason, peer_offset,
+      peer_replid.empty() ? "?" : peer_replid.substr(0, 8), local_offset,
+      local_replid.empty() ? "?" : local_replid.substr(0, 8));
+}
+
+StaleHistory stale_history_of(const RedisState& local, const RedisState& peer, std::string reason) {
+  StaleHistory stale;
+  stale.reason = std::move(reason);
+  stale.local_replid = local.master_replid;
+  stale.local_offset = local.held_offset();
+  stale.peer_replid = peer.master_replid;
+  stale.peer_offset = peer.held_offset();
+  return stale;
+}
+
+bool stale_history_resolved(const RedisState& local, const StaleHistory& stale) {
+  if (stale.peer_replid.empty()) return false;
+  // The peer as recorded: a master with that history, holding writes (a
+  // record is made only when the peer held some this node lacks).
+  RedisState recorded;
+  recorded.role = Role::master;
+  recorded.master_replid = stale.peer_replid;
+  recorded.master_repl_offset = stale.peer_offset;
+  recorded.keys = 1;
+  return holds_history_of(local, recorded);
+}
+
+StaleCheck decide_stale_check(const std::optional<StaleHistory>& stale,
+                              const std::optional<RedisState>& local, bool hook_running) {
+  if (!stale) return {false, "no stale-history record"};
+  if (hook_running) return {false, "a hook of this node is acting on its stale history"};
+  if (local && stale_history_resolved(*local, *stale))
+    return {false, "this node holds the recorded history now"};
+  return {true,
+          "a hook recorded that this node lacks writes its peer holds (" + stale->describe() + ")"};
+}
+
 std::optional<std::string> known_incompleteness(const RedisState& local,
                                                 const std::optional<RedisState>& peer_last_seen,
-                                                bool peer_known_empty) {
+                                                bool peer_known_empty,
+                                                const std::optional<StaleHistory>& stale) {
   if (local.role == Role::replica && local.sync_in_progress)
     return fmt::format("a full sync from {}:{} is running (master_sync_in_progress:1)",
                        local.master_host, local.master_port);
@@ -219,6 +312,11 @@ std::optional<std::string> known_incompleteness(const RedisState& local,
         "offset {} of replid {}",
         peer_last_seen->master_repl_offset, peer_last_seen->master_replid.substr(0, 8),
         peer_last_seen->keys, local.held_offset(), local.master_replid.substr(0, 8));
+  // What an earlier hook learned outlives it: without the record a node
+  // that lost a heal, and then its peer, would look complete here.
+  if (stale && !stale_history_resolved(local, *stale))
+    return "a hook recorded that this node holds an older history than its peer (" +
+           stale->describe() + ")";
   return std::nullopt;
 }
 
@@ -234,7 +332,8 @@ MasterDecision promote_or_stay(const RedisState& local, std::string reason) {
 MasterDecision decide_without_peer(const MasterView& view, const MasterPolicy& policy,
                                    const std::string& peer_condition) {
   bool peer_known_empty = view.peer.answered() && view.peer.state->keys == 0;
-  if (auto incomplete = known_incompleteness(view.local, view.peer_last_seen, peer_known_empty))
+  if (auto incomplete =
+          known_incompleteness(view.local, view.peer_last_seen, peer_known_empty, view.stale))
     return {MasterAction::wait_for_peer,
             fmt::format("{}, and this node is incomplete: {}", peer_condition, *incomplete)};
   // A silent peer may be a stalled one (a fork, a slow command, a network
@@ -326,7 +425,12 @@ std::optional<std::string> write_pause_unsupported(const RedisState& server) {
       server.redis_version);
 }
 
-SyncTimeoutAction decide_on_sync_timeout(const RedisState& local, bool promote_requested) {
+SyncTimeoutAction decide_on_sync_timeout(const RedisState& local, bool promote_requested,
+                                         const std::optional<StaleHistory>& stale) {
+  // --on-sync-timeout promote is a policy set in advance for a replica that
+  // is merely slow; a recorded stale history is knowledge of lost writes,
+  // which only an operator's explicit --accept-data-loss overrides.
+  if (stale && !stale_history_resolved(local, *stale)) return SyncTimeoutAction::stay_stale;
   if (local.is_master()) return SyncTimeoutAction::already_master;
   if (!promote_requested) return SyncTimeoutAction::stay_replica;
   if (local.loading) return SyncTimeoutAction::stay_loading;

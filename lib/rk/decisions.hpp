@@ -164,17 +164,68 @@ std::vector<std::string> copies_beyond_retention(const std::vector<KeptCopy>& ne
                                                  const std::string& just_written, int keep_count,
                                                  long long keep_bytes);
 
+// --- stale history (the state dir's NAME.stale) ----------------------------
+
+// What a hook recorded when it learned that this node holds an older history
+// than its peer (a lost heal, a copy that could not be made, a sync that ran
+// out): the peer's replid and offset prove it, this node's show how far it
+// got. Kept in the state dir, so that a later redis_check and redis_master
+// know it when the peer, which holds the writes, is gone.
+struct StaleHistory {
+  std::string since;   // UTC, as records write it
+  std::string hook;    // the tool that recorded it
+  std::string reason;  // one line
+  std::string local_replid;
+  long long local_offset = 0;
+  std::string peer_replid;
+  long long peer_offset = 0;
+  // key=value lines, one per field.
+  std::string text() const;
+  // Parses text(). A record whose fields are damaged still stands (empty
+  // fields, offset 0): only an empty text is no record at all.
+  static std::optional<StaleHistory> parse(const std::string& text);
+  // One line naming the offsets, for log lines and redis_status.
+  std::string describe() const;
+};
+
+// The record of `local` lacking the writes `peer` holds (replids and held
+// offsets of both), with `reason`; `since` and `hook` are the caller's.
+StaleHistory stale_history_of(const RedisState& local, const RedisState& peer, std::string reason);
+
+// True when `local` now holds the history the record names (the peer's
+// replid up to its recorded offset, judged by holds_history_of): it has
+// resynced since, and the record no longer says anything about it. A record
+// without the peer's replid is never resolved.
+bool stale_history_resolved(const RedisState& local, const StaleHistory& stale);
+
+// redis_check with a stale-history record: whether it fails the node. It
+// does while the record stands (`local`, when its INFO was read, does not
+// hold the recorded history), so that keepalived never makes the node
+// MASTER, except while a hook of this node is acting (`hook_running`: the
+// newest recorded hook's process runs): redis_backup copying and resyncing
+// after a lost heal, or redis_master in its sync-wait, clears the record
+// itself, and a check that failed meanwhile would move the node to FAULT,
+// whose notify_fault stops that hook before the resync.
+struct StaleCheck {
+  bool fails = false;
+  std::string reason;
+};
+StaleCheck decide_stale_check(const std::optional<StaleHistory>& stale,
+                              const std::optional<RedisState>& local, bool hook_running);
+
 // --- redis_master (notify_master) ------------------------------------------
 
 // Why this node's dataset is known to lack writes its peer holds; nullopt
 // when nothing observed says so. Incomplete means: a full sync is running,
 // an empty replica's first sync is pending (REPLICAOF given, no sync
-// completed since), or the peer was last seen holding writes this node's
-// history lacks.
+// completed since), the peer was last seen holding writes this node's
+// history lacks, or a hook recorded a stale history (`stale`) that this
+// node has not resolved since.
 // `peer_known_empty`: the peer answers now, with no keys.
 std::optional<std::string> known_incompleteness(const RedisState& local,
                                                 const std::optional<RedisState>& peer_last_seen,
-                                                bool peer_known_empty = false);
+                                                bool peer_known_empty = false,
+                                                const std::optional<StaleHistory>& stale = {});
 
 enum class MasterAction {
   promote,             // REPLICAOF NO ONE: the peer holds nothing this node lacks
@@ -203,6 +254,9 @@ struct MasterView {
   std::optional<RedisState> peer_last_seen;
   // How long the peer has not answered (0 when it just did).
   std::chrono::milliseconds peer_silent_for{0};
+  // The state dir's stale-history record, unless an operator overrides it
+  // (--accept-data-loss): while it stands, a peer that is gone is waited for.
+  std::optional<StaleHistory> stale;
 };
 
 struct MasterPolicy {
@@ -238,8 +292,13 @@ enum class SyncTimeoutAction {
   promote_anyway,  // --on-sync-timeout promote, and the local node can be promoted
   stay_loading,    // --on-sync-timeout promote, but REPLICAOF NO ONE would be refused
   already_master,  // nothing to promote
+  stay_stale,      // a stale-history record stands: neither promoted nor confirmed as
+                   // master, whatever --on-sync-timeout says (verdict stale-history when
+                   // the record stood before the wait and the peer is gone)
 };
-SyncTimeoutAction decide_on_sync_timeout(const RedisState& local, bool promote_requested);
+// `stale`: the record, when one stands (see MasterView::stale).
+SyncTimeoutAction decide_on_sync_timeout(const RedisState& local, bool promote_requested,
+                                         const std::optional<StaleHistory>& stale = {});
 
 // Whether to pause the peer's writes before deciding to repoint it: only a
 // reachable master that is not paused already can take writes between the

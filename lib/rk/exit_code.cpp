@@ -16,6 +16,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::already_master: return "already-master";
     case Verdict::promoted_incomplete: return "promoted-incomplete";
     case Verdict::sync_timeout: return "sync-timeout";
+    case Verdict::stale_history: return "stale-history";
     case Verdict::local_unreachable: return "local-unreachable";
     case Verdict::peer_denied: return "peer-denied";
     case Verdict::peer_is_local: return "peer-is-local";
@@ -50,6 +51,7 @@ ExitCode exit_code_of(Verdict verdict) {
     // promoted-incomplete: promoted, but without the peer's last writes.
     case Verdict::promoted_incomplete:
     case Verdict::sync_timeout:
+    case Verdict::stale_history:
     case Verdict::local_unreachable:
     case Verdict::peer_denied:
     case Verdict::peer_is_local:

@@ -26,6 +26,8 @@ enum class Verdict {
   already_master,       // redis_master: this node was master and holds the peer's writes
   promoted_incomplete,  // redis_master: --on-sync-timeout promote after the wait ran out
   sync_timeout,         // redis_master: the wait ran out; stayed a replica
+  stale_history,        // redis_master: the wait ran out on a node recorded as lacking the
+                        // peer's writes (NAME.stale); not promoted
   local_unreachable,    // the local Redis never answered
   peer_denied,          // the peer refused AUTH, INFO or CLIENT PAUSE; nothing was changed
   peer_is_local,        // --peer leads to the local Redis itself; nothing was changed

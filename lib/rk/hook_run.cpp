@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "rk/dataset_copy.hpp"
 #include "rk/errors.hpp"
 #include "rk/fence.hpp"
 
@@ -33,14 +34,53 @@ HookRun::HookRun(const ToolOptions& options, Transition transition)
 }
 
 void HookRun::check_copy_dir() {
+  std::string problem = copy_dir_problem(options_.copy_dir, true);
+  if (problem.empty()) return;
+  log_.warning(
+      "copy dir unusable now ({}): a resync that would discard writes is refused until it is "
+      "fixed; a step that needs no copy goes on",
+      problem);
+}
+
+std::optional<StaleHistory> HookRun::stale_history() {
+  if (!records_) return std::nullopt;
   try {
-    int fd = open_trusted_dir(options_.copy_dir, "copy dir", true);
-    ::close(fd);
+    return StaleHistory::parse(records_->read_stale());
   } catch (const StateError& error) {
-    log_.warning(
-        "copy dir unusable now ({}): a resync that would discard writes is refused until it "
-        "is fixed",
-        error.what());
+    log_.warning("cannot read the stale-history record: {}", error.what());
+    return std::nullopt;
+  }
+}
+
+void HookRun::record_stale_history(const RedisState& local, const RedisState& peer,
+                                   const std::string& reason) {
+  StaleHistory stale = stale_history_of(local, peer, reason);
+  stale.since = utc_time_text();
+  stale.hook = options_.tool;
+  std::string where = "not recorded: the state dir does not serve";
+  if (records_) {
+    try {
+      records_->write_stale(stale.text());
+      where = fmt::format("recorded in {}/{}.stale", options_.state_dir, options_.instance);
+    } catch (const StateError& error) {
+      where = fmt::format("NOT recorded ({})", error.what());
+    }
+  }
+  log_.warning(
+      "stale history: this node holds an older history than its peer ({}); {}. Until it has "
+      "resynced, redis_check fails it and redis_master does not promote it without its peer "
+      "(operator overrides: redis_master --accept-data-loss, redis_status --clear-stale)",
+      stale.describe(), where);
+}
+
+void HookRun::clear_stale_history(const std::string& why) {
+  std::optional<StaleHistory> stale = stale_history();
+  if (!stale) return;
+  try {
+    if (records_->remove_stale())
+      log_.info("stale-history record cleared ({}); it said: {}", why, stale->describe());
+  } catch (const StateError& error) {
+    log_.warning("cannot clear the stale-history record ({}): {}", why, error.what());
   }
 }
 

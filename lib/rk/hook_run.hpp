@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -88,6 +89,23 @@ class HookRun {
   // the reason as a warning, then the summary line.
   ExitCode stop_unchanged(Verdict verdict, const std::string& reason);
 
+  // The stale-history record (NAME.stale) as it stands now; nullopt when
+  // there is none or the records do not serve (a read failure is logged).
+  std::optional<StaleHistory> stale_history();
+  // Records that this node holds an older history than `peer` (their replids
+  // and offsets, and `reason`), so that redis_check fails the node and
+  // redis_master does not promote it without its peer until it has resynced.
+  // Logged as a warning; a record that cannot be written is a warning too.
+  void record_stale_history(const RedisState& local, const RedisState& peer,
+                            const std::string& reason);
+  // Removes the record when one stands, logging `why` with what it said.
+  void clear_stale_history(const std::string& why);
+  // For a copy that runs longer than one poll (CopyRequest::between_waits):
+  // throws Superseded when a newer hook recorded its transition.
+  std::function<void()> superseded_probe() {
+    return [this] { check_superseded(); };
+  }
+
   // A split brain was found (two masters with diverged histories): counted
   // in the metrics when the hook finishes.
   void note_split_brain() { split_brain_ = true; }
@@ -96,10 +114,11 @@ class HookRun {
   const ToolOptions& options() const { return options_; }
 
  private:
-  // Makes sure the copy dir exists (0700) and may be trusted before the
-  // hook acts: an unsafe one is a configuration error (UnsafeStateDir, exit
-  // 2); one that cannot be created now is a warning, and a copy needed later
-  // fails (the resync is refused).
+  // Makes sure the copy dir exists (0700), may be trusted and is writable
+  // before the hook acts. A problem (unsafe, missing, not writable) is a
+  // warning and never stops the hook: only a step that needs a copy later
+  // fails (copy-failed: the resync is refused), and a promotion that needs
+  // none goes on.
   void check_copy_dir();
   // Counts this run in the state dir's metrics (redis_status --prometheus);
   // a failure is a warning.

@@ -376,6 +376,16 @@ long long InstanceState::health_age_seconds() const { return age_seconds("health
 
 std::string InstanceState::read_fence() const { return read("fence"); }
 void InstanceState::write_fence(const std::string& record) const { write("fence", record); }
+std::string InstanceState::read_stale() const { return read("stale"); }
+void InstanceState::write_stale(const std::string& record) const { write("stale", record); }
+
+bool InstanceState::remove_stale() const {
+  if (dir_fd_ < 0) return false;
+  // unlinkat never follows a symlink: a planted one is removed, not its target.
+  if (::unlinkat(dir_fd_, name("stale").c_str(), 0) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw StateError(fmt::format("cannot remove {}/{}: {}", dir_, name("stale"), errno_text(errno)));
+}
 
 std::string InstanceState::read_watch() const { return read("watch"); }
 void InstanceState::write_watch(const std::string& record) const { write("watch", record); }

@@ -47,7 +47,8 @@ bool generation_running(const Generation& generation);
 // The per-instance files in the state dir: NAME.state (newest transition),
 // NAME.lock (held while acting on Redis), NAME.last (last verdict),
 // NAME.health (redis_check's last health), NAME.watch (redis_watch's
-// state and heartbeat) and NAME.fence (the write fence's owner).
+// state and heartbeat), NAME.fence (the write fence's owner) and NAME.stale
+// (a known stale history).
 //
 // The state dir decides which hook may act on Redis, and the tools may run
 // as root, so it is a trust boundary, checked the way ssh checks ~/.ssh: it
@@ -107,6 +108,16 @@ class InstanceState {
   void touch_watch() const;
   // Seconds since redis_watch last wrote or touched its record; -1 if never.
   long long watch_age_seconds() const;
+
+  // The stale-history record (NAME.stale, key=value lines: see
+  // StaleHistory in decisions.hpp): written by a hook that learns this node
+  // holds an older history than its peer, read by redis_check, redis_master
+  // and redis_status, removed once the node has resynced or by the operator.
+  // "" when there is none.
+  std::string read_stale() const;
+  void write_stale(const std::string& record) const;
+  // Removes the record; false when there was none. Throws StateError.
+  bool remove_stale() const;
 
   // The metrics the hooks keep for redis_status --prometheus, in
   // NAME.metrics as "name{labels} value" lines (the Prometheus sample

@@ -38,6 +38,7 @@ class MasterHook {
     const MasterPolicy policy{options_.peer_endpoint.value_or(Endpoint{}), options_.peer_silence};
     Clock::time_point peer_last_answered = Clock::now();
     std::optional<RedisState> peer_last_seen;
+    read_stale_history();
     for (;;) {
       run_.check_superseded();
       std::optional<RedisState> local = run_.observe_local();
@@ -54,28 +55,32 @@ class MasterHook {
       }
       MasterView view{*local, peer, peer_last_seen,
                       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
-                                                                            peer_last_answered)};
+                                                                            peer_last_answered),
+                      stale_};
       MasterDecision decision = decide_master_step(view, policy);
       run_.log_decision(action_name(decision.action), decision.reason, summary(*local, peer));
 
       switch (decision.action) {
         case MasterAction::already_master: {
           promotion_.finish();
-          return run_.finish(Verdict::already_master, describe(*local));
+          return serving(Verdict::already_master, describe(*local));
         }
         case MasterAction::promote: {
           promotion_.promote(decision.reason);
           promotion_.finish();
-          return run_.finish(Verdict::promoted, decision.reason);
+          return serving(Verdict::promoted, decision.reason);
         }
-        case MasterAction::replicate_peer:
-          if (auto refused = replicate_peer(*local, *peer.state))
-            return run_.stop_unchanged(Verdict::copy_failed, *refused);
+        case MasterAction::replicate_peer: {
+          std::optional<std::string> refused = replicate_peer(*local, *peer.state);
+          // The resync, or the copy before it, recorded this node as stale.
+          read_stale_history();
+          if (refused) return run_.stop_unchanged(Verdict::copy_failed, *refused);
           break;
+        }
         case MasterAction::verify_and_promote:
           try {
             if (verify_and_promote(*peer.state))
-              return run_.finish(Verdict::promoted, "caught up with the peer");
+              return serving(Verdict::promoted, "caught up with the peer");
           } catch (const PeerPauseRefused& refused) {
             return run_.stop_unchanged(refused.verdict, refused.what);
           }
@@ -88,12 +93,47 @@ class MasterHook {
         case MasterAction::wait_for_loading:
         case MasterAction::wait_for_peer: break;
       }
-      if (run_.past(deadline)) return sync_timed_out(*local, decision.reason);
+      if (run_.past(deadline))
+        return sync_timed_out(*local, decision.reason, peer_last_seen, peer.answered());
       run_.pause_briefly();
     }
   }
 
  private:
+  // The state dir's stale-history record, unless the operator overrides it.
+  void read_stale_history() {
+    stale_ = run_.stale_history();
+    if (!stale_) return;
+    if (options_.accept_data_loss) {
+      if (!overridden_)
+        run_.log().warning(
+            "--accept-data-loss: the stale-history record is overridden ({}); a promotion without "
+            "the peer loses the writes the peer took after this node's offset, unless they are "
+            "recovered from the peer or a kept copy",
+            stale_->describe());
+      overridden_ = stale_;
+      stale_.reset();
+      return;
+    }
+    run_.log().repeated_info("stale-history",
+                             fmt::format("a stale-history record stands ({}): without its peer "
+                                         "this node is not promoted",
+                                         stale_->describe()));
+  }
+
+  // The end of a run in which this node serves as master: it holds its
+  // peer's history (caught up, or nothing observed says it lacks any), or
+  // the operator accepted the loss; either way the record is done with.
+  ExitCode serving(Verdict verdict, const std::string& detail) {
+    if (overridden_)
+      run_.log().warning(
+          "--accept-data-loss: serving as master despite the stale-history record ({})",
+          overridden_->describe());
+    run_.clear_stale_history(overridden_ ? "the operator accepted the loss: --accept-data-loss"
+                                         : "this node serves as master holding its peer's history");
+    return run_.finish(verdict, detail);
+  }
+
   static std::string summary(const RedisState& local, const Observation& peer) {
     return fmt::format("local {}; peer {}", describe(local),
                        peer.answered() ? describe(*peer.state) : to_string(peer.reach));
@@ -155,13 +195,39 @@ class MasterHook {
     return true;
   }
 
-  ExitCode sync_timed_out(const RedisState& local, const std::string& last_reason) {
+  ExitCode sync_timed_out(const RedisState& local, const std::string& last_reason,
+                          const std::optional<RedisState>& peer_last_seen, bool peer_answers) {
     std::string detail = fmt::format("sync not complete after {} s: {}; {}",
                                      options_.sync_timeout.count(), last_reason, describe(local));
-    switch (decide_on_sync_timeout(local, options_.on_sync_timeout == OnSyncTimeout::promote)) {
+    // A record that stood before the wait is why a gone peer was waited for.
+    const bool record_stood = stale_.has_value();
+    const bool promote_requested = options_.on_sync_timeout == OnSyncTimeout::promote;
+    SyncTimeoutAction action = decide_on_sync_timeout(local, promote_requested, stale_);
+    // The wait ran out on a node that lacks writes its peer was seen
+    // holding, and it stays as it is: keep that knowledge for the hooks and
+    // checks that follow. (--on-sync-timeout promote is the operator's
+    // choice made in advance to serve without those writes.)
+    if (action != SyncTimeoutAction::promote_anyway && !stale_ && !overridden_ && peer_last_seen &&
+        !holds_history_of(local, *peer_last_seen)) {
+      run_.record_stale_history(local, *peer_last_seen,
+                                "redis_master's sync-wait ran out before this node held the "
+                                "peer's writes");
+      read_stale_history();
+      action = decide_on_sync_timeout(local, promote_requested, stale_);
+    }
+    switch (action) {
+      case SyncTimeoutAction::stay_stale:
+        if (record_stood && !peer_answers) return stale_timed_out(detail);
+        // The regular sync-wait ran out: the peer holds the data, and the
+        // record keeps this node out until it has resynced.
+        run_.log().warning(
+            "sync timeout: staying {}, not promoted: this node lacks writes its peer holds ({}); "
+            "the record stands until this node has resynced",
+            local.is_master() ? "as it is" : "a replica", stale_->describe());
+        return run_.finish(Verdict::sync_timeout, detail);
       case SyncTimeoutAction::already_master: {
         promotion_.finish();
-        return run_.finish(Verdict::already_master, detail);
+        return serving(Verdict::already_master, detail);
       }
       case SyncTimeoutAction::promote_anyway: {
         run_.log().warning(
@@ -170,6 +236,7 @@ class MasterHook {
             local.held_offset());
         promotion_.promote("sync timeout");
         promotion_.finish();
+        if (overridden_) run_.clear_stale_history("--accept-data-loss");
         return run_.finish(Verdict::promoted_incomplete, detail);
       }
       case SyncTimeoutAction::stay_loading:
@@ -182,9 +249,25 @@ class MasterHook {
     return run_.finish(Verdict::sync_timeout, detail);
   }
 
+  // A stale-history record stood all along and the peer is gone when the
+  // wait runs out: not promoted, and the log line says what the operator
+  // must do.
+  ExitCode stale_timed_out(const std::string& detail) {
+    run_.log().warning(
+        "stale history: not promoted; this node lacks writes its peer holds ({}) and the peer "
+        "is gone. Operator: bring the peer back (its hooks resync this node, which clears the "
+        "record), or accept the loss of those writes: run redis_master --accept-data-loss "
+        "(promotes and clears the record) or redis_status --clear-stale; a kept copy may hold "
+        "this node's own discarded writes (KEPT COPIES in redis_backup(1))",
+        stale_->describe());
+    return run_.finish(Verdict::stale_history, detail);
+  }
+
   HookRun& run_;
   const ToolOptions& options_;
   Promotion promotion_;
+  std::optional<StaleHistory> stale_;       // the record, while it stands
+  std::optional<StaleHistory> overridden_;  // the record --accept-data-loss overrides
 };
 
 }  // namespace

@@ -179,6 +179,14 @@ std::string render_prometheus(const StatusReport& report) {
     out.sample("redis_keepalived_maintenance", "gauge",
                "1 when the maintenance track_file keeps this node out of the election", "",
                *report.maintenance_value != 0 ? 1 : 0);
+  out.sample("redis_keepalived_stale_history", "gauge",
+             "1 while a hook's record says this node lacks writes its peer holds: redis_check "
+             "fails it and redis_master does not promote it without its peer",
+             "", report.stale_history() ? 1 : 0);
+  out.sample("redis_keepalived_copy_dir_usable", "gauge",
+             "1 when the copy dir can take a copy; 0: a resync that would discard writes is "
+             "refused (copy-failed)",
+             "", report.copy_dir_problem.empty() ? 1 : 0);
   long long bytes = 0;
   for (const KeptCopy& copy : report.copies) bytes += copy.bytes;
   out.sample("redis_keepalived_kept_copies", "gauge",

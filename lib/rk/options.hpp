@@ -94,6 +94,10 @@ struct ToolOptions {
   long long copy_keep_mb = 4096;
   std::chrono::seconds copy_timeout{120};
   bool resync_without_copy = false;
+  // redis_master --accept-data-loss: the operator's override of a
+  // stale-history record (NAME.stale): promote without the peer although
+  // this node is known to lack its writes; logged, and the record cleared.
+  bool accept_data_loss = false;
   // --witness HOST:PORT (repeatable): TCP addresses a healthy node reaches.
   // A master that reaches neither its peer nor any witness fails its check
   // and fences its Redis against writes (min-replicas-to-write 1).
@@ -125,7 +129,8 @@ struct ToolOptions {
 
   // redis_status only.
   bool json = false;
-  bool prometheus = false;  // print the Prometheus text format
+  bool clear_stale = false;  // remove the stale-history record (logged), then report
+  bool prometheus = false;   // print the Prometheus text format
   // Write DIR/redis_keepalived.prom (temp + rename) for node_exporter's
   // textfile collector; also refreshed by redis_watch when set.
   std::string textfile_dir;

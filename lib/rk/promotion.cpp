@@ -75,9 +75,13 @@ std::optional<std::string> keep_copy_before_resync(HookRun& run, const char* whi
     // The copy must hold every write the server acknowledged: its writes
     // stay paused until the resync has replaced them.
     pause.ensure_open_for(options.copy_timeout + options.timeout * 4);
-    CopyRequest request{options.copy_dir,        which,
-                        need.fork_offset,        Clock::now() + options.copy_timeout,
-                        options.copy_keep_count, options.copy_keep_mb * 1024 * 1024};
+    CopyRequest request{options.copy_dir, which, need.fork_offset,
+                        Clock::now() + options.copy_timeout, options.copy_keep_count,
+                        options.copy_keep_mb * 1024 * 1024,
+                        // A newer hook must not wait for the whole copy (up to
+                        // --copy-timeout) with these writes paused: the copy gives
+                        // way within one poll, as every other wait of a hook does.
+                        run.superseded_probe(), options.poll};
     CopyOutcome kept = keep_dataset_copy(server, request);
     const CopyName& name = kept.copy.name;
     run.log().warning(
@@ -88,6 +92,14 @@ std::optional<std::string> keep_copy_before_resync(HookRun& run, const char* whi
     for (const std::string& file : kept.pruned)
       run.log().info("retention removed the older copy {}/{}", options.copy_dir, file);
     return std::nullopt;
+  } catch (const Superseded&) {
+    // The caller's WritePause lifts the pause as this unwinds, and nothing
+    // further is sent: the newer hook decides from here.
+    run.log().warning(
+        "copy of the {} Redis's dataset aborted: a newer transition took over; the partial file "
+        "is removed and its writes are unpaused",
+        which);
+    throw;
   } catch (const CopyFailed& error) {
     if (options.resync_without_copy) {
       run.log().warning(
@@ -111,6 +123,10 @@ std::optional<std::string> replicate_peer_keeping_copy(HookRun& run, const Redis
   CopyNeed need = copy_before_replacing(local, peer, "this node");
   std::optional<WritePause> pause;
   if (need.needed) {
+    // The resync discards writes only this node holds, and the peer holds
+    // writes this node lacks: until the resync is done (or if the copy
+    // fails), this node must not be promoted without its peer.
+    run.record_stale_history(local, peer, need.loss);
     pause.emplace(run.log(), run.local(), "local", run.options().pause);
     if (auto refused =
             keep_copy_before_resync(run, "local", local_connection(run.options()), need, *pause))

@@ -269,14 +269,24 @@ Reply Connection::command_ok(const std::vector<std::string>& argv) {
   return reply;
 }
 
-void Connection::read_some(std::string& buffer, Clock::time_point deadline) {
-  ClientFailure failure;
-  if (stream_->read_some(buffer, deadline, failure)) return;
-  broken_ = true;
-  failure.raise();
+void Connection::read_some(std::string& buffer, const Waiting& waiting) {
+  for (;;) {
+    Clock::time_point until = waiting.deadline;
+    if (waiting.between) until = std::min(until, Clock::now() + waiting.slice);
+    ClientFailure failure;
+    if (stream_->read_some(buffer, until, failure)) return;
+    // A wait that ended at the slice consumed nothing (recv, or SSL_read
+    // after WANT_READ, is simply retried): ask, then wait again.
+    if (failure.kind == ClientFailure::Kind::timeout && until < waiting.deadline) {
+      waiting.between();
+      continue;
+    }
+    broken_ = true;
+    failure.raise();
+  }
 }
 
-std::string Connection::read_handshake_line(std::string& buffer, Clock::time_point deadline) {
+std::string Connection::read_handshake_line(std::string& buffer, const Waiting& waiting) {
   // A handshake line is short; a server that sends more without a CRLF is
   // not sending a replication handshake.
   constexpr size_t longest_line = 512;
@@ -294,7 +304,7 @@ std::string Connection::read_handshake_line(std::string& buffer, Clock::time_poi
       }
       if (buffer.size() > longest_line) break;
     }
-    read_some(buffer, deadline);
+    read_some(buffer, waiting);
   }
   broken_ = true;
   throw ProtocolError(fmt::format("{}:{}: no replication handshake line within {} bytes",
@@ -302,21 +312,28 @@ std::string Connection::read_handshake_line(std::string& buffer, Clock::time_poi
 }
 
 RdbSnapshot Connection::fetch_rdb(const std::function<void(const char*, size_t)>& sink,
-                                  Clock::time_point deadline) {
+                                  Clock::time_point deadline,
+                                  const std::function<void()>& between_waits,
+                                  std::chrono::milliseconds wait_slice) {
   const std::string where = fmt::format("{}:{}", options_.host, options_.port);
-  Reply rdb_only = command({"REPLCONF", "rdb-only", "1"}, deadline);
+  const Waiting waiting{deadline, between_waits, wait_slice};
+  ClientFailure failure;
+  if (!send({"REPLCONF", "rdb-only", "1"}, deadline, failure)) failure.raise();
+  // Nothing else was asked, so nothing is left in hiredis's reader. The
+  // reply to REPLCONF is one line (+OK or an error), read off the socket
+  // like the handshake's, so that a stalled server is waited for in slices
+  // too; unusable until it has come whole.
+  broken_ = true;
+  std::string buffer;
+  std::string line = read_handshake_line(buffer, waiting);
+  broken_ = false;
   // Servers before 7.0 do not know rdb-only: they stream their writes after
   // the RDB, which is read no further. A refused permission is fatal.
-  if (rdb_only.is_error() && rdb_only.error_code() == "NOPERM")
-    throw ReplyError(rdb_only.error_code(),
-                     fmt::format("{}: REPLCONF refused: {}", where, rdb_only.text));
-  ClientFailure failure;
+  if (line.rfind("-NOPERM", 0) == 0)
+    throw ReplyError("NOPERM", fmt::format("{}: REPLCONF refused: {}", where, line.substr(1)));
   if (!send({"PSYNC", "?", "-1"}, deadline, failure)) failure.raise();
   broken_ = true;  // from here on the connection carries a replication stream
-  // Nothing else was asked, so nothing is left in hiredis's reader; what the
-  // socket brings is read directly.
-  std::string buffer;
-  std::string line = read_handshake_line(buffer, deadline);
+  line = read_handshake_line(buffer, waiting);
   if (!line.empty() && line.front() == '-') {
     std::string text = line.substr(1);
     throw ReplyError(text.substr(0, text.find(' ')),
@@ -328,14 +345,14 @@ RdbSnapshot Connection::fetch_rdb(const std::function<void(const char*, size_t)>
     throw ProtocolError(
         fmt::format("{}: expected +FULLRESYNC, got '{}'", where, line.substr(0, 80)));
   snapshot.replid = replid;
-  line = read_handshake_line(buffer, deadline);
+  line = read_handshake_line(buffer, waiting);
   long long length = -1;
   if (line.rfind("$EOF:", 0) == 0 || std::sscanf(line.c_str(), "$%lld", &length) != 1 || length < 0)
     throw ProtocolError(
         fmt::format("{}: expected the RDB's length, got '{}'", where, line.substr(0, 80)));
   // Every RDB file starts with "REDIS" and its version.
   while (buffer.size() < 5 && static_cast<long long>(buffer.size()) < length)
-    read_some(buffer, deadline);
+    read_some(buffer, waiting);
   if (length < 5 || buffer.compare(0, 5, "REDIS") != 0)
     throw ProtocolError(fmt::format("{}: the server's payload is not an RDB file", where));
   long long left = length;
@@ -346,7 +363,7 @@ RdbSnapshot Connection::fetch_rdb(const std::function<void(const char*, size_t)>
     left -= static_cast<long long>(take);
     buffer.clear();
     if (left == 0) break;
-    read_some(buffer, deadline);
+    read_some(buffer, waiting);
   }
   snapshot.bytes = length;
   return snapshot;

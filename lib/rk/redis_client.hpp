@@ -102,11 +102,14 @@ class Connection {
   // holds. Without `REPLCONF capa eof` the server saves to disk and sends
   // the file with its length, so repl-diskless-sync-delay does not delay it.
   // Needs +replconf +psync. The connection is unusable afterwards. Bounded
-  // by `deadline` as a whole. Throws ReplyError (refused), ProtocolError
-  // (not an RDB), IoError/TimeoutError; exceptions thrown by `sink` pass
-  // through.
+  // by `deadline` as a whole. While it waits for the server (its BGSAVE can
+  // take minutes) it calls `between_waits`, when given, at least every
+  // `wait_slice`. Throws ReplyError (refused), ProtocolError (not an RDB),
+  // IoError/TimeoutError; exceptions thrown by `sink` or `between_waits`
+  // pass through.
   RdbSnapshot fetch_rdb(const std::function<void(const char*, size_t)>& sink,
-                        Clock::time_point deadline);
+                        Clock::time_point deadline, const std::function<void()>& between_waits = {},
+                        std::chrono::milliseconds wait_slice = std::chrono::milliseconds(1000));
 
   // The local address of this connection's TCP socket (getsockname): the address the
   // server sees us as, which is what a peer must use to reach this host.
@@ -122,12 +125,20 @@ class Connection {
   // Formats and sends argv (after rename-command), bounded by `deadline`.
   bool send(const std::vector<std::string>& argv, Clock::time_point deadline,
             ClientFailure& failure);
+  // How fetch_rdb waits: until `deadline`, calling `between` (when set)
+  // every `slice` that passes without a byte.
+  struct Waiting {
+    Clock::time_point deadline;
+    const std::function<void()>& between;
+    std::chrono::milliseconds slice;
+  };
   // Reads what the socket has (at least one byte) into `buffer`; throws
-  // IoError when the server closed the connection.
-  void read_some(std::string& buffer, Clock::time_point deadline);
+  // IoError when the server closed the connection, TimeoutError at the
+  // deadline.
+  void read_some(std::string& buffer, const Waiting& waiting);
   // Reads one CRLF-terminated line of the replication handshake, skipping
   // the bare newlines a master sends while it prepares the RDB.
-  std::string read_handshake_line(std::string& buffer, Clock::time_point deadline);
+  std::string read_handshake_line(std::string& buffer, const Waiting& waiting);
   // Marks the connection unusable and returns false, for `return fail(...)`.
   bool fail(ClientFailure& failure, ClientFailure cause);
 

@@ -7,6 +7,7 @@
 #include "rk/decisions.hpp"
 #include "rk/errors.hpp"
 #include "rk/instance_state.hpp"
+#include "rk/log.hpp"
 #include "rk/observe.hpp"
 #include "rk/track_file.hpp"
 
@@ -208,7 +209,46 @@ std::string json_maintenance(const StatusReport& report) {
                                               : std::string("null"));
 }
 
+std::string text_copy_list(const StatusReport& report);
+
+std::string text_stale(const StatusReport& report) {
+  std::optional<StaleHistory> stale = StaleHistory::parse(report.stale_record);
+  if (!stale) return "  stale history: none\n";
+  if (!report.stale_history())
+    return fmt::format(
+        "  stale history: recorded, but this node holds that history now (it resynced); the next "
+        "redis_backup or redis_master clears it: {}\n",
+        stale->describe());
+  return fmt::format(
+      "  stale history: STALE: this node lacks writes its peer holds: {}. redis_check fails it "
+      "and redis_master does not promote it without its peer until it has resynced (operator "
+      "overrides: redis_master --accept-data-loss, redis_status --clear-stale)\n",
+      stale->describe());
+}
+
+std::string json_stale(const StatusReport& report) {
+  std::optional<StaleHistory> stale = StaleHistory::parse(report.stale_record);
+  if (!stale) return "null";
+  return fmt::format(
+      "{{\"stale\":{},\"since\":{},\"hook\":{},\"reason\":{},\"local_replid\":{},"
+      "\"local_offset\":{},\"peer_replid\":{},\"peer_offset\":{}}}",
+      report.stale_history() ? "true" : "false", json_string(stale->since),
+      json_string(stale->hook), json_string(stale->reason), json_string(stale->local_replid),
+      stale->local_offset, json_string(stale->peer_replid), stale->peer_offset);
+}
+
 std::string text_copies(const StatusReport& report) {
+  std::string dir_line =
+      report.copy_dir_problem.empty()
+          ? std::string()
+          : fmt::format(
+                "  copy dir: UNUSABLE: {}; a resync that would discard writes is refused "
+                "(copy-failed) until it is fixed\n",
+                report.copy_dir_problem);
+  return dir_line + text_copy_list(report);
+}
+
+std::string text_copy_list(const StatusReport& report) {
   if (!report.copy_error.empty())
     return fmt::format("  kept copies ({}): UNREADABLE: {}\n", report.copy_dir, report.copy_error);
   if (report.copies.empty()) return fmt::format("  kept copies ({}): none\n", report.copy_dir);
@@ -233,11 +273,12 @@ std::string json_copies(const StatusReport& report) {
         json_string(copy.name.source), json_string(copy.name.replid), copy.name.from_offset,
         copy.name.to_offset);
   }
-  return fmt::format("{{\"dir\":{},\"error\":{},\"count\":{},\"bytes\":{},\"copies\":[{}]}}",
-                     json_string(report.copy_dir),
-                     report.copy_error.empty() ? std::string("null")
-                                               : json_string(report.copy_error),
-                     report.copies.size(), total_bytes(report.copies), list);
+  return fmt::format(
+      "{{\"dir\":{},\"usable\":{},\"problem\":{},\"error\":{},\"count\":{},\"bytes\":{},"
+      "\"copies\":[{}]}}",
+      json_string(report.copy_dir), report.copy_dir_problem.empty() ? "true" : "false",
+      json_or_null(report.copy_dir_problem), json_or_null(report.copy_error), report.copies.size(),
+      total_bytes(report.copies), list);
 }
 
 }  // namespace
@@ -260,6 +301,7 @@ StatusReport gather_status(const ToolOptions& options) {
     report.watch_age_s = state.watch_age_seconds();
     report.watch_process_running =
         generation_running(WatchRecord::parse(report.watch_record).generation);
+    report.stale_record = state.read_stale();
   } catch (const StateError& error) {
     report.state_error = error.what();
   } catch (const UnsafeStateDir& error) {
@@ -276,6 +318,7 @@ StatusReport gather_status(const ToolOptions& options) {
   } catch (const UnsafeStateDir& error) {
     report.copy_error = error.what();
   }
+  report.copy_dir_problem = copy_dir_problem(options.copy_dir, false);
   report.local = read_node(local_connection(options));
   if (options.peer_endpoint) report.peer = read_node(peer_connection(options));
   return report;
@@ -305,6 +348,7 @@ std::string render_text(const StatusReport& report) {
                              "running it"
                            : "");
   }
+  if (report.state_error.empty()) out += text_stale(report);
   out += text_node("local", report.local);
   if (report.peer) out += text_node("peer ", *report.peer);
   return out + text_watcher(report) + text_maintenance(report) + text_copies(report);
@@ -322,16 +366,52 @@ std::string render_json(const StatusReport& report) {
       report.state_error.empty() ? std::string("null") : json_string(report.state_error),
       json_node(report.local));
   out += report.peer ? fmt::format(",\"peer\":{}", json_node(*report.peer)) : ",\"peer\":null";
-  return out + ",\"watcher\":" + json_watcher(report) +
+  return out + ",\"stale_history\":" + json_stale(report) + ",\"watcher\":" + json_watcher(report) +
          ",\"maintenance\":" + json_maintenance(report) +
          ",\"kept_copies\":" + json_copies(report) + "}\n";
 }
+
+bool StatusReport::stale_history() const {
+  std::optional<StaleHistory> stale = StaleHistory::parse(stale_record);
+  if (!stale) return false;
+  return !local.state || !stale_history_resolved(*local.state, *stale);
+}
+
+namespace {
+
+// --clear-stale: the operator accepts that this node lacks writes its peer
+// held. Logged with what the record said, so the log tells who lost what.
+ExitCode clear_stale(const ToolOptions& options) {
+  try {
+    InstanceState state(options.state_dir, options.instance, InstanceState::Access::existing_only);
+    std::optional<StaleHistory> stale = StaleHistory::parse(state.read_stale());
+    if (!state.remove_stale() || !stale) {
+      std::printf("no stale-history record to clear\n");
+      return ExitCode::success;
+    }
+    Logger log(log_options(options));
+    log.open_sinks();
+    log.warning_to_log_only(fmt::format(
+        "stale-history record cleared by the operator (redis_status --clear-stale); it said: {}",
+        stale->describe()));
+    std::printf("stale-history record cleared; it said: %s\n", stale->describe().c_str());
+    return ExitCode::success;
+  } catch (const StateError& error) {
+    std::fprintf(stderr, "%s: error: cannot clear the stale-history record: %s\n",
+                 options.tool.c_str(), error.what());
+    return ExitCode::failure;
+  }
+}
+
+}  // namespace
 
 ExitCode run_status(const ToolOptions& given) {
   ToolOptions options = given;
   if (!options.textfile_dir.empty())
     require_trusted_directory(options.textfile_dir, "--textfile", OutputFile::textfile);
   resolve_password(options);
+  if (options.clear_stale)
+    if (ExitCode cleared = clear_stale(options); cleared != ExitCode::success) return cleared;
   StatusReport report = gather_status(options);
   if (!options.textfile_dir.empty()) {
     try {

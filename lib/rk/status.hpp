@@ -50,6 +50,14 @@ struct StatusReport {
   std::string copy_dir;
   std::vector<KeptCopy> copies;  // newest first
   std::string copy_error;        // why the copy dir could not be read ("" when it could)
+  // Why the copy dir cannot take a copy now ("" when it can): a resync that
+  // would discard writes is then refused (copy-failed).
+  std::string copy_dir_problem;
+  // The stale-history record (NAME.stale), "" when none stands.
+  std::string stale_record;
+  // True while a record stands that this node has not resolved (it does not
+  // hold the recorded history of its peer, or its INFO cannot be read).
+  bool stale_history() const;
   // keepalived puts the VIP on the node whose last transition is MASTER.
   bool holds_vip() const { return transition == "MASTER"; }
 };
@@ -73,6 +81,8 @@ std::string json_string(const std::string& text);
 // Prints the report (JSON with options.json). Exit 0 when the local Redis
 // and the state dir are readable; 1 when the local Redis is not; 2 when the
 // state dir cannot be read (the report says why, and so does stderr).
+// --clear-stale first removes the stale-history record and logs it (exit 1
+// when it cannot be removed, 2 for an unsafe state dir).
 ExitCode run_status(const ToolOptions& given);
 
 }  // namespace rk

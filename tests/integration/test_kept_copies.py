@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 
 import itkit
-from itkit import RedisServer, ToolTestCase, populate, setUpModule  # noqa: F401
+from itkit import RedisServer, ToolTestCase, populate, read_state, setUpModule  # noqa: F401
 from test_state_dir import FULL_TMPFS, NEEDS_MOUNTS, PRIVATE_MOUNTS
 
 COPY_NAME = re.compile(r"^(\d{8}T\d{6}\.\d{3}Z)_(local|peer)_([0-9a-f]{40})_(\d+)-(\d+)\.rdb$")
@@ -168,6 +168,10 @@ class CopyRefusedTest(KeptCopyCase):
         self.assert_role(b, "master")
         self.assert_all_keys(b, 40, prefix="split")
         self.assert_role(a, "master")
+        # b lost the heal and keeps its older history: recorded as stale
+        # (test_stale_history covers what that record does).
+        stale = read_state(os.path.join(self.tmp, "state-b", f"{self.instance}.stale"))
+        self.assertEqual(stale.get("peer_replid"), a.info("replication")["master_replid"], stale)
 
     def test_a_server_that_refuses_psync_leaves_the_node_as_it_is(self):
         acl = ["user default off",
@@ -215,7 +219,10 @@ class CopyRefusedTest(KeptCopyCase):
         self.assert_role(b, "master")
         self.assert_all_keys(b, 40, prefix="split")
 
-    def test_an_unsafe_copy_dir_is_a_usage_error(self):
+    def test_an_unsafe_copy_dir_fails_only_the_copy(self):
+        # Not a configuration error that stops the hook before it acts (a
+        # promotion needing no copy goes on: test_stale_history): only the
+        # resync that needs the copy is refused.
         a = self.server()
         b = self.server()
         self.split(a, b, 40, old_master_keys=300)
@@ -224,9 +231,10 @@ class CopyRefusedTest(KeptCopyCase):
         os.chmod(unsafe, 0o777)
         r = self.run_tool("redis_backup", *self.node_args("b", b, a, copy_dir=unsafe),
                           "--backup-grace", "0", common=False)
-        self.assertRc(r, 2)
-        self.assertIn("copy dir", r.stderr)
-        self.assert_role(b, "master")
+        self.assert_unchanged(r, b, a)
+        self.assertIn("copy dir unusable now", r.stderr)
+        self.assertIn("writable by group or others", r.stderr)
+        self.assertEqual(os.listdir(unsafe), [])
 
 
 if __name__ == "__main__":

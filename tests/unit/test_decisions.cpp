@@ -57,7 +57,8 @@ Observation denied(const std::string& error) { return Observation::failed(Reach:
 MasterDecision step(const RedisState& local, const Observation& peer) {
   std::optional<RedisState> last_seen;
   if (peer.answered() && peer.state->is_master() && !peer.state->loading) last_seen = peer.state;
-  return decide_master_step(MasterView{local, peer, last_seen, std::chrono::milliseconds(0)},
+  return decide_master_step(MasterView{local, peer, last_seen, std::chrono::milliseconds(0),
+                                       std::nullopt},
                             policy);
 }
 
@@ -65,8 +66,8 @@ MasterDecision step(const RedisState& local, const Observation& peer) {
 // last seen as `last_seen`, and has been quiet for `silent_ms`.
 MasterDecision step_after(const RedisState& local, const Observation& peer,
                           const std::optional<RedisState>& last_seen, long long silent_ms) {
-  return decide_master_step(MasterView{local, peer, last_seen,
-                                       std::chrono::milliseconds(silent_ms)},
+  return decide_master_step(MasterView{local, peer, last_seen, std::chrono::milliseconds(silent_ms),
+                                       std::nullopt},
                             policy);
 }
 
@@ -777,6 +778,119 @@ TEST_CASE("decide_on_sync_timeout: stay unless told to promote, and never while 
   CHECK(decide_on_sync_timeout(loading, false) == SyncTimeoutAction::stay_replica);
   CHECK(decide_on_sync_timeout(master(replid_a, 10, 5), false) ==
         SyncTimeoutAction::already_master);
+}
+
+// A node that lost a heal: promoted from replid_a at 1000 and took 40 bytes
+// of writes the peer never saw; the peer kept replid_a and went on to 5000.
+StaleHistory lost_heal() {
+  StaleHistory stale = stale_history_of(promoted(replid_b, replid_a, 1000, 1040, 240),
+                                        master(replid_a, 5000, 500), "split-brain: lost the heal");
+  stale.since = "2026-12-07T02:00:00Z";
+  stale.hook = "redis_backup";
+  return stale;
+}
+
+TEST_CASE("StaleHistory: the record's text round-trips and names the proof", "[decisions]") {
+  StaleHistory stale = lost_heal();
+  CHECK(stale.local_replid == replid_b);
+  CHECK(stale.local_offset == 1040);
+  CHECK(stale.peer_replid == replid_a);
+  CHECK(stale.peer_offset == 5000);
+  std::optional<StaleHistory> back = StaleHistory::parse(stale.text());
+  REQUIRE(back);
+  CHECK(back->text() == stale.text());
+  CHECK_THAT(back->describe(), Catch::Contains("offset 5000 of replid aaaaaaaa"));
+  CHECK_THAT(back->describe(), Catch::Contains("offset 1040 of replid bbbbbbbb"));
+  CHECK_THAT(back->describe(), Catch::Contains("redis_backup"));
+  SECTION("no text is no record; a damaged one still stands") {
+    CHECK_FALSE(StaleHistory::parse(""));
+    std::optional<StaleHistory> damaged = StaleHistory::parse("garbage\npeer_offset=x\n");
+    REQUIRE(damaged);
+    CHECK(damaged->peer_offset == 0);
+    CHECK_FALSE(stale_history_resolved(master(replid_a, 9000, 5), *damaged));
+  }
+  SECTION("a newline in a value cannot forge a field") {
+    StaleHistory forged = stale;
+    forged.reason = "x\npeer_replid=" + replid_c;
+    CHECK(StaleHistory::parse(forged.text())->peer_replid == replid_a);
+  }
+}
+
+TEST_CASE("stale_history_resolved: only once this node holds the recorded history", "[decisions]") {
+  StaleHistory stale = lost_heal();
+  // Still the lone master of the losing side.
+  CHECK_FALSE(stale_history_resolved(promoted(replid_b, replid_a, 1000, 1040, 240), stale));
+  // Resyncing: the RDB not loaded yet.
+  RedisState syncing = replica_of(peer_endpoint, replid_b, 1040, 240);
+  syncing.link_up = false;
+  syncing.sync_in_progress = true;
+  CHECK_FALSE(stale_history_resolved(syncing, stale));
+  // Resynced, behind the recorded offset, then past it.
+  CHECK_FALSE(stale_history_resolved(replica_of(peer_endpoint, replid_a, 4999, 500), stale));
+  CHECK(stale_history_resolved(replica_of(peer_endpoint, replid_a, 5000, 500), stale));
+  // Promoted after catching up: the peer's replid is its replid2.
+  CHECK(stale_history_resolved(promoted(replid_c, replid_a, 6000, 6100, 600), stale));
+}
+
+TEST_CASE("decide_stale_check: fail while the record stands and no hook acts on it",
+          "[decisions]") {
+  StaleHistory stale = lost_heal();
+  RedisState lone = promoted(replid_b, replid_a, 1000, 1040, 240);
+  CHECK_FALSE(decide_stale_check(std::nullopt, lone, false).fails);
+  StaleCheck check = decide_stale_check(stale, lone, false);
+  CHECK(check.fails);
+  CHECK_THAT(check.reason, Catch::Contains("offset 5000"));
+  // INFO unreadable: the record still stands.
+  CHECK(decide_stale_check(stale, std::nullopt, false).fails);
+  // redis_backup resyncing it (or redis_master waiting): not failed meanwhile.
+  CHECK_FALSE(decide_stale_check(stale, lone, true).fails);
+  // Resynced past the recorded offset.
+  CHECK_FALSE(
+      decide_stale_check(stale, replica_of(peer_endpoint, replid_a, 5000, 500), false).fails);
+}
+
+TEST_CASE("a stale-history record keeps a node without its peer from promotion", "[decisions]") {
+  StaleHistory stale = lost_heal();
+  RedisState local = promoted(replid_b, replid_a, 1000, 1040, 240);
+  SECTION("known_incompleteness names the record") {
+    auto why = known_incompleteness(local, std::nullopt, false, stale);
+    REQUIRE(why);
+    CHECK_THAT(*why, Catch::Contains("older history than its peer"));
+    CHECK_THAT(*why, Catch::Contains("offset 5000"));
+    CHECK_FALSE(known_incompleteness(local, std::nullopt));
+  }
+  SECTION("the peer gone: wait, where without the record it would stay master") {
+    MasterView view{local, gone(), std::nullopt, std::chrono::milliseconds(0), stale};
+    MasterDecision decision = decide_master_step(view, policy);
+    CHECK(decision.action == MasterAction::wait_for_peer);
+    CHECK_THAT(decision.reason, Catch::Contains("older history"));
+    view.stale.reset();  // --accept-data-loss
+    CHECK(decide_master_step(view, policy).action == MasterAction::already_master);
+    RedisState replica = replica_of(peer_endpoint, replid_b, 1040, 240);
+    replica.link_up = false;
+    CHECK(decide_master_step(MasterView{replica, silent(), std::nullopt,
+                                        std::chrono::milliseconds(5000), stale},
+                             policy)
+              .action == MasterAction::wait_for_peer);
+  }
+  SECTION("resolved: the record no longer holds it back") {
+    RedisState resynced = replica_of(peer_endpoint, replid_a, 5000, 500);
+    resynced.link_up = false;
+    MasterView view{resynced, gone(), std::nullopt, std::chrono::milliseconds(0), stale};
+    CHECK(decide_master_step(view, policy).action == MasterAction::promote);
+  }
+  SECTION("the peer answers: the normal sync-wait runs") {
+    MasterView view{local, answered(master(replid_a, 5000, 500)), master(replid_a, 5000, 500),
+                    std::chrono::milliseconds(0), stale};
+    CHECK(decide_master_step(view, policy).action == MasterAction::replicate_peer);
+  }
+  SECTION("at the sync timeout: stale wins over --on-sync-timeout promote and already-master") {
+    CHECK(decide_on_sync_timeout(local, false, stale) == SyncTimeoutAction::stay_stale);
+    CHECK(decide_on_sync_timeout(local, true, stale) == SyncTimeoutAction::stay_stale);
+    CHECK(decide_on_sync_timeout(local, true) == SyncTimeoutAction::already_master);
+    RedisState resynced = replica_of(peer_endpoint, replid_a, 5000, 500);
+    CHECK(decide_on_sync_timeout(resynced, true, stale) == SyncTimeoutAction::promote_anyway);
+  }
 }
 
 TEST_CASE("pause_peer_before_repoint: only a reachable master not paused yet", "[decisions]") {

@@ -221,3 +221,25 @@ TEST_CASE("files in the state dir: no symlinks followed, no FIFOs waited on", "[
     CHECK(state.superseded());
   }
 }
+
+TEST_CASE("the stale-history record: written whole, read back, removed once", "[instance_state]") {
+  std::string dir = temp_dir() + "/state";
+  InstanceState state(dir, "redis");
+  CHECK(state.read_stale().empty());
+  CHECK_FALSE(state.remove_stale());
+  state.write_stale("since=now\npeer_offset=5000\n");
+  CHECK(record_field(state.read_stale(), "peer_offset") == "5000");
+  CHECK(state.remove_stale());
+  CHECK(state.read_stale().empty());
+  CHECK_FALSE(state.remove_stale());
+  SECTION("a symlink planted at its name is removed, never its target") {
+    std::string outside = temp_dir() + "/victim";
+    FILE* victim = std::fopen(outside.c_str(), "w");
+    REQUIRE(victim != nullptr);
+    std::fclose(victim);
+    REQUIRE(::symlink(outside.c_str(), (dir + "/redis.stale").c_str()) == 0);
+    CHECK_THROWS_AS(state.read_stale(), StateError);
+    CHECK(state.remove_stale());
+    CHECK(::access(outside.c_str(), F_OK) == 0);
+  }
+}

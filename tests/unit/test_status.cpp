@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "rk/decisions.hpp"
 #include "rk/status.hpp"
 
 using namespace rk;
@@ -163,4 +164,47 @@ TEST_CASE("render_text words the maintenance flag", "[status]") {
   CHECK_THAT(render_text(report),
              Catch::Contains("  maintenance: unknown (/var/lib/redis-keepalived/maintenance "
                              "cannot be read)\n"));
+}
+
+TEST_CASE("redis_status shows a stale history and an unusable copy dir", "[status]") {
+  StatusReport report = sample_report();
+  CHECK_THAT(render_text(report), Catch::Contains("stale history: none"));
+  CHECK_THAT(render_json(report), Catch::Contains("\"stale_history\":null"));
+  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_stale_history 0\n"));
+  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_copy_dir_usable 1\n"));
+
+  StaleHistory stale;
+  stale.since = "2026-12-07T02:00:00Z";
+  stale.hook = "redis_backup";
+  stale.reason = "split-brain: lost the heal";
+  stale.local_replid = std::string(40, 'b');
+  stale.local_offset = 1040;
+  stale.peer_replid = std::string(40, 'c');
+  stale.peer_offset = 5000;
+  report.stale_record = stale.text();
+  report.copy_dir_problem = "copy dir /x is a symlink or not a directory";
+  CHECK(report.stale_history());
+  std::string text = render_text(report);
+  CHECK_THAT(text, Catch::Contains("stale history: STALE: this node lacks writes its peer holds: "
+                                   "recorded 2026-12-07T02:00:00Z by redis_backup"));
+  CHECK_THAT(text, Catch::Contains("the peer held offset 5000 of replid cccccccc"));
+  CHECK_THAT(text, Catch::Contains("copy dir: UNUSABLE: copy dir /x is a symlink"));
+  std::string json = render_json(report);
+  CHECK_THAT(json, Catch::Contains(
+                       "\"stale_history\":{\"stale\":true,\"since\":\"2026-12-07T02:00:00Z\""));
+  CHECK_THAT(json, Catch::Contains("\"peer_offset\":5000}"));
+  CHECK_THAT(json, Catch::Contains("\"usable\":false,\"problem\":\"copy dir /x is a symlink"));
+  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_stale_history 1\n"));
+  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_copy_dir_usable 0\n"));
+
+  // The local node holds the recorded history now (it resynced): resolved.
+  RedisState resynced;
+  resynced.role = Role::replica;
+  resynced.link_up = true;
+  resynced.master_replid = std::string(40, 'c');
+  resynced.slave_repl_offset = 5000;
+  report.local.state = resynced;
+  CHECK_FALSE(report.stale_history());
+  CHECK_THAT(render_text(report), Catch::Contains("this node holds that history now"));
+  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_stale_history 0\n"));
 }

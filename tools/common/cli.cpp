@@ -107,6 +107,10 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
       ->group(spec.kind == Kind::status || spec.kind == Kind::watch ? "Options" : "");
   app.add_flag("--json", options.json, "Print one JSON object instead of text")
       ->group(spec.kind == Kind::status ? "Options" : "");
+  app.add_flag("--clear-stale", options.clear_stale,
+               "Remove the stale-history record (the operator accepts that this node lacks its "
+               "peer's writes; logged), then report")
+      ->group(spec.kind == Kind::status ? "Options" : "");
   const char* hook_group = spec.kind == Kind::hook ? "Options" : "";
   app.add_option("--sync-timeout", parsed.sync_timeout_s, "Bound on the wait for the sync, s")
       ->check(in(limits::sync_timeout_s))
@@ -233,6 +237,11 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
                  "meanwhile)")
       ->check(in(limits::copy_timeout_s))
       ->capture_default_str()
+      ->group(hook_group);
+  app.add_flag("--accept-data-loss", options.accept_data_loss,
+               "redis_master, run by an operator: promote although a stale-history record says "
+               "this node lacks writes its peer holds (logged with the recorded offsets; the "
+               "record is cleared)")
       ->group(hook_group);
   app.add_flag("--resync-without-copy", options.resync_without_copy,
                "Let a resync discard writes even when their copy cannot be made (without it the "
