@@ -32,7 +32,7 @@ void check_tls_options(const TlsOptions& options);
 
 // With --tls, reads --cacert, each hashed file of --cacertdir, --cert and
 // --key with the bounded reader (read_option_file: regular files only,
-// never blocking, at most 4 MiB each) and builds the context from those
+// never blocking, at most 1 MiB each) and builds the context from those
 // bytes, kept for tls_context(): OpenSSL opens none of them itself, then
 // or later (without --cacert/--cacertdir it reads the system's CAs).
 // Throws UsageError (exit 2) naming the file: one that cannot be read, is
