@@ -135,7 +135,7 @@ std::vector<NamedContent> read_option_directory(
   std::vector<NamedContent> files;
   std::size_t total = 0;
   for (const std::string& name : names) {
-    std::string shown = path + "/" + name;
+    std::string shown = fmt::format("{}/{}", path, name);
     Fd fd(::openat(dir_fd.get(), name.c_str(), open_flags(rule)));
     if (fd.get() < 0) {
       if (errno == ENOENT) continue;  // a dangling symlink: nothing to trust

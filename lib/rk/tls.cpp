@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -21,9 +22,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using ContextPtr = std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)>;
 
-// One context per process, for the options it was built from.
+// --cacertdir's CAs, read whole at the start but parsed only when a
+// verification asks for an issuer: by the subject hash in their names, as
+// OpenSSL's own directory lookup (by_dir) finds them. Parsing all of
+// Debian's /etc/ssl/certs (144 CAs) would cost every check about 15 times
+// the instructions of the rest of a TLS check.
+struct HashedCertificates {
+  std::map<std::string, std::vector<std::string>> pem_by_hash;  // "5ad8a5d6" -> files
+};
+
+// One context per process, for the options it was built from, with the
+// CAs its store's lookup parses on demand.
 struct CachedContext {
   TlsOptions options;
+  std::unique_ptr<HashedCertificates> hashed;
   ContextPtr context{nullptr, &SSL_CTX_free};
 };
 CachedContext& cache() {
@@ -114,6 +126,43 @@ bool is_hashed_certificate_name(const std::string& name) {
   return true;
 }
 
+// X509_LOOKUP's get_by_subject for --cacertdir: parses the files named
+// after `name`'s hash, adds their certificates to the store (where later
+// lookups find them) and returns the one with that subject, as by_dir does.
+int get_hashed_certificate(X509_LOOKUP* lookup, X509_LOOKUP_TYPE type, const X509_NAME* name,
+                           X509_OBJECT* found) {
+  auto* hashed = static_cast<HashedCertificates*>(X509_LOOKUP_get_method_data(lookup));
+  if (type != X509_LU_X509 || hashed == nullptr) return 0;
+  auto files = hashed->pem_by_hash.find(fmt::format("{:08x}", X509_NAME_hash(name)));
+  if (files == hashed->pem_by_hash.end()) return 0;
+  X509_STORE* store = X509_LOOKUP_get_store(lookup);
+  int matched = 0;
+  for (const std::string& pem : files->second) {
+    BioPtr bio = memory_bio(pem);
+    while (X509* certificate =
+               bio ? PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr) : nullptr) {
+      X509_STORE_add_cert(store, certificate);
+      if (matched == 0 && X509_NAME_cmp(X509_get_subject_name(certificate), name) == 0)
+        matched = X509_OBJECT_set1_X509(found, certificate);
+      X509_free(certificate);
+    }
+    ERR_clear_error();  // the end of the PEM data, or a file that is not PEM
+  }
+  hashed->pem_by_hash.erase(files);  // parsed once: the store holds them now
+  return matched;
+}
+
+// The lookup method above, made once per process (never freed: a context
+// that uses it lives until the process ends).
+X509_LOOKUP_METHOD* hashed_lookup_method() {
+  static X509_LOOKUP_METHOD* method = [] {
+    X509_LOOKUP_METHOD* made = X509_LOOKUP_meth_new("redis-keepalived --cacertdir");
+    if (made != nullptr) X509_LOOKUP_meth_set_get_by_subject(made, get_hashed_certificate);
+    return made;
+  }();
+  return method;
+}
+
 // The files a context is built from, read with the bounded reader.
 struct TlsFiles {
   std::string cacert;
@@ -141,9 +190,10 @@ TlsFiles read_tls_files(const TlsOptions& options, Clock::time_point deadline) {
   return files;
 }
 
-// The trust anchors: --cacert and --cacertdir, else the system's.
+// The trust anchors: --cacert and --cacertdir (whose files `hashed` then
+// holds for the store's lookup), else the system's.
 bool load_verify_locations(SSL_CTX* context, const TlsOptions& options, const TlsFiles& files,
-                           std::string& error) {
+                           HashedCertificates& hashed, std::string& error) {
   if (options.cacert.empty() && options.cacertdir.empty()) {
     if (SSL_CTX_set_default_verify_paths(context) == 1) return true;
     error = fmt::format("cannot load the CA certificates (system default): {}",
@@ -157,12 +207,15 @@ bool load_verify_locations(SSL_CTX* context, const TlsOptions& options, const Tl
                         problem.empty() ? std::string("no certificate in it") : problem);
     return false;
   }
-  for (const NamedContent& file : files.cacertdir) {
-    if (add_ca_certificates(store, file.bytes, problem) == 0) {
-      error = fmt::format("--cacertdir {}/{}: {}", options.cacertdir, file.name,
-                          problem.empty() ? std::string("no certificate in it") : problem);
-      return false;
-    }
+  if (options.cacertdir.empty()) return true;
+  for (const NamedContent& file : files.cacertdir)
+    hashed.pem_by_hash[file.name.substr(0, 8)].push_back(file.bytes);
+  X509_LOOKUP_METHOD* method = hashed_lookup_method();
+  X509_LOOKUP* lookup = method == nullptr ? nullptr : X509_STORE_add_lookup(store, method);
+  if (lookup == nullptr || X509_LOOKUP_set_method_data(lookup, &hashed) != 1) {
+    error = fmt::format("--cacertdir {}: {}", options.cacertdir,
+                        tls_error_text("cannot add a certificate lookup"));
+    return false;
   }
   return true;
 }
@@ -213,7 +266,8 @@ bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, const 
   return true;
 }
 
-ContextPtr build_context(const TlsOptions& options, const TlsFiles& files, std::string& error) {
+ContextPtr build_context(const TlsOptions& options, const TlsFiles& files,
+                         HashedCertificates& hashed, std::string& error) {
   initialise_openssl();
   ContextPtr context(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
   if (!context) {
@@ -230,7 +284,7 @@ ContextPtr build_context(const TlsOptions& options, const TlsFiles& files, std::
                    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (!options.insecure) {
     SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
-    if (!load_verify_locations(context.get(), options, files, error)) context.reset();
+    if (!load_verify_locations(context.get(), options, files, hashed, error)) context.reset();
   }
   if (context && !options.cert.empty() &&
       !load_client_certificate(context.get(), options, files, error))
@@ -243,11 +297,13 @@ ContextPtr build_context(const TlsOptions& options, const TlsFiles& files, std::
 ssl_ctx_st* build_and_keep(const TlsOptions& options, Clock::time_point deadline) {
   TlsFiles files = read_tls_files(options, deadline);
   std::string error;
-  ContextPtr built = build_context(options, files, error);
+  auto hashed = std::make_unique<HashedCertificates>();
+  ContextPtr built = build_context(options, files, *hashed, error);
   if (!built) throw UsageError(error);
   CachedContext& cached = cache();
   cached.options = options;
-  cached.context = std::move(built);
+  cached.context = std::move(built);  // the old context goes before its CAs do
+  cached.hashed = std::move(hashed);
   return cached.context.get();
 }
 

@@ -34,7 +34,8 @@ void check_tls_options(const TlsOptions& options);
 // --key with the bounded reader (read_option_file: regular files only,
 // never blocking, at most 1 MiB each) and builds the context from those
 // bytes, kept for tls_context(): OpenSSL opens none of them itself, then
-// or later (without --cacert/--cacertdir it reads the system's CAs).
+// or later (without --cacert/--cacertdir it reads the system's CAs); a
+// --cacertdir file is parsed when a verification asks for its subject.
 // Throws UsageError (exit 2) naming the file: one that cannot be read, is
 // not a regular file or is too large, a PEM file OpenSSL refuses, a key
 // encrypted with a passphrase, or a key that does not match its
