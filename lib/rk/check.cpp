@@ -28,8 +28,10 @@ namespace {
 
 // keepalived counts a timed-out check as a failure, but only after its own
 // `timeout`, and it SIGKILLs us ~2 s later. Every call is bounded by the
-// deadline (name resolution too), and reading the password file or the
-// state dir is not: a real-time timer is the backstop. When it fires,
+// deadline (name resolution too); the file options are bounded in kind and
+// size (read_option_file), but the time to read them, OpenSSL's to parse a
+// CA bundle and the state dir's reads are not tied to --timeout: a
+// real-time timer is the backstop. When it fires,
 // SIGALRM's default action ends the process, which keepalived also counts
 // as a failure, well before its own timeout.
 void arm_backstop(std::chrono::milliseconds budget) {
@@ -362,7 +364,8 @@ ExitCode run_check(const ToolOptions& given) {
   ToolOptions options = given;
   auto deadline = Clock::now() + options.timeout;
   arm_backstop(options.timeout + std::chrono::milliseconds(100));
-  // The password file is read under the backstop, so nothing can hang it.
+  // The password file and the TLS files are read under the backstop, so
+  // nothing can hang the check (--config, read before, is bounded anyway).
   resolve_password(options);
   std::vector<SocketAddress> own;
   if (!options.witness_endpoints.empty() && !options.witness_on_this_host) {

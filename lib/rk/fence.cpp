@@ -98,9 +98,10 @@ FenceValues rewrite_config_without_fence(Connection& connection, const FenceValu
     set_fence_values(connection, operator_values, found, deadline);
     throw;
   }
-  // ROLE's first element is "master", "slave" (or "sentinel").
-  Reply role = run(connection, {"ROLE"}, deadline);
-  bool master = !role.elements.empty() && role.elements[0].text == "master";
+  // INFO replication's role line (the hooks' ACL grants +info, not +role).
+  Reply info = run(connection, {"INFO", "replication"}, deadline);
+  bool master =
+      info.type == Reply::Type::string && info.text.find("role:master") != std::string::npos;
   if (!master) return operator_values;
   set_fence_values(connection, operator_values, found, deadline);
   return found;

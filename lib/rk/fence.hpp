@@ -46,7 +46,7 @@ FenceValues learn_operator_values(const InstanceState* state, const FenceValues&
 // CONFIG REWRITE of the server behind `connection` that never persists a
 // temporary fence: when its min-replicas-* differ from `operator_values`,
 // those are set for the rewrite, and the values found before are put back
-// afterwards only if the server is still a master (ROLE). A node whose role
+// afterwards only if the server is still a master (INFO). A node whose role
 // changed to replica keeps the operator's values: Redis ignores the fence of
 // a replica, and a later promotion sets its own. A master stays unfenced for
 // the rewrite's few milliseconds: the price of a file that never holds a

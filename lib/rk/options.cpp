@@ -1,18 +1,15 @@
 #include "rk/options.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 
 #include <fmt/format.h>
 
+#include "rk/bounded_file.hpp"
 #include "rk/errors.hpp"
 
 namespace rk {
@@ -83,30 +80,20 @@ Endpoint parse_endpoint(const std::string& text, int default_port, const char* w
 }
 
 std::string read_password_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0)
-    throw UsageError(fmt::format("cannot read password file {}: {}", path,
-                                 errno == ELOOP ? "it is a symlink" : std::strerror(errno)));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    throw UsageError(fmt::format("password file {} is not a regular file", path));
-  }
-  if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    ::close(fd);
+  // No symlink, unlike the other file options: a link would let whoever
+  // owns its directory point the tools at another secret.
+  FileContent file =
+      read_option_file(path, FileRule{"--password-file", file_bounds::password_file, false},
+                       Clock::now() + kFileReadBudget);
+  if ((file.mode & (S_IRWXG | S_IRWXO)) != 0)
     throw UsageError(
-        fmt::format("password file {} is accessible by group or others (mode {:o}); chmod 600 it",
-                    path, info.st_mode & 07777));
-  }
-  std::string content(4096, '\0');
-  ssize_t size = ::read(fd, content.data(), content.size());
-  ::close(fd);
-  if (size < 0) throw UsageError(fmt::format("cannot read password file {}", path));
-  content.resize(static_cast<size_t>(size));
+        fmt::format("--password-file {}: accessible by group or others (mode {:o}); chmod 600 it",
+                    path, file.mode & 07777));
+  std::string& content = file.bytes;
   size_t newline = content.find('\n');
   if (newline != std::string::npos) content.resize(newline);
   if (!content.empty() && content.back() == '\r') content.pop_back();
-  if (content.empty()) throw UsageError(fmt::format("password file {} is empty", path));
+  if (content.empty()) throw UsageError(fmt::format("--password-file {}: empty", path));
   return content;
 }
 
@@ -191,6 +178,9 @@ void resolve_password(ToolOptions& options) {
   } else {
     options.password = options.environment_password;
   }
+  // The TLS files are read here too, not in validate(): redis_check has
+  // armed its backstop by now, and each hook logs why it does nothing.
+  load_tls_files(options.tls);
 }
 
 ConnectionOptions local_connection(const ToolOptions& options) {

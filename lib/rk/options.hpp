@@ -144,9 +144,11 @@ struct ToolOptions {
 // first problem. Reads no file: see resolve_password().
 void validate(ToolOptions& options);
 
-// Fills options.password from --password-file, else from REDISCLI_AUTH.
-// Throws UsageError. Each tool calls it once its own safeguards are in place
-// (redis_check arms its backstop timer first), since it reads a file.
+// Reads the files a connection needs: fills options.password from
+// --password-file, else from REDISCLI_AUTH, and with --tls loads --cacert,
+// --cacertdir, --cert and --key (load_tls_files). Throws UsageError. Each
+// tool calls it once its own safeguards are in place (redis_check arms its
+// backstop timer first), since it reads files.
 void resolve_password(ToolOptions& options);
 
 // True for an IPv4 or IPv6 literal or a syntactically valid host name.
@@ -161,9 +163,10 @@ int parse_port(const std::string& text, const std::string& what);
 Endpoint parse_endpoint(const std::string& text, int default_port, const char* what = "--peer");
 
 // Reads the password file: its first line. Refuses, as ssh does with keys,
-// a file that group or others can read, and anything that is not a regular
-// file (opened without blocking, so a FIFO cannot hang the tool) or is a
-// symlink. Throws UsageError.
+// a file that group or others can read, and, as every file option
+// (read_option_file), anything that is not a regular file (opened without
+// blocking, so a FIFO cannot hang the tool) or is over 64 KiB; unlike the
+// others, also a symlink. Throws UsageError.
 std::string read_password_file(const std::string& path);
 
 // Connection options for the local Redis and for the peer.

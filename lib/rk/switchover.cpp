@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "rk/bounded_file.hpp"
 #include "rk/decisions.hpp"
 #include "rk/errors.hpp"
 #include "rk/fence.hpp"
@@ -31,15 +32,9 @@ namespace rk {
 namespace {
 
 std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
-    throw UsageError(
-        fmt::format("cannot read keepalived's configuration {} "
-                    "(--keepalived-conf)",
-                    path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_option_file(path, FileRule{"--keepalived-conf", file_bounds::keepalived_conf},
+                          Clock::now() + kFileReadBudget)
+      .bytes;
 }
 
 // SIGINT or SIGTERM (an operator's Ctrl-C, a service stop) while the

@@ -26,17 +26,26 @@ struct TlsOptions {
   bool operator!=(const TlsOptions& other) const { return !(*this == other); }
 };
 
-// Checks the combination and loads every file once: throws UsageError (exit
-// 2) for a TLS option without --tls, --cert without --key (or the reverse),
-// a file or directory that cannot be read, a PEM file OpenSSL refuses, or a
-// key that does not match its certificate. The context it builds is kept for
-// tls_context().
+// Checks the combination, reading no file: throws UsageError (exit 2) for a
+// TLS option without --tls, or --cert without --key (or the reverse).
 void check_tls_options(const TlsOptions& options);
 
-// The process's TLS client context for `options`, built on first use and
-// kept (a tool uses one set of options; another set replaces it). nullptr
-// with `error` set when it cannot be built. Not thread-safe: the tools
-// connect from one thread.
+// With --tls, reads --cacert, each hashed file of --cacertdir, --cert and
+// --key with the bounded reader (read_option_file: regular files only,
+// never blocking, at most 1 MiB each) and builds the context from those
+// bytes, kept for tls_context(): OpenSSL opens none of them itself, then
+// or later (without --cacert/--cacertdir it reads the system's CAs); a
+// --cacertdir file is parsed when a verification asks for its subject.
+// Throws UsageError (exit 2) naming the file: one that cannot be read, is
+// not a regular file or is too large, a PEM file OpenSSL refuses, a key
+// encrypted with a passphrase, or a key that does not match its
+// certificate.
+void load_tls_files(const TlsOptions& options);
+
+// The process's TLS client context for `options`, built by load_tls_files()
+// or on first use, and kept (a tool uses one set of options; another set
+// replaces it). nullptr with `error` set when it cannot be built. Not
+// thread-safe: the tools connect from one thread.
 ssl_ctx_st* tls_context(const TlsOptions& options, std::string& error);
 
 // OpenSSL's reason for the last failure on this thread, e.g. "certificate

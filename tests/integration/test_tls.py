@@ -135,6 +135,38 @@ class TlsTest(ToolTestCase):
                                                     "--key", self.certs.unknown_server.key))
             self.assert_fails_with(r)
 
+    def test_chain_file_symlinks_and_encrypted_key(self):
+        # The files reach OpenSSL from memory (read by the tools' bounded
+        # reader): a chain file still sends its extra certificates, symlinks
+        # to regular files still work, and a key needing a passphrase is a
+        # usage error that says so (a hook has no one to type it).
+        srv = self.tls_server(auth_clients="yes")  # trusts the root CA only
+        d = os.path.join(self.tmp, "tls")
+        inter = tlskit.make_intermediate_ca(d, self.certs.ca)
+        leaf = tlskit.make_client_cert(d, inter, "chained-client")
+        chain = tlskit.make_chain_file(os.path.join(d, "chain.crt"), leaf, inter)
+        with self.subTest("leaf and intermediate in --cert"):
+            self.assertRc(self.check(srv.port, *self.tls_args("--cert", chain, "--key", leaf.key)),
+                          0)
+        with self.subTest("the leaf alone: the server cannot build the chain"):
+            self.assert_fails_with(
+                self.check(srv.port, *self.tls_args("--cert", leaf.cert, "--key", leaf.key)))
+        with self.subTest("symlinks to --cacert, --cert and --key"):
+            links = {}
+            for name, target in (("ca", self.certs.ca.cert), ("cert", self.certs.client.cert),
+                                 ("key", self.certs.client.key)):
+                links[name] = os.path.join(self.tmp, f"link-{name}.pem")
+                os.symlink(target, links[name])
+            r = self.check(srv.port, "--tls", "--cacert", links["ca"], "--cert", links["cert"],
+                           "--key", links["key"])
+            self.assertRc(r, 0)
+        with self.subTest("a key encrypted with a passphrase"):
+            locked = tlskit.encrypt_key(self.certs.client.key, os.path.join(d, "locked.key"))
+            r = self.check(srv.port, *self.tls_args("--cert", self.certs.client.cert,
+                                                    "--key", locked))
+            self.assertRc(r, 2)
+            self.assertRegex(r.stderr, rf"--key {locked}: encrypted with a passphrase")
+
     # ---- TLS and plain text mixed up -------------------------------------
     def test_plain_client_against_tls_port(self):
         srv = self.tls_server()

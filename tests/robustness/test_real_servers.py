@@ -5,11 +5,11 @@ commands renamed in redis.conf (they work with --rename-command)."""
 import os
 
 from robkit import MARGIN, HostileTestCase, main, populate, setUpModule  # noqa: F401
+import samples
 
 USER, PASSWORD = "hook", "hook-pw-7f3a"
-# The minimal permissions of keepalived/redis-acl.conf.
-PERMISSIONS = ("+ping", "+info", "+role", "+replicaof", "+config|rewrite", "+client|kill",
-               "+client|pause", "+client|unpause")
+# The permissions of the `user keepalived` line of keepalived/redis-acl.conf.
+PERMISSIONS = tuple(samples.acl_permissions())
 TIMEOUT_MS = 500
 SYNC_TIMEOUT_S = 2
 KEYS = 50

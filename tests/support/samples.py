@@ -55,3 +55,42 @@ def acl_users(password):
     """The `user` lines of keepalived/redis-acl.conf, with PASSWORD."""
     return [line for line in render("redis-acl.conf", [(SAMPLE_PASSWORD, password)]).splitlines()
             if line.startswith("user ")]
+
+
+def acl_user_line():
+    """The `user keepalived ...` line of keepalived/redis-acl.conf, as shipped."""
+    [line] = [line for line in render("redis-acl.conf", []).splitlines()
+              if line.startswith("user keepalived ")]
+    return line
+
+
+def acl_permissions():
+    """The permissions ("+ping", ...) of the sample's `user keepalived` line."""
+    return [word for word in acl_user_line().split() if word.startswith("+")]
+
+
+def acl_explanations():
+    """What each permission of keepalived/redis-acl.conf is for, as its
+    comment says: [(permissions, explanation)], e.g. ("+ping", "redis_check
+    and redis_watch: the health check itself"), whitespace collapsed."""
+    entries = []
+    for line in render("redis-acl.conf", []).splitlines():
+        if not line.startswith("#   "):
+            continue
+        text = line[1:].strip()
+        if text.startswith("+"):
+            words = text.split()
+            grants = [w for w in words if w.startswith("+")]
+            entries.append([" ".join(grants), " ".join(words[len(grants):])])
+        elif entries and line.startswith("#" + " " * 20):
+            entries[-1][1] = (entries[-1][1] + " " + text).strip()
+    return [tuple(entry) for entry in entries]
+
+
+def acl_replication(password):
+    """The replication user's lines the sample's closing comment gives (its
+    `user replicator ...`, `masteruser`, `masterauth`), with PASSWORD."""
+    text = render("redis-acl.conf", [("CHANGE-ME-TOO", password)])
+    return [line[1:].strip() for line in text.splitlines()
+            if line.startswith("#   ") and line[1:].strip().split()[0] in
+            ("user", "masteruser", "masterauth")]

@@ -11,6 +11,9 @@ the other test modules. Keys are EC P-256 (fast to make) in files of mode
     cli = make_client_cert(d, ca)
     lines = server_config(port, srv, ca, auth_clients="yes")
     capath = make_ca_dir(os.path.join(d, "cas"), ca)
+    inter = make_intermediate_ca(d, ca)      # signs leaves sent with a chain
+    chain = make_chain_file(path, leaf, inter)
+    locked = encrypt_key(cli.key, path)      # needs a passphrase
 
 make_all(d) makes the whole set the TLS tests use (see Certs).
 
@@ -160,6 +163,47 @@ def make_cert(directory, name, ca, sans=(), usages=("serverAuth",), expired=Fals
 
 SERVER_SANS = ("IP:127.0.0.1", "DNS:localhost")
 SERVER_USAGES = ("serverAuth", "clientAuth")
+
+
+def make_intermediate_ca(directory, ca, name="intermediate"):
+    """A CA certificate signed by CA (a CertKey), for a new key:
+    DIRECTORY/NAME.crt and NAME.key. Certificates it signs verify against CA
+    only when their holder also sends this one (a chain file)."""
+    key = make_key(_path(directory, name, "key"))
+    cert = _path(directory, name, "crt")
+    csr = _path(directory, name, "csr")
+    ext = _write(_path(directory, name, "ext"),
+                 "[v3]\n"
+                 "basicConstraints = critical, CA:TRUE, pathlen:0\n"
+                 "keyUsage = critical, keyCertSign, cRLSign\n"
+                 "subjectKeyIdentifier = hash\n"
+                 "authorityKeyIdentifier = keyid\n")
+    run_openssl("req", "-new", "-key", key, "-out", csr, "-subj", f"/CN=tlskit {name}")
+    run_openssl("x509", "-req", "-in", csr, "-out", cert, "-sha256",
+                "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial",
+                "-CAserial", _path(directory, name, "srl"),
+                "-days", str(VALID_DAYS), "-extfile", ext, "-extensions", "v3")
+    return CertKey(cert, key)
+
+
+def make_chain_file(path, *certs):
+    """PATH holding CERTS (CertKeys or paths) one after the other, leaf
+    first, as a certificate chain file is written. Returns PATH."""
+    text = ""
+    for cert in certs:
+        with open(cert.cert if isinstance(cert, CertKey) else cert) as f:
+            text += f.read()
+    return _write(path, text)
+
+
+def encrypt_key(key, path, passphrase="tlskit"):
+    """A copy of the private key KEY (a path) in PATH, encrypted with
+    PASSPHRASE (AES-256, PKCS#8), mode 0600. Returns PATH."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    run_openssl("pkcs8", "-topk8", "-in", key, "-out", path, "-v2", "aes-256-cbc",
+                "-passout", f"pass:{passphrase}")
+    return path
 
 
 def make_server_cert(directory, ca, name="server", sans=SERVER_SANS, expired=False):

@@ -99,24 +99,47 @@ TEST_CASE("check_tls_options: every misuse is a usage error naming it", "[stream
     options.key = "/etc/hostname";
     CHECK_THROWS_WITH(check_tls_options(options), "--key needs --cert");
   }
+  SECTION("it reads no file: a missing one is load_tls_files' to find") {
+    options.cacert = temp_path("missing.pem");
+    CHECK_NOTHROW(check_tls_options(options));
+  }
+}
+
+TEST_CASE("load_tls_files: every unreadable or malformed file is a usage error naming it",
+          "[stream]") {
+  TlsOptions options;
+  options.enabled = true;
   SECTION("missing, wrong-kind and malformed files") {
     options.cacert = temp_path("missing.pem");
-    CHECK_THROWS_WITH(check_tls_options(options), Catch::Contains("no such file"));
+    CHECK_THROWS_WITH(load_tls_files(options),
+                      Catch::Contains("--cacert") && Catch::Contains("No such file"));
     options.cacert = "/tmp";
-    CHECK_THROWS_WITH(check_tls_options(options), Catch::Contains("not a file"));
+    CHECK_THROWS_WITH(load_tls_files(options), Catch::Contains("not a regular file"));
     options.cacert.clear();
     options.cacertdir = "/etc/hostname";
-    CHECK_THROWS_WITH(check_tls_options(options), Catch::Contains("not a directory"));
+    CHECK_THROWS_WITH(load_tls_files(options), Catch::Contains("not a directory"));
     options.cacertdir.clear();
     std::string garbage = temp_path("garbage.pem");
     std::ofstream(garbage) << "not a certificate\n";
+    options.cacert = garbage;
+    CHECK_THROWS_WITH(load_tls_files(options),
+                      Catch::Contains("--cacert") && Catch::Contains("no certificate"));
+    options.cacert.clear();
     options.cert = garbage;
     options.key = garbage;
-    CHECK_THROWS_AS(check_tls_options(options), UsageError);
+    CHECK_THROWS_WITH(load_tls_files(options), Catch::Contains("--cert " + garbage));
     std::remove(garbage.c_str());
   }
-  SECTION("--tls alone verifies with the system's CAs") {
-    CHECK_NOTHROW(check_tls_options(options));
+  SECTION("--tls alone verifies with the system's CAs") { CHECK_NOTHROW(load_tls_files(options)); }
+  SECTION("--insecure parses no CA, but still refuses a file it cannot read") {
+    options.insecure = true;
+    std::string garbage = temp_path("garbage-ca.pem");
+    std::ofstream(garbage) << "not a certificate\n";
+    options.cacert = garbage;
+    CHECK_NOTHROW(load_tls_files(options));
+    options.cacert = "/tmp";
+    CHECK_THROWS_WITH(load_tls_files(options), Catch::Contains("not a regular file"));
+    std::remove(garbage.c_str());
   }
 }
 

@@ -3,10 +3,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "rk/bounded_file.hpp"
 #include "rk/errors.hpp"
 
 namespace rk::cli {
@@ -44,8 +47,38 @@ const char* positional_help(Kind kind) {
                           : "[LOCAL_HOST PEER_HOST PORT] as in the classic notify scripts";
 }
 
+// CLI11 opens the --config file with std::ifstream, which waits for a
+// writer on a FIFO and reads any size. The option's check reads the file
+// first with the bounded reader (a regular file of at most 1 MiB, never
+// blocking), which CLI11 runs before its own open; this formatter then
+// parses the text that check read, not the stream CLI11 opened.
+class BoundedConfig : public CLI::ConfigTOML {
+ public:
+  std::vector<CLI::ConfigItem> from_config(std::istream& /*opened_by_cli11*/) const override {
+    std::istringstream text(content_);
+    return CLI::ConfigTOML::from_config(text);
+  }
+  // The --config option's check: throws UsageError (exit 2) naming the file.
+  std::string read(const std::string& path) {
+    if (path != path_) {
+      content_ = read_option_file(path, FileRule{"--config", file_bounds::config_file},
+                                  Clock::now() + kFileReadBudget)
+                     .bytes;
+      path_ = path;
+    }
+    return {};
+  }
+
+ private:
+  std::string path_;
+  std::string content_;
+};
+
 void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, Parsed& parsed) {
-  app.set_config("--config", "", "Read these options from an INI/TOML file (key = value)");
+  auto config = std::make_shared<BoundedConfig>();
+  app.config_formatter(config);
+  app.set_config("--config", "", "Read these options from an INI/TOML file (key = value)")
+      ->check(CLI::Validator([config](std::string& path) { return config->read(path); }, "FILE"));
   // An unknown key in the file is a mistake the operator must hear about.
   app.allow_config_extras(CLI::config_extras_mode::error);
   app.set_version_flag("--version", fmt::format("{} {}", spec.name, RK_VERSION));
