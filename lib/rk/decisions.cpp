@@ -480,25 +480,14 @@ std::optional<FenceValues> parse_fence_pair(const std::string& text) {
   return FenceValues{to_write, max_lag};
 }
 
-std::string record_value(const std::string& text, const std::string& key) {
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
-    if (text.compare(at, key.size() + 1, key + "=") == 0)
-      return text.substr(at + key.size() + 1, end - at - key.size() - 1);
-    at = end + 1;
-  }
-  return {};
-}
 
 }  // namespace
 
 FenceRecord parse_fence_record(const std::string& text) {
   FenceRecord record;
-  record.base = parse_fence_pair(record_value(text, "base"));
-  record.last_set = parse_fence_pair(record_value(text, "set"));
-  record.isolation = record.last_set && record_value(text, "owner") == "isolation";
+  record.base = parse_fence_pair(field_of(text, "base"));
+  record.last_set = parse_fence_pair(field_of(text, "set"));
+  record.isolation = record.last_set && field_of(text, "owner") == "isolation";
   return record;
 }
 

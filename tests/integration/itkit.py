@@ -40,6 +40,24 @@ MARGIN = 0.6
 BASE_CONFIG = ("repl-diskless-sync-delay 0",)
 
 
+# A keepalived.conf that tracks a maintenance file the way redis_switchover
+# requires (a track_file block, tracked with weight 0); format with path=.
+KEEPALIVED_CONF = """
+vrrp_script chk_redis {{
+    script "/usr/bin/redis_check"
+}}
+track_file maintenance {{
+    file "{path}"
+    weight 0
+}}
+vrrp_instance redis {{
+    track_file {{
+        maintenance
+    }}
+}}
+"""
+
+
 def environment_problem():
     """(exit_code, message) when the suite cannot run here, else None."""
     missing = missing_server()

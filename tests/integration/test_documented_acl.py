@@ -13,9 +13,8 @@ import threading
 import time
 
 import itkit
-from itkit import ToolTestCase, populate, setUpModule, wait_until  # noqa: F401
+from itkit import KEEPALIVED_CONF, ToolTestCase, populate, setUpModule, wait_until  # noqa: F401
 import samples
-from test_switchover import KEEPALIVED_CONF
 
 USER = "keepalived"
 TOOLS_PASSWORD = "tools-pw-5e1c"

@@ -8,9 +8,8 @@ hung the tools for good; a huge CA bundle ran redis_check far past
 import os
 
 import itkit
-from itkit import MARGIN, ToolTestCase, setUpModule  # noqa: F401
+from itkit import KEEPALIVED_CONF, MARGIN, ToolTestCase, setUpModule  # noqa: F401
 from rediskit import RedisServer, TlsClient
-from test_switchover import KEEPALIVED_CONF
 import tlskit
 
 CHECK_TIMEOUT_MS = 500

@@ -10,21 +10,10 @@ a symlink planted at its path is replaced, never followed."""
 import os
 
 import itkit
-from itkit import ToolTestCase, setUpModule  # noqa: F401
+from itkit import KEEPALIVED_CONF, ToolTestCase, setUpModule  # noqa: F401
 
 NOBODY = 65534
 
-KEEPALIVED_CONF = """
-track_file maintenance {{
-    file "{path}"
-    weight 0
-}}
-vrrp_instance redis {{
-    track_file {{
-        maintenance
-    }}
-}}
-"""
 
 
 class OutputDirTest(ToolTestCase):

@@ -10,7 +10,7 @@ import time
 
 import itkit
 from delayproxy import REPLICAOF_NO_ONE, DelayProxy
-from itkit import ToolTestCase, populate, setUpModule, wait_until  # noqa: F401
+from itkit import KEEPALIVED_CONF, ToolTestCase, populate, setUpModule, wait_until  # noqa: F401
 
 
 def fake_replica_info(replid, offset):
@@ -28,20 +28,6 @@ def fake_replica_info(replid, offset):
             "# Keyspace\r\ndb0:keys=200,expires=0,avg_ttl=0\r\n").encode()
     return b"$%d\r\n%s\r\n" % (len(text), text)
 
-KEEPALIVED_CONF = """
-vrrp_script chk_redis {{
-    script "/usr/bin/redis_check"
-}}
-track_file maintenance {{
-    file "{path}"
-    weight 0
-}}
-vrrp_instance redis {{
-    track_file {{
-        maintenance
-    }}
-}}
-"""
 
 
 class Writer:
