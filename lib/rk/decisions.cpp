@@ -480,7 +480,6 @@ std::optional<FenceValues> parse_fence_pair(const std::string& text) {
   return FenceValues{to_write, max_lag};
 }
 
-
 }  // namespace
 
 FenceRecord parse_fence_record(const std::string& text) {
