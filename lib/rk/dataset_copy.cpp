@@ -149,14 +149,18 @@ std::string copy_dir_problem(const std::string& dir, bool create) {
 
 namespace {
 
+// ".incoming.PID.RANDOM.tmp": a name no other run picks.
+std::string random_temp_name() {
+  std::random_device entropy;
+  return fmt::format(".incoming.{}.{:08x}.tmp", ::getpid(), entropy());
+}
+
 // The copy's temp file, removed on every path unless renamed into place:
 // a failed or aborted copy leaves nothing behind.
 class IncomingFile {
  public:
-  IncomingFile(int dir_fd, const std::string& dir) : dir_fd_(dir_fd) {
-    std::random_device entropy;
-    name_ = fmt::format(".incoming.{}.{:08x}.tmp", ::getpid(), entropy());
-    path_ = fmt::format("{}/{}", dir, name_);
+  IncomingFile(int dir_fd, const std::string& dir)
+      : dir_fd_(dir_fd), name_(random_temp_name()), path_(fmt::format("{}/{}", dir, name_)) {
     fd_ = ::openat(dir_fd_, name_.c_str(),
                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd_ < 0) throw CopyFailed(fmt::format("cannot create {}: {}", path_, std::strerror(errno)));

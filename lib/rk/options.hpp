@@ -70,16 +70,6 @@ struct ToolOptions {
   // How long redis_master waits for a peer that times out before a node
   // that is not known to be incomplete promotes without it.
   std::chrono::milliseconds peer_silence{2000};
-  // --fence-writes: the hooks keep min-replicas-to-write 1 on the master while
-  // its replica is attached (min-replicas-max-lag = fence_max_lag), and 0 on
-  // a master promoted without its peer.
-  bool fence_writes = false;
-  // --promote-without-pause: a peer older than Redis 6.2 has no CLIENT PAUSE
-  // WRITE, so writes it accepts during the final comparison could be lost.
-  // Without this flag such a peer is refused (peer-too-old) and nothing is
-  // changed; with it the comparison is made without the pause and the log
-  // says so.
-  bool promote_without_pause = false;
   // 1 s: Redis counts the lag in whole seconds and replicas ACK once a
   // second, so a cut-off master stops within about 2 s (2 s is the loss
   // bound the split-brain figures hold it to; 2 lets it run for about 3 s).
@@ -98,15 +88,25 @@ struct ToolOptions {
   // stale-history record (NAME.stale): promote without the peer although
   // this node is known to lack its writes; logged, and the record cleared.
   bool accept_data_loss = false;
-  // --witness HOST:PORT (repeatable): TCP addresses a healthy node reaches.
-  // A master that reaches neither its peer nor any witness fails its check
-  // and fences its Redis against writes (min-replicas-to-write 1).
-  std::vector<std::string> witnesses;
+  // --fence-writes: the hooks keep min-replicas-to-write 1 on the master while
+  // its replica is attached (min-replicas-max-lag = fence_max_lag), and 0 on
+  // a master promoted without its peer.
+  bool fence_writes = false;
+  // --promote-without-pause: a peer older than Redis 6.2 has no CLIENT PAUSE
+  // WRITE, so writes it accepts during the final comparison could be lost.
+  // Without this flag such a peer is refused (peer-too-old) and nothing is
+  // changed; with it the comparison is made without the pause and the log
+  // says so.
+  bool promote_without_pause = false;
   // --witness-on-this-host: accept a witness on loopback or on this host's
   // own addresses, which redis_check otherwise refuses (exit 2): a connect
   // there never crosses the network, so it never finds the node cut off.
   // For test set-ups whose whole network is loopback only.
   bool witness_on_this_host = false;
+  // --witness HOST:PORT (repeatable): TCP addresses a healthy node reaches.
+  // A master that reaches neither its peer nor any witness fails its check
+  // and fences its Redis against writes (min-replicas-to-write 1).
+  std::vector<std::string> witnesses;
 
   // redis_watch only: the track_file it writes (0 healthy, 1 not), the
   // interval between PINGs, and the failed (fall) or good (rise) PINGs in a

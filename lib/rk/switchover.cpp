@@ -7,8 +7,6 @@
 // notify_master then finds itself master with every write: no pause, no
 // resync.
 
-#include <signal.h>
-
 #include <algorithm>
 #include <csignal>
 #include <fstream>
@@ -126,7 +124,7 @@ class Switchover {
     return std::max(options_.timeout * 3, std::chrono::milliseconds(300));
   }
   // Renews the window when less than one command's time is left of it.
-  void keep_paused(WritePause& pause) {
+  void keep_paused(WritePause& pause) const {
     pause.ensure_open_for(options_.timeout + std::chrono::milliseconds(50));
   }
 
@@ -192,7 +190,9 @@ class Switchover {
     // From here the peer is the master with every write: nothing is rolled
     // back. Each step below keeps one master; failures are reported.
     bool repointed = repoint_local(*pause);
-    unfence(peer_, "peer", "the new master has no replica attached until this node's link is up");
+    if (peer_)
+      unfence(*peer_, "peer",
+              "the new master has no replica attached until this node's link is up");
     write_track_file(options_.maintenance_file, 1);
     log_.info("maintenance on: {} = 1; keepalived moves the VIP to the peer",
               options_.maintenance_file);
@@ -378,12 +378,12 @@ class Switchover {
   // operator's own values until this node's redis_backup finds its link up
   // and fences it again. A fence left from an earlier role would refuse
   // every write (-NOREPLICAS) once this node stops.
-  void unfence(std::optional<Connection>& server, const char* which, const char* why) {
-    if (!owns_fence() || !server) return;
+  void unfence(Connection& server, const char* which, const char* why) {
+    if (!owns_fence()) return;
     try {
-      FenceValues found = read_fence_values(*server);
+      FenceValues found = read_fence_values(server);
       FenceValues target = operator_fence();
-      set_fence_values(*server, found, target);
+      set_fence_values(server, found, target);
       log_.info("{} fence: {}: {}", which, describe(target), why);
     } catch (const RedisError& error) {
       log_.warning("{} fence not lifted: {}", which, error.what());

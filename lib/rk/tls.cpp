@@ -342,7 +342,7 @@ void check_tls_options(const TlsOptions& options) {
 
 void load_tls_files(const TlsOptions& options) {
   if (!options.enabled) return;
-  CachedContext& cached = cache();
+  const CachedContext& cached = cache();
   if (cached.context && cached.options == options) return;
   build_and_keep(options, Clock::now() + kFileReadBudget);
 }

@@ -133,14 +133,14 @@ class Watcher {
       std::string was = healthy_ ? (*healthy_ ? "healthy" : "unhealthy") : "unknown";
       // The first verdict is the first probe's; later ones took `in_a_row`.
       int in_a_row = healthy ? options_.watch_rise : options_.watch_fall;
-      std::string counted =
+      std::string streak =
           healthy_ && in_a_row > 1 ? fmt::format(", {} in a row", in_a_row) : std::string();
       if (healthy)
         log_.info("health changed: {} -> healthy ({}:{} answered {}{}); {} = 0", was, options_.host,
-                  options_.port, why, counted, options_.track_file);
+                  options_.port, why, streak, options_.track_file);
       else
         log_.warning("health changed: {} -> unhealthy ({}:{}: {}{}); {} = 1", was, options_.host,
-                     options_.port, why, counted, options_.track_file);
+                     options_.port, why, streak, options_.track_file);
       healthy_ = healthy;
       since_ = utc_time_text();
     }

@@ -78,7 +78,8 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   auto config = std::make_shared<BoundedConfig>();
   app.config_formatter(config);
   app.set_config("--config", "", "Read these options from an INI/TOML file (key = value)")
-      ->check(CLI::Validator([config](std::string& path) { return config->read(path); }, "FILE"));
+      ->check(
+          CLI::Validator([config](const std::string& path) { return config->read(path); }, "FILE"));
   // An unknown key in the file is a mistake the operator must hear about.
   app.allow_config_extras(CLI::config_extras_mode::error);
   app.set_version_flag("--version", fmt::format("{} {}", spec.name, RK_VERSION));
