@@ -20,6 +20,11 @@ Parts (--only, comma-separated; all by default):
             against --baseline-bin, and with fence-writes and a witness
             (writes missing from the final master, how many a kept copy
             holds, write gap, final master).
+  seams     this build against --baseline-bin, interleaved: a switchover
+            whose peer answers REPLICAOF NO ONE late (verdict, two masters,
+            writes only on the old master), a node whose heal copy failed
+            when its peer dies (check, promotion), redis_check with a FIFO
+            as --cacert (seconds, exit code).
   watch     redis_watch: its CPU and memory at the default interval beside
             redis_check once a second, and the lab's crash, freeze (SIGSTOP),
             planned switchover and watcher-killed cases with the watcher on
@@ -63,12 +68,13 @@ from .failover import (DEFAULT_FAILOVER_PROFILES, FAILOVER_PROFILES, failover_ta
 from .helpers import helper
 from .memory import part_memory, report_memory
 from .peer_faults import part_peer_faults, report_peer_faults
+from .seams import part_seams, report_seams
 from .split import part_split, report_split
 from .watch import part_watch, report_watch
 from .sync import part_sync, report_sync, sync_target
 
-PARTS = ("check", "sync", "memory", "failover", "peer-faults", "split", "watch")
-NEEDS_BASELINE = ("peer-faults", "split")
+PARTS = ("check", "sync", "memory", "failover", "peer-faults", "split", "seams", "watch")
+NEEDS_BASELINE = ("peer-faults", "split", "seams")
 
 
 def main(argv):
@@ -79,7 +85,7 @@ def main(argv):
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--only", default=None,
                     help=f"parts to run, comma-separated ({','.join(PARTS)}); default: all, "
-                         "peer-faults and split only with --baseline-bin")
+                         "peer-faults, split and seams only with --baseline-bin")
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"),
                     help="build dir (configured as Release if new); default build-bench/")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
@@ -109,6 +115,8 @@ def main(argv):
                     help="peer-faults: lab crash runs per build")
     ap.add_argument("--sync-timeout-runs", type=int, default=1,
                     help="peer-faults: lab sync-timeout runs per build")
+    ap.add_argument("--seams-runs", type=int, default=3,
+                    help="seams: rounds of the late-reply, stale and fifo trials")
     ap.add_argument("--split-runs", type=int, default=5,
                     help="split: rounds of the lab partition and master-cut-off profiles")
     ap.add_argument("--watch-runs", type=int, default=5,
@@ -155,6 +163,7 @@ def main(argv):
                  "failover": (part_failover, report_failover, failover_targets),
                  "peer-faults": (part_peer_faults, report_peer_faults, lambda r: []),
                  "split": (part_split, report_split, lambda r: []),
+                 "seams": (part_seams, report_seams, lambda r: []),
                  "watch": (part_watch, report_watch, lambda r: [])}
         reports = []
         for part in PARTS:
