@@ -136,20 +136,30 @@ int get_hashed_certificate(X509_LOOKUP* lookup, X509_LOOKUP_TYPE type, const X50
   auto files = hashed->pem_by_hash.find(fmt::format("{:08x}", X509_NAME_hash(name)));
   if (files == hashed->pem_by_hash.end()) return 0;
   X509_STORE* store = X509_LOOKUP_get_store(lookup);
-  int matched = 0;
   for (const std::string& pem : files->second) {
     BioPtr bio = memory_bio(pem);
     while (X509* certificate =
                bio ? PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr) : nullptr) {
       X509_STORE_add_cert(store, certificate);
-      if (matched == 0 && X509_NAME_cmp(X509_get_subject_name(certificate), name) == 0)
-        matched = X509_OBJECT_set1_X509(found, certificate);
       X509_free(certificate);
     }
     ERR_clear_error();  // the end of the PEM data, or a file that is not PEM
   }
   hashed->pem_by_hash.erase(files);  // parsed once: the store holds them now
-  return matched;
+  // As OpenSSL's own by_dir lookup does, `found` borrows the store's
+  // certificate: the caller (X509_STORE_CTX_get_by_subject) takes its own
+  // reference and never releases the lookup's, so holding one here would
+  // leak it.
+  X509* held = nullptr;
+  if (X509_STORE_lock(store) == 1) {
+    X509_OBJECT* object =
+        X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(store), X509_LU_X509, name);
+    held = object != nullptr ? X509_OBJECT_get0_X509(object) : nullptr;
+    X509_STORE_unlock(store);
+  }
+  if (held == nullptr || X509_OBJECT_set1_X509(found, held) != 1) return 0;
+  X509_free(held);  // the reference set1 took: the store's keeps it alive
+  return 1;
 }
 
 // The lookup method above, made once per process (never freed: a context

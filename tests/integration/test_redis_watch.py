@@ -188,6 +188,10 @@ class WatchTest(ToolTestCase):
         self.assertIn("watcher: STOPPED", text.stdout)
 
     def test_a_failed_poll_removes_the_file_and_exits_1(self):
+        if "ASAN_OPTIONS" in os.environ:
+            # A descriptor limit of 1 breaks the sanitizer runtime itself (it
+            # reports a bogus vptr error); the plain build runs this test.
+            self.skipTest("RLIMIT_NOFILE 1 is not workable under ASan/UBSan")
         srv = self.server()
         w = self.watch(srv.port)
         self.wait_value("0", 5, "the first verdict")

@@ -222,12 +222,12 @@ class WitnessTest(ToolTestCase):
 
     def test_a_slow_ping_does_not_fence(self):
         srv = self.server(extra_config=["enable-debug-command yes"])
-        # --timeout 3000: the PING waits 2.0 to 2.4 s of it (the DEBUG
-        # SLEEP of 2.5 s began before the check started), and the probes
-        # would get the 0.3 to 0.7 s left, in which silent ports read as
-        # isolation. A quarter of --timeout (0.75 s) is theirs: this run does
-        # not judge.
-        sleeping = self.debug_sleep(srv, 2.5)
+        # --timeout 3000: the PING waits most of the DEBUG SLEEP of 2.8 s
+        # (it began before the check started; a sanitizer build takes about
+        # 0.3 s more to start), and the probes would get the 0.2 to 0.6 s
+        # left, in which silent ports read as isolation. A quarter of
+        # --timeout (0.75 s) is theirs: this run does not judge.
+        sleeping = self.debug_sleep(srv, 2.8)
         r = self.run_tool("redis_check", *self.check_args(
             srv, self.silent_port(), self.silent_port(), timeout_ms=3000), timeout=20)
         sleeping.join(5)
