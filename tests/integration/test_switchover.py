@@ -221,8 +221,10 @@ class SwitchoverTest(ToolTestCase):
         self.assertEqual(self.missing_on(b, acked), [])
         self.assertIsNone(self.flag_value())
 
-    def test_sigint_while_waiting_leaves_no_pause_behind(self):
-        a, b = self.pair()
+    def switchover_waiting_for_a_lagging_peer(self):
+        """(a, the running switchover): a's writes paused while it waits, up
+        to 10 minutes, for a peer that stays 10 bytes behind."""
+        a, _ = self.pair()
         populate(a, 20, prefix="more")
         info = a.info("replication")
         fake = self.fake("map", replies={b"INFO": fake_replica_info(
@@ -232,6 +234,10 @@ class SwitchoverTest(ToolTestCase):
                             "--switchover-timeout-ms", "600000")
         wait_until(lambda: "waiting for the peer" in itkit.read_text(self.log_file), 10,
                    what="the switchover waiting for the peer")
+        return a, p
+
+    def test_sigint_while_waiting_leaves_no_pause_behind(self):
+        a, p = self.switchover_waiting_for_a_lagging_peer()
         time.sleep(0.3)
         os.kill(p.pid, signal.SIGINT)
         self.assertTrue(p.wait_exit(5), "redis_switchover did not end after SIGINT")
@@ -241,16 +247,7 @@ class SwitchoverTest(ToolTestCase):
         self.assert_writable(a)
 
     def test_a_killed_switchover_leaves_at_most_one_short_window(self):
-        a, b = self.pair()
-        populate(a, 20, prefix="more")
-        info = a.info("replication")
-        fake = self.fake("map", replies={b"INFO": fake_replica_info(
-            info["master_replid"], int(info["master_repl_offset"]) - 10)})
-        p = self.start_tool("redis_switchover", *self.hook_args(a.port, fake.port),
-                            "--maintenance-file", self.flag, "--keepalived-conf", self.ka_conf,
-                            "--switchover-timeout-ms", "600000")
-        wait_until(lambda: "waiting for the peer" in itkit.read_text(self.log_file), 10,
-                   what="the switchover waiting for the peer")
+        a, p = self.switchover_waiting_for_a_lagging_peer()
         time.sleep(1.0)
         p.kill()
         killed_at = time.monotonic()
