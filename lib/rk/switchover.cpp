@@ -258,18 +258,11 @@ class Switchover {
   // is idempotent, and this master's writes are still held, so the peer
   // still has every one of them).
   PeerPromotion promote_peer(WritePause& pause) {
-    try {
-      peer_->command_ok({"REPLICAOF", "NO", "ONE"});
-      return PeerPromotion::promoted;
-    } catch (const ReplyError& error) {
-      refusal_ = error.what();
-      return PeerPromotion::refused;
-    } catch (const RedisError& error) {
-      log_.warning(
-          "no reply to REPLICAOF NO ONE from the peer ({}): it may have promoted itself; "
-          "reading its role again with this node's writes still paused",
-          error.what());
-    }
+    if (std::optional<PeerPromotion> answered = send_promotion()) return *answered;
+    log_.warning(
+        "no reply to REPLICAOF NO ONE from the peer ({}): it may have promoted itself; "
+        "reading its role again with this node's writes still paused",
+        no_reply_);
     auto deadline = Clock::now() + options_.switchover_timeout;
     for (;;) {
       std::optional<RedisState> seen =
@@ -280,17 +273,25 @@ class Switchover {
         log_.info("the peer is master: its REPLICAOF NO ONE took effect");
         return PeerPromotion::promoted;
       }
-      try {
-        keep_paused(pause);
-        peer_->command_ok({"REPLICAOF", "NO", "ONE"});
-        return PeerPromotion::promoted;
-      } catch (const ReplyError& error) {
-        refusal_ = error.what();
-        return PeerPromotion::refused;
-      } catch (const RedisError& error) {
-        log_.warning("no reply to REPLICAOF NO ONE from the peer again ({})", error.what());
-        if (Clock::now() >= deadline) return PeerPromotion::unknown;
-      }
+      keep_paused(pause);
+      if (std::optional<PeerPromotion> answered = send_promotion()) return *answered;
+      log_.warning("no reply to REPLICAOF NO ONE from the peer again ({})", no_reply_);
+      if (Clock::now() >= deadline) return PeerPromotion::unknown;
+    }
+  }
+
+  // REPLICAOF NO ONE on the peer: promoted on +OK, refused on an error reply
+  // (refusal_ says why); nullopt when no reply came (no_reply_ says why).
+  std::optional<PeerPromotion> send_promotion() {
+    try {
+      peer_->command_ok({"REPLICAOF", "NO", "ONE"});
+      return PeerPromotion::promoted;
+    } catch (const ReplyError& error) {
+      refusal_ = error.what();
+      return PeerPromotion::refused;
+    } catch (const RedisError& error) {
+      no_reply_ = error.what();
+      return std::nullopt;
     }
   }
 
@@ -414,6 +415,7 @@ class Switchover {
   std::optional<Connection> local_;
   std::optional<Connection> peer_;
   std::string refusal_;
+  std::string no_reply_;
   std::optional<FenceValues> operator_fence_;
 };
 
