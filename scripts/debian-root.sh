@@ -81,6 +81,9 @@ rk_enter_root() {
   # roots and lock; /tmp the tests' servers. Nothing is left in the root.
   mount -t tmpfs -o mode=0755 tmpfs "$root/run"
   mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+  # The host's names, as schroot does: mmdebstrap's /etc/hosts names only
+  # localhost, and the witness tests need another name for a loopback address.
+  mount --bind -o ro /etc/hosts "$root/etc/hosts"
   mkdir -p "$root/src"
   mount --bind "$src" "$root/src"
   set +e
