@@ -50,14 +50,19 @@ rk_make_root() {
 }
 
 # Runs CMD... as root inside ROOT, with the directory SRC bound at /src, in
-# private mount and PID namespaces (see the top of this file). The
-# environment is a clean one: PATH, HOME, LANG, TERM and CI.
+# private mount and PID namespaces (see the top of this file), in place of
+# the calling shell. The environment is a clean one: PATH, HOME, LANG, TERM
+# and CI.
 rk_in_root() {
   local root=$1 src=$2
   shift 2
-  # --kill-child: should unshare itself be killed, the namespace's first
-  # process gets SIGKILL, and with it everything inside.
-  unshare --mount --propagation private --pid --fork --kill-child \
+  # exec: what is sent to the caller's pid reaches unshare itself. unshare
+  # blocks SIGINT and SIGTERM while it waits (a Ctrl-C reaches the whole
+  # foreground process group anyway), and --kill-child turns its death, a
+  # SIGKILL for instance, into a SIGKILL of the namespace's first process,
+  # and with it of everything inside. A shell left waiting instead would
+  # die alone and leave the stage running.
+  exec unshare --mount --propagation private --pid --fork --kill-child \
     bash -c '. "$1"; shift; rk_enter_root "$@"' rk_enter_root "$_rk_root_lib" "$root" "$src" "$@"
 }
 
@@ -71,6 +76,7 @@ rk_enter_root() {
   set -e
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  trap 'exit 129' HUP
   # / must be a mount point inside the chroot: `ip netns add` makes / a
   # slave mount and `unshare -m --propagation private` makes it private.
   mount --bind "$root" "$root"
