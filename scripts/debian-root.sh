@@ -30,22 +30,27 @@ rk_root_dir() {
 # interrupted run leaves no root that looks usable. Roots of the same suite
 # with another package list are removed.
 rk_make_root() {
-  local suite=$1 dir=$2 old
+  local suite=$1 dir=$2 old include
   shift 2
   [ -d "$dir" ] && return 0
   for old in "$RK_ROOT_CACHE/$suite"-*; do
     # Only what rk_root_dir names; --one-file-system, should anything be
     # mounted there by someone else.
     [[ "$old" =~ /$suite-[0-9a-f]{12}(\.new)?$ ]] || continue
-    echo "removing $old (another package list)"
+    echo "removing $old (another package list, or unfinished)"
     rm -rf --one-file-system "$old"
   done
   mkdir -p "$RK_ROOT_CACHE"
   echo "making $dir: mmdebstrap $suite, $# packages"
-  mmdebstrap --quiet --variant=apt --include="$(
+  include=$(
     IFS=,
     echo "$*"
-  )" "$suite" "$dir.new" "$RK_DEBIAN_MIRROR"
+  )
+  # In namespaces of its own, as the commands run in the root: the /proc,
+  # /sys and /dev mmdebstrap mounts in DIR.new go away with it, also when it
+  # is interrupted.
+  unshare --mount --propagation private --pid --fork --kill-child \
+    mmdebstrap --quiet --variant=apt --include="$include" "$suite" "$dir.new" "$RK_DEBIAN_MIRROR"
   mv "$dir.new" "$dir"
 }
 
@@ -62,6 +67,7 @@ rk_in_root() {
   # SIGKILL for instance, into a SIGKILL of the namespace's first process,
   # and with it of everything inside. A shell left waiting instead would
   # die alone and leave the stage running.
+  # shellcheck disable=SC2016 # $1 and $@ belong to the inner bash
   exec unshare --mount --propagation private --pid --fork --kill-child \
     bash -c '. "$1"; shift; rk_enter_root "$@"' rk_enter_root "$_rk_root_lib" "$root" "$src" "$@"
 }
