@@ -25,6 +25,17 @@ rk_root_dir() {
   echo "$RK_ROOT_CACHE/$suite-$hash"
 }
 
+# True when something is mounted on DIR or below it (in this mount namespace).
+rk_has_mounts() {
+  local target
+  while read -r target; do
+    case "$target" in
+      "$1" | "$1"/*) return 0 ;;
+    esac
+  done < <(findmnt -rn -o TARGET)
+  return 1
+}
+
 # Makes DIR, a SUITE root with PACKAGE... (mmdebstrap, the apt variant),
 # unless it exists. It is made under DIR.new and renamed when complete, so an
 # interrupted run leaves no root that looks usable. Roots of the same suite
@@ -34,9 +45,14 @@ rk_make_root() {
   shift 2
   [ -d "$dir" ] && return 0
   for old in "$RK_ROOT_CACHE/$suite"-*; do
-    # Only what rk_root_dir names; --one-file-system, should anything be
-    # mounted there by someone else.
+    # Only what rk_root_dir names, and never through a mount: a bind mount
+    # of a directory of the same file system (a source tree) is no
+    # boundary for rm --one-file-system.
     [[ "$old" =~ /$suite-[0-9a-f]{12}(\.new)?$ ]] || continue
+    if rk_has_mounts "$old"; then
+      echo "not removing $old: something is mounted in it" >&2
+      return 1
+    fi
     echo "removing $old (another package list, or unfinished)"
     rm -rf --one-file-system "$old"
   done
