@@ -66,13 +66,16 @@ def paired(per, label, ref, key):
     return median([a / b for a, b in zip(per[label][key], per[ref][key]) if b > 0])
 
 
-def callgrind_instructions(argv, env, workdir):
+def callgrind_instructions(argv, env, workdir, after_exec=False):
     """Instructions executed in user space by one run: in total, in the
     dynamic loader (_dl_start, before main) and in main (when the binary
-    names it). Deterministic, unlike times on a shared machine."""
+    names it). Deterministic, unlike times on a shared machine. With
+    AFTER_EXEC, those of the program the command execs (callgrind counts
+    nothing of what ran before an exec)."""
     out = os.path.join(workdir, "callgrind.out")
     res = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                          "--", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          f"--trace-children={'yes' if after_exec else 'no'}", "--", *argv],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          text=True, env=env, timeout=300)
     m = re.search(r"Collected\s*:\s*(\d+)", res.stderr)
     if not m:
