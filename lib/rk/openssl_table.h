@@ -17,7 +17,7 @@
 #ifndef RK_OPENSSL_TABLE_H
 #define RK_OPENSSL_TABLE_H
 
-#include <stddef.h>
+#include <stddef.h> /* NOLINT(modernize-deprecated-headers): C as well */
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -104,6 +104,7 @@
 
 /* A member named after the function, of the type of a pointer to it. */
 #ifdef __cplusplus
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): a declaration, not an expression */
 #define RK_OPENSSL_MEMBER(name) decltype(&::name) name;
 #else
 #define RK_OPENSSL_MEMBER(name) __typeof__(&name) name;
