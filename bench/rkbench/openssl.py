@@ -5,7 +5,8 @@ a plain redis_check of each build and redis-cli PING; redis_check --tls
 --cacert CA of each build and redis-cli --tls --cacert CA PING, against a
 TLS-only server. Also: instructions (callgrind, one run each), the shared
 objects each build loads (ldd), the OpenSSL each runs, and the installed
-size of the eight tools (stripped, as the .deb ships them) with the shim.
+size of the eight tools (stripped, as the .deb ships them) with what is
+installed beside them (the shim, the static redis_check's dynamic twin).
 
 The tools find rk-openssl.so relative to their own binary, so --bin-dir
 must be a build's bin/ or an install's (not a copy of the tools alone).
@@ -89,8 +90,10 @@ def sizes(builds, tmp):
         files = {t: os.path.join(builds[key], t) for t in ALL_TOOLS
                  if os.path.exists(os.path.join(builds[key], t))}
         shim = shim_of(builds[key])
-        if shim:
-            files["rk-openssl.so"] = shim
+        if shim:  # the shim and what else is installed beside it (a static check's twin)
+            private = os.path.dirname(shim)
+            files.update({f"{os.path.basename(private)}/{name}": os.path.join(private, name)
+                          for name in sorted(os.listdir(private))})
         out[key] = {name: stripped_size(path, tmp) for name, path in files.items()}
     return out
 
