@@ -253,6 +253,12 @@ class Lab:
                         continue
                     raise LabError(f"{src} not found (--bin-dir)")
                 shutil.copy(src, os.path.join(bindir, tool))
+            # TLS support (rk-openssl.so, a static redis_check's twin): the
+            # tools find it beside bin/, at the same place as in the build.
+            for private in glob.glob(os.path.join(self.args.bin_dir, os.pardir, "lib*", "**",
+                                                  "redis-keepalived"), recursive=True):
+                shutil.copytree(private, os.path.join(prefix, os.path.relpath(
+                    private, os.path.join(self.args.bin_dir, os.pardir))))
             how = f"copied from {self.args.bin_dir}"
         else:
             build = self.args.build_dir or os.path.join(REPO, "build")
