@@ -18,6 +18,7 @@ Two changes to the copies, both outside what is being tested:
     the host's first non-loopback interface.
 """
 import os
+import re
 import shutil
 import signal
 
@@ -25,6 +26,9 @@ import installkit
 from installkit import run
 
 NODES = ("keepalived-node-a.conf", "keepalived-node-b.conf")
+# The faster vrrp_script timings the samples offer in a comment, one
+# directive a line, indented: "    #     interval 0.3".
+COMMENTED_TIMING = re.compile(r"(?m)^[ \t]*#[ \t]{3,}(interval|timeout|fall|rise)[ \t]+([0-9.]+)[ \t]*$")
 
 
 def keepalived():
@@ -32,6 +36,15 @@ def keepalived():
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     installkit.skip("keepalived is not installed (Debian: keepalived)")
+
+
+def keepalived_version(binary):
+    """(2, 2, 7) from "Keepalived v2.2.7 (01/16,2022)", which -v prints."""
+    result = run([binary, "-v"])
+    match = re.search(r"Keepalived v(\d+)\.(\d+)\.(\d+)", result.stdout + result.stderr)
+    if not match:
+        raise AssertionError(f"{binary} -v: no version in {result.stdout + result.stderr!r}")
+    return tuple(int(part) for part in match.groups())
 
 
 def host_interface():
@@ -73,9 +86,14 @@ class KeepalivedConfigTest(installkit.TempDirTestCase):
         os.chmod(self.tmp, 0o755)
         self.prefix = installkit.install_tree(os.path.join(self.tmp, "prefix"))
 
-    def render(self, sample, bin_dir):
+    def render(self, sample, bin_dir, timings=None):
+        """A root copy of SAMPLE, its scripts in BIN_DIR; TIMINGS: vrrp_script
+        directives ({"interval": "0.3"}) in place of the sample's."""
         with open(os.path.join(installkit.SAMPLES, sample), encoding="utf-8") as source:
             text = source.read()
+        for key, value in (timings or {}).items():
+            text, count = re.subn(rf"(?m)^([ \t]*){key}[ \t]+\S+$", rf"\g<1>{key} {value}", text)
+            self.assertEqual(count, 1, f"{sample} sets {key} {count} times")
         self.assertIn("script_user keepalived_script", text)
         self.assertIn('"/usr/bin/redis_check ', text)
         text = text.replace("script_user keepalived_script", "script_user root")
@@ -109,6 +127,29 @@ class KeepalivedConfigTest(installkit.TempDirTestCase):
                 self.assertEqual(result.returncode, 0, f"keepalived -t rejects {sample}:\n{output}")
                 for word in ("Disabling", "disabling", "WARNING", "SECURITY", "Unknown"):
                     self.assertNotIn(word, output, f"keepalived -t on {sample}:\n{output}")
+
+    def test_commented_subsecond_timings(self):
+        # The samples offer a fractional interval in a comment, since they
+        # must load on keepalived 2.2.7, which reads "0.3" as an invalid
+        # number (and then checks every second). keepalived 2.3.2 and later
+        # take it as written; each side is what the comment says.
+        version = keepalived_version(self.keepalived)
+        fractions = version >= (2, 3, 2)
+        bin_dir = os.path.join(self.prefix, "bin")
+        for sample in NODES:
+            with self.subTest(sample=sample):
+                with open(os.path.join(installkit.SAMPLES, sample), encoding="utf-8") as source:
+                    timings = dict(COMMENTED_TIMING.findall(source.read()))
+                self.assertIn(".", timings.get("interval", ""), f"{sample}: no fractional interval")
+                result = self.config_test(self.render(sample, bin_dir, timings))
+                output = result.stdout + result.stderr
+                invalid = f"invalid number '{timings['interval']}'"
+                if fractions:
+                    self.assertEqual(result.returncode, 0, f"keepalived -t on {sample}:\n{output}")
+                    self.assertNotIn("WARNING", output)
+                else:
+                    self.assertNotEqual(result.returncode, 0, output)
+                    self.assertIn(invalid, output)
 
     def test_missing_scripts_fail_the_config_test(self):
         missing = os.path.join(self.tmp, "no-such-dir")
