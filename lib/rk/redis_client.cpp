@@ -57,10 +57,14 @@ Reply convert(const redisReply& raw) {
 // are refused; hiredis then reports the reply as out of memory.
 constexpr int max_array_elements = 1 << 20;
 
-void* (*hiredis_create_array)(const redisReadTask*, int) = nullptr;
+// hiredis 0.14 passes the count as int, 1.x as size_t: the type is taken
+// from hiredis's own table, so one definition serves both.
+using CreateArray = decltype(redisReplyObjectFunctions::createArray);
+CreateArray hiredis_create_array = nullptr;
 
-void* create_bounded_array(const redisReadTask* task, int elements) {
-  if (elements > max_array_elements) return nullptr;
+template <typename Count>
+void* create_bounded_array(const redisReadTask* task, Count elements) {
+  if (elements > static_cast<Count>(max_array_elements)) return nullptr;
   return hiredis_create_array(task, elements);
 }
 
@@ -74,6 +78,18 @@ void bound_array_replies(redisReader* reader) {
     return functions;
   }();
   reader->fn = &bounded;
+}
+
+// The type of the reader's first read task (-1 while none is started).
+// hiredis 0.14 keeps its tasks in an array (rstack), 1.x allocates each one
+// (task); exactly one of these overloads compiles for the installed reader.
+template <typename Reader>
+auto first_task_type(const Reader& reader) -> decltype(reader.rstack[0].type) {
+  return reader.rstack[0].type;
+}
+template <typename Reader>
+auto first_task_type(const Reader& reader) -> decltype(reader.task[0]->type) {
+  return reader.task[0]->type;
 }
 
 std::string upper(std::string s) {
@@ -105,7 +121,8 @@ Result<ParsedReplies> parse_reply_bytes(std::string_view bytes) {
   // the last reply hiredis 0.14 resets ridx to -1 only once it has trimmed
   // its buffer (past 1 KiB); below that it leaves ridx at 0 with the first
   // task's type unset (-1), which means the same: no reply in progress.
-  bool in_progress = reader->ridx > 0 || (reader->ridx == 0 && reader->rstack[0].type >= 0);
+  // hiredis 1.x does the same with its own task list.
+  bool in_progress = reader->ridx > 0 || (reader->ridx == 0 && first_task_type(*reader) >= 0);
   parsed.complete = reader->pos == reader->len && !in_progress;
   return parsed;
 }

@@ -2,7 +2,7 @@
 // opened without blocking, of bounded size, whole directories bounded in
 // count and bytes.
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,9 +73,9 @@ TEST_CASE("read_option_file refuses, naming the option and the file", "[bounded_
   }
   SECTION("a directory, a device, a missing file") {
     CHECK_THROWS_WITH(read_option_file(dir.path(), kRule, soon()),
-                      Catch::Contains("not a regular file (a directory)"));
+                      rk_test::Contains("not a regular file (a directory)"));
     CHECK_THROWS_WITH(read_option_file("/dev/zero", kRule, soon()),
-                      Catch::Contains("not a regular file (a character device)"));
+                      rk_test::Contains("not a regular file (a character device)"));
     CHECK_THROWS_WITH(read_option_file(dir.path() + "/none", kRule, soon()),
                       "--opt " + dir.path() + "/none: No such file or directory");
   }
@@ -92,7 +92,7 @@ TEST_CASE("read_option_file refuses, naming the option and the file", "[bounded_
     std::string path = dir.file("f", "x");
     CHECK_THROWS_WITH(read_option_file(path, kRule,
                                        std::chrono::steady_clock::now() - std::chrono::seconds(1)),
-                      Catch::Contains("not read within the deadline"));
+                      rk_test::Contains("not read within the deadline"));
   }
 }
 
@@ -125,12 +125,12 @@ TEST_CASE("read_option_directory reads the wanted entries, bounded", "[bounded_f
   }
   SECTION("too many files, too many bytes in all, one file too large") {
     CHECK_THROWS_WITH(read_option_directory(dir.path(), kRule, 1, 100, wanted, soon()),
-                      Catch::Contains("too many files (the bound is 1)"));
+                      rk_test::Contains("too many files (the bound is 1)"));
     CHECK_THROWS_WITH(read_option_directory(dir.path(), kRule, 10, 5, wanted, soon()),
-                      Catch::Contains("the bound is 5 bytes"));
+                      rk_test::Contains("the bound is 5 bytes"));
     dir.file("c05", std::string(17, 'x'));
     CHECK_THROWS_WITH(read_option_directory(dir.path(), kRule, 10, 100, wanted, soon()),
-                      Catch::Contains("/c05: too large (17 bytes"));
+                      rk_test::Contains("/c05: too large (17 bytes"));
   }
   SECTION("not a directory, without blocking on a FIFO") {
     std::string fifo = dir.path() + "/fifo";
@@ -138,6 +138,6 @@ TEST_CASE("read_option_directory reads the wanted entries, bounded", "[bounded_f
     CHECK_THROWS_WITH(read_option_directory(fifo, kRule, 10, 100, wanted, soon()),
                       "--opt " + fifo + ": not a directory");
     CHECK_THROWS_WITH(read_option_directory(dir.path() + "/c01", kRule, 10, 100, wanted, soon()),
-                      Catch::Contains("not a directory"));
+                      rk_test::Contains("not a directory"));
   }
 }

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "rk/decisions.hpp"
 
@@ -124,7 +124,7 @@ TEST_CASE("decide_vip_holder: the VIP never stays on a replica of a reachable ma
     for (const RedisState& local : {in_sync, syncing, pending}) {
       VipDecision d = decide_vip_holder("MASTER", false, local);
       CHECK(d.yield);
-      CHECK_THAT(d.reason, Catch::Contains("10.0.0.2:6379"));
+      CHECK_THAT(d.reason, rk_test::Contains("10.0.0.2:6379"));
     }
   }
   SECTION("never while redis_master is still in its sync-wait") {
@@ -296,8 +296,8 @@ TEST_CASE("compare_after_fork: the larger tail after the fork wins", "[decisions
   CHECK(heal->local_tail == 80);
   CHECK(heal->peer_tail == 50);
   CHECK(heal->local_wins);
-  CHECK_THAT(heal->rule, Catch::Contains("offset 180"));
-  CHECK_THAT(heal->rule, Catch::Contains("offset 150"));
+  CHECK_THAT(heal->rule, rk_test::Contains("offset 180"));
+  CHECK_THAT(heal->rule, rk_test::Contains("offset 150"));
   // Seen from the old master: it loses.
   CHECK_FALSE(
       compare_after_fork(master(replid_a, 150, 5), promoted(replid_b, replid_a, 100, 180, 5))
@@ -318,8 +318,8 @@ TEST_CASE("describe_replacement_loss names what a full sync discards", "[decisio
     auto loss = describe_replacement_loss(master(replid_a, 150, 5),
                                           promoted(replid_b, replid_a, 100, 180, 5));
     REQUIRE(loss);
-    CHECK_THAT(*loss, Catch::StartsWith("split-brain:"));
-    CHECK_THAT(*loss, Catch::Contains("after offset 100; the 50 bytes of writes only this node"));
+    CHECK_THAT(*loss, rk_test::StartsWith("split-brain:"));
+    CHECK_THAT(*loss, rk_test::Contains("after offset 100; the 50 bytes of writes only this node"));
   }
   SECTION("related, and this node took nothing after the fork: nothing lost") {
     CHECK_FALSE(describe_replacement_loss(master(replid_a, 100, 5),
@@ -328,10 +328,10 @@ TEST_CASE("describe_replacement_loss names what a full sync discards", "[decisio
   SECTION("unrelated (a restart from files): said so, without crying split-brain") {
     auto loss = describe_replacement_loss(master(replid_a, 0, 587), master(replid_b, 900, 2232));
     REQUIRE(loss);
-    CHECK_THAT(*loss, Catch::Contains("restarted from its files"));
+    CHECK_THAT(*loss, rk_test::Contains("restarted from its files"));
     CHECK_THAT(*loss,
-               Catch::Contains("587 keys this node holds are replaced by the other node's 2232"));
-    CHECK_THAT(*loss, !Catch::Contains("split-brain"));
+               rk_test::Contains("587 keys this node holds are replaced by the other node's 2232"));
+    CHECK_THAT(*loss, !rk_test::Contains("split-brain"));
   }
 }
 
@@ -343,10 +343,10 @@ TEST_CASE("decide_isolation: only a master that reaches nobody", "[decisions]") 
   CHECK_FALSE(decide_isolation(a_master, true, 0, 2).isolated);
   IsolationDecision witness = decide_isolation(a_master, false, 1, 2);
   CHECK_FALSE(witness.isolated);
-  CHECK_THAT(witness.reason, Catch::Contains("1 of 2 witness"));
+  CHECK_THAT(witness.reason, rk_test::Contains("1 of 2 witness"));
   IsolationDecision cut_off = decide_isolation(a_master, false, 0, 2);
   CHECK(cut_off.isolated);
-  CHECK_THAT(cut_off.reason, Catch::Contains("neither its peer nor any of its 2 witness"));
+  CHECK_THAT(cut_off.reason, rk_test::Contains("neither its peer nor any of its 2 witness"));
 }
 
 TEST_CASE("fence_after_isolation: the policy in force, else the operator's own", "[decisions]") {
@@ -439,7 +439,7 @@ TEST_CASE("decide_fence_lift: one branch each", "[decisions]") {
     CHECK(decide_fence_lift(open, false, isolation).step == FenceLiftStep::keep);
     CHECK(decide_fence_lift(open, false, std::nullopt).step == FenceLiftStep::keep);
     CHECK_THAT(decide_fence_lift(open, false, std::nullopt).reason,
-               Catch::Contains("min_slaves_good_slaves"));
+               rk_test::Contains("min_slaves_good_slaves"));
   }
   SECTION("the recorded isolation fence lifts") {
     CHECK(decide_fence_lift(fenced, false, isolation).step == FenceLiftStep::lift);
@@ -468,7 +468,7 @@ TEST_CASE("copy_before_replacing: a copy whenever a resync discards writes", "[d
                                           master(replid_a, 150, 5), "the peer");
     CHECK(need.needed);
     CHECK(need.fork_offset == 100);
-    CHECK_THAT(need.loss, Catch::Contains("the 80 bytes of writes only the peer took"));
+    CHECK_THAT(need.loss, rk_test::Contains("the 80 bytes of writes only the peer took"));
   }
   SECTION("it took nothing after the fork: no copy") {
     CHECK_FALSE(copy_before_replacing(master(replid_a, 100, 5),
@@ -552,7 +552,7 @@ TEST_CASE("decide_master_step: when to promote at once", "[decisions]") {
     local.link_up = false;
     auto d = step(local, gone());
     CHECK(d.action == MasterAction::promote);
-    CHECK_THAT(d.reason, Catch::Contains("gone"));
+    CHECK_THAT(d.reason, rk_test::Contains("gone"));
   }
   SECTION("peer gone, local already master: nothing to do") {
     CHECK(step(master(replid_a, 50, 5), gone()).action == MasterAction::already_master);
@@ -561,7 +561,7 @@ TEST_CASE("decide_master_step: when to promote at once", "[decisions]") {
     auto d = step(replica_of(peer_endpoint, replid_a, 50, 5),
                   Observation::failed(Reach::not_configured, "no peer"));
     CHECK(d.action == MasterAction::promote);
-    CHECK_THAT(d.reason, Catch::Contains("no peer"));
+    CHECK_THAT(d.reason, rk_test::Contains("no peer"));
   }
   SECTION("peer is a replica: a complete replica promotes") {
     auto d = step(replica_of(peer_endpoint, replid_a, 50, 5),
@@ -578,7 +578,7 @@ TEST_CASE("decide_master_step: when to promote at once", "[decisions]") {
   SECTION("peer is an empty master and local has data: never sync from it") {
     auto d = step(master(replid_a, 50, 5), answered(master(replid_b, 0, 0)));
     CHECK(d.action == MasterAction::already_master);
-    CHECK_THAT(d.reason, Catch::Contains("empty"));
+    CHECK_THAT(d.reason, rk_test::Contains("empty"));
   }
   SECTION("a replica mid-sync from an emptied peer promotes with its data") {
     RedisState local = replica_of(peer_endpoint, replid_a, 50, 5);
@@ -599,7 +599,7 @@ TEST_CASE("known_incompleteness: what says this node lacks the peer's writes", "
     local.link_up = false;
     auto why = known_incompleteness(local, std::nullopt);
     REQUIRE(why);
-    CHECK_THAT(*why, Catch::Contains("master_sync_in_progress:1"));
+    CHECK_THAT(*why, rk_test::Contains("master_sync_in_progress:1"));
   }
   SECTION("an empty replica's first sync pending: REPLICAOF given, link never up since") {
     RedisState local = replica_of(peer_endpoint, replid_c, 0, 0);
@@ -607,7 +607,7 @@ TEST_CASE("known_incompleteness: what says this node lacks the peer's writes", "
     local.link_never_up = true;
     auto why = known_incompleteness(local, std::nullopt);
     REQUIRE(why);
-    CHECK_THAT(*why, Catch::Contains("master_link_down_since_seconds:-1"));
+    CHECK_THAT(*why, rk_test::Contains("master_link_down_since_seconds:-1"));
     // Restarted from its own files, not at its master yet: it holds its data.
     RedisState restarted = local;
     restarted.keys = 3000;
@@ -618,8 +618,8 @@ TEST_CASE("known_incompleteness: what says this node lacks the peer's writes", "
   SECTION("the peer was last seen with writes this node lacks") {
     auto why = known_incompleteness(master(replid_c, 0, 0), master(replid_a, 5000, 1000));
     REQUIRE(why);
-    CHECK_THAT(*why, Catch::Contains("offset 5000"));
-    CHECK_THAT(*why, Catch::Contains("1000 keys"));
+    CHECK_THAT(*why, rk_test::Contains("offset 5000"));
+    CHECK_THAT(*why, rk_test::Contains("1000 keys"));
   }
   SECTION("complete: a replica whose link dropped after the peer was last seen") {
     RedisState local = replica_of(peer_endpoint, replid_a, 500, 5);
@@ -647,7 +647,7 @@ TEST_CASE("decide_master_step: a quiet peer never gets an incomplete node promot
     for (long long silent_ms : {0LL, 1000LL, 60000LL}) {
       auto d = step_after(empty_local, silent(), peer_seen, silent_ms);
       CHECK(d.action == MasterAction::wait_for_peer);
-      CHECK_THAT(d.reason, Catch::Contains("incomplete"));
+      CHECK_THAT(d.reason, rk_test::Contains("incomplete"));
     }
   }
   SECTION("gone after it was seen holding writes this node lacks: wait") {
@@ -678,10 +678,10 @@ TEST_CASE("decide_master_step: a quiet peer never gets an incomplete node promot
     RedisState local = replica_of(peer_endpoint, replid_a, 5000, 1000);
     auto early = step_after(local, silent(), peer_seen, 1999);
     CHECK(early.action == MasterAction::wait_for_peer);
-    CHECK_THAT(early.reason, Catch::Contains("waiting up to 2000 ms"));
+    CHECK_THAT(early.reason, rk_test::Contains("waiting up to 2000 ms"));
     auto late = step_after(local, silent(), peer_seen, 2000);
     CHECK(late.action == MasterAction::promote);
-    CHECK_THAT(late.reason, Catch::Contains("silent"));
+    CHECK_THAT(late.reason, rk_test::Contains("silent"));
   }
   SECTION("gone, complete node: promote at once, no grace") {
     RedisState local = replica_of(peer_endpoint, replid_a, 5000, 1000);
@@ -696,8 +696,8 @@ TEST_CASE("decide_master_step: a peer that refuses us, or is us", "[decisions]")
          {master(replid_c, 0, 0), replica_of(peer_endpoint, replid_a, 10, 5)}) {
       auto d = step(local, denied("AUTH as default at 10.0.0.2:6379 refused: WRONGPASS"));
       CHECK(d.action == MasterAction::stop_peer_denied);
-      CHECK_THAT(d.reason, Catch::Contains("WRONGPASS"));
-      CHECK_THAT(d.reason, Catch::Contains("+client|pause"));
+      CHECK_THAT(d.reason, rk_test::Contains("WRONGPASS"));
+      CHECK_THAT(d.reason, rk_test::Contains("+client|pause"));
     }
   }
   SECTION("same run_id on both addresses: stop before anything changes") {
@@ -706,7 +706,7 @@ TEST_CASE("decide_master_step: a peer that refuses us, or is us", "[decisions]")
     RedisState peer = local;
     auto d = step(local, answered(peer));
     CHECK(d.action == MasterAction::stop_peer_is_local);
-    CHECK_THAT(d.reason, Catch::Contains("run_id"));
+    CHECK_THAT(d.reason, rk_test::Contains("run_id"));
     // Different processes: the usual decision.
     peer.run_id = std::string(40, '8');
     CHECK(step(local, answered(peer)).action == MasterAction::already_master);
@@ -799,9 +799,9 @@ TEST_CASE("StaleHistory: the record's text round-trips and names the proof", "[d
   std::optional<StaleHistory> back = StaleHistory::parse(stale.text());
   REQUIRE(back);
   CHECK(back->text() == stale.text());
-  CHECK_THAT(back->describe(), Catch::Contains("offset 5000 of replid aaaaaaaa"));
-  CHECK_THAT(back->describe(), Catch::Contains("offset 1040 of replid bbbbbbbb"));
-  CHECK_THAT(back->describe(), Catch::Contains("redis_backup"));
+  CHECK_THAT(back->describe(), rk_test::Contains("offset 5000 of replid aaaaaaaa"));
+  CHECK_THAT(back->describe(), rk_test::Contains("offset 1040 of replid bbbbbbbb"));
+  CHECK_THAT(back->describe(), rk_test::Contains("redis_backup"));
   SECTION("no text is no record; a damaged one still stands") {
     CHECK_FALSE(StaleHistory::parse(""));
     std::optional<StaleHistory> damaged = StaleHistory::parse("garbage\npeer_offset=x\n");
@@ -839,7 +839,7 @@ TEST_CASE("decide_stale_check: fail while the record stands and no hook acts on 
   CHECK_FALSE(decide_stale_check(std::nullopt, lone, false).fails);
   StaleCheck check = decide_stale_check(stale, lone, false);
   CHECK(check.fails);
-  CHECK_THAT(check.reason, Catch::Contains("offset 5000"));
+  CHECK_THAT(check.reason, rk_test::Contains("offset 5000"));
   // INFO unreadable: the record still stands.
   CHECK(decide_stale_check(stale, std::nullopt, false).fails);
   // redis_backup resyncing it (or redis_master waiting): not failed meanwhile.
@@ -855,15 +855,15 @@ TEST_CASE("a stale-history record keeps a node without its peer from promotion",
   SECTION("known_incompleteness names the record") {
     auto why = known_incompleteness(local, std::nullopt, false, stale);
     REQUIRE(why);
-    CHECK_THAT(*why, Catch::Contains("older history than its peer"));
-    CHECK_THAT(*why, Catch::Contains("offset 5000"));
+    CHECK_THAT(*why, rk_test::Contains("older history than its peer"));
+    CHECK_THAT(*why, rk_test::Contains("offset 5000"));
     CHECK_FALSE(known_incompleteness(local, std::nullopt));
   }
   SECTION("the peer gone: wait, where without the record it would stay master") {
     MasterView view{local, gone(), std::nullopt, std::chrono::milliseconds(0), stale};
     MasterDecision decision = decide_master_step(view, policy);
     CHECK(decision.action == MasterAction::wait_for_peer);
-    CHECK_THAT(decision.reason, Catch::Contains("older history"));
+    CHECK_THAT(decision.reason, rk_test::Contains("older history"));
     view.stale.reset();  // --accept-data-loss
     CHECK(decide_master_step(view, policy).action == MasterAction::already_master);
     RedisState replica = replica_of(peer_endpoint, replid_b, 1040, 240);
@@ -930,7 +930,7 @@ TEST_CASE("decide_after_promotion: repoint only a peer that loses nothing", "[de
       decide_after_promotion(local, replica_of({"10.0.0.1", 6379}, replid_b, 500, 5)).repoint_peer);
   auto ahead = decide_after_promotion(local, master(replid_a, 600, 5));
   CHECK_FALSE(ahead.repoint_peer);
-  CHECK_THAT(ahead.reason, Catch::Contains("lacks"));
+  CHECK_THAT(ahead.reason, rk_test::Contains("lacks"));
   RedisState loading = master(replid_a, 500, 5);
   loading.loading = true;
   CHECK_FALSE(decide_after_promotion(local, loading).repoint_peer);
@@ -942,7 +942,7 @@ TEST_CASE("decide_after_promotion: repoint only a peer that loses nothing", "[de
 TEST_CASE("fence_for_master: fenced only with a replica attached", "[decisions]") {
   RedisState alone = master(replid_a, 100, 5);
   CHECK(fence_for_master(alone, false).min_replicas_to_write == 0);
-  CHECK_THAT(fence_for_master(alone, false).reason, Catch::Contains("unfenced"));
+  CHECK_THAT(fence_for_master(alone, false).reason, rk_test::Contains("unfenced"));
   CHECK(fence_for_master(alone, true).min_replicas_to_write == 1);
   RedisState with_replica = alone;
   with_replica.replicas.push_back(ReplicaEntry{"10.0.0.2", 6379, "online", 100, 0});
@@ -969,7 +969,7 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
     auto d = decide_backup_step(master(replid_a, 0, 0), denied("NOPERM no permissions to run INFO"),
                                 peer_endpoint, true);
     CHECK(d.action == BackupAction::stop_peer_denied);
-    CHECK_THAT(d.reason, Catch::Contains("NOPERM"));
+    CHECK_THAT(d.reason, rk_test::Contains("NOPERM"));
   }
   SECTION("peer is this very server: stop") {
     RedisState local = master(replid_a, 10, 5);
@@ -1003,7 +1003,7 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
   SECTION("empty peer, local with data: refuse") {
     auto d = backup_step(master(replid_a, 100, 5), master(replid_b, 0, 0), peer_endpoint, true);
     CHECK(d.action == BackupAction::refuse_empty_peer);
-    CHECK_THAT(d.reason, Catch::Contains("empty"));
+    CHECK_THAT(d.reason, rk_test::Contains("empty"));
   }
   SECTION("empty local: replicate at once") {
     CHECK(backup_step(master(replid_a, 0, 0), master(replid_b, 100, 5), peer_endpoint, false)
@@ -1026,7 +1026,7 @@ TEST_CASE("decide_backup_step: every branch", "[decisions]") {
       auto d = backup_step(promoted(replid_b, replid_a, 100, 180, 5),
                            master(replid_a, peer_offset, 5), peer_endpoint, false);
       CHECK(d.action == BackupAction::demote_peer);
-      CHECK_THAT(d.reason, Catch::StartsWith("heal: histories fork at offset 100"));
+      CHECK_THAT(d.reason, rk_test::StartsWith("heal: histories fork at offset 100"));
     }
   }
   SECTION("diverged histories: wait for the grace, then replicate as a split brain") {
@@ -1044,7 +1044,7 @@ TEST_CASE("check_maintenance_tracked: a track_file block tracked with weight 0",
       "vrrp_instance redis {\n  state BACKUP\n  track_file {\n    maintenance\n  }\n}\n";
   auto tracked = [&](const std::string& conf) { return check_maintenance_tracked(conf, path); };
   CHECK(tracked(block + instance).tracked);
-  CHECK_THAT(tracked(block + instance).reason, Catch::Contains("vrrp_instance redis"));
+  CHECK_THAT(tracked(block + instance).reason, rk_test::Contains("vrrp_instance redis"));
   // Unquoted path, braces on their own lines, the instance's weight 0
   // overriding the block's default of 1.
   CHECK(tracked("track_file m\n{\n file " + path +
@@ -1061,16 +1061,16 @@ TEST_CASE("check_maintenance_tracked: a track_file block tracked with weight 0",
       tracked("vrrp_instance redis {\n  notify_master \"/usr/bin/redis_master " + path + "\"\n}\n")
           .tracked);
   CHECK_FALSE(tracked("track_file m {\n  file \"/run/other\"\n  weight 0\n}\n" + instance).tracked);
-  CHECK_THAT(tracked("vrrp_instance x {\n}\n").reason, Catch::Contains("no track_file block"));
+  CHECK_THAT(tracked("vrrp_instance x {\n}\n").reason, rk_test::Contains("no track_file block"));
   // Declared but tracked by no instance.
   CHECK_THAT(tracked(block + "vrrp_instance redis {\n  state BACKUP\n}\n").reason,
-             Catch::Contains("tracked by no vrrp_instance"));
+             rk_test::Contains("tracked by no vrrp_instance"));
   // A non-zero weight moves the priority instead of forcing FAULT: the block's
   // default of 1, an explicit one, the instance's own, and reverse.
   MaintenanceTracking weighted =
       tracked("track_file maintenance {\n  file \"" + path + "\"\n}\n" + instance);
   CHECK_FALSE(weighted.tracked);
-  CHECK_THAT(weighted.reason, Catch::Contains("weight 1"));
+  CHECK_THAT(weighted.reason, rk_test::Contains("weight 1"));
   CHECK_FALSE(
       tracked("track_file maintenance {\n  file \"" + path + "\"\n  weight -10\n}\n" + instance)
           .tracked);
@@ -1082,7 +1082,7 @@ TEST_CASE("check_maintenance_tracked: a track_file block tracked with weight 0",
                   .tracked);
   // What an include may hold is not seen: the reason says so.
   CHECK_THAT(tracked("include /etc/keepalived/conf.d/*.conf\n").reason,
-             Catch::Contains("includes are not read"));
+             rk_test::Contains("includes are not read"));
 }
 
 TEST_CASE("check_switchover_start: only the VIP holder with a caught-up replica peer",
@@ -1091,17 +1091,17 @@ TEST_CASE("check_switchover_start: only the VIP holder with a caught-up replica 
   RedisState peer = replica_of(Endpoint{"10.0.0.1", 6379}, replid_a, 90, 5);
   CHECK(check_switchover_start("MASTER", local, answered(peer)).ok);
   CHECK_THAT(check_switchover_start("MASTER", local, answered(peer)).reason,
-             Catch::Contains("10 bytes behind"));
+             rk_test::Contains("10 bytes behind"));
   CHECK_THAT(check_switchover_start("BACKUP", local, answered(peer)).reason,
-             Catch::Contains("does not hold the VIP"));
-  CHECK_THAT(check_switchover_start("", local, answered(peer)).reason, Catch::Contains("none"));
+             rk_test::Contains("does not hold the VIP"));
+  CHECK_THAT(check_switchover_start("", local, answered(peer)).reason, rk_test::Contains("none"));
   CHECK_FALSE(check_switchover_start("MASTER", peer, answered(peer)).ok);
-  CHECK_THAT(check_switchover_start("MASTER", local, gone()).reason, Catch::Contains("gone"));
+  CHECK_THAT(check_switchover_start("MASTER", local, gone()).reason, rk_test::Contains("gone"));
   CHECK_THAT(check_switchover_start("MASTER", local, answered(master(replid_b, 10, 5))).reason,
-             Catch::Contains("is a master"));
+             rk_test::Contains("is a master"));
   RedisState other_history = replica_of(Endpoint{"10.0.0.1", 6379}, replid_b, 90, 5);
   CHECK_THAT(check_switchover_start("MASTER", local, answered(other_history)).reason,
-             Catch::Contains("another history"));
+             rk_test::Contains("another history"));
   RedisState link_down = peer;
   link_down.link_up = false;
   CHECK_FALSE(check_switchover_start("MASTER", local, answered(link_down)).ok);
@@ -1122,7 +1122,7 @@ TEST_CASE("write_pause_unsupported: Redis before 6.2 only", "[decisions]") {
   for (const char* old : {"6.0.16", "6.1.9", "5.0.14", "4.0.0"}) {
     server.redis_version = old;
     REQUIRE(write_pause_unsupported(server));
-    CHECK_THAT(*write_pause_unsupported(server), Catch::Contains("older than 6.2"));
+    CHECK_THAT(*write_pause_unsupported(server), rk_test::Contains("older than 6.2"));
   }
   for (const char* fine : {"6.2.0", "6.2.14", "7.0.15", "10.1.0", "", "garbled"}) {
     server.redis_version = fine;

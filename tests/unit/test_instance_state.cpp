@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,13 +88,13 @@ TEST_CASE("InstanceState records, detects supersession and holds the lock", "[in
   CHECK_FALSE(first.superseded());
   REQUIRE(first.record(Transition::backup, "redis_backup", backup_hook));
   CHECK_FALSE(first.superseded());
-  CHECK_THAT(first.read_record(), Catch::Contains("state=BACKUP"));
+  CHECK_THAT(first.read_record(), rk_test::Contains("state=BACKUP"));
   auto soon = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
   REQUIRE(first.acquire_action_lock(soon, std::chrono::milliseconds(5)));
 
   InstanceState second(dir, "redis");
   REQUIRE(second.record(Transition::master, "redis_master", master_hook));
-  CHECK_THAT(second.read_record(), Catch::Contains("state=MASTER"));
+  CHECK_THAT(second.read_record(), rk_test::Contains("state=MASTER"));
   CHECK(first.superseded());
   CHECK_FALSE(second.superseded());
   // The older hook gives up waiting for the lock at once once superseded.
@@ -103,7 +103,7 @@ TEST_CASE("InstanceState records, detects supersession and holds the lock", "[in
   // A hook forked before the recorded one is superseded from the start.
   InstanceState late_starter(dir, "redis");
   CHECK_FALSE(late_starter.record(Transition::backup, "redis_backup", backup_hook));
-  CHECK_THAT(late_starter.read_record(), Catch::Contains("state=MASTER"));
+  CHECK_THAT(late_starter.read_record(), rk_test::Contains("state=MASTER"));
 
   // A lock held by another open file description times out.
   auto short_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
@@ -130,7 +130,7 @@ TEST_CASE("the state dir is a trust boundary, as ssh treats ~/.ssh", "[instance_
     REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
     REQUIRE(::chmod(dir.c_str(), 01777) == 0);
     CHECK_THROWS_AS(InstanceState(dir, "redis"), UnsafeStateDir);
-    CHECK_THROWS_WITH(InstanceState(dir, "redis"), Catch::Contains("chmod 700"));
+    CHECK_THROWS_WITH(InstanceState(dir, "redis"), rk_test::Contains("chmod 700"));
     REQUIRE(::chmod(dir.c_str(), 0770) == 0);
     CHECK_THROWS_AS(InstanceState(dir, "redis", InstanceState::Access::read_only), UnsafeStateDir);
   }
@@ -146,7 +146,7 @@ TEST_CASE("the state dir is a trust boundary, as ssh treats ~/.ssh", "[instance_
     std::string dir = parent + "/foreign";
     REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
     REQUIRE(::chown(dir.c_str(), 65534, 65534) == 0);
-    CHECK_THROWS_WITH(InstanceState(dir, "redis"), Catch::Contains("owned by uid 65534"));
+    CHECK_THROWS_WITH(InstanceState(dir, "redis"), rk_test::Contains("owned by uid 65534"));
   }
   SECTION("a missing dir is never created by the read-only and existing-only modes") {
     std::string dir = parent + "/missing";
@@ -191,7 +191,7 @@ TEST_CASE("files in the state dir: no symlinks followed, no FIFOs waited on", "[
     REQUIRE(::mkfifo((dir + "/redis.state").c_str(), 0600) == 0);
     auto started = std::chrono::steady_clock::now();
     CHECK_THROWS_WITH(state.record(Transition::stop, "redis_stop", hook),
-                      Catch::Contains("not a regular file"));
+                      rk_test::Contains("not a regular file"));
     CHECK_THROWS_AS(state.read_record(), StateError);
     // A blocking open of a FIFO without a writer never returns; this one
     // returned, so it did not block.

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "rk/log.hpp"
 
@@ -19,8 +19,8 @@ TEST_CASE("RepeatFilter: the first line, then one per period with a count", "[lo
   CHECK(written == 0);
   auto next = filter.pass("pause", "cannot pause", at(10000));
   REQUIRE(next);
-  CHECK_THAT(*next, Catch::Contains("repeated"));
-  CHECK_THAT(*next, Catch::Contains("more times in 10 s"));
+  CHECK_THAT(*next, rk_test::Contains("repeated"));
+  CHECK_THAT(*next, rk_test::Contains("more times in 10 s"));
   // Another key is independent of the first.
   CHECK(filter.pass("other", "something else", at(10001)));
 }

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,11 +55,11 @@ TEST_CASE("read_password_file refuses what ssh would refuse", "[options]") {
   std::string good = temp_file("s3cret\nignored\n", 0600);
   CHECK(read_password_file(good) == "s3cret");
   std::string group_readable = temp_file("s3cret\n", 0640);
-  CHECK_THROWS_WITH(read_password_file(group_readable), Catch::Contains("group or others"));
+  CHECK_THROWS_WITH(read_password_file(group_readable), rk_test::Contains("group or others"));
   std::string world_readable = temp_file("s3cret\n", 0604);
   CHECK_THROWS_AS(read_password_file(world_readable), UsageError);
   std::string empty = temp_file("\n", 0600);
-  CHECK_THROWS_WITH(read_password_file(empty), Catch::Contains("empty"));
+  CHECK_THROWS_WITH(read_password_file(empty), rk_test::Contains("empty"));
   CHECK_THROWS_AS(read_password_file("/nonexistent/password"), UsageError);
   for (const std::string& path : {good, group_readable, world_readable, empty})
     std::remove(path.c_str());
@@ -71,11 +71,11 @@ TEST_CASE("read_password_file never blocks on a FIFO and never follows a symlink
   std::string fifo = std::string(dir) + "/fifo";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   // Opened without O_NONBLOCK, a FIFO with no writer would block here forever.
-  CHECK_THROWS_WITH(read_password_file(fifo), Catch::Contains("not a regular file"));
+  CHECK_THROWS_WITH(read_password_file(fifo), rk_test::Contains("not a regular file"));
   std::string good = temp_file("s3cret\n", 0600);
   std::string link = std::string(dir) + "/link";
   REQUIRE(::symlink(good.c_str(), link.c_str()) == 0);
-  CHECK_THROWS_WITH(read_password_file(link), Catch::Contains("symlink"));
+  CHECK_THROWS_WITH(read_password_file(link), rk_test::Contains("symlink"));
   std::remove(link.c_str());
   std::remove(fifo.c_str());
   std::remove(good.c_str());
@@ -138,7 +138,7 @@ TEST_CASE("validate checks every field and derives the peer", "[options]") {
   for (const Bad& entry : bad) {
     ToolOptions wrong = options_with(entry.change);
     INFO("expected a complaint about " << entry.field);
-    CHECK_THROWS_WITH(validate(wrong), Catch::Contains(entry.field));
+    CHECK_THROWS_WITH(validate(wrong), rk_test::Contains(entry.field));
   }
   // Each bound itself is accepted.
   ToolOptions edges = options_with([](ToolOptions& o) {

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,27 +26,28 @@ SocketAddress ipv4(const char* text) {
 
 TEST_CASE("own_witness_text: loopback, unspecified and localhost are this host", "[reachability]") {
   const std::vector<SocketAddress> none;
-  CHECK_THAT(own_witness_text("127.0.0.1", "10.0.0.1", none), Catch::Contains("loopback"));
-  CHECK_THAT(own_witness_text("127.200.0.9", "10.0.0.1", none), Catch::Contains("loopback"));
-  CHECK_THAT(own_witness_text("::1", "10.0.0.1", none), Catch::Contains("loopback"));
-  CHECK_THAT(own_witness_text("::ffff:127.0.0.1", "10.0.0.1", none), Catch::Contains("loopback"));
-  CHECK_THAT(own_witness_text("0.0.0.0", "10.0.0.1", none), Catch::Contains("this host"));
-  CHECK_THAT(own_witness_text("::", "10.0.0.1", none), Catch::Contains("this host"));
-  CHECK_THAT(own_witness_text("localhost", "10.0.0.1", none), Catch::Contains("names this host"));
-  CHECK_THAT(own_witness_text("LocalHost.", "10.0.0.1", none), Catch::Contains("names this host"));
+  CHECK_THAT(own_witness_text("127.0.0.1", "10.0.0.1", none), rk_test::Contains("loopback"));
+  CHECK_THAT(own_witness_text("127.200.0.9", "10.0.0.1", none), rk_test::Contains("loopback"));
+  CHECK_THAT(own_witness_text("::1", "10.0.0.1", none), rk_test::Contains("loopback"));
+  CHECK_THAT(own_witness_text("::ffff:127.0.0.1", "10.0.0.1", none), rk_test::Contains("loopback"));
+  CHECK_THAT(own_witness_text("0.0.0.0", "10.0.0.1", none), rk_test::Contains("this host"));
+  CHECK_THAT(own_witness_text("::", "10.0.0.1", none), rk_test::Contains("this host"));
+  CHECK_THAT(own_witness_text("localhost", "10.0.0.1", none), rk_test::Contains("names this host"));
+  CHECK_THAT(own_witness_text("LocalHost.", "10.0.0.1", none),
+             rk_test::Contains("names this host"));
   CHECK_THAT(own_witness_text("db.localhost", "10.0.0.1", none),
-             Catch::Contains("names this host"));
+             rk_test::Contains("names this host"));
 }
 
 TEST_CASE("own_witness_text: the --host and this host's interface addresses", "[reachability]") {
   const std::vector<SocketAddress> own{ipv4("192.0.2.10")};
-  CHECK_THAT(own_witness_text("10.0.0.1", "10.0.0.1", own), Catch::Contains("--host"));
-  CHECK_THAT(own_witness_text("redis.example", "REDIS.example", own), Catch::Contains("--host"));
-  CHECK_THAT(own_witness_text("::ffff:10.0.0.1", "10.0.0.1", own), Catch::Contains("--host"));
+  CHECK_THAT(own_witness_text("10.0.0.1", "10.0.0.1", own), rk_test::Contains("--host"));
+  CHECK_THAT(own_witness_text("redis.example", "REDIS.example", own), rk_test::Contains("--host"));
+  CHECK_THAT(own_witness_text("::ffff:10.0.0.1", "10.0.0.1", own), rk_test::Contains("--host"));
   CHECK_THAT(own_witness_text("192.0.2.10", "10.0.0.1", own),
-             Catch::Contains("an address of this host"));
+             rk_test::Contains("an address of this host"));
   CHECK_THAT(own_witness_text("::ffff:192.0.2.10", "10.0.0.1", own),
-             Catch::Contains("an address of this host"));
+             rk_test::Contains("an address of this host"));
 }
 
 TEST_CASE("own_witness_text: another host, or a name left to the probe", "[reachability]") {

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -245,7 +245,7 @@ TEST_CASE("every reply seed parses to what it is", "[redis_client]") {
       const Expected& expected = it->second;
       std::string bytes = read_bytes(entry.path().string());
       if (!expected.ok) {
-        CHECK_THAT(refused(bytes), Catch::Matchers::Contains(expected.error_has));
+        CHECK_THAT(refused(bytes), rk_test::Contains(expected.error_has));
       } else {
         ParsedReplies parsed = parses(bytes);
         CHECK(show(parsed.replies) == show(expected.replies));
@@ -269,7 +269,7 @@ TEST_CASE("the INFO seeds are what their names say", "[redis_client]") {
     REQUIRE(parsed.replies[0].type == Type::string);
     return parsed.replies[0].text;
   };
-  using Catch::Matchers::Contains;
+  using rk_test::Contains;
   CHECK_THAT(text("info-master.resp"), Contains("\r\nrole:master\r\n"));
   CHECK_THAT(text("info-replica.resp"), Contains("\r\nrole:slave\r\n"));
   CHECK_THAT(text("info-replica.resp"), Contains("\r\nmaster_link_status:up\r\n"));
@@ -384,7 +384,7 @@ TEST_CASE("several replies in one buffer", "[redis_client]") {
 TEST_CASE("array counts over max_array_elements are refused", "[redis_client]") {
   // max_array_elements is 1 << 20 (redis_client.cpp): larger counts are
   // refused before anything is allocated, at any depth.
-  using Catch::Matchers::Contains;
+  using rk_test::Contains;
   CHECK_THAT(refused("*1048577\r\n"), Contains("Out of memory"));
   CHECK_THAT(refused("*2147483647\r\n"), Contains("Out of memory"));
   CHECK_THAT(refused("*1\r\n*1048577\r\n"), Contains("Out of memory"));
@@ -398,7 +398,7 @@ TEST_CASE("array counts over max_array_elements are refused", "[redis_client]") 
 }
 
 TEST_CASE("a first byte that is no RESP type is refused", "[redis_client]") {
-  using Catch::Matchers::Contains;
+  using rk_test::Contains;
   for (const std::string& bytes :
        {std::string("HTTP/1.1 200 OK\r\n"), std::string("OK\r\n"), std::string(" +OK\r\n"),
         std::string("\r\n"), std::string(1, '\0'), std::string("\xff\xfe"),

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <fstream>
 #include <iterator>
@@ -135,7 +135,7 @@ TEST_CASE("parse_info names the missing or malformed field", "[replication_info]
     auto state = parse_info(c.text);
     INFO("expected a failure naming " << c.expected);
     REQUIRE_FALSE(state.ok());
-    CHECK_THAT(state.error(), Catch::Contains(c.expected));
+    CHECK_THAT(state.error(), rk_test::Contains(c.expected));
   }
 }
 

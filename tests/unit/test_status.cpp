@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include "rk/decisions.hpp"
 #include "rk/status.hpp"
@@ -36,20 +36,21 @@ StatusReport sample_report() {
 TEST_CASE("render_text shows VIP, roles, lag and the last hook", "[status]") {
   std::string text = render_text(sample_report());
   CHECK_THAT(text,
-             Catch::Contains("MASTER since 2026-11-25T12:00:00Z (redis_master), holds the VIP"));
-  CHECK_THAT(text, Catch::Contains(
+             rk_test::Contains("MASTER since 2026-11-25T12:00:00Z (redis_master), holds the VIP"));
+  CHECK_THAT(text, rk_test::Contains(
                        "local 127.0.0.1:6379: master, replid aaaaaaaa, offset 1000, 12 keys"));
-  CHECK_THAT(text, Catch::Contains("replica 10.0.0.2:6379 online offset 900 (behind by 100 bytes"));
-  CHECK_THAT(text, Catch::Contains("peer  10.0.0.2:6379: unreachable (connection refused)"));
-  CHECK_THAT(text, Catch::Contains("health: healthy (checked 1 s ago)\n"));
+  CHECK_THAT(text,
+             rk_test::Contains("replica 10.0.0.2:6379 online offset 900 (behind by 100 bytes"));
+  CHECK_THAT(text, rk_test::Contains("peer  10.0.0.2:6379: unreachable (connection refused)"));
+  CHECK_THAT(text, rk_test::Contains("health: healthy (checked 1 s ago)\n"));
 
   StatusReport stale = sample_report();
   stale.health_age_s = 31;
-  CHECK_THAT(render_text(stale), Catch::Contains("redis_check has not run lately"));
+  CHECK_THAT(render_text(stale), rk_test::Contains("redis_check has not run lately"));
   StatusReport never = sample_report();
   never.health.clear();
   never.health_age_s = -1;
-  CHECK_THAT(render_text(never), Catch::Contains("not checked yet"));
+  CHECK_THAT(render_text(never), rk_test::Contains("not checked yet"));
 
   StatusReport backup = sample_report();
   backup.transition = "BACKUP";
@@ -63,22 +64,24 @@ TEST_CASE("render_text shows VIP, roles, lag and the last hook", "[status]") {
   replica.master_replid = std::string(40, 'b');
   backup.local.state = replica;
   std::string backup_text = render_text(backup);
-  CHECK_THAT(backup_text, Catch::Contains("does not hold the VIP"));
+  CHECK_THAT(backup_text, rk_test::Contains("does not hold the VIP"));
   CHECK_THAT(backup_text,
-             Catch::Contains("replica of 10.0.0.2:6379, link down (sync in progress)"));
+             rk_test::Contains("replica of 10.0.0.2:6379, link down (sync in progress)"));
 }
 
 TEST_CASE("render_json escapes strings and writes every field", "[status]") {
   std::string json = render_json(sample_report());
-  CHECK_THAT(json, Catch::StartsWith("{\"instance\":\"redis\""));
-  CHECK_THAT(json, Catch::Contains("\"holds_vip\":true"));
-  CHECK_THAT(json, Catch::Contains("\"health_age_s\":1,"));
-  CHECK_THAT(json, Catch::Contains("\"last_verdict\":\"verdict=promoted exit=0 \\\"quoted\\\"\""));
-  CHECK_THAT(json, Catch::Contains("\"lag_bytes\":100"));
-  CHECK_THAT(json, Catch::Contains("\"peer\":{\"address\":\"10.0.0.2:6379\",\"reachable\":false"));
+  CHECK_THAT(json, rk_test::StartsWith("{\"instance\":\"redis\""));
+  CHECK_THAT(json, rk_test::Contains("\"holds_vip\":true"));
+  CHECK_THAT(json, rk_test::Contains("\"health_age_s\":1,"));
+  CHECK_THAT(json,
+             rk_test::Contains("\"last_verdict\":\"verdict=promoted exit=0 \\\"quoted\\\"\""));
+  CHECK_THAT(json, rk_test::Contains("\"lag_bytes\":100"));
+  CHECK_THAT(json,
+             rk_test::Contains("\"peer\":{\"address\":\"10.0.0.2:6379\",\"reachable\":false"));
   StatusReport without_peer = sample_report();
   without_peer.peer.reset();
-  CHECK_THAT(render_json(without_peer), Catch::Contains("\"peer\":null"));
+  CHECK_THAT(render_json(without_peer), rk_test::Contains("\"peer\":null"));
 }
 
 TEST_CASE("json_string: valid UTF-8 whatever the bytes", "[status]") {
@@ -97,10 +100,10 @@ TEST_CASE("json_string: valid UTF-8 whatever the bytes", "[status]") {
 TEST_CASE("render_text and render_json say when the state dir cannot be read", "[status]") {
   StatusReport report = sample_report();
   report.state_error = "cannot open state dir /run/x: Permission denied";
-  CHECK_THAT(render_text(report), Catch::Contains("UNREADABLE: cannot open state dir"));
-  CHECK_THAT(render_text(report), !Catch::Contains("no transition recorded yet"));
-  CHECK_THAT(render_json(report), Catch::Contains("\"state_error\":\"cannot open state dir"));
-  CHECK_THAT(render_json(sample_report()), Catch::Contains("\"state_error\":null"));
+  CHECK_THAT(render_text(report), rk_test::Contains("UNREADABLE: cannot open state dir"));
+  CHECK_THAT(render_text(report), !rk_test::Contains("no transition recorded yet"));
+  CHECK_THAT(render_json(report), rk_test::Contains("\"state_error\":\"cannot open state dir"));
+  CHECK_THAT(render_json(sample_report()), rk_test::Contains("\"state_error\":null"));
 }
 
 TEST_CASE("redis_status names each node's server and version", "[status]") {
@@ -118,60 +121,62 @@ TEST_CASE("redis_status names each node's server and version", "[status]") {
   report.peer = NodeStatus{"10.0.0.2:6379", replica, ""};
 
   std::string text = render_text(report);
-  CHECK_THAT(text, Catch::Contains("local 127.0.0.1:6379: master, replid aaaaaaaa, offset 1000, "
-                                   "12 keys, server: valkey 8.0.1\n"));
-  CHECK_THAT(text, Catch::Contains("peer  10.0.0.2:6379: replica of 127.0.0.1:6379, link up, "
-                                   "applied offset 1000, replid aaaaaaaa, 0 keys, "
-                                   "server: redis 7.0.15\n"));
+  CHECK_THAT(text, rk_test::Contains("local 127.0.0.1:6379: master, replid aaaaaaaa, offset 1000, "
+                                     "12 keys, server: valkey 8.0.1\n"));
+  CHECK_THAT(text, rk_test::Contains("peer  10.0.0.2:6379: replica of 127.0.0.1:6379, link up, "
+                                     "applied offset 1000, replid aaaaaaaa, 0 keys, "
+                                     "server: redis 7.0.15\n"));
 
   std::string json = render_json(report);
-  CHECK_THAT(json, Catch::Contains("\"local\":{\"address\":\"127.0.0.1:6379\",\"reachable\":true,"
-                                   "\"server_name\":\"valkey\",\"server_version\":\"8.0.1\","));
-  CHECK_THAT(json, Catch::Contains("\"peer\":{\"address\":\"10.0.0.2:6379\",\"reachable\":true,"
-                                   "\"server_name\":\"redis\",\"server_version\":\"7.0.15\","));
+  CHECK_THAT(json, rk_test::Contains("\"local\":{\"address\":\"127.0.0.1:6379\",\"reachable\":true,"
+                                     "\"server_name\":\"valkey\",\"server_version\":\"8.0.1\","));
+  CHECK_THAT(json, rk_test::Contains("\"peer\":{\"address\":\"10.0.0.2:6379\",\"reachable\":true,"
+                                     "\"server_name\":\"redis\",\"server_version\":\"7.0.15\","));
 
   std::string prometheus = render_prometheus(report);
-  CHECK_THAT(prometheus, Catch::Contains("# TYPE redis_keepalived_server_info gauge\n"
-                                         "redis_keepalived_server_info{node=\"local\","
-                                         "addr=\"127.0.0.1:6379\",server=\"valkey\","
-                                         "version=\"8.0.1\"} 1\n"
-                                         "redis_keepalived_server_info{node=\"peer\","
-                                         "addr=\"10.0.0.2:6379\",server=\"redis\","
-                                         "version=\"7.0.15\"} 1\n"));
+  CHECK_THAT(prometheus, rk_test::Contains("# TYPE redis_keepalived_server_info gauge\n"
+                                           "redis_keepalived_server_info{node=\"local\","
+                                           "addr=\"127.0.0.1:6379\",server=\"valkey\","
+                                           "version=\"8.0.1\"} 1\n"
+                                           "redis_keepalived_server_info{node=\"peer\","
+                                           "addr=\"10.0.0.2:6379\",server=\"redis\","
+                                           "version=\"7.0.15\"} 1\n"));
 
   // An INFO that names no version: no server field, null in the JSON, no
   // info sample; an unreachable node has none either.
   report.local.state->server_name.clear();
   report.local.state->server_version.clear();
   report.peer->state.reset();
-  CHECK_THAT(render_text(report), !Catch::Contains("server:"));
-  CHECK_THAT(render_json(report), Catch::Contains("\"server_name\":null,\"server_version\":null"));
-  CHECK_THAT(render_prometheus(report), !Catch::Contains("redis_keepalived_server_info"));
+  CHECK_THAT(render_text(report), !rk_test::Contains("server:"));
+  CHECK_THAT(render_json(report),
+             rk_test::Contains("\"server_name\":null,\"server_version\":null"));
+  CHECK_THAT(render_prometheus(report), !rk_test::Contains("redis_keepalived_server_info"));
 }
 
 TEST_CASE("render_text words the maintenance flag", "[status]") {
   StatusReport report = sample_report();
-  CHECK_THAT(render_text(report), !Catch::Contains("maintenance:"));  // none configured
+  CHECK_THAT(render_text(report), !rk_test::Contains("maintenance:"));  // none configured
   report.maintenance_file = "/var/lib/redis-keepalived/maintenance";
   report.maintenance_value = 1;
   CHECK_THAT(render_text(report),
-             Catch::Contains("  maintenance: ON: this node stays out of the election "
-                             "(/var/lib/redis-keepalived/maintenance = 1)\n"));
+             rk_test::Contains("  maintenance: ON: this node stays out of the election "
+                               "(/var/lib/redis-keepalived/maintenance = 1)\n"));
   report.maintenance_value = 0;
   CHECK_THAT(render_text(report),
-             Catch::Contains("  maintenance: off (/var/lib/redis-keepalived/maintenance = 0)\n"));
+             rk_test::Contains("  maintenance: off (/var/lib/redis-keepalived/maintenance = 0)\n"));
   report.maintenance_value.reset();
   CHECK_THAT(render_text(report),
-             Catch::Contains("  maintenance: unknown (/var/lib/redis-keepalived/maintenance "
-                             "cannot be read)\n"));
+             rk_test::Contains("  maintenance: unknown (/var/lib/redis-keepalived/maintenance "
+                               "cannot be read)\n"));
 }
 
 TEST_CASE("redis_status shows a stale history and an unusable copy dir", "[status]") {
   StatusReport report = sample_report();
-  CHECK_THAT(render_text(report), Catch::Contains("stale history: none"));
-  CHECK_THAT(render_json(report), Catch::Contains("\"stale_history\":null"));
-  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_stale_history 0\n"));
-  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_copy_dir_usable 1\n"));
+  CHECK_THAT(render_text(report), rk_test::Contains("stale history: none"));
+  CHECK_THAT(render_json(report), rk_test::Contains("\"stale_history\":null"));
+  CHECK_THAT(render_prometheus(report), rk_test::Contains("\nredis_keepalived_stale_history 0\n"));
+  CHECK_THAT(render_prometheus(report),
+             rk_test::Contains("\nredis_keepalived_copy_dir_usable 1\n"));
 
   StaleHistory stale;
   stale.since = "2026-12-07T02:00:00Z";
@@ -185,17 +190,18 @@ TEST_CASE("redis_status shows a stale history and an unusable copy dir", "[statu
   report.copy_dir_problem = "copy dir /x is a symlink or not a directory";
   CHECK(report.stale_history());
   std::string text = render_text(report);
-  CHECK_THAT(text, Catch::Contains("stale history: STALE: this node lacks writes its peer holds: "
-                                   "recorded 2026-12-07T02:00:00Z by redis_backup"));
-  CHECK_THAT(text, Catch::Contains("the peer held offset 5000 of replid cccccccc"));
-  CHECK_THAT(text, Catch::Contains("copy dir: UNUSABLE: copy dir /x is a symlink"));
+  CHECK_THAT(text, rk_test::Contains("stale history: STALE: this node lacks writes its peer holds: "
+                                     "recorded 2026-12-07T02:00:00Z by redis_backup"));
+  CHECK_THAT(text, rk_test::Contains("the peer held offset 5000 of replid cccccccc"));
+  CHECK_THAT(text, rk_test::Contains("copy dir: UNUSABLE: copy dir /x is a symlink"));
   std::string json = render_json(report);
-  CHECK_THAT(json, Catch::Contains(
+  CHECK_THAT(json, rk_test::Contains(
                        "\"stale_history\":{\"stale\":true,\"since\":\"2026-12-07T02:00:00Z\""));
-  CHECK_THAT(json, Catch::Contains("\"peer_offset\":5000}"));
-  CHECK_THAT(json, Catch::Contains("\"usable\":false,\"problem\":\"copy dir /x is a symlink"));
-  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_stale_history 1\n"));
-  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_copy_dir_usable 0\n"));
+  CHECK_THAT(json, rk_test::Contains("\"peer_offset\":5000}"));
+  CHECK_THAT(json, rk_test::Contains("\"usable\":false,\"problem\":\"copy dir /x is a symlink"));
+  CHECK_THAT(render_prometheus(report), rk_test::Contains("\nredis_keepalived_stale_history 1\n"));
+  CHECK_THAT(render_prometheus(report),
+             rk_test::Contains("\nredis_keepalived_copy_dir_usable 0\n"));
 
   // The local node holds the recorded history now (it resynced): resolved.
   RedisState resynced;
@@ -205,6 +211,6 @@ TEST_CASE("redis_status shows a stale history and an unusable copy dir", "[statu
   resynced.slave_repl_offset = 5000;
   report.local.state = resynced;
   CHECK_FALSE(report.stale_history());
-  CHECK_THAT(render_text(report), Catch::Contains("this node holds that history now"));
-  CHECK_THAT(render_prometheus(report), Catch::Contains("\nredis_keepalived_stale_history 0\n"));
+  CHECK_THAT(render_text(report), rk_test::Contains("this node holds that history now"));
+  CHECK_THAT(render_prometheus(report), rk_test::Contains("\nredis_keepalived_stale_history 0\n"));
 }

@@ -1,7 +1,7 @@
 // The socket layer under Connection: bounded name resolution, the TLS
 // options' checks, and the non-throwing failure path, without a server.
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -112,22 +112,22 @@ TEST_CASE("load_tls_files: every unreadable or malformed file is a usage error n
   SECTION("missing, wrong-kind and malformed files") {
     options.cacert = temp_path("missing.pem");
     CHECK_THROWS_WITH(load_tls_files(options),
-                      Catch::Contains("--cacert") && Catch::Contains("No such file"));
+                      rk_test::Contains("--cacert") && rk_test::Contains("No such file"));
     options.cacert = "/tmp";
-    CHECK_THROWS_WITH(load_tls_files(options), Catch::Contains("not a regular file"));
+    CHECK_THROWS_WITH(load_tls_files(options), rk_test::Contains("not a regular file"));
     options.cacert.clear();
     options.cacertdir = "/etc/hostname";
-    CHECK_THROWS_WITH(load_tls_files(options), Catch::Contains("not a directory"));
+    CHECK_THROWS_WITH(load_tls_files(options), rk_test::Contains("not a directory"));
     options.cacertdir.clear();
     std::string garbage = temp_path("garbage.pem");
     std::ofstream(garbage) << "not a certificate\n";
     options.cacert = garbage;
     CHECK_THROWS_WITH(load_tls_files(options),
-                      Catch::Contains("--cacert") && Catch::Contains("no certificate"));
+                      rk_test::Contains("--cacert") && rk_test::Contains("no certificate"));
     options.cacert.clear();
     options.cert = garbage;
     options.key = garbage;
-    CHECK_THROWS_WITH(load_tls_files(options), Catch::Contains("--cert " + garbage));
+    CHECK_THROWS_WITH(load_tls_files(options), rk_test::Contains("--cert " + garbage));
     std::remove(garbage.c_str());
   }
   SECTION("--tls alone verifies with the system's CAs") { CHECK_NOTHROW(load_tls_files(options)); }
@@ -138,7 +138,7 @@ TEST_CASE("load_tls_files: every unreadable or malformed file is a usage error n
     options.cacert = garbage;
     CHECK_NOTHROW(load_tls_files(options));
     options.cacert = "/tmp";
-    CHECK_THROWS_WITH(load_tls_files(options), Catch::Contains("not a regular file"));
+    CHECK_THROWS_WITH(load_tls_files(options), rk_test::Contains("not a regular file"));
     std::remove(garbage.c_str());
   }
 }
@@ -169,7 +169,7 @@ TEST_CASE("try_open reports a failure as a value, never by throwing", "[stream]"
             Connection::try_open(options, Clock::now() + std::chrono::milliseconds(500), failure));
     CHECK_FALSE(connection);
     CHECK(failure.kind == ClientFailure::Kind::io);
-    CHECK_THAT(failure.message, Catch::Contains("Connection refused while connecting"));
+    CHECK_THAT(failure.message, rk_test::Contains("Connection refused while connecting"));
   }
   SECTION("a TLS handshake nobody answers: a timeout within the deadline") {
     LoopbackPort silent(true);
@@ -183,7 +183,7 @@ TEST_CASE("try_open reports a failure as a value, never by throwing", "[stream]"
             Connection::try_open(options, started + std::chrono::milliseconds(150), failure));
     CHECK_FALSE(connection);
     CHECK(failure.kind == ClientFailure::Kind::timeout);
-    CHECK_THAT(failure.message, Catch::Contains("TLS handshake"));
+    CHECK_THAT(failure.message, rk_test::Contains("TLS handshake"));
     CHECK(Clock::now() - started < std::chrono::milliseconds(1000));
   }
 }
