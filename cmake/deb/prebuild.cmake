@@ -31,3 +31,20 @@ execute_process(COMMAND "${RK_GZIP}" -9nf "${doc}/changelog.Debian" COMMAND_ERRO
 # The overrides, each with its reason, are kept in cmake/deb/lintian-overrides.
 configure_file("${CMAKE_CURRENT_LIST_DIR}/lintian-overrides"
   "${root}/usr/share/lintian/overrides/${CPACK_PACKAGE_NAME}" COPYONLY)
+
+# 0644 files and 0755 directories whatever the umask of the checkout or of
+# this run: under umask 002 a clone has 0664 files and the staging makes 0775
+# directories, which lintian flags (non-standard-file-perm, -dir-perm). The
+# install rules give every other file its mode.
+file(CHMOD "${doc}/copyright" "${doc}/changelog.Debian.gz"
+  "${root}/usr/share/lintian/overrides/${CPACK_PACKAGE_NAME}"
+  PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+file(GLOB_RECURSE entries LIST_DIRECTORIES true "${root}/*")
+set(dirs "${root}")
+foreach(entry IN LISTS entries)
+  if(IS_DIRECTORY "${entry}" AND NOT IS_SYMLINK "${entry}")
+    list(APPEND dirs "${entry}")
+  endif()
+endforeach()
+file(CHMOD ${dirs} PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+  WORLD_READ WORLD_EXECUTE)

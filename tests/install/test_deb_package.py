@@ -50,8 +50,11 @@ class DebPackage(installkit.TempDirTestCase):
     def setUpClass(cls):
         import tempfile
         cls.tmpdir = tempfile.mkdtemp(prefix="rk-deb-")
+        # Under umask 002, as on hosts that give each user a private group:
+        # the package's modes must not depend on it (lintian checks them).
         run([os.environ["RK_CPACK"], "--config", os.path.join(installkit.BUILD_DIR, "CPackConfig.cmake"),
-             "-G", "DEB", "-B", cls.tmpdir], check=True, timeout=300)
+             "-G", "DEB", "-B", cls.tmpdir], check=True, timeout=300,
+            preexec_fn=lambda: os.umask(0o002))
         debs = glob.glob(os.path.join(cls.tmpdir, "*.deb"))
         assert len(debs) == 1, f"cpack made {debs}"
         cls.deb = debs[0]
