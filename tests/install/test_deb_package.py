@@ -150,8 +150,11 @@ class DebPackage(installkit.TempDirTestCase):
     def test_postinst_creates_user_state_dir_and_log(self):
         # Run for real, but in a private mount namespace over copies of /etc,
         # /run and /var/log, so the host's users and files stay untouched.
-        if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("adduser"):
-            self.skipTest("needs root, unshare and adduser")
+        missing = [tool for tool in ("unshare", "mount", "adduser") if not shutil.which(tool)]
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        if missing:
+            self.skipTest(f"needs {', '.join(missing)} (Debian: util-linux, mount, adduser)")
         control = os.path.join(self.tmp, "control")
         run(["dpkg-deb", "--control", self.deb, control], check=True)
         etc = os.path.join(self.tmp, "etc")

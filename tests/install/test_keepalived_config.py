@@ -7,11 +7,14 @@ find, so a pass also shows that the installed binaries are where the
 samples' paths say, once /usr/bin is swapped for the temporary prefix. A
 copy whose scripts are missing must fail, which shows the check looks.
 
-Two changes to the copies, both outside what is being tested:
+Three changes to the copies, all outside what is being tested:
   - script_user root instead of keepalived_script: keepalived 2.2.7's config
     test kills itself (SIGTERM, exit 143) as soon as a script runs as another
     user, whatever the config (fixed in keepalived 2.2.8). The sample's other
     global_defs, enable_script_security included, stay.
+  - The track_files' directories, which the package creates, are
+    temporary ones: keepalived 2.3 rejects a track_file whose directory is
+    missing.
   - The samples bind to eth0, which must exist and not be a loopback. The
     test runs keepalived in a private network namespace with a veth named
     eth0 when it can (root); otherwise on the host, with eth0 renamed to
@@ -26,6 +29,8 @@ import installkit
 from installkit import run
 
 NODES = ("keepalived-node-a.conf", "keepalived-node-b.conf")
+# Where the samples' track_files are (redis_watch's and the maintenance flag).
+TRACK_FILE_DIRS = ("/run/redis-keepalived", "/var/lib/redis-keepalived")
 # The faster vrrp_script timings the samples offer in a comment, one
 # directive a line, indented: "    #     interval 0.3".
 COMMENTED_TIMING = re.compile(r"(?m)^[ \t]*#[ \t]{3,}(interval|timeout|fall|rise)[ \t]+([0-9.]+)[ \t]*$")
@@ -97,6 +102,14 @@ class KeepalivedConfigTest(installkit.TempDirTestCase):
         self.assertIn("script_user keepalived_script", text)
         self.assertIn('"/usr/bin/redis_check ', text)
         text = text.replace("script_user keepalived_script", "script_user root")
+        # A track_file whose directory is missing is dropped: keepalived 2.3
+        # says so at the config test, 2.2.7 only when it starts. The package
+        # makes both directories; here they are temporary ones.
+        for directory in TRACK_FILE_DIRS:
+            self.assertIn(f'file "{directory}/', text)
+            local = os.path.join(self.tmp, directory.strip("/").replace("/", "-"))
+            os.makedirs(local, exist_ok=True)
+            text = text.replace(f'file "{directory}/', f'file "{local}/')
         text = text.replace('"/usr/bin/redis_', f'"{bin_dir}/redis_')
         if self.interface != "eth0":
             text = text.replace("eth0", self.interface)
