@@ -103,6 +103,10 @@ class InstallTree(installkit.TempDirTestCase):
         self.assertRegex(text, r"(?m)^ExecStart=/usr/bin/redis_watch .*--track-file "
                                r"/run/redis-keepalived/redis\.watch$")
         self.assert_file(DOCDIR, "examples", "redis-watch.init", mode=0o755)
+        # The init script is masked under systemd: redis-server.service runs
+        # that server there, and systemd-sysv-generator skips a masked name.
+        mask = self.path("lib", "systemd", "system", "redis-server-rk.service")
+        self.assertEqual(os.readlink(mask), "/dev/null")
 
     def test_section1_pages_render_and_match_help(self):
         if not installkit.manpages_enabled():
