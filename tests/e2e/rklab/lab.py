@@ -409,12 +409,19 @@ class Lab:
 
     def start_keepalived(self, node):
         logf = open(node.ka_log, "ab")
+        # Every pid file of its own, the BFD child's too: both nodes share
+        # /run, and keepalived 2.3.3 (Debian builds it with BFD) holds an OFD
+        # lock on its BFD pid file, /run/bfd.pid by default, even with -P. The
+        # node that started second found it locked and exited ("Another
+        # process has pid file /run/bfd.pid locked", "daemon is already
+        # running"). 2.2.7 takes -b too.
         node.ka = subprocess.Popen(
             ["ip", "netns", "exec", node.ns, self.keepalived_bin,
              "-n", "-l", "-D", "-G", "-P", "-f", node.ka_conf,
              "-p", os.path.join(node.dir, "keepalived.pid"),
              "-r", os.path.join(node.dir, "vrrp.pid"),
-             "-c", os.path.join(node.dir, "checkers.pid")],
+             "-c", os.path.join(node.dir, "checkers.pid"),
+             "-b", os.path.join(node.dir, "bfd.pid")],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
             start_new_session=True, cwd="/")
         logf.close()
