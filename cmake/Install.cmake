@@ -9,6 +9,9 @@
 #   lib/systemd/system/keepalived.service.d/redis-keepalived.conf
 #                                          start keepalived after Redis
 #   lib/systemd/system/redis-watch.service the track_file watcher
+#   lib/systemd/system/redis-server-rk.service
+#                                          -> /dev/null: the init script is
+#                                          masked under systemd
 #   lib/tmpfiles.d/redis-keepalived.conf   state dir and log file for the
 #                                          hooks' user
 #   share/doc/redis-keepalived/examples/redis-watch.init
@@ -33,6 +36,15 @@ if(NOT CMAKE_SKIP_INSTALL_RULES)
   install(FILES "${_rk_src}/systemd/keepalived.service.d/redis-keepalived.conf"
     DESTINATION "lib/systemd/system/keepalived.service.d")
   install(FILES "${_rk_src}/systemd/redis-watch.service" DESTINATION "lib/systemd/system")
+  # The init script is for hosts without systemd. Under systemd the unit of
+  # that name is masked (a link to /dev/null, as Debian masks init scripts
+  # that have no place there), so systemd-sysv-generator never turns it into
+  # a second service starting the redis-server that redis-server.service
+  # runs. file(INSTALL) copies the link as a link.
+  file(MAKE_DIRECTORY "${PROJECT_BINARY_DIR}/systemd")
+  file(CREATE_LINK /dev/null "${PROJECT_BINARY_DIR}/systemd/redis-server-rk.service" SYMBOLIC)
+  install(FILES "${PROJECT_BINARY_DIR}/systemd/redis-server-rk.service"
+    DESTINATION "lib/systemd/system")
   install(PROGRAMS "${_rk_src}/init.d/redis-watch" DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples"
     RENAME "redis-watch.init")
   install(FILES "${_rk_src}/systemd/redis-keepalived.tmpfiles"

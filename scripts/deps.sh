@@ -57,12 +57,13 @@ PIN
 
 RK_BUILD_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libssl-dev libcli11-dev libfmt-dev catch2 help2man)
 RK_RUNTIME_PACKAGES=(redis-server redis-tools keepalived iproute2 python3)
-# Only the tests need these: packaging, man pages, shell lint checks, and the
-# Prometheus parser the metrics test reads redis_status --prometheus with,
-# openssl, which makes the TLS tests' certificates, and logrotate, which
-# reads and runs the shipped /etc/logrotate.d file.
-RK_TEST_PACKAGES=(dpkg-dev file fakeroot shellcheck man-db groff-base adduser util-linux openssl
-  python3-prometheus-client logrotate)
+# Only the tests need these: packaging and lintian, which checks the .deb,
+# man pages, shell lint checks, and the Prometheus parser the metrics test
+# reads redis_status --prometheus with, openssl, which makes the TLS tests'
+# certificates, and logrotate, which reads and runs the shipped
+# /etc/logrotate.d file.
+RK_TEST_PACKAGES=(dpkg-dev file fakeroot lintian shellcheck man-db groff-base adduser util-linux
+  openssl python3-prometheus-client logrotate)
 # The second server the tests run against (RK_SERVER=valkey-server), from
 # bookworm-backports on bookworm.
 RK_VALKEY_PACKAGES=(valkey-server)

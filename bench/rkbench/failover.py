@@ -19,6 +19,10 @@ CLASSIC_TIMINGS = {"set": {"interval": "2", "timeout": "2", "fall": "3", "weight
                    "unset": ["rise"]}
 SAMPLE_TIMINGS = {"set": {"interval": "1", "timeout": "1", "fall": "2", "rise": "2",
                           "weight": "0"}, "unset": []}
+# The samples' commented alternative for keepalived 2.3.2 and later, which
+# reads fractional intervals (2.2.7 does not: the lab then stops with an error).
+SUBSECOND_TIMINGS = {"set": {"interval": "0.3", "timeout": "1", "fall": "3", "rise": "3",
+                             "weight": "0"}, "unset": []}
 # "runs": "main" profiles run --failover-runs times, "comparison" ones
 # --comparison-runs times (the classic hooks' gap is mostly a fixed sleep).
 PRIO_254_253 = "254,253"  # the lab's --priority A,B
@@ -38,6 +42,8 @@ FAILOVER_PROFILES = {
     "classic-prio": {"label": "redis-keepalived, classic timings, priorities 254/253",
                      "hooks": "toolkit", "runs": "comparison", "priority": PRIO_254_253,
                      **CLASSIC_TIMINGS},
+    "subsecond": {"label": "redis-keepalived, interval 0.3, fall 3, rise 3 (keepalived 2.3.2+)",
+                  "hooks": "toolkit", "runs": "main", **SUBSECOND_TIMINGS},
 }
 DEFAULT_FAILOVER_PROFILES = ("classic-hooks", "classic-timings", "sample", "sample-prio")
 

@@ -28,14 +28,23 @@ file(WRITE "${doc}/changelog.Debian"
   " -- ${CPACK_DEBIAN_PACKAGE_MAINTAINER}  ${date}\n")
 execute_process(COMMAND "${RK_GZIP}" -9nf "${doc}/changelog.Debian" COMMAND_ERROR_IS_FATAL ANY)
 
-set(overrides "${root}/usr/share/lintian/overrides/${CPACK_PACKAGE_NAME}")
-file(WRITE "${overrides}"
-  "# keepalived execs redis_check every interval: a static binary skips the\n"
-  "# dynamic loader at every run.\n"
-  "${CPACK_PACKAGE_NAME}: statically-linked-binary [usr/bin/redis_check]\n"
-  "# An alternative to the redis-server package's own service, for hosts\n"
-  "# without systemd: never enabled by the package, the admin picks one.\n"
-  "${CPACK_PACKAGE_NAME}: script-in-etc-init.d-not-registered-via-update-rc.d [etc/init.d/redis-server-rk]\n"
-  "${CPACK_PACKAGE_NAME}: missing-systemd-service-for-init.d-script redis-server-rk [etc/init.d/redis-server-rk]\n"
-  "# Plain sh, so that it runs the same where lsb-base is missing.\n"
-  "${CPACK_PACKAGE_NAME}: init.d-script-does-not-source-init-functions [etc/init.d/redis-server-rk]\n")
+# The overrides, each with its reason, are kept in cmake/deb/lintian-overrides.
+configure_file("${CMAKE_CURRENT_LIST_DIR}/lintian-overrides"
+  "${root}/usr/share/lintian/overrides/${CPACK_PACKAGE_NAME}" COPYONLY)
+
+# 0644 files and 0755 directories whatever the umask of the checkout or of
+# this run: under umask 002 a clone has 0664 files and the staging makes 0775
+# directories, which lintian flags (non-standard-file-perm, -dir-perm). The
+# install rules give every other file its mode.
+file(CHMOD "${doc}/copyright" "${doc}/changelog.Debian.gz"
+  "${root}/usr/share/lintian/overrides/${CPACK_PACKAGE_NAME}"
+  PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+file(GLOB_RECURSE entries LIST_DIRECTORIES true "${root}/*")
+set(dirs "${root}")
+foreach(entry IN LISTS entries)
+  if(IS_DIRECTORY "${entry}" AND NOT IS_SYMLINK "${entry}")
+    list(APPEND dirs "${entry}")
+  endif()
+endforeach()
+file(CHMOD ${dirs} PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+  WORLD_READ WORLD_EXECUTE)

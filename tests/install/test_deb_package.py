@@ -2,14 +2,17 @@
 (Depends from dpkg-shlibdeps with libc6, Recommends keepalived and
 redis-server, section admin, maintainer scripts, conffiles) and contents
 (the tools, man pages, examples, init script, systemd files, logrotate
-file) are right.
+file) are right, and lintian finds no error and no warning in it that is not
+overridden with its reason (cmake/deb/lintian-overrides).
 
-Skipped (77) without dpkg-deb, dpkg-shlibdeps (Debian: dpkg-dev) or file.
+Skipped (77) without dpkg-deb, dpkg-shlibdeps (Debian: dpkg-dev) or file;
+the lintian test alone is skipped without lintian.
 """
 import glob
 import os
 import re
 import shutil
+import stat
 
 import installkit
 from installkit import TOOLS, VERSION, run
@@ -48,8 +51,11 @@ class DebPackage(installkit.TempDirTestCase):
     def setUpClass(cls):
         import tempfile
         cls.tmpdir = tempfile.mkdtemp(prefix="rk-deb-")
+        # Under umask 002, as on hosts that give each user a private group:
+        # the package's modes must not depend on it (lintian checks them).
         run([os.environ["RK_CPACK"], "--config", os.path.join(installkit.BUILD_DIR, "CPackConfig.cmake"),
-             "-G", "DEB", "-B", cls.tmpdir], check=True, timeout=300)
+             "-G", "DEB", "-B", cls.tmpdir], check=True, timeout=300,
+            preexec_fn=lambda: os.umask(0o002))
         debs = glob.glob(os.path.join(cls.tmpdir, "*.deb"))
         assert len(debs) == 1, f"cpack made {debs}"
         cls.deb = debs[0]
@@ -88,6 +94,9 @@ class DebPackage(installkit.TempDirTestCase):
         self.assertIn("libc6", depends)
         self.assertIn("adduser", depends, "the postinst runs adduser")
         self.assertRegex(fields["Depends"], r"libc6 \(>= [0-9.]+\)")
+        # From rk-openssl.so, the one file linked against libssl (libssl3t64
+        # since Debian 13).
+        self.assertRegex(fields["Depends"], r"\blibssl3(t64)? \(>= [0-9.]+\)")
         self.assertEqual(package_names(fields["Recommends"]), {"keepalived", "redis-server"})
         summary, _, extended = fields["Description"].partition("\n")
         self.assertTrue(summary)
@@ -96,12 +105,16 @@ class DebPackage(installkit.TempDirTestCase):
     def test_contents(self):
         entries = self.contents()
         expected = {f"/usr/bin/{tool}": "-rwxr-xr-x" for tool in TOOLS}
+        for name, mode in installkit.private_files().items():
+            expected[f"/usr/{installkit.PRIVATE_DIR}/{name}"] = stat.filemode(0o100000 | mode)
         expected["/etc/init.d/redis-server-rk"] = "-rwxr-xr-x"
         expected["/etc/default/redis-server-rk"] = "-rw-r--r--"
         expected["/etc/logrotate.d/redis-keepalived"] = "-rw-r--r--"
         expected["/usr/lib/systemd/system/keepalived.service.d/redis-keepalived.conf"] = "-rw-r--r--"
         expected["/usr/lib/tmpfiles.d/redis-keepalived.conf"] = "-rw-r--r--"
         expected["/usr/lib/systemd/system/redis-watch.service"] = "-rw-r--r--"
+        # The init script masked under systemd (a link to /dev/null).
+        expected["/usr/lib/systemd/system/redis-server-rk.service"] = "lrwxrwxrwx"
         expected["/usr/share/doc/redis-keepalived/examples/redis-watch.init"] = "-rwxr-xr-x"
         for name in ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf",
                      "redis-acl.conf"):
@@ -143,8 +156,11 @@ class DebPackage(installkit.TempDirTestCase):
     def test_postinst_creates_user_state_dir_and_log(self):
         # Run for real, but in a private mount namespace over copies of /etc,
         # /run and /var/log, so the host's users and files stay untouched.
-        if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("adduser"):
-            self.skipTest("needs root, unshare and adduser")
+        missing = [tool for tool in ("unshare", "mount", "adduser") if not shutil.which(tool)]
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        if missing:
+            self.skipTest(f"needs {', '.join(missing)} (Debian: util-linux, mount, adduser)")
         control = os.path.join(self.tmp, "control")
         run(["dpkg-deb", "--control", self.deb, control], check=True)
         etc = os.path.join(self.tmp, "etc")
@@ -185,6 +201,50 @@ class DebPackage(installkit.TempDirTestCase):
         self.assertEqual(lines[1:4], ["700 keepalived_script keepalived_script",
                                       "600 keepalived_script keepalived_script",
                                       "700 keepalived_script keepalived_script"])
+
+    def test_lintian_finds_no_error_and_no_unexplained_warning(self):
+        lintian = shutil.which("lintian")
+        if not lintian:
+            self.skipTest("lintian is not installed (Debian: lintian)")
+        # --show-overrides prints each overridden hint as O: after its reason
+        # (N:), --display-info the I: hints, unused overrides among them.
+        # lintian would count the shown overrides towards --fail-on: the
+        # hints are judged below instead, so a non-zero exit is its own failure.
+        result = run([lintian, "--display-info", "--show-overrides", "--fail-on", "none",
+                      self.deb], timeout=300)
+        report = result.stdout
+        self.assertEqual(result.returncode, 0, f"lintian exited {result.returncode}:\n"
+                                               f"{report}{result.stderr}")
+        hints = re.findall(r"(?m)^([EWIO]): redis-keepalived: (\S+)(.*)$", report)
+        self.assertTrue(hints, f"lintian reported nothing, not even the overrides:\n{report}")
+        # An error or a warning must be fixed, or overridden with a reason.
+        self.assertEqual([h for h in hints if h[0] in "EW"], [], report)
+        # An override that matches nothing any more (a renamed tag, a fixed
+        # finding) is an excuse nobody reads: remove it.
+        stale = [h for h in hints if h[1] in ("unused-override", "mismatched-override")]
+        self.assertEqual(stale, [], report)
+        used = {(tag, where.strip()) for severity, tag, where in hints if severity == "O"}
+        for tag, where, reason in self.lintian_overrides():
+            with self.subTest(override=tag):
+                self.assertIn((tag, where), used)
+                self.assertTrue(reason, f"no reason on the line above the override of {tag}")
+
+    def lintian_overrides(self):
+        """(tag, pointer, reason) of each override the package installs; the
+        reason is the comment line right above it."""
+        tree = os.path.join(self.tmp, "overrides")
+        run(["dpkg-deb", "--extract", self.deb, tree], check=True)
+        path = os.path.join(tree, "usr", "share", "lintian", "overrides", "redis-keepalived")
+        with open(path, encoding="utf-8") as overrides:
+            lines = overrides.read().splitlines()
+        found, above = [], ""
+        for line in lines:
+            if line.startswith("redis-keepalived: "):
+                tag, _, where = line[len("redis-keepalived: "):].partition(" ")
+                found.append((tag, where.strip(), above.lstrip("#").strip()))
+            above = line if line.startswith("#") else ""
+        self.assertTrue(found, f"no override in {path}")
+        return found
 
     def test_man_pages_render_from_the_package(self):
         if not installkit.manpages_enabled():

@@ -7,17 +7,21 @@ find, so a pass also shows that the installed binaries are where the
 samples' paths say, once /usr/bin is swapped for the temporary prefix. A
 copy whose scripts are missing must fail, which shows the check looks.
 
-Two changes to the copies, both outside what is being tested:
+Three changes to the copies, all outside what is being tested:
   - script_user root instead of keepalived_script: keepalived 2.2.7's config
     test kills itself (SIGTERM, exit 143) as soon as a script runs as another
     user, whatever the config (fixed in keepalived 2.2.8). The sample's other
     global_defs, enable_script_security included, stay.
+  - The track_files' directories, which the package creates, are
+    temporary ones: keepalived 2.3 rejects a track_file whose directory is
+    missing.
   - The samples bind to eth0, which must exist and not be a loopback. The
     test runs keepalived in a private network namespace with a veth named
     eth0 when it can (root); otherwise on the host, with eth0 renamed to
     the host's first non-loopback interface.
 """
 import os
+import re
 import shutil
 import signal
 
@@ -25,6 +29,11 @@ import installkit
 from installkit import run
 
 NODES = ("keepalived-node-a.conf", "keepalived-node-b.conf")
+# Where the samples' track_files are (redis_watch's and the maintenance flag).
+TRACK_FILE_DIRS = ("/run/redis-keepalived", "/var/lib/redis-keepalived")
+# The faster vrrp_script timings the samples offer in a comment, one
+# directive a line, indented: "    #     interval 0.3".
+COMMENTED_TIMING = re.compile(r"(?m)^[ \t]*#[ \t]{3,}(interval|timeout|fall|rise)[ \t]+([0-9.]+)[ \t]*$")
 
 
 def keepalived():
@@ -32,6 +41,15 @@ def keepalived():
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     installkit.skip("keepalived is not installed (Debian: keepalived)")
+
+
+def keepalived_version(binary):
+    """(2, 2, 7) from "Keepalived v2.2.7 (01/16,2022)", which -v prints."""
+    result = run([binary, "-v"])
+    match = re.search(r"Keepalived v(\d+)\.(\d+)\.(\d+)", result.stdout + result.stderr)
+    if not match:
+        raise AssertionError(f"{binary} -v: no version in {result.stdout + result.stderr!r}")
+    return tuple(int(part) for part in match.groups())
 
 
 def host_interface():
@@ -73,12 +91,25 @@ class KeepalivedConfigTest(installkit.TempDirTestCase):
         os.chmod(self.tmp, 0o755)
         self.prefix = installkit.install_tree(os.path.join(self.tmp, "prefix"))
 
-    def render(self, sample, bin_dir):
+    def render(self, sample, bin_dir, timings=None):
+        """A root copy of SAMPLE, its scripts in BIN_DIR; TIMINGS: vrrp_script
+        directives ({"interval": "0.3"}) in place of the sample's."""
         with open(os.path.join(installkit.SAMPLES, sample), encoding="utf-8") as source:
             text = source.read()
+        for key, value in (timings or {}).items():
+            text, count = re.subn(rf"(?m)^([ \t]*){key}[ \t]+\S+$", rf"\g<1>{key} {value}", text)
+            self.assertEqual(count, 1, f"{sample} sets {key} {count} times")
         self.assertIn("script_user keepalived_script", text)
         self.assertIn('"/usr/bin/redis_check ', text)
         text = text.replace("script_user keepalived_script", "script_user root")
+        # A track_file whose directory is missing is dropped: keepalived 2.3
+        # says so at the config test, 2.2.7 only when it starts. The package
+        # makes both directories; here they are temporary ones.
+        for directory in TRACK_FILE_DIRS:
+            self.assertIn(f'file "{directory}/', text)
+            local = os.path.join(self.tmp, directory.strip("/").replace("/", "-"))
+            os.makedirs(local, exist_ok=True)
+            text = text.replace(f'file "{directory}/', f'file "{local}/')
         text = text.replace('"/usr/bin/redis_', f'"{bin_dir}/redis_')
         if self.interface != "eth0":
             text = text.replace("eth0", self.interface)
@@ -109,6 +140,29 @@ class KeepalivedConfigTest(installkit.TempDirTestCase):
                 self.assertEqual(result.returncode, 0, f"keepalived -t rejects {sample}:\n{output}")
                 for word in ("Disabling", "disabling", "WARNING", "SECURITY", "Unknown"):
                     self.assertNotIn(word, output, f"keepalived -t on {sample}:\n{output}")
+
+    def test_commented_subsecond_timings(self):
+        # The samples offer a fractional interval in a comment, since they
+        # must load on keepalived 2.2.7, which reads "0.3" as an invalid
+        # number (and then checks every second). keepalived 2.3.2 and later
+        # take it as written; each side is what the comment says.
+        version = keepalived_version(self.keepalived)
+        fractions = version >= (2, 3, 2)
+        bin_dir = os.path.join(self.prefix, "bin")
+        for sample in NODES:
+            with self.subTest(sample=sample):
+                with open(os.path.join(installkit.SAMPLES, sample), encoding="utf-8") as source:
+                    timings = dict(COMMENTED_TIMING.findall(source.read()))
+                self.assertIn(".", timings.get("interval", ""), f"{sample}: no fractional interval")
+                result = self.config_test(self.render(sample, bin_dir, timings))
+                output = result.stdout + result.stderr
+                invalid = f"invalid number '{timings['interval']}'"
+                if fractions:
+                    self.assertEqual(result.returncode, 0, f"keepalived -t on {sample}:\n{output}")
+                    self.assertNotIn("WARNING", output)
+                else:
+                    self.assertNotEqual(result.returncode, 0, output)
+                    self.assertIn(invalid, output)
 
     def test_missing_scripts_fail_the_config_test(self):
         missing = os.path.join(self.tmp, "no-such-dir")

@@ -66,6 +66,14 @@ def print_result(name, verdict, res, reason, duration, as_json):
         for key, label, unit in labels:
             if key in res and res[key] is not None:
                 emit(f"  {label:<26}{res[key]}{unit}")
+        # The timings the figures above were measured with: node a's check
+        # (both nodes get the same) and the keepalived that read it.
+        timings = (res.get("keepalived_conf") or {}).get("a", {}).get("vrrp_script")
+        if timings:
+            versions = sorted(set((res.get("keepalived_version") or {}).values()))
+            ran = f" (keepalived {', '.join(versions)})" if versions else ""
+            emit(f"  {'vrrp_script':<26}"
+                 f"{', '.join(f'{k} {v}' for k, v in timings.items())}{ran}")
         for i, r in enumerate(res.get("rounds", [])):
             emit(f"  round {i + 1}: {r['from']} -> {r['to']}: VIP moved {r['vip_moved_s']}s, "
                   f"converged {r['converged_s']}s")
@@ -102,7 +110,8 @@ def main(argv=None, prog=None):
     ap.add_argument("--vrrp-script", action="append", metavar="KEY=VALUE",
                     help="set a directive of the samples' vrrp_script block on both nodes "
                     f"({', '.join(configs.VRRP_SCRIPT_KEYS)}); VALUE 'default' removes it, "
-                    "so keepalived's default applies; repeatable")
+                    "so keepalived's default applies; interval and timeout take up to three "
+                    "decimals (keepalived 2.3.2+, e.g. interval=0.3); repeatable")
     ap.add_argument("--priority", metavar="A,B",
                     help="the vrrp_instance priorities of nodes a and b (1 to 254) instead "
                     "of the samples'")

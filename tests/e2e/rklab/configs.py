@@ -15,6 +15,10 @@ REDIS_PORT = 6379
 # The vrrp_script directives --vrrp-script may set (or reset to keepalived's
 # default).
 VRRP_SCRIPT_KEYS = ("interval", "timeout", "fall", "rise", "weight")
+# keepalived 2.3.2 and later read these two in seconds with up to three
+# decimals (millisecond resolution); fall, rise and weight stay counts.
+# 2.2.7 reads "0.3" as an invalid number and runs the check every second.
+FRACTIONAL_KEYS = ("interval", "timeout")
 DEFAULT = "default"
 
 
@@ -43,10 +47,31 @@ def parse_vrrp_script(items):
             out[key] = None
         elif re.fullmatch(r"-?\d+", value):
             out[key] = value
+        elif key in FRACTIONAL_KEYS and re.fullmatch(r"\d+\.\d{1,3}", value):
+            out[key] = value
         else:
-            raise ValueError(f"--vrrp-script {item!r}: VALUE is a whole number or "
-                             f"{DEFAULT!r}")
+            kind = ("seconds, with up to three decimals (keepalived 2.3.2+)"
+                    if key in FRACTIONAL_KEYS else "a whole number")
+            raise ValueError(f"--vrrp-script {item!r}: VALUE is {kind}, or {DEFAULT!r}")
     return out
+
+
+def fractional_vrrp_script(values):
+    """The directives of VALUES given with decimals ({"interval": "0.3"})."""
+    return {k: v for k, v in values.items() if v is not None and "." in v}
+
+
+def keepalived_version(log_text):
+    """"2.3.3" from keepalived's "Starting Keepalived v2.3.3" log line, or None."""
+    m = re.search(r"Starting Keepalived v(\d+(?:\.\d+)+)", log_text)
+    return m.group(1) if m else None
+
+
+def config_complaints(log_text):
+    """The lines where keepalived reports a config line it could not read as
+    written ("(FILE: Line 7) WARNING - invalid number '0.3'")."""
+    return [line.strip() for line in log_text.splitlines()
+            if re.search(r"\([^()]+: Line \d+\)", line)]
 
 
 def parse_priorities(text):

@@ -160,6 +160,7 @@ class Lab:
         self.priorities = dict(getattr(args, "priority", None) or {})
         self.kill_leftovers = bool(getattr(args, "kill_leftovers", False))
         self.rendered = {}        # node -> what its keepalived.conf says
+        self.keepalived_versions = {}  # node -> "2.2.7", from its log
         self.kills = []           # (t, node, signal name) of the Redis kills
         self.root = None
         self.lock_fd = None
@@ -253,6 +254,12 @@ class Lab:
                         continue
                     raise LabError(f"{src} not found (--bin-dir)")
                 shutil.copy(src, os.path.join(bindir, tool))
+            # TLS support (rk-openssl.so, a static redis_check's twin): the
+            # tools find it beside bin/, at the same place as in the build.
+            for private in glob.glob(os.path.join(self.args.bin_dir, os.pardir, "lib*", "**",
+                                                  "redis-keepalived"), recursive=True):
+                shutil.copytree(private, os.path.join(prefix, os.path.relpath(
+                    private, os.path.join(self.args.bin_dir, os.pardir))))
             how = f"copied from {self.args.bin_dir}"
         else:
             build = self.args.build_dir or os.path.join(REPO, "build")
@@ -853,7 +860,8 @@ class Lab:
                     lambda ln: (toolkit_log.line_tool(ln) == "redis_master"
                                 and re.search(r": promoted\b", ln) is not None),
                     logged=True)})
-        return {"keepalived_conf": self.rendered, "kills": kills, "tls": self.use_tls}
+        return {"keepalived_conf": self.rendered, "keepalived_version": self.keepalived_versions,
+                "kills": kills, "tls": self.use_tls}
 
     # ---- teardown -------------------------------------------------------
 
@@ -882,6 +890,7 @@ class Lab:
                 say(f"stopping redis on {node.name}: {exc}")
         if self.args.artifacts:
             self.save_artifacts(self.args.artifacts)
+        self.note_keepalived_versions()
         procs.cleanup_root(self.root)
         for ns in network.lab_namespaces():
             procs.kill_hooks_in(ns, self.root)
@@ -942,7 +951,39 @@ class Lab:
         since = self.wait_converged(timeout=timeout)
         say(f"pair converged {since.t - t:.1f}s after keepalived started: "
             f"VIP on {since.holder}")
+        self.require_config_read_as_written()
         return since
+
+    def note_keepalived_versions(self):
+        """Reads each node's keepalived log: its version for the result, and
+        {node: log text}."""
+        logs = {}
+        for node in self.nodes.values():
+            try:
+                with open(node.ka_log, errors="replace") as f:
+                    logs[node.name] = f.read()
+            except OSError:
+                continue
+            version = configs.keepalived_version(logs[node.name])
+            if version:
+                self.keepalived_versions[node.name] = version
+        return logs
+
+    def require_config_read_as_written(self):
+        """A keepalived that rewrote a line of its config (keepalived 2.2.7
+        runs "interval 0.3" every second, after a warning) measures other
+        timings than the result would say: stop the run with its words."""
+        for name, text in self.note_keepalived_versions().items():
+            complaints = configs.config_complaints(text)
+            if complaints:
+                version = self.keepalived_versions.get(name, "(version unknown)")
+                hint = ""
+                fractional = configs.fractional_vrrp_script(self.vrrp_script)
+                if fractional:
+                    hint = (f"; {', '.join(f'{k} {v}' for k, v in fractional.items())} needs "
+                            "keepalived 2.3.2 or later")
+                raise LabError(f"keepalived {version} on {name} did not read its config as "
+                               f"written{hint}: {complaints[0]}")
 
     def phase(self, text):
         if getattr(self, "demo", False):
