@@ -15,13 +15,15 @@ if(RK_FUZZ)
     get_target_property(rk_fuzz_dir rk SOURCE_DIR)
     list(TRANSFORM rk_fuzz_sources PREPEND "${rk_fuzz_dir}/")
     add_library(rk_fuzz STATIC ${rk_fuzz_sources})
-    target_include_directories(rk_fuzz PUBLIC $<TARGET_PROPERTY:rk,INTERFACE_INCLUDE_DIRECTORIES>)
-    target_compile_definitions(rk_fuzz PUBLIC $<TARGET_PROPERTY:rk,INTERFACE_COMPILE_DEFINITIONS>)
+    target_include_directories(rk_fuzz PUBLIC $<TARGET_PROPERTY:rk,INTERFACE_INCLUDE_DIRECTORIES>
+      PRIVATE "${OPENSSL_INCLUDE_DIR}")
+    target_compile_definitions(rk_fuzz PUBLIC $<TARGET_PROPERTY:rk,INTERFACE_COMPILE_DEFINITIONS>
+      PRIVATE $<TARGET_PROPERTY:rk,COMPILE_DEFINITIONS>)
     target_compile_features(rk_fuzz PUBLIC cxx_std_17)
     target_compile_options(rk_fuzz PUBLIC ${RK_FUZZ_SANITIZERS} -fsanitize=fuzzer-no-link)
     target_link_options(rk_fuzz PUBLIC -fsanitize=fuzzer,address,undefined)
     target_link_libraries(rk_fuzz
-      PUBLIC fmt::fmt-header-only Hiredis::hiredis OpenSSL::SSL OpenSSL::Crypto Threads::Threads
+      PUBLIC fmt::fmt-header-only Hiredis::hiredis Threads::Threads ${CMAKE_DL_LIBS}
       PRIVATE rk_warnings)
 
     # One executable per fuzz/<name>_fuzzer.cpp; its seeds are fuzz/corpus/<name>/.

@@ -3,7 +3,7 @@
 add_library(rk_warnings INTERFACE)
 target_compile_options(rk_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
-  -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual)
+  $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual>)
 if(RK_WERROR)
   target_compile_options(rk_warnings INTERFACE -Werror)
 endif()

@@ -4,6 +4,8 @@
             formatting of figures
   build     building the project and describing the machine
   check     part check: the cost of one health check
+  openssl   part openssl: the system's OpenSSL loaded for TLS only, against
+            a static build
   helpers   the writer and poller processes of the sync and memory parts
   sync      part sync: the sync-wait overhead of redis_master
   memory    part memory: peak RSS

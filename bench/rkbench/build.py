@@ -10,9 +10,9 @@ from .common import BENCH, REPO, TOOLS, BenchError, first_line, log, run, server
 
 
 def build(args, tmp):
-    """Returns the bin dir, the cpu_per_run launcher, the build type and the
-    dynamically linked redis_check (or None). With --bin-dir, the tools come
-    from that dir and the launcher is compiled into TMP."""
+    """Returns the bin dir, the cpu_per_run launcher and the build type. With
+    --bin-dir, the tools come from that dir and the launcher is compiled into
+    TMP."""
     bdir = args.build_dir
     if not args.no_build:
         if not os.path.exists(os.path.join(bdir, "CMakeCache.txt")):
@@ -30,22 +30,6 @@ def build(args, tmp):
         os.makedirs(os.path.dirname(launcher), exist_ok=True)
         cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or "cc"
         run([cc, "-O2", "-Wall", "-o", launcher, src])
-    variant = None
-    if not args.no_variant:
-        # The same redis_check linked against the shared libc, to show what
-        # the fully static link buys.
-        vdir = os.path.join(bdir, "variant-dynamic-check")
-        try:
-            if not args.no_build or not os.path.exists(os.path.join(vdir, "bin", "redis_check")):
-                if not os.path.exists(os.path.join(vdir, "CMakeCache.txt")):
-                    log(f"configuring {vdir} (Release, RK_STATIC_CHECK=OFF)")
-                    run(["cmake", "-S", REPO, "-B", vdir, "-DCMAKE_BUILD_TYPE=Release",
-                         "-DRK_STATIC_CHECK=OFF", "-DBUILD_TESTING=OFF"])
-                run(["cmake", "--build", vdir, "--target", "redis_check", "-j",
-                     str(os.cpu_count() or 2)], timeout=1800)
-            variant = os.path.join(vdir, "bin", "redis_check")
-        except BenchError as exc:
-            log(f"no dynamically linked redis_check to compare: {exc}")
     build_type = "?"
     try:
         m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$",
@@ -53,10 +37,10 @@ def build(args, tmp):
         build_type = m.group(1) if m else "?"
     except OSError:
         pass
-    return bindir, launcher, build_type, variant
+    return bindir, launcher, build_type
 
 
-def machine(build_type, bin_dir=None):
+def machine(build_type, cli, bin_dir=None):
     model = "?"
     try:
         for line in open("/proc/cpuinfo"):
@@ -76,7 +60,7 @@ def machine(build_type, bin_dir=None):
         "server": f"{SERVER} ({'RK_SERVER' if os.environ.get('RK_SERVER') else 'default'}): "
                   f"{first_line([server(), '--version'])}",
         "server_path": server(),
-        "client": first_line([shutil.which("redis-cli") or "redis-cli", "--version"]),
+        "client": first_line([cli, "--version"]),
         "keepalived": first_line([shutil.which("keepalived") or "/usr/sbin/keepalived",
                                   "--version"]),
         "compiler": first_line(["c++", "--version"]),

@@ -12,8 +12,8 @@ import rediskit
 from rediskit import free_port
 import samples
 
-from .common import (CLASSIC, TOOLS, BenchError, fmt, log, median, ratio, redis_server, run,
-                     stop)
+from .common import (CLASSIC, TOOLS, BenchError, client, fmt, log, median, ratio, redis_server,
+                     run, stop)
 
 try:
     import tlskit
@@ -39,13 +39,43 @@ def cpu_per_run(launcher, n, argv, env):
     return float(m.group(1)), float(m.group(2)), int(m.group(3))
 
 
-def callgrind_instructions(argv, env, workdir):
+def interleaved(ctx, part, commands, env):
+    """Runs every command (label, argv, ...) --runs times per round with
+    cpu_per_run, for --rounds rounds, their order rotated each round and
+    reversed every other: {label: {"cpu": [µs per round], "wall": [...],
+    "failures": runs that did not exit 0}}."""
+    rounds, n = ctx["args"].rounds, ctx["args"].runs
+    log(f"{part}: {rounds} rounds x {n} runs of {len(commands)} commands, interleaved")
+    per = {command[0]: {"cpu": [], "wall": [], "failures": 0} for command in commands}
+    for r in range(rounds):
+        order = commands[r % len(commands):] + commands[:r % len(commands)]
+        if r % 2:
+            order.reverse()
+        for label, argv, *_ in order:
+            cpu, wall, failures = cpu_per_run(ctx["launcher"], n, argv, env)
+            per[label]["cpu"].append(cpu)
+            per[label]["wall"].append(wall)
+            per[label]["failures"] += failures
+        log(f"{part}: round {r + 1}/{rounds} done")
+    return per
+
+
+def paired(per, label, ref, key):
+    """The ratio of LABEL to REF in each round, then the median: a paired
+    comparison, so a noisy stretch of the machine weighs on both sides alike."""
+    return median([a / b for a, b in zip(per[label][key], per[ref][key]) if b > 0])
+
+
+def callgrind_instructions(argv, env, workdir, after_exec=False):
     """Instructions executed in user space by one run: in total, in the
     dynamic loader (_dl_start, before main) and in main (when the binary
-    names it). Deterministic, unlike times on a shared machine."""
+    names it). Deterministic, unlike times on a shared machine. With
+    AFTER_EXEC, those of the program the command execs (callgrind counts
+    nothing of what ran before an exec)."""
     out = os.path.join(workdir, "callgrind.out")
     res = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                          "--", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          f"--trace-children={'yes' if after_exec else 'no'}", "--", *argv],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          text=True, env=env, timeout=300)
     m = re.search(r"Collected\s*:\s*(\d+)", res.stderr)
     if not m:
@@ -153,7 +183,7 @@ def check_runs(ctx, srv, root, password, bindir, tls):
     args = ctx["args"]
     port = str(srv.port)
     rc = os.path.join(bindir, "redis_check")
-    cli = shutil.which("redis-cli") or "redis-cli"
+    cli = client(args)
     state = os.path.join(root, "state")
     os.mkdir(state, 0o700)
     pwfile = os.path.join(root, "password")
@@ -172,12 +202,7 @@ def check_runs(ctx, srv, root, password, bindir, tls):
     closed = str(free_port())  # nothing listens there: a failing check
     # (label, argv, group); REFS says what each group is compared with.
     commands = [
-        ("redis_check HOST PORT", [rc, "127.0.0.1", port, "--state-dir", state], "check")]
-    if ctx.get("dynamic_check"):
-        commands.append(("redis_check HOST PORT, linked dynamically (libc.so)",
-                         [ctx["dynamic_check"], "127.0.0.1", port, "--state-dir", state],
-                         "check"))
-    commands += [
+        ("redis_check HOST PORT", [rc, "127.0.0.1", port, "--state-dir", state], "check"),
         ("redis_check --config (ACL user, AUTH, log file)",
          [rc, "--config", conf, "127.0.0.1", port], "check"),
         ("redis-cli PING", [cli, "-h", "127.0.0.1", "-p", port, "PING"], "check"),
@@ -205,41 +230,24 @@ def check_runs(ctx, srv, root, password, bindir, tls):
                              f"{res.stderr.strip()[-400:]}")
 
     rounds, n = args.rounds, args.runs
-    log(f"check: {rounds} rounds x {n} runs of {len(commands)} commands, interleaved")
-    per = {label: {"cpu": [], "wall": [], "failures": 0} for label, _, _ in commands}
-    for r in range(rounds):
-        order = commands[r % len(commands):] + commands[:r % len(commands)]
-        if r % 2:
-            order.reverse()
-        for label, argv, _ in order:
-            cpu, wall, failures = cpu_per_run(ctx["launcher"], n, argv, env)
-            per[label]["cpu"].append(cpu)
-            per[label]["wall"].append(wall)
-            per[label]["failures"] += failures
-        log(f"check: round {r + 1}/{rounds} done")
-
-    def paired(label, ref, key):
-        # The ratio of each round, then the median: a paired comparison, so a
-        # noisy stretch of the machine weighs on both sides alike.
-        return median([a / b for a, b in zip(per[label][key], per[ref][key]) if b > 0])
-
+    per = interleaved(ctx, "check", commands, env)
     rows = []
     for label, argv, group in commands:
         ref = REFS[group]
         rows.append({"command": label, "group": group, "argv": argv[:1],
                      "cpu_us": median(per[label]["cpu"]), "wall_us": median(per[label]["wall"]),
-                     "cpu_ratio": paired(label, ref, "cpu"),
-                     "wall_ratio": paired(label, ref, "wall"), "ref": ref,
+                     "cpu_ratio": paired(per, label, ref, "cpu"),
+                     "wall_ratio": paired(per, label, ref, "wall"), "ref": ref,
                      "failures": per[label]["failures"], "rounds_cpu_us": per[label]["cpu"]})
     out = {"rounds": rounds, "runs": n, "rows": rows,
            "tls": {"available": tls_missing is None,
                    **({"server_port": tls_srv.port} if tls_srv else {}),
                    **({"why_not": tls_missing} if tls_missing else {})},
            # A failing check against a passing one, paired round by round.
-           "fail_vs_pass": {"plain": paired("redis_check, closed port",
+           "fail_vs_pass": {"plain": paired(per, "redis_check, closed port",
                                             "redis_check HOST PORT", "cpu")}}
     if tls_missing is None:
-        out["fail_vs_pass"]["tls"] = paired(TLS_CHECK_CLOSED, TLS_CHECK, "cpu")
+        out["fail_vs_pass"]["tls"] = paired(per, TLS_CHECK_CLOSED, TLS_CHECK, "cpu")
 
     if shutil.which("valgrind") and not args.no_callgrind:
         log("check: counting instructions with callgrind")
@@ -250,8 +258,6 @@ def check_runs(ctx, srv, root, password, bindir, tls):
             counts[label] = callgrind_instructions(argv, env, root)
         out["instructions"] = counts
     out["ldd"] = {"redis_check": shared_objects(rc),
-                  **({"redis_check, dynamic variant": shared_objects(ctx["dynamic_check"])}
-                     if ctx.get("dynamic_check") else {}),
                   "redis_master (and the other hooks)": shared_objects(
                       os.path.join(bindir, "redis_master")),
                   "redis-cli": shared_objects(cli),

@@ -10,6 +10,12 @@ Parts (--only, comma-separated; all by default):
             passing and failing (closed port); over TLS too, redis_check
             --tls against redis-cli --tls PING on a TLS-only server; the
             cost before main(); instructions (callgrind); ldd.
+  openssl   this build, which loads the system's OpenSSL for TLS only,
+            against --baseline-bin, a build with OpenSSL linked in
+            statically, interleaved: the plain and the TLS check of each
+            against redis-cli PING and redis-cli --tls PING; instructions;
+            ldd; installed size (bench/rkbench/openssl.py says how to run it
+            on another system, such as a Debian 13 root).
   sync      sync-wait overhead of redis_master: from the moment the local
             replica has caught up to the moment it accepts writes.
   memory    peak RSS of every tool, of redis-cli PING and of the classic check.
@@ -61,20 +67,22 @@ import samples
 
 from .build import build, machine
 from .check import check_targets, part_check, report_check
-from .common import (REPO, BenchError, Interrupted, install_missing, log, on_signal, server,
-                     stop_all)
+from .common import (REPO, BenchError, Interrupted, client, install_missing, log, on_signal,
+                     server, stop_all)
 from .failover import (DEFAULT_FAILOVER_PROFILES, FAILOVER_PROFILES, failover_targets,
                        part_failover, report_failover)
 from .helpers import helper
 from .memory import part_memory, report_memory
+from .openssl import openssl_targets, part_openssl, report_openssl
 from .peer_faults import part_peer_faults, report_peer_faults
 from .seams import part_seams, report_seams
 from .split import part_split, report_split
 from .watch import part_watch, report_watch
 from .sync import part_sync, report_sync, sync_target
 
-PARTS = ("check", "sync", "memory", "failover", "peer-faults", "split", "seams", "watch")
-NEEDS_BASELINE = ("peer-faults", "split", "seams")
+PARTS = ("check", "openssl", "sync", "memory", "failover", "peer-faults", "split", "seams",
+         "watch")
+NEEDS_BASELINE = ("openssl", "peer-faults", "split", "seams")
 
 
 def main(argv):
@@ -95,8 +103,8 @@ def main(argv):
     ap.add_argument("--rounds", type=int, default=7, help="check: interleaved rounds")
     ap.add_argument("--runs", type=int, default=300, help="check: runs per command per round")
     ap.add_argument("--no-callgrind", action="store_true", help="check: skip valgrind")
-    ap.add_argument("--no-variant", action="store_true",
-                    help="check: skip the dynamically linked redis_check build")
+    ap.add_argument("--redis-cli",
+                    help="check, openssl: the client baseline (default: redis-cli on PATH)")
     ap.add_argument("--sync-runs", type=int, default=12, help="sync: promotions")
     ap.add_argument("--memory-runs", type=int, default=5, help="memory: runs per tool")
     ap.add_argument("--failover-runs", type=int, default=5,
@@ -107,8 +115,8 @@ def main(argv):
                     help="failover: " + "; ".join(f"{k} = {v['label']}"
                                                   for k, v in FAILOVER_PROFILES.items()))
     ap.add_argument("--baseline-bin",
-                    help="peer-faults: a dir with the tools of the build to compare with "
-                         "(for example an earlier commit's build/bin)")
+                    help="openssl, peer-faults, split, seams: a dir with the tools of the "
+                         "build to compare with (for example an earlier commit's build/bin)")
     ap.add_argument("--stall-runs", type=int, default=5,
                     help="peer-faults: stalled-peer promotions per build")
     ap.add_argument("--crash-runs", type=int, default=5,
@@ -152,12 +160,13 @@ def main(argv):
         if missing:
             install_missing(missing)
         log(f"server: {server()} (RK_SERVER; redis-server by default), client: redis-cli")
-        bindir, launcher, build_type, variant = build(args, tmp)
+        bindir, launcher, build_type = build(args, tmp)
         os.makedirs(outdir, exist_ok=True)
         ctx = {"args": args, "bindir": bindir, "launcher": launcher, "tmp": tmp,
-               "outdir": outdir, "dynamic_check": variant}
-        results["machine"] = machine(build_type, args.bin_dir)
+               "outdir": outdir}
+        results["machine"] = machine(build_type, client(args), args.bin_dir)
         steps = {"check": (part_check, report_check, check_targets),
+                 "openssl": (part_openssl, report_openssl, openssl_targets),
                  "sync": (part_sync, report_sync, lambda r: [sync_target(r)]),
                  "memory": (part_memory, report_memory, lambda r: []),
                  "failover": (part_failover, report_failover, failover_targets),

@@ -61,6 +61,11 @@ def server():
     return path
 
 
+def client(args):
+    """The client baseline: --redis-cli, else redis-cli on PATH."""
+    return args.redis_cli or shutil.which("redis-cli") or "redis-cli"
+
+
 def redis_server(root, name, extra=(), **kw):
     """A server (server(): RK_SERVER, redis-server by default; see
     tests/support/rediskit.py) on a free loopback port, in ROOT/NAME with its

@@ -3,9 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "rk/endpoint.hpp"
+#include "rk/openssl.hpp"
 #include "rk/resolve.hpp"
 
 namespace rk {
@@ -103,7 +101,7 @@ bool means_not_tls(const std::string& reason) {
 Stream::Stream(int fd, std::string where) : fd_(fd), where_(std::move(where)) {}
 
 Stream::~Stream() {
-  if (ssl_ != nullptr) SSL_free(ssl_);
+  if (ssl_ != nullptr) openssl().SSL_free(ssl_);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -141,7 +139,7 @@ bool Stream::wait(short events, TimePoint deadline, const char* during, ClientFa
 
 bool Stream::tls_retry(int result, TimePoint deadline, const char* during, ClientFailure& failure) {
   int saved_errno = errno;
-  switch (SSL_get_error(ssl_, result)) {
+  switch (openssl().SSL_get_error(ssl_, result)) {
     case SSL_ERROR_WANT_READ: return wait(POLLIN, deadline, during, failure);
     case SSL_ERROR_WANT_WRITE: return wait(POLLOUT, deadline, during, failure);
     case SSL_ERROR_ZERO_RETURN:
@@ -153,7 +151,7 @@ bool Stream::tls_retry(int result, TimePoint deadline, const char* during, Clien
                                        saved_errno == 0 ? "connection closed by the server"
                                                         : std::strerror(saved_errno),
                                        during));
-      ERR_clear_error();
+      openssl().ERR_clear_error();
       return false;
     default:
       failure = io_failure(
@@ -173,8 +171,9 @@ bool Stream::handshake(const TlsOptions& tls, const std::string& host, TimePoint
     failure = io_failure(fmt::format("{}: TLS: {}", where_, error));
     return false;
   }
-  ssl_ = SSL_new(context);
-  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
+  const rk_openssl_table& ssl = openssl();  // loaded by tls_context()
+  ssl_ = ssl.SSL_new(context);
+  if (ssl_ == nullptr || ssl.SSL_set_fd(ssl_, fd_) != 1) {
     failure = io_failure(
         fmt::format("{}: TLS: {}", where_, tls_error_text("cannot create a TLS session")));
     return false;
@@ -186,28 +185,28 @@ bool Stream::handshake(const TlsOptions& tls, const std::string& host, TimePoint
   const bool literal = is_address_literal(name);
   // SSL_set_tlsext_host_name() is a macro with a C cast; this is its body.
   if (!literal)
-    SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-             const_cast<char*>(name.c_str()));
+    ssl.SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(name.c_str()));
   if (!tls.insecure) {
-    X509_VERIFY_PARAM* parameters = SSL_get0_param(ssl_);
-    X509_VERIFY_PARAM_set_hostflags(parameters, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    int named = literal ? X509_VERIFY_PARAM_set1_ip_asc(parameters, name.c_str())
-                        : X509_VERIFY_PARAM_set1_host(parameters, name.c_str(), name.size());
+    X509_VERIFY_PARAM* parameters = ssl.SSL_get0_param(ssl_);
+    ssl.X509_VERIFY_PARAM_set_hostflags(parameters, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    int named = literal ? ssl.X509_VERIFY_PARAM_set1_ip_asc(parameters, name.c_str())
+                        : ssl.X509_VERIFY_PARAM_set1_host(parameters, name.c_str(), name.size());
     if (named != 1) {
       failure = io_failure(fmt::format("{}: TLS: cannot verify against the name {}", where_, name));
       return false;
     }
   }
   for (;;) {
-    ERR_clear_error();
+    ssl.ERR_clear_error();
     errno = 0;
-    int result = SSL_connect(ssl_);
+    int result = ssl.SSL_connect(ssl_);
     if (result == 1) return true;
     if (tls_retry(result, deadline, "in the TLS handshake", failure)) continue;
-    long verified = SSL_get_verify_result(ssl_);
+    long verified = ssl.SSL_get_verify_result(ssl_);
     if (verified != X509_V_OK) {
       failure = io_failure(fmt::format("{}: TLS handshake failed: certificate verify failed: {}",
-                                       where_, X509_verify_cert_error_string(verified)));
+                                       where_, ssl.X509_verify_cert_error_string(verified)));
     } else if (failure.kind == ClientFailure::Kind::timeout) {
       failure.message += " (the server does not speak TLS, or does not answer)";
     } else if (means_not_tls(failure.message)) {
@@ -224,13 +223,14 @@ void Stream::explain_send_failure(ClientFailure& failure) {
   // (certificate required, unknown CA) and closes, and the next write can
   // fail with a reset before the alert is read. The alert, already received,
   // says why; read it without waiting.
-  ERR_clear_error();
+  const rk_openssl_table& ssl = openssl();
+  ssl.ERR_clear_error();
   char scratch[256];
-  int result = SSL_read(ssl_, scratch, sizeof(scratch));
-  if (result <= 0 && SSL_get_error(ssl_, result) == SSL_ERROR_SSL)
+  int result = ssl.SSL_read(ssl_, scratch, sizeof(scratch));
+  if (result <= 0 && ssl.SSL_get_error(ssl_, result) == SSL_ERROR_SSL)
     failure.message =
         fmt::format("{}: TLS error while sending: {}", where_, tls_error_text("protocol error"));
-  ERR_clear_error();
+  ssl.ERR_clear_error();
 }
 
 bool Stream::write_all(const char* data, std::size_t size, TimePoint deadline,
@@ -238,10 +238,10 @@ bool Stream::write_all(const char* data, std::size_t size, TimePoint deadline,
   std::size_t done = 0;
   while (done < size) {
     if (ssl_ != nullptr) {
-      ERR_clear_error();
+      openssl().ERR_clear_error();
       errno = 0;
       int chunk = static_cast<int>(std::min<std::size_t>(size - done, 1 << 30));
-      int written = SSL_write(ssl_, data + done, chunk);
+      int written = openssl().SSL_write(ssl_, data + done, chunk);
       if (written > 0) {
         done += static_cast<std::size_t>(written);
       } else if (!tls_retry(written, deadline, "while sending", failure)) {
@@ -268,9 +268,9 @@ bool Stream::read_some(std::string& buffer, TimePoint deadline, ClientFailure& f
   for (;;) {
     long got = 0;
     if (ssl_ != nullptr) {
-      ERR_clear_error();
+      openssl().ERR_clear_error();
       errno = 0;
-      got = SSL_read(ssl_, chunk, sizeof(chunk));
+      got = openssl().SSL_read(ssl_, chunk, sizeof(chunk));
       if (got <= 0) {
         if (!tls_retry(static_cast<int>(got), deadline, "while reading", failure)) return false;
         continue;

@@ -1,10 +1,5 @@
 #include "rk/tls.hpp"
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
 #include <cctype>
 #include <chrono>
 #include <map>
@@ -15,11 +10,13 @@
 
 #include "rk/bounded_file.hpp"
 #include "rk/errors.hpp"
+#include "rk/openssl.hpp"
 
 namespace rk {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// Every OpenSSL object is freed through the shim's table (openssl.hpp).
 using ContextPtr = std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)>;
 
 // --cacertdir's CAs, read whole at the start but parsed only when a
@@ -36,7 +33,7 @@ struct HashedCertificates {
 struct CachedContext {
   TlsOptions options;
   std::unique_ptr<HashedCertificates> hashed;
-  ContextPtr context{nullptr, &SSL_CTX_free};
+  ContextPtr context{nullptr, nullptr};  // a built one brings its deleter
 };
 CachedContext& cache() {
   static CachedContext cached;
@@ -55,7 +52,8 @@ void initialise_openssl() {
   // (without them every CA-signed certificate is "too weak"), and the error
   // strings stay loadable (a NO_LOAD flag here would keep them out for good).
   static const bool initialised =
-      OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, nullptr) == 1;
+      openssl().OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, nullptr) ==
+      1;
   (void)initialised;
 }
 
@@ -67,7 +65,8 @@ using KeyPtr = std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)>;
 // bytes read_option_file read, and never opens a file itself, neither now
 // nor lazily during a handshake.
 BioPtr memory_bio(const std::string& pem) {
-  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free_all);
+  const rk_openssl_table& ssl = openssl();
+  return BioPtr(ssl.BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), ssl.BIO_free_all);
 }
 
 // No passphrase: a hook has no one to type it (keepalived runs it with
@@ -80,11 +79,12 @@ int no_passphrase(char* /*buffer*/, int /*size*/, int /*rwflag*/, void* asked) {
 // True when the last error queued is PEM's "no start line": how reading a
 // PEM sequence ends at the end of the data. Anything else is a real error.
 bool only_end_of_pem() {
-  unsigned long last = ERR_peek_last_error();
+  const rk_openssl_table& ssl = openssl();
+  unsigned long last = ssl.ERR_peek_last_error();
   if (last != 0 &&
       (ERR_GET_LIB(last) != ERR_LIB_PEM || ERR_GET_REASON(last) != PEM_R_NO_START_LINE))
     return false;
-  ERR_clear_error();
+  ssl.ERR_clear_error();
   return true;
 }
 
@@ -92,23 +92,26 @@ bool only_end_of_pem() {
 // file lookup does. Returns the number of certificates; `error` is set when
 // the data is not PEM.
 int add_ca_certificates(X509_STORE* store, const std::string& pem, std::string& error) {
+  const rk_openssl_table& ssl = openssl();
   BioPtr bio = memory_bio(pem);
   STACK_OF(X509_INFO)* infos =
-      bio ? PEM_X509_INFO_read_bio(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+      bio ? ssl.PEM_X509_INFO_read_bio(bio.get(), nullptr, nullptr, nullptr) : nullptr;
   if (infos == nullptr) {
     error = tls_error_text("not PEM");
     return 0;
   }
+  // sk_X509_INFO_num, _value and _pop_free are inline functions over these.
+  auto* stack = reinterpret_cast<OPENSSL_STACK*>(infos);
   int certificates = 0;
-  for (int i = 0; i < sk_X509_INFO_num(infos); ++i) {
-    X509_INFO* info = sk_X509_INFO_value(infos, i);
+  for (int i = 0; i < ssl.OPENSSL_sk_num(stack); ++i) {
+    auto* info = static_cast<X509_INFO*>(ssl.OPENSSL_sk_value(stack, i));
     // A CA given twice (in --cacert and in --cacertdir) is no error: OpenSSL
     // 1.1.1 and later accept the duplicate.
-    if (info->x509 != nullptr && X509_STORE_add_cert(store, info->x509) == 1) ++certificates;
-    if (info->crl != nullptr) X509_STORE_add_crl(store, info->crl);
+    if (info->x509 != nullptr && ssl.X509_STORE_add_cert(store, info->x509) == 1) ++certificates;
+    if (info->crl != nullptr) ssl.X509_STORE_add_crl(store, info->crl);
   }
-  sk_X509_INFO_pop_free(infos, X509_INFO_free);
-  ERR_clear_error();
+  ssl.OPENSSL_sk_pop_free(stack, reinterpret_cast<OPENSSL_sk_freefunc>(ssl.X509_INFO_free));
+  ssl.ERR_clear_error();
   return certificates;
 }
 
@@ -131,19 +134,22 @@ bool is_hashed_certificate_name(const std::string& name) {
 // lookups find them) and returns the one with that subject, as by_dir does.
 int get_hashed_certificate(X509_LOOKUP* lookup, X509_LOOKUP_TYPE type, const X509_NAME* name,
                            X509_OBJECT* found) {
-  auto* hashed = static_cast<HashedCertificates*>(X509_LOOKUP_get_method_data(lookup));
+  const rk_openssl_table& ssl = openssl();
+  auto* hashed = static_cast<HashedCertificates*>(ssl.X509_LOOKUP_get_method_data(lookup));
   if (type != X509_LU_X509 || hashed == nullptr) return 0;
-  auto files = hashed->pem_by_hash.find(fmt::format("{:08x}", X509_NAME_hash(name)));
+  // What the macro X509_NAME_hash(name) expands to.
+  auto files = hashed->pem_by_hash.find(
+      fmt::format("{:08x}", ssl.X509_NAME_hash_ex(name, nullptr, nullptr, nullptr)));
   if (files == hashed->pem_by_hash.end()) return 0;
-  X509_STORE* store = X509_LOOKUP_get_store(lookup);
+  X509_STORE* store = ssl.X509_LOOKUP_get_store(lookup);
   for (const std::string& pem : files->second) {
     BioPtr bio = memory_bio(pem);
     while (X509* certificate =
-               bio ? PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr) : nullptr) {
-      X509_STORE_add_cert(store, certificate);
-      X509_free(certificate);
+               bio ? ssl.PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr) : nullptr) {
+      ssl.X509_STORE_add_cert(store, certificate);
+      ssl.X509_free(certificate);
     }
-    ERR_clear_error();  // the end of the PEM data, or a file that is not PEM
+    ssl.ERR_clear_error();  // the end of the PEM data, or a file that is not PEM
   }
   hashed->pem_by_hash.erase(files);  // parsed once: the store holds them now
   // As OpenSSL's own by_dir lookup does, `found` borrows the store's
@@ -151,14 +157,14 @@ int get_hashed_certificate(X509_LOOKUP* lookup, X509_LOOKUP_TYPE type, const X50
   // reference and never releases the lookup's, so holding one here would
   // leak it.
   X509* held = nullptr;
-  if (X509_STORE_lock(store) == 1) {
+  if (ssl.X509_STORE_lock(store) == 1) {
     X509_OBJECT* object =
-        X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(store), X509_LU_X509, name);
-    held = object != nullptr ? X509_OBJECT_get0_X509(object) : nullptr;
-    X509_STORE_unlock(store);
+        ssl.X509_OBJECT_retrieve_by_subject(ssl.X509_STORE_get0_objects(store), X509_LU_X509, name);
+    held = object != nullptr ? ssl.X509_OBJECT_get0_X509(object) : nullptr;
+    ssl.X509_STORE_unlock(store);
   }
-  if (held == nullptr || X509_OBJECT_set1_X509(found, held) != 1) return 0;
-  X509_free(held);  // the reference set1 took: the store's keeps it alive
+  if (held == nullptr || ssl.X509_OBJECT_set1_X509(found, held) != 1) return 0;
+  ssl.X509_free(held);  // the reference set1 took: the store's keeps it alive
   return 1;
 }
 
@@ -166,8 +172,9 @@ int get_hashed_certificate(X509_LOOKUP* lookup, X509_LOOKUP_TYPE type, const X50
 // that uses it lives until the process ends).
 X509_LOOKUP_METHOD* hashed_lookup_method() {
   static X509_LOOKUP_METHOD* method = [] {
-    X509_LOOKUP_METHOD* made = X509_LOOKUP_meth_new("redis-keepalived --cacertdir");
-    if (made != nullptr) X509_LOOKUP_meth_set_get_by_subject(made, get_hashed_certificate);
+    const rk_openssl_table& ssl = openssl();
+    X509_LOOKUP_METHOD* made = ssl.X509_LOOKUP_meth_new("redis-keepalived --cacertdir");
+    if (made != nullptr) ssl.X509_LOOKUP_meth_set_get_by_subject(made, get_hashed_certificate);
     return made;
   }();
   return method;
@@ -204,13 +211,14 @@ TlsFiles read_tls_files(const TlsOptions& options, Clock::time_point deadline) {
 // holds for the store's lookup), else the system's.
 bool load_verify_locations(SSL_CTX* context, const TlsOptions& options, const TlsFiles& files,
                            HashedCertificates& hashed, std::string& error) {
+  const rk_openssl_table& ssl = openssl();
   if (options.cacert.empty() && options.cacertdir.empty()) {
-    if (SSL_CTX_set_default_verify_paths(context) == 1) return true;
+    if (ssl.SSL_CTX_set_default_verify_paths(context) == 1) return true;
     error = fmt::format("cannot load the CA certificates (system default): {}",
                         tls_error_text("unreadable"));
     return false;
   }
-  X509_STORE* store = SSL_CTX_get_cert_store(context);
+  X509_STORE* store = ssl.SSL_CTX_get_cert_store(context);
   std::string problem;
   if (!options.cacert.empty() && add_ca_certificates(store, files.cacert, problem) == 0) {
     error = fmt::format("--cacert {}: {}", options.cacert,
@@ -221,8 +229,8 @@ bool load_verify_locations(SSL_CTX* context, const TlsOptions& options, const Tl
   for (const NamedContent& file : files.cacertdir)
     hashed.pem_by_hash[file.name.substr(0, 8)].push_back(file.bytes);
   X509_LOOKUP_METHOD* method = hashed_lookup_method();
-  X509_LOOKUP* lookup = method == nullptr ? nullptr : X509_STORE_add_lookup(store, method);
-  if (lookup == nullptr || X509_LOOKUP_set_method_data(lookup, &hashed) != 1) {
+  X509_LOOKUP* lookup = method == nullptr ? nullptr : ssl.X509_STORE_add_lookup(store, method);
+  if (lookup == nullptr || ssl.X509_LOOKUP_set_method_data(lookup, &hashed) != 1) {
     error = fmt::format("--cacertdir {}: {}", options.cacertdir,
                         tls_error_text("cannot add a certificate lookup"));
     return false;
@@ -234,18 +242,23 @@ bool load_verify_locations(SSL_CTX* context, const TlsOptions& options, const Tl
 // file, as SSL_CTX_use_certificate_chain_file takes them) and --key.
 bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, const TlsFiles& files,
                              std::string& error) {
+  const rk_openssl_table& ssl = openssl();
   bool asked = false;
   BioPtr chain = memory_bio(files.cert);
-  X509Ptr leaf(chain ? PEM_read_bio_X509_AUX(chain.get(), nullptr, no_passphrase, &asked) : nullptr,
-               &X509_free);
-  if (!leaf || SSL_CTX_use_certificate(context, leaf.get()) != 1) {
+  X509Ptr leaf(chain ? ssl.PEM_read_bio_X509_AUX(chain.get(), nullptr, no_passphrase, &asked)
+                     : nullptr,
+               ssl.X509_free);
+  if (!leaf || ssl.SSL_CTX_use_certificate(context, leaf.get()) != 1) {
     error = fmt::format("--cert {}: {}", options.cert, tls_error_text("not a PEM certificate"));
     return false;
   }
-  SSL_CTX_clear_chain_certs(context);
-  while (X509* extra = PEM_read_bio_X509(chain.get(), nullptr, no_passphrase, &asked)) {
-    if (SSL_CTX_add0_chain_cert(context, extra) != 1) {  // owns `extra` on success only
-      X509_free(extra);
+  // What the macros SSL_CTX_clear_chain_certs and SSL_CTX_add0_chain_cert
+  // expand to.
+  ssl.SSL_CTX_ctrl(context, SSL_CTRL_CHAIN, 0, nullptr);
+  while (X509* extra = ssl.PEM_read_bio_X509(chain.get(), nullptr, no_passphrase, &asked)) {
+    // Owns `extra` on success only.
+    if (ssl.SSL_CTX_ctrl(context, SSL_CTRL_CHAIN_CERT, 0, extra) != 1) {
+      ssl.X509_free(extra);
       error = fmt::format("--cert {}: {}", options.cert, tls_error_text("bad chain certificate"));
       return false;
     }
@@ -255,22 +268,22 @@ bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, const 
     return false;
   }
   BioPtr key_pem = memory_bio(files.key);
-  KeyPtr key(key_pem ? PEM_read_bio_PrivateKey(key_pem.get(), nullptr, no_passphrase, &asked)
+  KeyPtr key(key_pem ? ssl.PEM_read_bio_PrivateKey(key_pem.get(), nullptr, no_passphrase, &asked)
                      : nullptr,
-             &EVP_PKEY_free);
-  if (!key || SSL_CTX_use_PrivateKey(context, key.get()) != 1) {
+             ssl.EVP_PKEY_free);
+  if (!key || ssl.SSL_CTX_use_PrivateKey(context, key.get()) != 1) {
     error = asked
                 ? fmt::format(
                       "--key {}: encrypted with a passphrase, which no hook can give; "
                       "store it unencrypted (mode 0600)",
                       options.key)
                 : fmt::format("--key {}: {}", options.key, tls_error_text("not a PEM private key"));
-    ERR_clear_error();
+    ssl.ERR_clear_error();
     return false;
   }
-  if (SSL_CTX_check_private_key(context) != 1) {
+  if (ssl.SSL_CTX_check_private_key(context) != 1) {
     error = fmt::format("--key {} does not match --cert {}", options.key, options.cert);
-    ERR_clear_error();
+    ssl.ERR_clear_error();
     return false;
   }
   return true;
@@ -279,21 +292,23 @@ bool load_client_certificate(SSL_CTX* context, const TlsOptions& options, const 
 ContextPtr build_context(const TlsOptions& options, const TlsFiles& files,
                          HashedCertificates& hashed, std::string& error) {
   initialise_openssl();
-  ContextPtr context(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
+  const rk_openssl_table& ssl = openssl();
+  ContextPtr context(ssl.SSL_CTX_new(ssl.TLS_client_method()), ssl.SSL_CTX_free);
   if (!context) {
     error = tls_error_text("cannot create a TLS context");
     return context;
   }
   // TLS 1.2 or later at security level 2 (RSA keys of 2048 bits or more),
-  // as Debian's default policy asks.
-  SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION);
-  SSL_CTX_set_security_level(context.get(), 2);
+  // as Debian's default policy asks. SSL_CTX_set_min_proto_version and
+  // SSL_CTX_set_mode are macros over SSL_CTX_ctrl.
+  ssl.SSL_CTX_ctrl(context.get(), SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr);
+  ssl.SSL_CTX_set_security_level(context.get(), 2);
   // Partial writes: a command is written in as many SSL_write calls as the
   // socket takes, each retried with the same bytes after a poll.
-  SSL_CTX_set_mode(context.get(),
-                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  ssl.SSL_CTX_ctrl(context.get(), SSL_CTRL_MODE,
+                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, nullptr);
   if (!options.insecure) {
-    SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+    ssl.SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
     if (!load_verify_locations(context.get(), options, files, hashed, error)) context.reset();
   }
   if (context && !options.cert.empty() &&
@@ -320,17 +335,18 @@ ssl_ctx_st* build_and_keep(const TlsOptions& options, Clock::time_point deadline
 }  // namespace
 
 std::string tls_error_text(const char* fallback) {
-  unsigned long code = ERR_get_error();
+  const rk_openssl_table& ssl = openssl();
+  unsigned long code = ssl.ERR_get_error();
   unsigned long last = code;
   while (code != 0) {  // the last one queued is the most specific
     last = code;
-    code = ERR_get_error();
+    code = ssl.ERR_get_error();
   }
   if (last == 0) return fallback;
-  const char* reason = ERR_reason_error_string(last);
+  const char* reason = ssl.ERR_reason_error_string(last);
   if (reason != nullptr) return reason;
   char text[256];
-  ERR_error_string_n(last, text, sizeof(text));
+  ssl.ERR_error_string_n(last, text, sizeof(text));
   return text;
 }
 

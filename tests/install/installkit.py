@@ -3,7 +3,8 @@ are, running commands, installing the build tree into a temporary prefix,
 and rendering man pages.
 
 ctest passes RK_BUILD_DIR, RK_SOURCE_DIR, RK_CMAKE, RK_CPACK, RK_TOOLS
-(comma-separated) and RK_VERSION (tests/install/CMakeLists.txt). Exit 77
+(comma-separated), RK_VERSION and RK_PRIVATE_DIR (where rk-openssl.so goes,
+relative to the prefix; tests/install/CMakeLists.txt). Exit 77
 means skipped: the whole suite, or every one of its tests. A suite where
 only some tests were skipped exits 0 and its last lines count and name the
 skipped ones.
@@ -11,6 +12,7 @@ skipped ones.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,7 @@ BUILD_DIR = env("RK_BUILD_DIR")
 SOURCE_DIR = env("RK_SOURCE_DIR")
 TOOLS = tuple(t for t in env("RK_TOOLS").split(",") if t)
 VERSION = env("RK_VERSION")
+PRIVATE_DIR = env("RK_PRIVATE_DIR")
 INIT_SCRIPT = os.path.join(SOURCE_DIR, "init.d", "redis-server-rk")
 SAMPLES = os.path.join(SOURCE_DIR, "keepalived")
 
@@ -48,6 +51,13 @@ def run(argv, timeout=120, check=False, **kwargs):
     return result
 
 
+def free_port():
+    """A loopback port nothing listens on (at the time of the call)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def cmake_cache(name):
     """The value of a CMakeCache.txt entry of the build, or None."""
     with open(os.path.join(BUILD_DIR, "CMakeCache.txt"), encoding="utf-8") as cache:
@@ -56,6 +66,15 @@ def cmake_cache(name):
             if match:
                 return match.group(1)
     return None
+
+
+def private_files():
+    """{name: mode} of what goes into PRIVATE_DIR: the shim, and the dynamic
+    twin of redis_check when the build made one (a static redis_check)."""
+    files = {"rk-openssl.so": 0o644}
+    if os.path.exists(os.path.join(BUILD_DIR, PRIVATE_DIR, "redis_check")):
+        files["redis_check"] = 0o755
+    return files
 
 
 def manpages_enabled():

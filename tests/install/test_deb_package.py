@@ -12,6 +12,7 @@ import glob
 import os
 import re
 import shutil
+import stat
 
 import installkit
 from installkit import TOOLS, VERSION, run
@@ -93,6 +94,9 @@ class DebPackage(installkit.TempDirTestCase):
         self.assertIn("libc6", depends)
         self.assertIn("adduser", depends, "the postinst runs adduser")
         self.assertRegex(fields["Depends"], r"libc6 \(>= [0-9.]+\)")
+        # From rk-openssl.so, the one file linked against libssl (libssl3t64
+        # since Debian 13).
+        self.assertRegex(fields["Depends"], r"\blibssl3(t64)? \(>= [0-9.]+\)")
         self.assertEqual(package_names(fields["Recommends"]), {"keepalived", "redis-server"})
         summary, _, extended = fields["Description"].partition("\n")
         self.assertTrue(summary)
@@ -101,6 +105,8 @@ class DebPackage(installkit.TempDirTestCase):
     def test_contents(self):
         entries = self.contents()
         expected = {f"/usr/bin/{tool}": "-rwxr-xr-x" for tool in TOOLS}
+        for name, mode in installkit.private_files().items():
+            expected[f"/usr/{installkit.PRIVATE_DIR}/{name}"] = stat.filemode(0o100000 | mode)
         expected["/etc/init.d/redis-server-rk"] = "-rwxr-xr-x"
         expected["/etc/default/redis-server-rk"] = "-rw-r--r--"
         expected["/etc/logrotate.d/redis-keepalived"] = "-rw-r--r--"

@@ -16,7 +16,7 @@ import stat
 import time
 
 import installkit
-from installkit import INIT_SCRIPT, run
+from installkit import INIT_SCRIPT, free_port, run
 
 # LSB: status exit codes.
 RUNNING, DEAD_WITH_PIDFILE, NOT_RUNNING = 0, 1, 3
@@ -34,12 +34,6 @@ def redis_cli():
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     installkit.skip("redis-cli is not installed (Debian: redis-tools)")
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def process_state(pid):

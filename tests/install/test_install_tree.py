@@ -53,6 +53,23 @@ class InstallTree(installkit.TempDirTestCase):
                 result = run([path, "--version"], check=True)
                 self.assertEqual(result.stdout.strip(), f"{tool} {VERSION}")
 
+    def test_tls_support_is_found_in_the_tree(self):
+        # rk-openssl.so (and a static redis_check's twin) beside bin/, as the
+        # tools look for them: a TLS run to a closed port fails as a check
+        # fails (1), not as a missing TLS support does (2).
+        for name, mode in installkit.private_files().items():
+            self.assert_file(installkit.PRIVATE_DIR, name, mode=mode)
+        port = str(installkit.free_port())
+        state = os.path.join(self.tmp, "state")
+        os.mkdir(state, 0o700)
+        for tool, args in (("redis_check", ["--state-dir", state]),
+                           ("redis_status", ["--peer", "127.0.0.1:1"])):
+            with self.subTest(tool=tool):
+                result = run([self.path("bin", tool), "--tls", "--insecure", "--host", "127.0.0.1",
+                              "--port", port, "--timeout", "300", *args])
+                self.assertNotIn("TLS support", result.stderr)
+                self.assertEqual(result.returncode, 1, result.stderr)
+
     def test_docs_and_examples(self):
         for name in ("README.md", "LICENSE", "operations.md"):
             self.assert_file(DOCDIR, name, mode=0o644)

@@ -12,19 +12,12 @@ unshare and start-stop-daemon.
 import os
 import re
 import shutil
-import socket
 import stat
 
 import installkit
-from installkit import run
+from installkit import free_port, run
 
 LOG = "/var/log/redis-keepalived.log"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Logrotate(installkit.TempDirTestCase):

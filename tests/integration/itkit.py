@@ -310,6 +310,22 @@ class ToolTestCase(unittest.TestCase):
         replica.call("REPLICAOF", "127.0.0.1", master.port)
         self.wait_link_up(replica, master, timeout)
 
+    def wait_streaming(self, replica, master, timeout=10):
+        """Wait until `master`'s replication stream reaches `replica`: a link
+        that is up is not yet enough. After a diskless full sync the master
+        streams only once the replica's REPLCONF ACK finds the transfer
+        finished on its side; Valkey 8.1.1's replica sends its first ACK
+        before that (its "sync: Finished with success" is logged some 50 ms
+        before the master's "Streamed RDB transfer ... succeeded"), so the
+        stream starts with the next ACK, up to a second later. A PUBLISH
+        moves the master's offset (it is propagated to replicas) and leaves
+        the dataset alone."""
+        master.call("PUBLISH", "rk-it-stream", "probe")
+        target = int(master.info("replication")["master_repl_offset"])
+        wait_until(lambda: int(replica.info("replication").get("slave_repl_offset", -1)) >= target,
+                   timeout, interval=0.01,
+                   what=f"replica {replica.port} streaming from {master.port} (offset {target})")
+
     def assert_all_keys(self, server, count, prefix="k"):
         missing = missing_keys(server, count, prefix)
         self.assertEqual(missing[:20], [],

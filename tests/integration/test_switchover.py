@@ -76,6 +76,8 @@ class SwitchoverTest(ToolTestCase):
         b = self.server()
         populate(a, keys)
         self.replicate(b, a)
+        # The writes paused are measured against a pair in steady state.
+        self.wait_streaming(b, a)
         r = self.run_tool("redis_master", *self.hook_args(a.port, b.port))
         self.assertIn("exit=0", r.log, f"setup: {r!r}")
         return a, b

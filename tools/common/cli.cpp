@@ -1,7 +1,11 @@
 #include "common/cli.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -11,6 +15,7 @@
 
 #include "rk/bounded_file.hpp"
 #include "rk/errors.hpp"
+#include "rk/openssl.hpp"
 
 namespace rk::cli {
 namespace {
@@ -332,6 +337,17 @@ void apply_parsed(const Parsed& parsed, ToolOptions& options) {
   }
 }
 
+// The static redis_check cannot load rk-openssl.so (tools/CMakeLists.txt
+// says why): with TLS on, the same command line goes to its dynamic twin,
+// `twin` relative to this binary. So far the options were only read:
+// nothing was connected, logged or written.
+[[noreturn]] void run_tls_twin(const char* twin, char** argv) {
+  const std::string path = beside_this_binary(twin);
+  ::execv(path.c_str(), argv);
+  throw UsageError(
+      fmt::format("TLS support is not installed: cannot run {} ({})", path, std::strerror(errno)));
+}
+
 // CLI11's messages can span lines; keepalived operators read one.
 std::string one_line(std::string text) {
   for (char& c : text)
@@ -342,7 +358,7 @@ std::string one_line(std::string text) {
 
 }  // namespace
 
-int run_tool(const ToolSpec& spec, int argc, char** argv, ToolEntry entry) {
+int run_tool(const ToolSpec& spec, int argc, char** argv, ToolEntry entry, const char* tls_twin) {
   ToolOptions options;
   options.tool = spec.name;
   Parsed parsed;
@@ -356,6 +372,7 @@ int run_tool(const ToolSpec& spec, int argc, char** argv, ToolEntry entry) {
     if (const char* password = std::getenv("REDISCLI_AUTH"))
       options.environment_password = password;
     validate(options);
+    if (tls_twin != nullptr && options.tls.enabled) run_tls_twin(tls_twin, argv);
     return to_int(entry(options));
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();

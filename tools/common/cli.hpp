@@ -24,7 +24,10 @@ struct ToolSpec {
 using ToolEntry = ExitCode (*)(const ToolOptions&);
 
 // The whole life of a tool: parses argv with CLI11 (and --config), validates,
-// runs `entry`, and maps errors to exit codes. The one top-level catch.
-int run_tool(const ToolSpec& spec, int argc, char** argv, ToolEntry entry);
+// runs `entry`, and maps errors to exit codes. The one top-level catch. With
+// `tls_twin` (a path relative to this binary) and a TLS option, execs that
+// binary with the same argv instead of running `entry`.
+int run_tool(const ToolSpec& spec, int argc, char** argv, ToolEntry entry,
+             const char* tls_twin = nullptr);
 
 }  // namespace rk::cli

@@ -254,6 +254,12 @@ class Lab:
                         continue
                     raise LabError(f"{src} not found (--bin-dir)")
                 shutil.copy(src, os.path.join(bindir, tool))
+            # TLS support (rk-openssl.so, a static redis_check's twin): the
+            # tools find it beside bin/, at the same place as in the build.
+            for private in glob.glob(os.path.join(self.args.bin_dir, os.pardir, "lib*", "**",
+                                                  "redis-keepalived"), recursive=True):
+                shutil.copytree(private, os.path.join(prefix, os.path.relpath(
+                    private, os.path.join(self.args.bin_dir, os.pardir))))
             how = f"copied from {self.args.bin_dir}"
         else:
             build = self.args.build_dir or os.path.join(REPO, "build")
@@ -403,12 +409,19 @@ class Lab:
 
     def start_keepalived(self, node):
         logf = open(node.ka_log, "ab")
+        # Every pid file of its own, the BFD child's too: both nodes share
+        # /run, and keepalived 2.3.3 (Debian builds it with BFD) holds an OFD
+        # lock on its BFD pid file, /run/bfd.pid by default, even with -P. The
+        # node that started second found it locked and exited ("Another
+        # process has pid file /run/bfd.pid locked", "daemon is already
+        # running"). 2.2.7 takes -b too.
         node.ka = subprocess.Popen(
             ["ip", "netns", "exec", node.ns, self.keepalived_bin,
              "-n", "-l", "-D", "-G", "-P", "-f", node.ka_conf,
              "-p", os.path.join(node.dir, "keepalived.pid"),
              "-r", os.path.join(node.dir, "vrrp.pid"),
-             "-c", os.path.join(node.dir, "checkers.pid")],
+             "-c", os.path.join(node.dir, "checkers.pid"),
+             "-b", os.path.join(node.dir, "bfd.pid")],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
             start_new_session=True, cwd="/")
         logf.close()
