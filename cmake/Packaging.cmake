@@ -4,7 +4,11 @@
 # cmake/Manpages.cmake, tools/CMakeLists.txt).
 #
 # Depends comes from the binaries' shared libraries (dpkg-shlibdeps, from
-# dpkg-dev, and file), plus adduser for the postinst. The postinst creates
+# dpkg-dev, and file), plus adduser for the postinst. CPack hands it every
+# ELF file staged, rk-openssl.so in its private dir included: that is where
+# libssl3 (libssl3t64 on Debian 13) comes from. No tool links the shim (it
+# is dlopen()ed), so dpkg-shlibdeps needs no shlibs file and no private-dir
+# hint to resolve anything. The postinst creates
 # the keepalived_script system user if missing, its state dir and log file;
 # `make install` creates no users.
 include_guard(GLOBAL)

@@ -40,6 +40,14 @@ def build(args, tmp):
     return bindir, launcher, build_type
 
 
+def git_output(*args):
+    """git's answer about the source tree, or "" without git (a Debian 13
+    root made for the tests has none)."""
+    if not shutil.which("git"):
+        return ""
+    return run(["git", "-C", REPO, *args], check=False).stdout.strip()
+
+
 def machine(build_type, cli, bin_dir=None):
     model = "?"
     try:
@@ -49,9 +57,8 @@ def machine(build_type, cli, bin_dir=None):
                 break
     except OSError:
         pass
-    commit = run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], check=False).stdout.strip()
-    dirty = run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
-                check=False).stdout.strip()
+    commit = git_output("rev-parse", "--short", "HEAD")
+    dirty = git_output("status", "--porcelain", "--untracked-files=no")
     return {
         "nproc": os.cpu_count(),
         "cpu": model,

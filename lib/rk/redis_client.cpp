@@ -215,9 +215,10 @@ bool Connection::send(const std::vector<std::string>& argv, Clock::time_point de
     lengths.push_back(argv[i].size());
   }
   char* formatted = nullptr;
-  // int in hiredis 0.14, long long in 1.x: long long holds either.
-  const long long length = redisFormatCommandArgv(&formatted, static_cast<int>(args.size()),
-                                                  args.data(), lengths.data());
+  // hiredis 0.14 returns the length as int, 1.x as long long: long long
+  // holds either.
+  long long length = redisFormatCommandArgv(&formatted, static_cast<int>(args.size()), args.data(),
+                                            lengths.data());
   if (length < 0 || formatted == nullptr) throw std::bad_alloc();
   std::unique_ptr<char, void (*)(char*)> owned(formatted, &redisFreeCommand);
   if (!stream_->write_all(formatted, static_cast<size_t>(length), deadline, failure)) {
