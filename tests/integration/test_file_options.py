@@ -24,8 +24,7 @@ class FileOptionsTest(ToolTestCase):
 
     def setUp(self):
         super().setUp()
-        cert_dir = os.path.join(self.tmp, "tls")
-        os.mkdir(cert_dir, 0o700)
+        cert_dir = tlskit.cert_dir(self.tmp)
         self.ca = tlskit.make_ca(cert_dir)
         self.client = tlskit.make_client_cert(cert_dir, self.ca)
         self.fifo = os.path.join(self.tmp, "fifo")

@@ -24,8 +24,7 @@ class TlsTest(ToolTestCase):
 
     def setUp(self):
         super().setUp()
-        cert_dir = os.path.join(self.tmp, "tls")
-        os.mkdir(cert_dir, 0o700)
+        cert_dir = tlskit.cert_dir(self.tmp)
         self.certs = tlskit.make_all(cert_dir)
         self.runs = 0
 

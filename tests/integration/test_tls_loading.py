@@ -48,8 +48,7 @@ class TlsLoadingTest(ToolTestCase):
 
     def setUp(self):
         super().setUp()
-        cert_dir = os.path.join(self.tmp, "tls")
-        os.mkdir(cert_dir, 0o700)
+        cert_dir = tlskit.cert_dir(self.tmp)
         self.certs = tlskit.make_all(cert_dir)
         self.track = os.path.join(self.tmp, "redis.watch")
 

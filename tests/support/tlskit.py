@@ -237,6 +237,14 @@ def make_ca_dir(directory, *cas):
     return directory
 
 
+def cert_dir(parent):
+    """PARENT/tls, made 0700 (as a key's directory should be): where a test
+    keeps the certificates it makes."""
+    directory = os.path.join(parent, "tls")
+    os.mkdir(directory, 0o700)
+    return directory
+
+
 def make_all(directory):
     """The whole set, in DIRECTORY:
       ca              the CA the tests trust;
