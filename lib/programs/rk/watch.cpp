@@ -23,7 +23,8 @@
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
-#include "rk/status.hpp"
+#include "rk/metrics.hpp"
+#include "rk/status_report.hpp"
 #include "rk/track_file.hpp"
 
 namespace rk {
