@@ -1,6 +1,5 @@
 #include "rk/bounded_file.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,27 +10,14 @@
 
 #include <fmt/format.h>
 
+#include "rk/dir_listing.hpp"
 #include "rk/errors.hpp"
+#include "rk/fd.hpp"
 
 namespace rk {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A file descriptor closed on every path.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 const char* kind_of(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO";
@@ -96,7 +82,7 @@ FileContent read_open(const Fd& fd, const std::string& shown, const FileRule& ru
 FileContent read_option_file(const std::string& path, const FileRule& rule,
                              Clock::time_point deadline) {
   Fd fd(::open(path.c_str(), open_flags(rule)));
-  if (fd.get() < 0) refuse_open(path, rule, errno);
+  if (!fd.valid()) refuse_open(path, rule, errno);
   return read_open(fd, path, rule, deadline);
 }
 
@@ -104,32 +90,23 @@ std::vector<NamedContent> read_option_directory(
     const std::string& path, const FileRule& rule, std::size_t max_files, std::size_t max_total,
     const std::function<bool(const std::string&)>& wanted, Clock::time_point deadline) {
   Fd dir_fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK));
-  if (dir_fd.get() < 0) {
+  if (!dir_fd.valid()) {
     if (errno == ENOTDIR)
       throw UsageError(fmt::format("{} {}: not a directory", rule.option, path));
     refuse_open(path, FileRule{rule.option, rule.max_bytes, true}, errno);
   }
   std::vector<std::string> names;
   {
-    // fdopendir() owns the descriptor from here on; closedir() closes it.
-    int listed_fd = ::dup(dir_fd.get());
-    DIR* listing = listed_fd < 0 ? nullptr : ::fdopendir(listed_fd);
-    if (listing == nullptr) {
-      int error = errno;
-      if (listed_fd >= 0) ::close(listed_fd);
-      refuse_open(path, rule, error);
-    }
-    while (const dirent* entry = ::readdir(listing)) {
-      std::string name = entry->d_name;
+    DirListing listing(dir_fd.get());
+    if (listing.error() != 0) refuse_open(path, rule, listing.error());
+    while (const char* entry = listing.next()) {
+      std::string name = entry;
       if (name == "." || name == ".." || !wanted(name)) continue;
-      if (names.size() == max_files) {
-        ::closedir(listing);
+      if (names.size() == max_files)
         throw UsageError(
             fmt::format("{} {}: too many files (the bound is {})", rule.option, path, max_files));
-      }
       names.push_back(std::move(name));
     }
-    ::closedir(listing);
   }
   std::sort(names.begin(), names.end());
   std::vector<NamedContent> files;
@@ -137,7 +114,7 @@ std::vector<NamedContent> read_option_directory(
   for (const std::string& name : names) {
     std::string shown = fmt::format("{}/{}", path, name);
     Fd fd(::openat(dir_fd.get(), name.c_str(), open_flags(rule)));
-    if (fd.get() < 0) {
+    if (!fd.valid()) {
       if (errno == ENOENT) continue;  // a dangling symlink: nothing to trust
       refuse_open(shown, rule, errno);
     }

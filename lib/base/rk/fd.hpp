@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 namespace rk {
 
 // Owns a file descriptor: closes it on every path, exceptions included.
@@ -26,6 +28,14 @@ class Fd {
     int fd = fd_;
     fd_ = -1;
     return fd;
+  }
+  // Closes the descriptor now, for a caller that must know whether that
+  // worked (a write error may only show at close, as on NFS): 0, or close()'s
+  // errno. Owns nothing afterwards, either way.
+  int close() {
+    int fd = release();
+    if (fd < 0 || ::close(fd) == 0) return 0;
+    return errno;
   }
   // Closes the current descriptor (if any) and owns `fd` instead. close()'s
   // error is not reported: on Linux the descriptor is gone either way, and

@@ -135,55 +135,83 @@ std::vector<SocketAddress> interface_addresses() {
   return addresses;
 }
 
+namespace {
+
+// The connects started and not answered yet, polled together: each socket
+// is owned here until its answer (or the end) closes it.
+struct PendingConnects {
+  std::vector<Fd> sockets;
+  std::vector<pollfd> polled;      // polled[k].fd is sockets[k], -1 once answered
+  std::vector<std::size_t> probe;  // the probe each socket answers for
+  std::size_t open = 0;
+};
+
+// Starts the connect to `target`, or settles `probe` at once: a name that
+// did not resolve, an address of this host, a connect refused on the spot.
+void start_probe(const ProbeTarget& target, const std::vector<SocketAddress>& own,
+                 Clock::time_point deadline, std::size_t index, Probe& probe,
+                 PendingConnects& pending) {
+  Resolution resolved = resolve_address(target.endpoint.host, target.endpoint.port, deadline);
+  if (resolved.addresses.empty()) {
+    probe.unresolved = resolved.timed_out;
+    return;
+  }
+  const SocketAddress& address = resolved.addresses.front();
+  if (target.must_be_remote) {
+    probe.own_address = own_address(address, own);
+    if (!probe.own_address.empty()) return;
+  }
+  int error = 0;
+  Fd socket = connect_nonblocking(address, error);
+  if (!socket.valid()) {
+    probe.reached = error == ECONNREFUSED;
+    return;
+  }
+  pending.polled.push_back({socket.get(), POLLOUT, 0});
+  pending.sockets.push_back(std::move(socket));
+  pending.probe.push_back(index);
+  ++pending.open;
+}
+
+// Settles the probes whose connect answered in the last poll(); true when
+// one of them reached its host.
+bool settle_answered(PendingConnects& pending, std::vector<Probe>& probes) {
+  bool any = false;
+  for (std::size_t k = 0; k < pending.polled.size(); ++k) {
+    if (pending.polled[k].fd < 0 || pending.polled[k].revents == 0) continue;
+    int error = 0;
+    socklen_t length = sizeof(error);
+    ::getsockopt(pending.polled[k].fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    // Refused is an answer too: the host is up, only the port is closed.
+    probes[pending.probe[k]].reached = error == 0 || error == ECONNREFUSED;
+    any = any || probes[pending.probe[k]].reached;
+    pending.sockets[k].reset();
+    pending.polled[k].fd = -1;  // poll ignores negative descriptors
+    --pending.open;
+  }
+  return any;
+}
+
+}  // namespace
+
 std::vector<Probe> probe_reachable(const std::vector<ProbeTarget>& targets,
                                    const std::vector<SocketAddress>& own,
                                    Clock::time_point deadline) {
   std::vector<Probe> probes(targets.size());
-  std::vector<pollfd> pending;
-  std::vector<std::size_t> index;
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    const Endpoint& endpoint = targets[i].endpoint;
-    Resolution resolved = resolve_address(endpoint.host, endpoint.port, deadline);
-    if (resolved.addresses.empty()) {
-      probes[i].unresolved = resolved.timed_out;
-      continue;
-    }
-    const SocketAddress& address = resolved.addresses.front();
-    if (targets[i].must_be_remote) {
-      probes[i].own_address = own_address(address, own);
-      if (!probes[i].own_address.empty()) continue;
-    }
-    int error = 0;
-    int fd = connect_nonblocking(address, error);
-    if (fd < 0) {
-      probes[i].reached = error == ECONNREFUSED;
-      continue;
-    }
-    pending.push_back({fd, POLLOUT, 0});
-    index.push_back(i);
-  }
+  PendingConnects pending;
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    start_probe(targets[i], own, deadline, i, probes[i], pending);
+  // One reached host is enough: the rest are not waited for.
   bool any = std::any_of(probes.begin(), probes.end(), [](const Probe& p) { return p.reached; });
-  std::size_t open = pending.size();
-  while (!any && open > 0) {
+  while (!any && pending.open > 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) break;
-    int ready = ::poll(pending.data(), pending.size(), static_cast<int>(left.count()));
+    int ready =
+        ::poll(pending.polled.data(), pending.polled.size(), static_cast<int>(left.count()));
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) break;
-    for (std::size_t k = 0; k < pending.size(); ++k) {
-      if (pending[k].fd < 0 || pending[k].revents == 0) continue;
-      int error = 0;
-      socklen_t length = sizeof(error);
-      ::getsockopt(pending[k].fd, SOL_SOCKET, SO_ERROR, &error, &length);
-      probes[index[k]].reached = error == 0 || error == ECONNREFUSED;
-      any = any || probes[index[k]].reached;
-      ::close(pending[k].fd);
-      pending[k].fd = -1;  // poll ignores negative descriptors
-      --open;
-    }
+    any = settle_answered(pending, probes);
   }
-  for (pollfd& p : pending)
-    if (p.fd >= 0) ::close(p.fd);
   return probes;
 }
 

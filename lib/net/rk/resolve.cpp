@@ -95,18 +95,16 @@ Resolution resolve_address(const std::string& host, int port,
   return from_lookup(host, pending->result);
 }
 
-int connect_nonblocking(const SocketAddress& address, int& error) {
-  int fd = ::socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
+Fd connect_nonblocking(const SocketAddress& address, int& error) {
+  Fd fd(::socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
     error = errno;
-    return -1;
+    return fd;
   }
-  error = ::connect(fd, reinterpret_cast<const sockaddr*>(&address.address), address.length) == 0
-              ? 0
-              : errno;
-  if (error == 0 || error == EINPROGRESS) return fd;
-  ::close(fd);
-  return -1;
+  const auto* target = reinterpret_cast<const sockaddr*>(&address.address);
+  error = ::connect(fd.get(), target, address.length) == 0 ? 0 : errno;
+  if (error != 0 && error != EINPROGRESS) fd.reset();
+  return fd;
 }
 
 }  // namespace rk

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "rk/fd.hpp"
+
 namespace rk {
 
 // One address a host name stands for, ready for socket() and connect().
@@ -35,8 +37,8 @@ Resolution resolve_address(const std::string& host, int port,
 
 // A non-blocking TCP socket with its connect to `address` started. Returns
 // the socket with `error` 0 (connected at once) or EINPROGRESS (poll it for
-// POLLOUT, then read SO_ERROR), or -1 with `error` the errno of the failure
-// (ECONNREFUSED: the host answered that nothing listens).
-int connect_nonblocking(const SocketAddress& address, int& error);
+// POLLOUT, then read SO_ERROR), or an invalid Fd with `error` the errno of
+// the failure (ECONNREFUSED: the host answered that nothing listens).
+Fd connect_nonblocking(const SocketAddress& address, int& error);
 
 }  // namespace rk

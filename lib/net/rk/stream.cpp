@@ -62,23 +62,22 @@ int finish_connect(int fd, TimePoint deadline) {
 }
 
 // A connected, non-blocking TCP socket to one of `addresses`, tried in
-// order; -1 with `error` (an errno) when none answered.
-int connect_any(const std::vector<SocketAddress>& addresses, TimePoint deadline, int& error) {
+// order; an invalid Fd with `error` (an errno) when none answered.
+Fd connect_any(const std::vector<SocketAddress>& addresses, TimePoint deadline, int& error) {
   error = ECONNREFUSED;
   for (const SocketAddress& address : addresses) {
-    int fd = connect_nonblocking(address, error);
-    if (fd < 0) continue;
-    if (error == EINPROGRESS) error = finish_connect(fd, deadline);
+    Fd fd = connect_nonblocking(address, error);
+    if (!fd.valid()) continue;
+    if (error == EINPROGRESS) error = finish_connect(fd.get(), deadline);
     if (error == 0) {
       // Commands are small and answered one at a time: no Nagle delay.
       int on = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
       return fd;
     }
-    ::close(fd);
     if (error == ETIMEDOUT) break;  // the deadline is spent
   }
-  return -1;
+  return Fd();
 }
 
 bool is_address_literal(const std::string& name) {
@@ -98,11 +97,11 @@ bool means_not_tls(const std::string& reason) {
 
 }  // namespace
 
-Stream::Stream(int fd, std::string where) : fd_(fd), where_(std::move(where)) {}
+Stream::Stream(Fd fd, std::string where) : fd_(std::move(fd)), where_(std::move(where)) {}
 
+// The TLS session goes first; fd_, a member, closes the socket after it.
 Stream::~Stream() {
   if (ssl_ != nullptr) openssl().SSL_free(ssl_);
-  if (fd_ >= 0) ::close(fd_);
 }
 
 std::unique_ptr<Stream> Stream::open(const std::string& host, int port, const TlsOptions& tls,
@@ -115,21 +114,21 @@ std::unique_ptr<Stream> Stream::open(const std::string& host, int port, const Tl
     return nullptr;
   }
   int error = 0;
-  int socket_fd = connect_any(resolved.addresses, deadline, error);
-  if (socket_fd < 0) {
+  Fd socket_fd = connect_any(resolved.addresses, deadline, error);
+  if (!socket_fd.valid()) {
     failure = error == ETIMEDOUT
                   ? timeout_failure(fmt::format("{}: timed out while connecting", address_text))
                   : io_failure(
                         fmt::format("{}: {} while connecting", address_text, std::strerror(error)));
     return nullptr;
   }
-  std::unique_ptr<Stream> stream(new Stream(socket_fd, address_text));
+  std::unique_ptr<Stream> stream(new Stream(std::move(socket_fd), address_text));
   if (tls.enabled && !stream->handshake(tls, host, deadline, failure)) return nullptr;
   return stream;
 }
 
 bool Stream::wait(short events, TimePoint deadline, const char* during, ClientFailure& failure) {
-  int waited = wait_ready(fd_, events, deadline);
+  int waited = wait_ready(fd_.get(), events, deadline);
   if (waited == 0) return true;
   failure = waited == ETIMEDOUT ? timeout_failure(fmt::format("{}: timed out {}", where_, during))
                                 : io_failure(fmt::format("{}: poll failed {}: {}", where_, during,
@@ -173,7 +172,7 @@ bool Stream::handshake(const TlsOptions& tls, const std::string& host, TimePoint
   }
   const rk_openssl_table& ssl = openssl();  // loaded by tls_context()
   ssl_ = ssl.SSL_new(context);
-  if (ssl_ == nullptr || ssl.SSL_set_fd(ssl_, fd_) != 1) {
+  if (ssl_ == nullptr || ssl.SSL_set_fd(ssl_, fd_.get()) != 1) {
     failure = io_failure(
         fmt::format("{}: TLS: {}", where_, tls_error_text("cannot create a TLS session")));
     return false;
@@ -250,7 +249,7 @@ bool Stream::write_all(const char* data, std::size_t size, TimePoint deadline,
       }
       continue;
     }
-    ssize_t written = ::send(fd_, data + done, size - done, MSG_NOSIGNAL);
+    ssize_t written = ::send(fd_.get(), data + done, size - done, MSG_NOSIGNAL);
     if (written >= 0) {
       done += static_cast<std::size_t>(written);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -276,7 +275,7 @@ bool Stream::read_some(std::string& buffer, TimePoint deadline, ClientFailure& f
         continue;
       }
     } else {
-      got = ::recv(fd_, chunk, sizeof(chunk), 0);
+      got = ::recv(fd_.get(), chunk, sizeof(chunk), 0);
       if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         if (!wait(POLLIN, deadline, "while reading", failure)) return false;
         continue;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "rk/errors.hpp"
+#include "rk/fd.hpp"
 #include "rk/tls.hpp"
 
 struct ssl_st;
@@ -36,7 +37,7 @@ class Stream {
   // that closed the stream is a failure.
   bool read_some(std::string& buffer, TimePoint deadline, ClientFailure& failure);
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   bool tls() const { return ssl_ != nullptr; }
   const std::string& where() const { return where_; }
   // Bytes received so far: none means the server closed or stalled before
@@ -44,7 +45,7 @@ class Stream {
   std::size_t received() const { return received_; }
 
  private:
-  Stream(int fd, std::string where);
+  Stream(Fd fd, std::string where);
   // Waits until the socket is ready for `events` (POLLIN/POLLOUT).
   bool wait(short events, TimePoint deadline, const char* during, ClientFailure& failure);
   bool handshake(const TlsOptions& tls, const std::string& host, TimePoint deadline,
@@ -55,7 +56,7 @@ class Stream {
   // Turns SSL_get_error's answer into a wait (true: retry) or a failure.
   bool tls_retry(int result, TimePoint deadline, const char* during, ClientFailure& failure);
 
-  int fd_ = -1;
+  Fd fd_;
   ssl_st* ssl_ = nullptr;
   std::string where_;
   std::size_t received_ = 0;

@@ -1,6 +1,5 @@
 #include "rk/dataset_copy.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,14 +8,15 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <random>
 
 #include <fmt/format.h>
 
 #include "rk/decisions.hpp"
+#include "rk/dir_listing.hpp"
 #include "rk/errors.hpp"
 #include "rk/fd.hpp"
 #include "rk/instance_state.hpp"
+#include "rk/temp_file.hpp"
 
 namespace rk {
 namespace {
@@ -34,23 +34,17 @@ std::string utc_now_text() {
 
 std::vector<KeptCopy> list_in(int dir_fd) {
   std::vector<KeptCopy> copies;
-  int listing_fd = ::dup(dir_fd);
-  if (listing_fd < 0) throw StateError(fmt::format("cannot list copies: {}", std::strerror(errno)));
-  DIR* listing = ::fdopendir(listing_fd);
-  if (listing == nullptr) {
-    ::close(listing_fd);
-    throw StateError(fmt::format("cannot list copies: {}", std::strerror(errno)));
-  }
-  ::rewinddir(listing);
-  while (dirent* entry = ::readdir(listing)) {
-    CopyName name = CopyName::parse(entry->d_name);
+  DirListing listing(dir_fd);
+  if (listing.error() != 0)
+    throw StateError(fmt::format("cannot list copies: {}", std::strerror(listing.error())));
+  while (const char* file = listing.next()) {
+    CopyName name = CopyName::parse(file);
     if (!name.valid()) continue;
     struct stat info {};
-    if (::fstatat(dir_fd, entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(info.st_mode))
+    if (::fstatat(dir_fd, file, &info, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(info.st_mode))
       continue;
-    copies.push_back({name, entry->d_name, static_cast<long long>(info.st_size)});
+    copies.push_back({name, file, static_cast<long long>(info.st_size)});
   }
-  ::closedir(listing);
   // The name starts with the time: newest first is reverse name order.
   std::sort(copies.begin(), copies.end(),
             [](const KeptCopy& a, const KeptCopy& b) { return a.file > b.file; });
@@ -74,20 +68,18 @@ void write_all(int fd, const char* data, size_t size, const std::string& path) {
 }  // namespace
 
 std::vector<KeptCopy> list_kept_copies(const std::string& dir) {
-  Fd dir_fd(open_trusted_dir(dir, "copy dir", false));
-  if (dir_fd.get() < 0) return {};
+  Fd dir_fd = open_trusted_dir(dir, "copy dir", false);
+  if (!dir_fd.valid()) return {};
   return list_in(dir_fd.get());
 }
 
 std::string copy_dir_problem(const std::string& dir, bool create) {
-  int fd = -1;
   try {
-    fd = open_trusted_dir(dir, "copy dir", create);
+    if (!open_trusted_dir(dir, "copy dir", create).valid())
+      return fmt::format("copy dir {} does not exist", dir);
   } catch (const std::runtime_error& error) {  // UnsafeStateDir, StateError
     return error.what();
   }
-  if (fd < 0) return fmt::format("copy dir {} does not exist", dir);
-  ::close(fd);
   // The hooks write the copy as the user they run as (AT_EACCESS: the
   // effective ids, as open() will use them).
   if (::faccessat(AT_FDCWD, dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0)
@@ -96,74 +88,33 @@ std::string copy_dir_problem(const std::string& dir, bool create) {
   return {};
 }
 
-namespace {
-
-// ".incoming.PID.RANDOM.tmp": a name no other run picks.
-std::string random_temp_name() {
-  std::random_device entropy;
-  return fmt::format(".incoming.{}.{:08x}.tmp", ::getpid(), entropy());
-}
-
-// The copy's temp file, removed on every path unless renamed into place:
-// a failed or aborted copy leaves nothing behind.
-class IncomingFile {
- public:
-  IncomingFile(int dir_fd, const std::string& dir)
-      : dir_fd_(dir_fd), name_(random_temp_name()), path_(fmt::format("{}/{}", dir, name_)) {
-    fd_ = ::openat(dir_fd_, name_.c_str(),
-                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw CopyFailed(fmt::format("cannot create {}: {}", path_, std::strerror(errno)));
-  }
-  IncomingFile(const IncomingFile&) = delete;
-  IncomingFile& operator=(const IncomingFile&) = delete;
-  ~IncomingFile() {
-    ::close(fd_);
-    if (!kept_) ::unlinkat(dir_fd_, name_.c_str(), 0);
-  }
-  int fd() const { return fd_; }
-  const std::string& path() const { return path_; }
-  // Renames the complete file to `file`; throws CopyFailed.
-  void keep_as(const std::string& file) {
-    if (::renameat(dir_fd_, name_.c_str(), dir_fd_, file.c_str()) != 0)
-      throw CopyFailed(
-          fmt::format("cannot rename {} to {}: {}", path_, file, std::strerror(errno)));
-    kept_ = true;
-  }
-
- private:
-  int dir_fd_;
-  std::string name_;
-  std::string path_;
-  int fd_ = -1;
-  bool kept_ = false;
-};
-
-}  // namespace
-
 CopyOutcome keep_dataset_copy(const ConnectionOptions& server, const CopyRequest& request) {
   auto started = Clock::now();
-  int opened = -1;
+  Fd dir_fd;
   try {
-    opened = open_trusted_dir(request.dir, "copy dir", true);
+    dir_fd = open_trusted_dir(request.dir, "copy dir", true);
   } catch (const std::runtime_error& error) {  // UnsafeStateDir, StateError
     // Only this step needs the dir: a problem with it fails the copy, never
     // the hook that asked for it.
     throw CopyFailed(error.what());
   }
-  Fd dir_fd(opened);
-  IncomingFile incoming(dir_fd.get(), request.dir);
+  // ".incoming.PID.RANDOM.tmp", removed on every path unless renamed into
+  // place: a failed or aborted copy leaves nothing behind.
+  TempFile incoming(dir_fd.get(), ".incoming", 0600);
+  const std::string incoming_path = fmt::format("{}/{}", request.dir, incoming.name());
+  if (incoming.open_error() != 0)
+    throw CopyFailed(
+        fmt::format("cannot create {}: {}", incoming_path, std::strerror(incoming.open_error())));
 
   RdbSnapshot snapshot;
   try {
     Connection connection =
         Connection::open(server, std::min(request.deadline, Clock::now() + server.connect_timeout));
     snapshot = connection.fetch_rdb(
-        [&](const char* data, size_t size) {
-          write_all(incoming.fd(), data, size, incoming.path());
-        },
+        [&](const char* data, size_t size) { write_all(incoming.fd(), data, size, incoming_path); },
         request.deadline, request.between_waits, request.wait_slice);
     if (::fsync(incoming.fd()) != 0)
-      throw CopyFailed(fmt::format("cannot write {}: {}", incoming.path(), std::strerror(errno)));
+      throw CopyFailed(fmt::format("cannot write {}: {}", incoming_path, std::strerror(errno)));
   } catch (const TimeoutError& error) {
     throw CopyFailed(fmt::format("no complete copy from {}:{} before the copy timeout ({})",
                                  server.host, server.port, error.what()));
@@ -175,7 +126,9 @@ CopyOutcome keep_dataset_copy(const ConnectionOptions& server, const CopyRequest
   CopyName name{utc_now_text(), request.source, snapshot.replid, request.fork_offset,
                 snapshot.offset};
   KeptCopy copy{name, name.text(), snapshot.bytes};
-  incoming.keep_as(copy.file);
+  if (int error = incoming.commit(copy.file); error != 0)
+    throw CopyFailed(
+        fmt::format("cannot rename {} to {}: {}", incoming_path, copy.file, std::strerror(error)));
   // The rename is durable once the directory is: the copy must survive a
   // crash of this node right after the resync it protects.
   ::fsync(dir_fd.get());

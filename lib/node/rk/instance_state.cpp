@@ -9,13 +9,13 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <random>
 #include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "rk/errors.hpp"
+#include "rk/temp_file.hpp"
 
 namespace rk {
 namespace {
@@ -38,11 +38,9 @@ std::string read_fd(int fd) {
 
 // A kernel file (/proc, /sys): regular, never a FIFO.
 std::string read_kernel_file(const char* path) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  std::string content = read_fd(fd);
-  ::close(fd);
-  return content;
+  Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return {};
+  return read_fd(fd.get());
 }
 
 std::string this_boot_id() {
@@ -172,7 +170,7 @@ bool generation_running(const Generation& generation) {
   return generation.start_ticks == 0 || start_ticks_in(stat) == generation.start_ticks;
 }
 
-int open_trusted_dir(const std::string& dir, const char* what, bool create) {
+Fd open_trusted_dir(const std::string& dir, const char* what, bool create) {
   if (create) {
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
       // A path through a regular file is a configuration error, not I/O.
@@ -184,10 +182,10 @@ int open_trusted_dir(const std::string& dir, const char* what, bool create) {
       throw StateError(fmt::format("cannot create {} {}: {}", what, dir, errno_text(errno)));
     }
   }
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
     int error = errno;
-    if (error == ENOENT && !create) return -1;
+    if (error == ENOENT && !create) return fd;
     if (error == ELOOP || error == ENOTDIR)
       throw UnsafeStateDir(
           fmt::format("{} {} is a symlink or not a directory; use a real directory (mode 700)",
@@ -195,21 +193,17 @@ int open_trusted_dir(const std::string& dir, const char* what, bool create) {
     throw StateError(fmt::format("cannot open {} {}: {}", what, dir, errno_text(error)));
   }
   struct stat info {};
-  if (::fstat(fd, &info) != 0) {
+  if (::fstat(fd.get(), &info) != 0) {
     int error = errno;
-    ::close(fd);
     throw StateError(fmt::format("cannot stat {} {}: {}", what, dir, errno_text(error)));
   }
   // keepalived runs scripts with umask 0177, which leaves a new dir at 0600
   // (not even its owner could enter it): set 0700 on one this tool made.
   if (create && info.st_uid == ::geteuid() && (info.st_mode & 07777) == 0600 &&
-      ::fchmod(fd, 0700) == 0)
+      ::fchmod(fd.get(), 0700) == 0)
     info.st_mode = (info.st_mode & ~07777U) | 0700;
   std::string why = distrust_reason(info);
-  if (!why.empty()) {
-    ::close(fd);
-    throw UnsafeStateDir(fmt::format("{} {} {}", what, dir, why));
-  }
+  if (!why.empty()) throw UnsafeStateDir(fmt::format("{} {} {}", what, dir, why));
   return fd;
 }
 
@@ -220,70 +214,60 @@ InstanceState::InstanceState(std::string dir, std::string instance, Access acces
   dir_fd_ = open_trusted_dir(dir_, "state dir", access == Access::create);
 }
 
-InstanceState::~InstanceState() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing releases the flock
-  if (dir_fd_ >= 0) ::close(dir_fd_);
-}
-
 std::string InstanceState::name(const char* suffix) const {
   return fmt::format("{}.{}", instance_, suffix);
 }
 
-int InstanceState::open_regular(const char* suffix, int flags) const {
+Fd InstanceState::open_regular(const char* suffix, int flags) const {
   // O_NOFOLLOW: a symlink planted here must not redirect a write by root.
   // O_NONBLOCK: a FIFO planted here must not hang a hook (keepalived kills a
   // STOP notify after ~1 s, and the others hold the action lock).
   std::string file = name(suffix);
-  int fd = ::openat(dir_fd_, file.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == ENOENT && (flags & O_CREAT) == 0) return -1;
+  Fd fd(::openat(dir_fd_.get(), file.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    if (errno == ENOENT && (flags & O_CREAT) == 0) return fd;
     if (errno == ELOOP) throw StateError(fmt::format("{}/{} is a symlink; refused", dir_, file));
     throw StateError(fmt::format("cannot open {}/{}: {}", dir_, file, errno_text(errno)));
   }
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode))
     throw StateError(fmt::format("{}/{} is not a regular file; refused", dir_, file));
-  }
   return fd;
 }
 
 std::string InstanceState::read(const char* suffix) const {
-  if (dir_fd_ < 0) return {};
-  int fd = open_regular(suffix, O_RDONLY);
-  if (fd < 0) return {};
-  std::string content = read_fd(fd);
-  ::close(fd);
-  return content;
+  if (!present()) return {};
+  Fd fd = open_regular(suffix, O_RDONLY);
+  if (!fd.valid()) return {};
+  return read_fd(fd.get());
 }
 
 void InstanceState::write(const char* suffix, const std::string& content) const {
-  if (dir_fd_ < 0) return;
-  replace_in_dir(dir_fd_, dir_, name(suffix), content, 0600);
+  if (!present()) return;
+  replace_in_dir(dir_fd_.get(), dir_, name(suffix), content, 0600);
 }
 
 void replace_in_dir(int dir_fd, const std::string& dir, const std::string& name,
                     const std::string& content, mode_t mode) {
-  // A fresh temp name, created exclusively: never an existing file, never
-  // through a symlink. Renamed over the target so readers see whole files.
-  std::random_device entropy;
-  std::string temp = fmt::format("{}.{}.{:08x}.tmp", name, ::getpid(), entropy());
-  int fd = ::openat(dir_fd, temp.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
-  if (fd < 0) throw StateError(fmt::format("cannot write {}/{}: {}", dir, temp, errno_text(errno)));
-  ssize_t written = ::write(fd, content.data(), content.size());
+  TempFile temp(dir_fd, name, mode);
+  if (temp.open_error() != 0)
+    throw StateError(
+        fmt::format("cannot write {}/{}: {}", dir, temp.name(), errno_text(temp.open_error())));
+  ssize_t written = ::write(temp.fd(), content.data(), content.size());
   // A short write means the disk is full.
   int error = written < 0 ? errno : ENOSPC;
   bool complete = written == static_cast<ssize_t>(content.size());
-  if (::close(fd) != 0 && complete) {
+  int closed = temp.close();
+  if (closed != 0 && complete) {
     complete = false;
-    error = errno;
+    error = closed;
   }
   if (complete) {
-    if (::renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) == 0) return;
-    error = errno;
+    int renamed = temp.commit(name);
+    if (renamed == 0) return;
+    error = renamed;
   }
-  ::unlinkat(dir_fd, temp.c_str(), 0);
+  // The temp file is removed as `temp` goes.
   throw StateError(fmt::format("cannot write {}/{}: {}", dir, name, errno_text(error)));
 }
 
@@ -293,27 +277,20 @@ bool InstanceState::record(Transition transition, const std::string& tool) {
 
 bool InstanceState::record(Transition transition, const std::string& tool,
                            const Generation& generation) {
-  if (dir_fd_ < 0) throw StateError(fmt::format("state dir {} does not exist", dir_));
+  if (!present()) throw StateError(fmt::format("state dir {} does not exist", dir_));
   // A short exclusive flock on a separate file makes the read-compare-write
   // atomic between hooks; readers never need it (the write is a rename).
   mine_ = generation;
-  int guard = open_regular("state.guard", O_RDWR | O_CREAT);
-  while (::flock(guard, LOCK_EX) != 0 && errno == EINTR) {
+  // Closing the guard (on every path) releases the flock.
+  Fd guard = open_regular("state.guard", O_RDWR | O_CREAT);
+  while (::flock(guard.get(), LOCK_EX) != 0 && errno == EINTR) {
   }
-  bool newest = true;
-  try {
-    Generation recorded = Generation::parse(record_field(read("state"), "generation"));
-    newest = recorded.pid == 0 || !recorded.plausible(this_boot_id(), boot_ticks_now()) ||
-             mine_.newer_than(recorded);
-    if (newest)
-      write("state",
-            fmt::format("generation={}\nstate={}\ntool={}\npid={}\ntime={}\n", mine_.text(),
-                        to_string(transition), tool, mine_.pid, utc_time_text()));
-  } catch (...) {
-    ::close(guard);
-    throw;
-  }
-  ::close(guard);
+  Generation recorded = Generation::parse(record_field(read("state"), "generation"));
+  bool newest = recorded.pid == 0 || !recorded.plausible(this_boot_id(), boot_ticks_now()) ||
+                mine_.newer_than(recorded);
+  if (newest)
+    write("state", fmt::format("generation={}\nstate={}\ntool={}\npid={}\ntime={}\n", mine_.text(),
+                               to_string(transition), tool, mine_.pid, utc_time_text()));
   return newest;
 }
 
@@ -329,10 +306,10 @@ bool InstanceState::superseded() const {
 
 bool InstanceState::acquire_action_lock(std::chrono::steady_clock::time_point deadline,
                                         std::chrono::milliseconds poll) {
-  if (lock_fd_ < 0) lock_fd_ = open_regular("lock", O_RDWR | O_CREAT);
+  if (!lock_fd_.valid()) lock_fd_ = open_regular("lock", O_RDWR | O_CREAT);
   for (;;) {
     if (superseded()) return false;
-    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0) return true;
+    if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) == 0) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(poll);
   }
@@ -357,15 +334,15 @@ void InstanceState::write_health(const std::string& health) const {
 }
 
 void InstanceState::touch(const char* suffix) const {
-  if (dir_fd_ < 0) return;
+  if (!present()) return;
   // A failed touch only makes the age look older; never fail the caller.
-  ::utimensat(dir_fd_, name(suffix).c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+  ::utimensat(dir_fd_.get(), name(suffix).c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
 }
 
 long long InstanceState::age_seconds(const char* suffix) const {
-  if (dir_fd_ < 0) return -1;
+  if (!present()) return -1;
   struct stat info {};
-  if (::fstatat(dir_fd_, name(suffix).c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 ||
+  if (::fstatat(dir_fd_.get(), name(suffix).c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 ||
       !S_ISREG(info.st_mode))
     return -1;
   return std::max<long long>(0, static_cast<long long>(std::time(nullptr) - info.st_mtime));
@@ -380,9 +357,9 @@ std::string InstanceState::read_stale() const { return read("stale"); }
 void InstanceState::write_stale(const std::string& record) const { write("stale", record); }
 
 bool InstanceState::remove_stale() const {
-  if (dir_fd_ < 0) return false;
+  if (!present()) return false;
   // unlinkat never follows a symlink: a planted one is removed, not its target.
-  if (::unlinkat(dir_fd_, name("stale").c_str(), 0) == 0) return true;
+  if (::unlinkat(dir_fd_.get(), name("stale").c_str(), 0) == 0) return true;
   if (errno == ENOENT) return false;
   throw StateError(fmt::format("cannot remove {}/{}: {}", dir_, name("stale"), errno_text(errno)));
 }
@@ -445,28 +422,21 @@ InstanceState::Metrics InstanceState::read_metrics() const {
 }
 
 void InstanceState::update_metrics(const std::function<void(Metrics&)>& update) const {
-  if (dir_fd_ < 0) return;
-  int lock = open_regular("metrics.lock", O_RDWR | O_CREAT);
+  if (!present()) return;
+  // Closing the lock (on every path) releases the flock.
+  Fd lock = open_regular("metrics.lock", O_RDWR | O_CREAT);
   // Short critical section: wait for it (overlapping hooks each count).
-  while (::flock(lock, LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      int error = errno;
-      ::close(lock);
+  while (::flock(lock.get(), LOCK_EX) != 0) {
+    int error = errno;
+    if (error != EINTR)
       throw StateError(
           fmt::format("cannot lock {}/{}: {}", dir_, name("metrics.lock"), errno_text(error)));
-    }
   }
-  try {
-    Metrics metrics = parse_metrics(read("metrics"));
-    update(metrics);
-    std::string text;
-    for (const auto& [sample, value] : metrics) text += fmt::format("{} {}\n", sample, value);
-    write("metrics", text);
-  } catch (...) {
-    ::close(lock);  // closing releases the flock
-    throw;
-  }
-  ::close(lock);
+  Metrics metrics = parse_metrics(read("metrics"));
+  update(metrics);
+  std::string text;
+  for (const auto& [sample, value] : metrics) text += fmt::format("{} {}\n", sample, value);
+  write("metrics", text);
 }
 
 std::string InstanceState::read_record() const { return read("state"); }

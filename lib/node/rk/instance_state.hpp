@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include "rk/fd.hpp"
+
 namespace rk {
 
 // keepalived's state, as the hooks recorded it.
@@ -70,11 +72,10 @@ class InstanceState {
   InstanceState(std::string dir, std::string instance, Access access = Access::create);
   InstanceState(const InstanceState&) = delete;
   InstanceState& operator=(const InstanceState&) = delete;
-  ~InstanceState();
 
   // False when the dir does not exist (existing_only or read_only): reads
   // return nothing and writes are skipped.
-  bool present() const { return dir_fd_ >= 0; }
+  bool present() const { return dir_fd_.valid(); }
 
   // Records this process's transition unless a newer one is recorded.
   // Returns false when this hook is already superseded.
@@ -149,14 +150,16 @@ class InstanceState {
   std::string name(const char* suffix) const;
   std::string read(const char* suffix) const;
   void write(const char* suffix, const std::string& content) const;
-  int open_regular(const char* suffix, int flags) const;
+  // The regular file NAME.SUFFIX (an invalid Fd when it is missing and
+  // `flags` do not create it). Throws StateError.
+  Fd open_regular(const char* suffix, int flags) const;
   void touch(const char* suffix) const;
   long long age_seconds(const char* suffix) const;
   std::string dir_;
   std::string instance_;
-  int dir_fd_ = -1;
+  Fd dir_fd_;
   Generation mine_;  // set by record()
-  int lock_fd_ = -1;
+  Fd lock_fd_;       // the action lock; closing it releases the flock
 };
 
 // redis_watch's record, NAME.watch: key=value lines that redis_status shows
@@ -174,10 +177,9 @@ struct WatchRecord {
 // Opens `dir` (O_DIRECTORY, not following a symlink) after the checks the
 // state dir gets: a real directory, owned by the running user or root, not
 // writable by group or others. `create` makes a missing one (mode 0700);
-// without it a missing dir returns -1. `what` names it in messages ("state
-// dir", "copy dir"). Throws UnsafeStateDir or StateError. The caller closes
-// the descriptor.
-int open_trusted_dir(const std::string& dir, const char* what, bool create);
+// without it a missing dir returns an invalid Fd. `what` names it in
+// messages ("state dir", "copy dir"). Throws UnsafeStateDir or StateError.
+Fd open_trusted_dir(const std::string& dir, const char* what, bool create);
 
 // Replaces `name` in the directory open at `dir_fd` (`dir` in messages)
 // with `content`, so that readers see the old file or the new one, never

@@ -48,17 +48,16 @@ std::string Logger::open_log_file() {
   // would give the same. O_NOFOLLOW: the tools may run as root, and a
   // symlink planted at the log path must not make them append elsewhere.
   // O_NONBLOCK: a FIFO planted there must not hang the tool.
-  int fd = ::open(options_.file.c_str(),
-                  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
-  if (fd < 0) return errno == ELOOP ? std::string("is a symlink (refused)") : std::strerror(errno);
+  Fd fd(::open(options_.file.c_str(),
+               O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
+  if (!fd.valid())
+    return errno == ELOOP ? std::string("is a symlink (refused)") : std::strerror(errno);
   struct stat file_info {};
-  if (::fstat(fd, &file_info) != 0 || !S_ISREG(file_info.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &file_info) != 0 || !S_ISREG(file_info.st_mode))
     return "is not a regular file (refused)";
-  }
   // An existing file keeps its mode at open(): tighten one this user owns.
-  if ((file_info.st_mode & 077) != 0 && file_info.st_uid == ::geteuid()) ::fchmod(fd, 0600);
-  file_fd_ = fd;
+  if ((file_info.st_mode & 077) != 0 && file_info.st_uid == ::geteuid()) ::fchmod(fd.get(), 0600);
+  file_fd_ = std::move(fd);
   return {};
 }
 
@@ -134,15 +133,13 @@ void Logger::open_sinks() {
 void Logger::reopen_log_file() {
   open_sinks();
   if (options_.file.empty()) return;
-  if (file_fd_ >= 0) ::close(file_fd_);
-  file_fd_ = -1;
+  file_fd_.reset();
   std::string problem = open_log_file();
   if (!problem.empty())
     write(true, fmt::format("log file {}: {}; logging to syslog only", options_.file, problem));
 }
 
 Logger::~Logger() {
-  if (file_fd_ >= 0) ::close(file_fd_);
   if (syslog_open_) ::closelog();
 }
 
@@ -152,10 +149,10 @@ void Logger::write(bool warning, const std::string& message, bool echo) {
       fmt::format("{}: {}{}", options_.instance, warning ? "WARNING: " : "", message);
   if (syslog_open_) ::syslog(warning ? LOG_WARNING : LOG_INFO, "%s", body.c_str());
   bool to_stderr = options_.to_stderr && echo;
-  if (file_fd_ < 0 && !to_stderr) return;
+  if (!file_fd_.valid() && !to_stderr) return;
   std::string line =
       fmt::format("{} {}[{}] {}\n", utc_timestamp(), options_.tool, ::getpid(), body);
-  if (file_fd_ >= 0) write_all(file_fd_, line);
+  if (file_fd_.valid()) write_all(file_fd_.get(), line);
   if (to_stderr) write_all(STDERR_FILENO, line);
 }
 

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "rk/fd.hpp"
+
 namespace rk {
 
 struct LogOptions {
@@ -83,7 +85,7 @@ class Logger {
   // Opens options_.file into file_fd_; returns why not ("" on success).
   std::string open_log_file();
   LogOptions options_;
-  int file_fd_ = -1;
+  Fd file_fd_;
   bool syslog_open_ = false;
   bool sinks_open_ = false;
   int facility_ = 0;

@@ -26,10 +26,10 @@ std::string parent_directory(const std::string& path) {
 
 namespace {
 
-// The directory of an output file, opened under the trust rules; -1 when it
-// does not exist. The message of a refusal names the option and who acts
+// The directory of an output file, opened under the trust rules; an invalid
+// Fd when it does not exist. The message of a refusal names the option and who acts
 // on the file.
-int open_output_directory(const std::string& dir, const char* option, OutputFile kind) {
+Fd open_output_directory(const std::string& dir, const char* option, OutputFile kind) {
   std::string what = option ? fmt::format("{}: directory", option) : std::string("directory");
   try {
     return open_trusted_dir(dir, what.c_str(), false);
@@ -47,34 +47,29 @@ int open_output_directory(const std::string& dir, const char* option, OutputFile
 }  // namespace
 
 void require_trusted_directory(const std::string& dir, const char* option, OutputFile kind) {
-  int fd = open_output_directory(dir, option, kind);
-  if (fd >= 0) ::close(fd);
+  open_output_directory(dir, option, kind);
 }
 
 void replace_file(const std::string& path, const std::string& content, OutputFile kind) {
   std::string dir = parent_directory(path);
   std::string name = path.substr(path.find_last_of('/') + 1);
-  int dir_fd = open_output_directory(dir, nullptr, kind);
-  if (dir_fd < 0)
+  Fd dir_fd = open_output_directory(dir, nullptr, kind);
+  if (!dir_fd.valid())
     throw StateError(fmt::format("cannot write {}: directory {} does not exist", path, dir));
-  try {
-    replace_in_dir(dir_fd, dir, name, content, 0644);
-  } catch (...) {
-    ::close(dir_fd);
-    throw;
-  }
-  ::close(dir_fd);
+  replace_in_dir(dir_fd.get(), dir, name, content, 0644);
 }
 
 std::optional<long> read_track_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return 0;
-    return std::nullopt;
-  }
+  ssize_t got = 0;
   char buffer[128] = {};
-  ssize_t got = ::read(fd, buffer, sizeof(buffer) - 1);
-  ::close(fd);
+  {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ENOENT) return 0;
+      return std::nullopt;
+    }
+    got = ::read(fd.get(), buffer, sizeof(buffer) - 1);
+  }
   if (got < 0) return std::nullopt;
   if (got == 0) return 0;
   char* end = nullptr;

@@ -20,6 +20,7 @@
 
 #include "rk/decisions.hpp"
 #include "rk/errors.hpp"
+#include "rk/fd.hpp"
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
@@ -32,7 +33,7 @@ namespace {
 
 // SIGTERM, SIGINT and SIGHUP arrive on a descriptor that the main loop
 // polls beside the Redis socket: no handler runs in signal context.
-int block_signals_to_fd() {
+Fd block_signals_to_fd() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -40,8 +41,8 @@ int block_signals_to_fd() {
   sigaddset(&set, SIGHUP);
   if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
     throw StateError(fmt::format("sigprocmask: {}", std::strerror(errno)));
-  int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (fd < 0) throw StateError(fmt::format("signalfd: {}", std::strerror(errno)));
+  Fd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!fd.valid()) throw StateError(fmt::format("signalfd: {}", std::strerror(errno)));
   return fd;
 }
 
@@ -63,7 +64,6 @@ class Watcher {
       state_.reset();
     }
   }
-  ~Watcher() { ::close(signals_); }
   Watcher(const Watcher&) = delete;
   Watcher& operator=(const Watcher&) = delete;
 
@@ -212,7 +212,7 @@ class Watcher {
       // Rounded up: a wait rounded down to 0 ms would probe again before
       // the tick, many times over.
       auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
-      pollfd fds[2] = {{signals_, POLLIN, 0}, {-1, POLLRDHUP, 0}};
+      pollfd fds[2] = {{signals_.get(), POLLIN, 0}, {-1, POLLRDHUP, 0}};
       if (connection_) fds[1].fd = connection_->socket_fd();
       int ready = ::poll(fds, 2, static_cast<int>(left.count()));
       if (ready < 0 && errno != EINTR)
@@ -229,7 +229,7 @@ class Watcher {
 
   std::optional<ExitCode> on_signal() {
     signalfd_siginfo info{};
-    if (::read(signals_, &info, sizeof(info)) != static_cast<ssize_t>(sizeof(info)))
+    if (::read(signals_.get(), &info, sizeof(info)) != static_cast<ssize_t>(sizeof(info)))
       return std::nullopt;
     if (info.ssi_signo == SIGHUP) {
       // logrotate: reopen the log file; rewrite the track file in case
@@ -265,7 +265,7 @@ class Watcher {
 
   ToolOptions options_;
   Logger log_;
-  int signals_;
+  Fd signals_;
   std::optional<InstanceState> state_;
   std::optional<Connection> connection_;
   ProbeHysteresis hysteresis_;

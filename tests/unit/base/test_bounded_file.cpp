@@ -14,6 +14,7 @@
 
 #include "rk/bounded_file.hpp"
 #include "rk/errors.hpp"
+#include "temp_dir.hpp"
 
 using namespace rk;
 
@@ -23,27 +24,7 @@ std::chrono::steady_clock::time_point soon() {
   return std::chrono::steady_clock::now() + std::chrono::seconds(5);
 }
 
-// A temp dir removed (with what the test put in it) at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/rk-unit-bounded-XXXXXX";
-    REQUIRE(::mkdtemp(name) != nullptr);
-    path_ = name;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  std::string file(const std::string& name, const std::string& content) const {
-    std::string path = path_ + "/" + name;
-    std::ofstream(path) << content;
-    return path;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using rk_test::TempDir;
 
 const FileRule kRule{"--opt", 16};
 
