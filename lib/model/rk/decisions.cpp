@@ -71,9 +71,9 @@ VipDecision decide_vip_holder(const std::string& recorded_transition, bool maste
   const char* how = local.link_up            ? "link up"
                     : local.sync_in_progress ? "full sync running"
                                              : "its first sync pending";
-  return {true, fmt::format("the VIP holder is a replica of {}:{} ({}); giving the VIP up to "
+  return {true, fmt::format("the VIP holder is a replica of {} ({}); giving the VIP up to "
                             "the node that holds the data",
-                            local.master_host, local.master_port, how)};
+                            local.master().text(), how)};
 }
 
 IsolationDecision decide_isolation(const RedisState& local, bool peer_reached,
@@ -294,8 +294,8 @@ std::optional<std::string> known_incompleteness(const RedisState& local,
                                                 bool peer_known_empty,
                                                 const std::optional<StaleHistory>& stale) {
   if (local.role == Role::replica && local.sync_in_progress)
-    return fmt::format("a full sync from {}:{} is running (master_sync_in_progress:1)",
-                       local.master_host, local.master_port);
+    return fmt::format("a full sync from {} is running (master_sync_in_progress:1)",
+                       local.master().text());
   // An empty replica whose first sync has not completed is waiting for all
   // of its data. A replica that restarted from its own files and has not
   // reached its master yet is not: it holds what it had. Nor is one whose
@@ -303,9 +303,9 @@ std::optional<std::string> known_incompleteness(const RedisState& local,
   // other's replicas wait for nothing).
   if (local.role == Role::replica && local.link_never_up && local.keys == 0 && !peer_known_empty)
     return fmt::format(
-        "it is empty and no sync from {}:{} has completed since REPLICAOF or start-up "
+        "it is empty and no sync from {} has completed since REPLICAOF or start-up "
         "(master_link_down_since_seconds:-1)",
-        local.master_host, local.master_port);
+        local.master().text());
   if (peer_last_seen && !holds_history_of(local, *peer_last_seen))
     return fmt::format(
         "the peer was last seen at offset {} of replid {} with {} keys, and this node holds only "

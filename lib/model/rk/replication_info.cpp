@@ -205,8 +205,8 @@ std::string describe(const RedisState& state) {
         fmt::format("role=master replid={} offset={} replicas={}", state.master_replid.substr(0, 8),
                     state.master_repl_offset, state.connected_slaves);
   } else {
-    text = fmt::format("role=replica master={}:{} link={} sync={} replid={} applied={}",
-                       state.master_host, state.master_port, state.link_up ? "up" : "down",
+    text = fmt::format("role=replica master={} link={} sync={} replid={} applied={}",
+                       state.master().text(), state.link_up ? "up" : "down",
                        state.sync_in_progress ? 1 : 0, state.master_replid.substr(0, 8),
                        state.slave_repl_offset);
     if (state.link_never_up) text += " never-synced";

@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rk/endpoint.hpp"
 #include "rk/result.hpp"
 
 namespace rk {
@@ -17,6 +18,8 @@ struct ReplicaEntry {
   std::string state;  // "online", "wait_bgsave", "send_bulk", ...
   long long offset = 0;
   long long lag = 0;
+
+  Endpoint endpoint() const { return {ip, port}; }
 };
 
 // What one INFO call says about a server's data and replication. Every field
@@ -73,6 +76,8 @@ struct RedisState {
     return role == Role::replica ? slave_repl_offset : master_repl_offset;
   }
   bool is_master() const { return role == Role::master; }
+  // The master a replica follows, as its INFO names it.
+  Endpoint master() const { return {master_host, master_port}; }
   bool is_replica_of(std::string_view host, int port) const {
     return role == Role::replica && master_host == host && master_port == port;
   }

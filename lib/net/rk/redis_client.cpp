@@ -282,8 +282,8 @@ Reply Connection::command_ok(const std::vector<std::string>& argv) {
     std::string name = argv.front();
     if (argv.size() > 1 && (upper(name) == "CLIENT" || upper(name) == "CONFIG"))
       name += " " + upper(argv[1]);
-    throw ReplyError(reply.error_code(), fmt::format("{}:{}: {} refused: {}", options_.host,
-                                                     options_.port, name, reply.text));
+    throw ReplyError(reply.error_code(), fmt::format("{}: {} refused: {}",
+                                                     options_.endpoint().text(), name, reply.text));
   }
   return reply;
 }
@@ -326,15 +326,15 @@ std::string Connection::read_handshake_line(std::string& buffer, const Waiting& 
     read_some(buffer, waiting);
   }
   broken_ = true;
-  throw ProtocolError(fmt::format("{}:{}: no replication handshake line within {} bytes",
-                                  options_.host, options_.port, longest_line));
+  throw ProtocolError(fmt::format("{}: no replication handshake line within {} bytes",
+                                  options_.endpoint().text(), longest_line));
 }
 
 RdbSnapshot Connection::fetch_rdb(const std::function<void(const char*, size_t)>& sink,
                                   Clock::time_point deadline,
                                   const std::function<void()>& between_waits,
                                   std::chrono::milliseconds wait_slice) {
-  const std::string where = fmt::format("{}:{}", options_.host, options_.port);
+  const std::string where = options_.endpoint().text();
   const Waiting waiting{deadline, between_waits, wait_slice};
   ClientFailure failure;
   if (!send({"REPLCONF", "rdb-only", "1"}, deadline, failure)) failure.raise();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "rk/clock.hpp"
+#include "rk/endpoint.hpp"
 #include "rk/errors.hpp"
 #include "rk/reply.hpp"
 #include "rk/result.hpp"
@@ -37,6 +38,8 @@ struct ConnectionOptions {
   std::string password;  // empty means no AUTH
   // rename-command in redis.conf: canonical name (upper case) -> name to send.
   std::map<std::string, std::string> renamed_commands;
+
+  Endpoint endpoint() const { return {host, port}; }
 };
 
 // What parse_reply_bytes() read from a byte stream.

@@ -116,11 +116,11 @@ CopyOutcome keep_dataset_copy(const ConnectionOptions& server, const CopyRequest
     if (::fsync(incoming.fd()) != 0)
       throw CopyFailed(fmt::format("cannot write {}: {}", incoming_path, std::strerror(errno)));
   } catch (const TimeoutError& error) {
-    throw CopyFailed(fmt::format("no complete copy from {}:{} before the copy timeout ({})",
-                                 server.host, server.port, error.what()));
+    throw CopyFailed(fmt::format("no complete copy from {} before the copy timeout ({})",
+                                 server.endpoint().text(), error.what()));
   } catch (const RedisError& error) {
     throw CopyFailed(
-        fmt::format("{}:{} did not send its dataset: {}", server.host, server.port, error.what()));
+        fmt::format("{} did not send its dataset: {}", server.endpoint().text(), error.what()));
   }
 
   CopyName name{utc_now_text(), request.source, snapshot.replid, request.fork_offset,

@@ -13,9 +13,8 @@ Reply run(Connection& connection, const std::vector<std::string>& argv, Deadline
   Reply reply = deadline ? connection.command(argv, *deadline) : connection.command(argv);
   if (reply.is_error())
     throw ReplyError(reply.error_code(),
-                     fmt::format("{}:{}: {} {} refused: {}", connection.options().host,
-                                 connection.options().port, argv[0], argv.size() > 1 ? argv[1] : "",
-                                 reply.text));
+                     fmt::format("{}: {} {} refused: {}", connection.options().endpoint().text(),
+                                 argv[0], argv.size() > 1 ? argv[1] : "", reply.text));
   return reply;
 }
 

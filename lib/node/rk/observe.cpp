@@ -12,8 +12,8 @@ RedisState read_info(Connection& connection) {
   Reply reply = connection.command({"INFO"});
   if (reply.is_error())
     throw ReplyError(reply.error_code(),
-                     fmt::format("{}:{}: INFO refused: {}", connection.options().host,
-                                 connection.options().port, reply.text));
+                     fmt::format("{}: INFO refused: {}", connection.options().endpoint().text(),
+                                 reply.text));
   if (reply.type != Reply::Type::string) throw ProtocolError("INFO did not return text");
   Result<RedisState> state = parse_info(reply.text);
   if (!state) throw ProtocolError(state.error());

@@ -102,8 +102,7 @@ ExitCode run_backup_steps(HookRun& run) {
                             peer_endpoint.text(), local->master_replid.substr(0, 8)));
           run.rewrite_config(*run.local(), *local, "local");
           long long link_ms = replicating_since ? ms_since(*replicating_since) : 0;
-          run.log().info("link up with {}:{} ({} ms after REPLICAOF)", peer_endpoint.host,
-                         peer_endpoint.port, link_ms);
+          run.log().info("link up with {} ({} ms after REPLICAOF)", peer_endpoint.text(), link_ms);
           return run.finish(Verdict::replicating, describe(*local));
         }
         case BackupAction::replicate_diverged:

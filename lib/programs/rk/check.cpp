@@ -304,11 +304,11 @@ void record_health(const ToolOptions& options, CheckState& state, const CheckRes
   std::string suffix =
       state_problem.empty() ? "" : fmt::format(" [state dir not used: {}]", state_problem);
   if (result.passed)
-    log.info("health changed: {} -> {} ({}:{} answered {})", previous, result.health, options.host,
-             options.port, result.detail);
+    log.info("health changed: {} -> {} ({} answered {})", previous, result.health,
+             local_endpoint(options).text(), result.detail);
   else
-    log.warning("health changed: {} -> {} ({}:{}: {}){}", previous, result.health, options.host,
-                options.port, result.detail, suffix);
+    log.warning("health changed: {} -> {} ({}: {}){}", previous, result.health,
+                local_endpoint(options).text(), result.detail, suffix);
 }
 
 // A redis_watch that stopped without removing its track file (SIGKILL, a
@@ -354,8 +354,8 @@ void clear_stopped_watcher_value(const ToolOptions& options, const CheckState& s
   }
   log.warning(
       "redis_watch (pid {}) is not running and left 1 in {}, which held this node in FAULT "
-      "although {}:{} answers: {} = 0, redis_check alone decides the health now",
-      record.generation.pid, record.track_file, options.host, options.port, record.track_file);
+      "although {} answers: {} = 0, redis_check alone decides the health now",
+      record.generation.pid, record.track_file, local_endpoint(options).text(), record.track_file);
 }
 
 }  // namespace

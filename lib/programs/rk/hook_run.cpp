@@ -140,8 +140,9 @@ long long HookRun::elapsed_ms() const { return ms_since(started_); }
 std::optional<RedisState> HookRun::observe_local() {
   Observation seen = observe(local_, local_connection(options_));
   if (seen.answered()) return seen.state;
-  log_.repeated_info("local|" + seen.error, fmt::format("local Redis {}:{} not readable: {}",
-                                                        options_.host, options_.port, seen.error));
+  log_.repeated_info("local|" + seen.error,
+                     fmt::format("local Redis {} not readable: {}", local_endpoint(options_).text(),
+                                 seen.error));
   return std::nullopt;
 }
 

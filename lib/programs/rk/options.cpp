@@ -160,7 +160,7 @@ void validate(ToolOptions& options) {
     options.peer_endpoint = parse_endpoint(options.peer, options.port);
     // Two spellings of one server (localhost and 127.0.0.1) are caught by
     // the hooks, by run_id, before they change anything.
-    if (*options.peer_endpoint == Endpoint{options.host, options.port})
+    if (*options.peer_endpoint == local_endpoint(options))
       throw UsageError(fmt::format(
           "--peer {} is the local Redis itself (--host/--port); give the other node's address",
           options.peer_endpoint->text()));
@@ -182,6 +182,8 @@ void resolve_password(ToolOptions& options) {
   // armed its backstop by now, and each hook logs why it does nothing.
   load_tls_files(options.tls);
 }
+
+Endpoint local_endpoint(const ToolOptions& options) { return {options.host, options.port}; }
 
 ConnectionOptions local_connection(const ToolOptions& options) {
   ConnectionOptions connection;

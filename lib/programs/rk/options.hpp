@@ -169,6 +169,9 @@ Endpoint parse_endpoint(const std::string& text, int default_port, const char* w
 // others, also a symlink. Throws UsageError.
 std::string read_password_file(const std::string& path);
 
+// The local Redis, --host and --port.
+Endpoint local_endpoint(const ToolOptions& options);
+
 // Connection options for the local Redis and for the peer.
 ConnectionOptions local_connection(const ToolOptions& options);
 ConnectionOptions peer_connection(const ToolOptions& options);

@@ -239,8 +239,8 @@ void Promotion::repoint_peer(const RedisState& peer_state, std::optional<WritePa
   } catch (const RedisError& error) {
     confirm_peer_repointed(replicaof, error);
   }
-  run_.log().info("peer demoted: it now replicates {}:{} ({} ms)", announce, options.port,
-                  ms_since(started));
+  run_.log().info("peer demoted: it now replicates {} ({} ms)",
+                  Endpoint{announce, options.port}.text(), ms_since(started));
   // A replica refuses writes (-READONLY) by itself: the pause has done its job.
   pause.reset();
   run_.rewrite_config(*run_.peer(), peer_state, "peer");

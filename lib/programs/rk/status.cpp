@@ -41,14 +41,13 @@ std::string json_node(const NodeStatus& node) {
       const ReplicaEntry& r = s.replicas[i];
       out += fmt::format(
           "{}{{\"address\":{},\"state\":{},\"offset\":{},\"lag_bytes\":{},\"lag_s\":{}}}",
-          i == 0 ? "" : ",", json_string(fmt::format("{}:{}", r.ip, r.port)), json_string(r.state),
-          r.offset, s.master_repl_offset - r.offset, r.lag);
+          i == 0 ? "" : ",", json_string(r.endpoint().text()), json_string(r.state), r.offset,
+          s.master_repl_offset - r.offset, r.lag);
     }
     out += "]";
   } else {
     out += fmt::format(",\"follows\":{},\"link\":{},\"sync_in_progress\":{},\"applied_offset\":{}",
-                       json_string(fmt::format("{}:{}", s.master_host, s.master_port)),
-                       json_string(s.link_up ? "up" : "down"),
+                       json_string(s.master().text()), json_string(s.link_up ? "up" : "down"),
                        s.sync_in_progress ? "true" : "false", s.slave_repl_offset);
   }
   return out + "}";
@@ -68,15 +67,16 @@ std::string text_node(const char* label, const NodeStatus& node) {
                       s.master_replid.substr(0, 8), s.master_repl_offset, s.keys,
                       s.loading ? ", LOADING" : "", server);
     for (const ReplicaEntry& r : s.replicas)
-      out += fmt::format("  replica {}:{} {} offset {} (behind by {} bytes, last ack {} s ago)\n",
-                         r.ip, r.port, r.state, r.offset, s.master_repl_offset - r.offset, r.lag);
+      out += fmt::format("  replica {} {} offset {} (behind by {} bytes, last ack {} s ago)\n",
+                         r.endpoint().text(), r.state, r.offset, s.master_repl_offset - r.offset,
+                         r.lag);
     if (s.replicas.empty()) out += "  no replicas connected\n";
   } else {
-    out = fmt::format(
-        "{} {}: replica of {}:{}, link {}{}, applied offset {}, replid {}, {} keys{}{}\n", label,
-        node.address, s.master_host, s.master_port, s.link_up ? "up" : "down",
-        s.sync_in_progress ? " (sync in progress)" : "", s.slave_repl_offset,
-        s.master_replid.substr(0, 8), s.keys, s.loading ? ", LOADING" : "", server);
+    out =
+        fmt::format("{} {}: replica of {}, link {}{}, applied offset {}, replid {}, {} keys{}{}\n",
+                    label, node.address, s.master().text(), s.link_up ? "up" : "down",
+                    s.sync_in_progress ? " (sync in progress)" : "", s.slave_repl_offset,
+                    s.master_replid.substr(0, 8), s.keys, s.loading ? ", LOADING" : "", server);
   }
   return out;
 }

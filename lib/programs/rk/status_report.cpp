@@ -14,7 +14,7 @@ namespace {
 
 NodeStatus read_node(const ConnectionOptions& options) {
   NodeStatus node;
-  node.address = fmt::format("{}:{}", options.host, options.port);
+  node.address = options.endpoint().text();
   try {
     Connection connection = Connection::open(options);
     node.state = read_info(connection);

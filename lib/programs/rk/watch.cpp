@@ -68,8 +68,8 @@ class Watcher {
   Watcher& operator=(const Watcher&) = delete;
 
   ExitCode run() {
-    log_.info("watching {}:{} every {} ms (PING deadline {} ms, fall {}, rise {}), verdicts in {}",
-              options_.host, options_.port, options_.watch_interval.count(),
+    log_.info("watching {} every {} ms (PING deadline {} ms, fall {}, rise {}), verdicts in {}",
+              local_endpoint(options_).text(), options_.watch_interval.count(),
               options_.timeout.count(), options_.watch_fall, options_.watch_rise,
               options_.track_file);
     try {
@@ -116,12 +116,11 @@ class Watcher {
   bool counted(bool probe_healthy, const std::string& why) {
     bool verdict = hysteresis_.observe(probe_healthy);
     if (verdict != probe_healthy)
-      log_.repeated_info("hysteresis",
-                         fmt::format("{} ({}:{}: {}): {} of {} in a row before {} = {}",
-                                     probe_healthy ? "PING answered" : "PING failed", options_.host,
-                                     options_.port, why, hysteresis_.disagreeing(),
-                                     hysteresis_.needed(), options_.track_file,
-                                     probe_healthy ? 0 : 1));
+      log_.repeated_info("hysteresis", fmt::format("{} ({}: {}): {} of {} in a row before {} = {}",
+                                                   probe_healthy ? "PING answered" : "PING failed",
+                                                   local_endpoint(options_).text(), why,
+                                                   hysteresis_.disagreeing(), hysteresis_.needed(),
+                                                   options_.track_file, probe_healthy ? 0 : 1));
     return verdict;
   }
 
@@ -137,11 +136,11 @@ class Watcher {
       std::string streak =
           healthy_ && in_a_row > 1 ? fmt::format(", {} in a row", in_a_row) : std::string();
       if (healthy)
-        log_.info("health changed: {} -> healthy ({}:{} answered {}{}); {} = 0", was, options_.host,
-                  options_.port, why, streak, options_.track_file);
+        log_.info("health changed: {} -> healthy ({} answered {}{}); {} = 0", was,
+                  local_endpoint(options_).text(), why, streak, options_.track_file);
       else
-        log_.warning("health changed: {} -> unhealthy ({}:{}: {}{}); {} = 1", was, options_.host,
-                     options_.port, why, streak, options_.track_file);
+        log_.warning("health changed: {} -> unhealthy ({}: {}{}); {} = 1", was,
+                     local_endpoint(options_).text(), why, streak, options_.track_file);
       healthy_ = healthy;
       since_ = utc_time_text();
     }

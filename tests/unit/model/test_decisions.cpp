@@ -600,6 +600,11 @@ TEST_CASE("known_incompleteness: what says this node lacks the peer's writes", "
     auto why = known_incompleteness(local, std::nullopt);
     REQUIRE(why);
     CHECK_THAT(*why, rk_test::Contains("master_sync_in_progress:1"));
+    // An IPv6 master reads as one address, as redis-cli -h takes it.
+    RedisState from_v6 = replica_of(Endpoint{"fd00::2", 6379}, replid_c, 0, 0);
+    from_v6.sync_in_progress = true;
+    CHECK_THAT(known_incompleteness(from_v6, std::nullopt).value_or(""),
+               rk_test::Contains("a full sync from [fd00::2]:6379 is running"));
   }
   SECTION("an empty replica's first sync pending: REPLICAOF given, link never up since") {
     RedisState local = replica_of(peer_endpoint, replid_c, 0, 0);

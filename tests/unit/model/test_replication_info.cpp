@@ -148,6 +148,10 @@ TEST_CASE("describe summarises role, link and offsets", "[replication_info]") {
   REQUIRE(master.ok());
   CHECK(rk::describe(*master) ==
         "role=master replid=aaaaaaaa offset=900 replicas=2 keys=0 loading=1");
+  // An IPv6 master in brackets: fd00::1:6379 would read as a longer address.
+  rk::RedisState v6 = *replica;
+  v6.master_host = "fd00::1";
+  CHECK_THAT(rk::describe(v6), rk_test::Contains("master=[fd00::1]:6379 "));
 }
 
 TEST_CASE("parse_info names the server and its own version", "[replication_info]") {

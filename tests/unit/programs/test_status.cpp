@@ -85,6 +85,21 @@ TEST_CASE("render_json escapes strings and writes every field", "[status]") {
   CHECK_THAT(render_json(without_peer), rk_test::Contains("\"peer\":null"));
 }
 
+TEST_CASE("redis_status writes IPv6 addresses in brackets", "[status]") {
+  // fd00::2:6379 would read as one longer address; INFO gives the bare one.
+  StatusReport report = sample_report();
+  report.local.state->replicas.front().ip = "fd00::2";
+  CHECK_THAT(render_text(report), rk_test::Contains("replica [fd00::2]:6379 online offset 900"));
+  CHECK_THAT(render_json(report), rk_test::Contains("\"address\":\"[fd00::2]:6379\""));
+  RedisState replica;
+  replica.role = Role::replica;
+  replica.master_host = "fd00::1";
+  replica.master_port = 6379;
+  report.local.state = replica;
+  CHECK_THAT(render_text(report), rk_test::Contains("replica of [fd00::1]:6379, link down"));
+  CHECK_THAT(render_json(report), rk_test::Contains("\"follows\":\"[fd00::1]:6379\""));
+}
+
 TEST_CASE("json_string: valid UTF-8 whatever the bytes", "[status]") {
   CHECK(json_string("plain") == "\"plain\"");
   CHECK(json_string("caf\xc3\xa9") == "\"caf\xc3\xa9\"");             // valid UTF-8 kept
