@@ -107,13 +107,8 @@ bool is_replid(std::string_view id) {
   return true;
 }
 
-}  // namespace
-
-Result<RedisState> parse_info(std::string_view text) {
-  Fields fields = split_fields(text);
-  FieldReader read(fields);
-  RedisState state;
-
+// role: master or slave (Redis's word for a replica).
+void read_role(FieldReader& read, RedisState& state) {
   auto role = read.text("role", true);
   if (role && *role == "master") {
     state.role = Role::master;
@@ -122,8 +117,10 @@ Result<RedisState> parse_info(std::string_view text) {
   } else if (role) {
     read.fail(fmt::format("INFO role is neither master nor slave: '{}'", *role));
   }
+}
 
-  state.loading = read.flag("loading", true);
+// Which server answered (name, version), its config file and run_id.
+void read_server(FieldReader& read, RedisState& state) {
   state.redis_version = std::string(read.text("redis_version", false).value_or(""));
   // Valkey's INFO server section has server_name:valkey, valkey_version, and
   // server_mode where Redis has redis_mode (unless extended-redis-compatibility
@@ -137,7 +134,11 @@ Result<RedisState> parse_info(std::string_view text) {
   }
   state.config_file = std::string(read.text("config_file", false).value_or(""));
   state.run_id = std::string(read.text("run_id", false).value_or(""));
+}
 
+// The history this server holds (replids, offsets), how many replicas it
+// has, and whether a write fence (min-replicas-to-write) is on.
+void read_history(FieldReader& read, RedisState& state) {
   state.master_replid = std::string(read.text("master_replid", true).value_or(""));
   state.master_replid2 = std::string(read.text("master_replid2", false).value_or(""));
   if (!state.master_replid.empty() && !is_replid(state.master_replid))
@@ -150,22 +151,26 @@ Result<RedisState> parse_info(std::string_view text) {
     state.good_replicas =
         static_cast<int>(read.integer("min_slaves_good_slaves", false, 0, 0, max_int));
   }
+}
 
-  if (state.role == Role::replica) {
-    state.master_host = std::string(read.text("master_host", true).value_or(""));
-    state.master_port = static_cast<int>(read.integer("master_port", true, 0, 0, 65535));
-    auto link = read.text("master_link_status", true);
-    if (link && *link != "up" && *link != "down")
-      read.fail(fmt::format("INFO master_link_status is neither up nor down: '{}'", *link));
-    state.link_up = link && *link == "up";
-    state.sync_in_progress = read.flag("master_sync_in_progress", false);
-    // Reported only while the link is not up.
-    state.link_never_up = !state.link_up && read.integer("master_link_down_since_seconds", false, 0,
-                                                         -1, max_value) == -1;
-    state.slave_repl_offset = read.integer("slave_repl_offset", false, -1, -1, max_value);
-    state.slave_read_repl_offset = read.integer("slave_read_repl_offset", false, -1, -1, max_value);
-  }
+// A replica's master, link and applied offsets.
+void read_link(FieldReader& read, RedisState& state) {
+  state.master_host = std::string(read.text("master_host", true).value_or(""));
+  state.master_port = static_cast<int>(read.integer("master_port", true, 0, 0, 65535));
+  auto link = read.text("master_link_status", true);
+  if (link && *link != "up" && *link != "down")
+    read.fail(fmt::format("INFO master_link_status is neither up nor down: '{}'", *link));
+  state.link_up = link && *link == "up";
+  state.sync_in_progress = read.flag("master_sync_in_progress", false);
+  // Reported only while the link is not up.
+  state.link_never_up = !state.link_up && read.integer("master_link_down_since_seconds", false, 0,
+                                                       -1, max_value) == -1;
+  state.slave_repl_offset = read.integer("slave_repl_offset", false, -1, -1, max_value);
+  state.slave_read_repl_offset = read.integer("slave_read_repl_offset", false, -1, -1, max_value);
+}
 
+// A master's slaveN lines, at most 1024 of them however many it claims.
+void read_replicas(FieldReader& read, RedisState& state) {
   for (int i = 0; i < state.connected_slaves && i < 1024; ++i) {
     auto line = read.text(fmt::format("slave{}", i), false);
     if (!line) continue;
@@ -178,8 +183,11 @@ Result<RedisState> parse_info(std::string_view text) {
     entry.lag = to_integer(pairs["lag"]).value_or(0);
     state.replicas.push_back(std::move(entry));
   }
+}
 
-  // The keyspace section lists only non-empty databases ("db0:keys=3,...").
+// The keys of every database. The keyspace section lists only non-empty
+// databases ("db0:keys=3,...").
+void read_keyspace(const Fields& fields, FieldReader& read, RedisState& state) {
   for (const auto& [key, value] : fields) {
     if (key.size() < 3 || key.substr(0, 2) != "db" || !to_integer(key.substr(2))) continue;
     auto keys = to_integer(split_pairs(value)["keys"]);
@@ -193,7 +201,22 @@ Result<RedisState> parse_info(std::string_view text) {
     }
     state.keys += *keys;
   }
+}
 
+}  // namespace
+
+Result<RedisState> parse_info(std::string_view text) {
+  Fields fields = split_fields(text);
+  FieldReader read(fields);
+  RedisState state;
+  // In this order: the first problem found is the one reported.
+  read_role(read, state);
+  state.loading = read.flag("loading", true);
+  read_server(read, state);
+  read_history(read, state);
+  if (state.role == Role::replica) read_link(read, state);
+  read_replicas(read, state);
+  read_keyspace(fields, read, state);
   if (!read.error.empty()) return Result<RedisState>::failure(read.error);
   return state;
 }

@@ -78,39 +78,49 @@ void node_samples(Exposition& out, const char* node, const NodeStatus& status) {
   out.sample("redis_up", "gauge", "1 when the node answered INFO", base, status.state ? 1 : 0);
 }
 
-void replication_samples(Exposition& out,
-                         const std::vector<std::pair<const char*, const NodeStatus*>>& nodes) {
-  auto each = [&](const char* name, const char* help, auto value_of) {
-    for (const auto& [node, status] : nodes) {
-      if (!status->state) continue;
-      std::optional<double> value = value_of(*status->state);
-      if (!value) continue;
-      out.sample(name, "gauge", help,
-                 fmt::format("node=\"{}\",addr=\"{}\"", node, label_value(status->address)),
-                 *value);
-    }
-  };
-  each("redis_connected_slaves", "replicas connected to the node",
-       [](const RedisState& s) -> std::optional<double> { return s.connected_slaves; });
-  each("redis_master_repl_offset", "the node's replication offset",
-       [](const RedisState& s) -> std::optional<double> {
-         return static_cast<double>(s.master_repl_offset);
-       });
-  each("redis_slave_repl_offset", "the offset a replica has applied",
-       [](const RedisState& s) -> std::optional<double> {
-         if (s.is_master()) return std::nullopt;
-         return static_cast<double>(s.slave_repl_offset);
-       });
-  each("redis_master_link_up", "1 when a replica's link to its master is up",
-       [](const RedisState& s) -> std::optional<double> {
-         if (s.is_master()) return std::nullopt;
-         return s.link_up ? 1 : 0;
-       });
-  each("redis_master_sync_in_progress", "1 while a replica's full sync runs",
-       [](const RedisState& s) -> std::optional<double> {
-         if (s.is_master()) return std::nullopt;
-         return s.sync_in_progress ? 1 : 0;
-       });
+using Nodes = std::vector<std::pair<const char*, const NodeStatus*>>;
+
+// One gauge per node that answered and reports it (value_of gives nullopt
+// where the figure does not apply: a master has no applied offset).
+template <typename ValueOf>
+void node_gauge(Exposition& out, const Nodes& nodes, const char* name, const char* help,
+                ValueOf value_of) {
+  for (const auto& [node, status] : nodes) {
+    if (!status->state) continue;
+    std::optional<double> value = value_of(*status->state);
+    if (!value) continue;
+    out.sample(name, "gauge", help,
+               fmt::format("node=\"{}\",addr=\"{}\"", node, label_value(status->address)), *value);
+  }
+}
+
+// Each node's own replication figures.
+void offset_samples(Exposition& out, const Nodes& nodes) {
+  node_gauge(out, nodes, "redis_connected_slaves", "replicas connected to the node",
+             [](const RedisState& s) -> std::optional<double> { return s.connected_slaves; });
+  node_gauge(out, nodes, "redis_master_repl_offset", "the node's replication offset",
+             [](const RedisState& s) -> std::optional<double> {
+               return static_cast<double>(s.master_repl_offset);
+             });
+  node_gauge(out, nodes, "redis_slave_repl_offset", "the offset a replica has applied",
+             [](const RedisState& s) -> std::optional<double> {
+               if (s.is_master()) return std::nullopt;
+               return static_cast<double>(s.slave_repl_offset);
+             });
+  node_gauge(out, nodes, "redis_master_link_up", "1 when a replica's link to its master is up",
+             [](const RedisState& s) -> std::optional<double> {
+               if (s.is_master()) return std::nullopt;
+               return s.link_up ? 1 : 0;
+             });
+  node_gauge(out, nodes, "redis_master_sync_in_progress", "1 while a replica's full sync runs",
+             [](const RedisState& s) -> std::optional<double> {
+               if (s.is_master()) return std::nullopt;
+               return s.sync_in_progress ? 1 : 0;
+             });
+}
+
+// A master's view of each of its replicas: lag and acknowledged offset.
+void replica_samples(Exposition& out, const Nodes& nodes) {
   for (const char* name :
        {"redis_connected_slave_lag_seconds", "redis_connected_slave_offset_bytes"}) {
     bool lag = std::strcmp(name, "redis_connected_slave_lag_seconds") == 0;
@@ -126,6 +136,10 @@ void replication_samples(Exposition& out,
                    static_cast<double>(lag ? replica.lag : replica.offset));
     }
   }
+}
+
+// Each node's role and server, as info gauges (value 1, the facts in labels).
+void info_samples(Exposition& out, const Nodes& nodes) {
   for (const auto& [node, status] : nodes) {
     if (!status->state) continue;
     const RedisState& s = *status->state;
@@ -148,6 +162,12 @@ void replication_samples(Exposition& out,
                            label_value(s.server_version)),
                1);
   }
+}
+
+void replication_samples(Exposition& out, const Nodes& nodes) {
+  offset_samples(out, nodes);
+  replica_samples(out, nodes);
+  info_samples(out, nodes);
 }
 
 }  // namespace
@@ -194,7 +214,7 @@ std::string render_prometheus(const StatusReport& report) {
              static_cast<double>(report.copies.size()));
   out.sample("redis_keepalived_kept_copies_bytes", "gauge", "bytes of the kept copies", "",
              static_cast<double>(bytes));
-  std::vector<std::pair<const char*, const NodeStatus*>> nodes{{"local", &report.local}};
+  Nodes nodes{{"local", &report.local}};
   if (report.peer) nodes.emplace_back("peer", &*report.peer);
   for (const auto& [node, status] : nodes) node_samples(out, node, *status);
   replication_samples(out, nodes);

@@ -105,13 +105,16 @@ void check_range(long long value, const Range& range, const char* name, const ch
         fmt::format("{}: {}{} is outside {}-{}", name, value, unit, range.min, range.max));
 }
 
-}  // namespace
-
-void validate(ToolOptions& options) {
+// --host and --port.
+void check_local_address(const ToolOptions& options) {
   if (!is_valid_host(options.host))
     throw UsageError(fmt::format("--host: '{}' is not a valid host address", options.host));
   if (!limits::port.contains(options.port))
     throw UsageError(fmt::format("--port: {} is not a port number (1-65535)", options.port));
+}
+
+// The timings and counts of the hooks and of redis_watch.
+void check_timings(const ToolOptions& options) {
   check_range(options.timeout.count(), limits::timeout_ms, "--timeout", " ms");
   check_range(options.poll.count(), limits::poll_ms, "--poll-ms", "");
   check_range(options.pause.count(), limits::pause_ms, "--pause-ms", "");
@@ -124,6 +127,11 @@ void validate(ToolOptions& options) {
   check_range(options.watch_rise, limits::watch_fall_rise, "--rise", "");
   check_range(options.switchover_timeout.count(), limits::switchover_timeout_ms,
               "--switchover-timeout-ms", "");
+}
+
+// The files the tools write (absolute paths: keepalived runs the hooks in
+// /) and redis_status's output format.
+void check_outputs(const ToolOptions& options) {
   if (!options.maintenance_file.empty() && options.maintenance_file.front() != '/')
     throw UsageError(
         fmt::format("--maintenance-file: '{}' is not an absolute path", options.maintenance_file));
@@ -133,11 +141,19 @@ void validate(ToolOptions& options) {
     throw UsageError(fmt::format("--textfile: '{}' is not an absolute path", options.textfile_dir));
   if (options.json && options.prometheus)
     throw UsageError("--json and --prometheus: choose one output format");
+}
+
+// Where kept copies go and how many are kept.
+void check_copies(const ToolOptions& options) {
   check_range(options.copy_keep_count, limits::copy_keep_count, "--copy-keep-count", "");
   check_range(options.copy_keep_mb, limits::copy_keep_mb, "--copy-keep-mb", " MiB");
   check_range(options.copy_timeout.count(), limits::copy_timeout_s, "--copy-timeout", " s");
   if (options.copy_dir.empty() || options.copy_dir.front() != '/')
     throw UsageError(fmt::format("--copy-dir: '{}' is not an absolute path", options.copy_dir));
+}
+
+// --witness HOST:PORT, each into witness_endpoints.
+void parse_witnesses(ToolOptions& options) {
   options.witness_endpoints.clear();
   for (const std::string& witness : options.witnesses) {
     // A witness is a TCP port that answers: it needs one, there is no default.
@@ -151,20 +167,35 @@ void validate(ToolOptions& options) {
     throw UsageError(
         "--witness needs --peer: a master is cut off only when it reaches neither its peer nor "
         "a witness");
+}
+
+// --announce-host, and --peer into peer_endpoint.
+void parse_peer(ToolOptions& options) {
   if (!options.announce_host.empty() && !is_valid_host(options.announce_host))
     throw UsageError(
         fmt::format("--announce-host: '{}' is not a valid host address", options.announce_host));
   if (options.peer.empty()) {
     options.peer_endpoint.reset();
-  } else {
-    options.peer_endpoint = parse_endpoint(options.peer, options.port);
-    // Two spellings of one server (localhost and 127.0.0.1) are caught by
-    // the hooks, by run_id, before they change anything.
-    if (*options.peer_endpoint == local_endpoint(options))
-      throw UsageError(fmt::format(
-          "--peer {} is the local Redis itself (--host/--port); give the other node's address",
-          options.peer_endpoint->text()));
+    return;
   }
+  options.peer_endpoint = parse_endpoint(options.peer, options.port);
+  // Two spellings of one server (localhost and 127.0.0.1) are caught by
+  // the hooks, by run_id, before they change anything.
+  if (*options.peer_endpoint == local_endpoint(options))
+    throw UsageError(fmt::format(
+        "--peer {} is the local Redis itself (--host/--port); give the other node's address",
+        options.peer_endpoint->text()));
+}
+
+}  // namespace
+
+void validate(ToolOptions& options) {
+  check_local_address(options);
+  check_timings(options);
+  check_outputs(options);
+  check_copies(options);
+  parse_witnesses(options);
+  parse_peer(options);
   check_tls_options(options.tls);
   if (!options.user.empty() && options.password_file.empty() &&
       options.environment_password.empty())
