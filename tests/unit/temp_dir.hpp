@@ -3,7 +3,10 @@
 #include <stdlib.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "catch_compat.hpp"
@@ -28,9 +31,28 @@ class TempDir {
     return path;
   }
   const std::string& path() const { return path_; }
+  // NAME in the dir.
+  std::string path_of(const std::string& name) const { return path_ + "/" + name; }
+  // The names in the dir, "." and ".." left out.
+  std::set<std::string> names() const { return names_in(path_); }
+
+  static std::set<std::string> names_in(const std::string& dir) {
+    std::set<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+      names.insert(entry.path().filename().string());
+    return names;
+  }
 
  private:
   std::string path_;
 };
+
+// The whole content of the file at `path` ("" when it cannot be read).
+inline std::string content_of(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
 
 }  // namespace rk_test

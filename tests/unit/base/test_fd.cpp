@@ -8,10 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 
@@ -21,6 +19,7 @@
 #include "temp_dir.hpp"
 
 using namespace rk;
+using rk_test::content_of;
 using rk_test::TempDir;
 
 namespace {
@@ -31,25 +30,6 @@ int open_null() {
   int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   REQUIRE(fd >= 0);
   return fd;
-}
-
-std::string content_of(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::set<std::string> names_in(const std::string& dir) {
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  REQUIRE(dir_fd.valid());
-  std::set<std::string> names;
-  DirListing listing(dir_fd.get());
-  REQUIRE(listing.error() == 0);
-  while (const char* name = listing.next()) names.insert(name);
-  names.erase(".");
-  names.erase("..");
-  return names;
 }
 
 }  // namespace
@@ -126,10 +106,10 @@ TEST_CASE("TempFile is removed unless committed", "[temp_file]") {
     REQUIRE(temp.open_error() == 0);
     CHECK(std::regex_match(temp.name(), std::regex("state\\." + std::to_string(::getpid()) +
                                                    "\\.[0-9a-f]{8}\\.tmp")));
-    CHECK(names_in(dir.path()) == std::set<std::string>{temp.name()});
+    CHECK(dir.names() == std::set<std::string>{temp.name()});
     REQUIRE(::write(temp.fd(), "half", 4) == 4);
   }
-  CHECK(names_in(dir.path()).empty());
+  CHECK(dir.names().empty());
 }
 
 TEST_CASE("TempFile::commit renames it over the target, which then stays", "[temp_file]") {
@@ -146,7 +126,7 @@ TEST_CASE("TempFile::commit renames it over the target, which then stays", "[tem
     CHECK(temp.commit("target") == 0);
   }
   CHECK(content_of(target) == "new\n");
-  CHECK(names_in(dir.path()) == std::set<std::string>{"target"});
+  CHECK(dir.names() == std::set<std::string>{"target"});
   struct stat info {};
   REQUIRE(::stat(target.c_str(), &info) == 0);
   CHECK((info.st_mode & 07777) == 0640);
@@ -155,7 +135,7 @@ TEST_CASE("TempFile::commit renames it over the target, which then stays", "[tem
 TEST_CASE("TempFile::commit replaces a symlink at the target, never its target", "[temp_file]") {
   TempDir dir;
   std::string victim = dir.file("victim", "untouched\n");
-  std::string link = dir.path() + "/target";
+  std::string link = dir.path_of("target");
   REQUIRE(::symlink(victim.c_str(), link.c_str()) == 0);
   Fd dir_fd(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   REQUIRE(dir_fd.valid());
@@ -183,7 +163,7 @@ TEST_CASE("TempFile reports why it could not be made or renamed", "[temp_file]")
     // A rename into a missing directory fails; the temp file is still removed.
     CHECK(temp.commit("missing/x") == ENOENT);
   }
-  CHECK(names_in(dir.path()).empty());
+  CHECK(dir.names().empty());
 }
 
 TEST_CASE("DirListing lists every entry, whatever the caller read before", "[dir_listing]") {

@@ -12,41 +12,18 @@
 #include <fstream>
 #include <string>
 
+#include "loopback.hpp"
 #include "rk/errors.hpp"
 #include "rk/redis_client.hpp"
 #include "rk/resolve.hpp"
+#include "rk/stream.hpp"
 #include "rk/tls.hpp"
 
 using namespace rk;
 
 namespace {
 
-// A loopback TCP socket, bound and optionally listening: its port refuses
-// connections until it listens, and a listener that never accepts keeps a
-// client waiting for its first byte.
-class LoopbackPort {
- public:
-  explicit LoopbackPort(bool listening) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-    socklen_t length = sizeof(address);
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    port_ = ntohs(address.sin_port);
-    if (listening) REQUIRE(::listen(fd_, 4) == 0);
-  }
-  LoopbackPort(const LoopbackPort&) = delete;
-  LoopbackPort& operator=(const LoopbackPort&) = delete;
-  ~LoopbackPort() { ::close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
+using rk_test::LoopbackPort;
 
 std::string temp_path(const char* name) {
   return std::string("/tmp/rk-unit-") + std::to_string(::getpid()) + "-" + name;
@@ -186,4 +163,136 @@ TEST_CASE("try_open reports a failure as a value, never by throwing", "[stream]"
     CHECK_THAT(failure.message, rk_test::Contains("TLS handshake"));
     CHECK(Clock::now() - started < std::chrono::milliseconds(1000));
   }
+}
+
+namespace {
+
+using rk_test::ms_since;
+
+Stream::TimePoint after_ms(int ms) { return Clock::now() + std::chrono::milliseconds(ms); }
+
+// A plain-text Stream to `port` on 127.0.0.1 (the test's listener).
+std::unique_ptr<Stream> open_plain(int port) {
+  ClientFailure failure;
+  std::unique_ptr<Stream> stream =
+      Stream::open("127.0.0.1", port, TlsOptions{}, after_ms(1000), failure);
+  INFO(failure.message);
+  REQUIRE(stream);
+  return stream;
+}
+
+// A plain-text Stream to a listener of the test's, and the server's end of
+// the connection.
+struct Connected {
+  LoopbackPort listener{true};
+  std::unique_ptr<Stream> stream = open_plain(listener.port());
+  rk::Fd server = listener.accept_one();
+  std::string buffer;
+  ClientFailure failure;
+};
+
+}  // namespace
+
+TEST_CASE("Stream::open: a refused connect is an I/O failure naming host:port", "[stream]") {
+  LoopbackPort closed(false);
+  ClientFailure failure;
+  CHECK_FALSE(Stream::open("127.0.0.1", closed.port(), TlsOptions{}, after_ms(1000), failure));
+  CHECK(failure.kind == ClientFailure::Kind::io);
+  CHECK(failure.message ==
+        "127.0.0.1:" + std::to_string(closed.port()) + ": Connection refused while connecting");
+  // An IPv6 address in brackets: ::1:PORT would read as one longer address.
+  CHECK_FALSE(Stream::open("::1", closed.port(), TlsOptions{}, after_ms(1000), failure));
+  CHECK_THAT(failure.message, rk_test::StartsWith("[::1]:" + std::to_string(closed.port()) + ": "));
+}
+
+TEST_CASE("Stream::open: a connect nobody completes times out at the deadline", "[stream]") {
+  // A backlog of 0 holds one completed connection; the kernel drops the
+  // next SYN, so the second connect waits as if the host were silent.
+  LoopbackPort full(true, 0);
+  rk::Fd first = rk_test::connect_to(full.port());
+  ClientFailure failure;
+  auto started = Clock::now();
+  CHECK_FALSE(Stream::open("127.0.0.1", full.port(), TlsOptions{},
+                           started + std::chrono::milliseconds(200), failure));
+  CHECK(failure.kind == ClientFailure::Kind::timeout);
+  CHECK_THAT(failure.message, rk_test::Contains("timed out while connecting"));
+  CHECK(ms_since(started) >= 190);
+  CHECK(ms_since(started) < 1000);
+}
+
+TEST_CASE("Stream: what the server sends arrives, and is counted", "[stream]") {
+  Connected c;
+  CHECK(c.stream->received() == 0);
+  CHECK_FALSE(c.stream->tls());
+  const std::string ping = "*1\r\n$4\r\nPING\r\n";
+  REQUIRE(c.stream->write_all(ping.data(), ping.size(), after_ms(1000), c.failure));
+  char got[64] = {};
+  REQUIRE(::recv(c.server.get(), got, sizeof(got), 0) == static_cast<ssize_t>(ping.size()));
+  CHECK(std::string(got) == ping);
+  REQUIRE(::send(c.server.get(), "+PONG\r\n", 7, 0) == 7);
+  REQUIRE(c.stream->read_some(c.buffer, after_ms(1000), c.failure));
+  CHECK(c.buffer == "+PONG\r\n");
+  CHECK(c.stream->received() == 7);
+}
+
+TEST_CASE("Stream::read_some: a silent server times out at the deadline", "[stream]") {
+  Connected c;
+  auto started = Clock::now();
+  CHECK_FALSE(c.stream->read_some(c.buffer, started + std::chrono::milliseconds(150), c.failure));
+  CHECK(c.failure.kind == ClientFailure::Kind::timeout);
+  CHECK(c.failure.message ==
+        "127.0.0.1:" + std::to_string(c.listener.port()) + ": timed out while reading");
+  CHECK(ms_since(started) >= 140);
+  CHECK(ms_since(started) < 1000);
+  CHECK(c.buffer.empty());
+}
+
+TEST_CASE("Stream::read_some: a server that closes is an I/O failure", "[stream]") {
+  Connected c;
+  SECTION("before any reply: the hint that it may be a TLS port") {
+    c.server.reset();
+    CHECK_FALSE(c.stream->read_some(c.buffer, after_ms(1000), c.failure));
+    CHECK(c.failure.kind == ClientFailure::Kind::io);
+    CHECK_THAT(c.failure.message,
+               rk_test::Contains("connection closed by the server while reading (before any "
+                                 "reply: a TLS port? see --tls)"));
+  }
+  SECTION("with a reset, before any reply: the same hint") {
+    rk_test::reset_connection(c.server);
+    CHECK_FALSE(c.stream->read_some(c.buffer, after_ms(1000), c.failure));
+    CHECK_THAT(c.failure.message,
+               rk_test::Contains("Connection reset by peer while reading (before"));
+  }
+  SECTION("after a reply: no hint") {
+    REQUIRE(::send(c.server.get(), "+OK\r\n", 5, 0) == 5);
+    REQUIRE(c.stream->read_some(c.buffer, after_ms(1000), c.failure));
+    c.server.reset();
+    CHECK_FALSE(c.stream->read_some(c.buffer, after_ms(1000), c.failure));
+    CHECK(c.failure.kind == ClientFailure::Kind::io);
+    CHECK_THAT(c.failure.message,
+               rk_test::Contains("connection closed by the server while reading"));
+    CHECK_THAT(c.failure.message, !rk_test::Contains("TLS port"));
+  }
+}
+
+TEST_CASE("Stream::write_all: a reset connection is an I/O failure, never SIGPIPE", "[stream]") {
+  Connected c;
+  rk_test::reset_connection(c.server);
+  const std::string command = "*1\r\n$4\r\nPING\r\n";
+  CHECK_FALSE(c.stream->write_all(command.data(), command.size(), after_ms(1000), c.failure));
+  CHECK(c.failure.kind == ClientFailure::Kind::io);
+  CHECK_THAT(c.failure.message, rk_test::Contains("while sending"));
+}
+
+TEST_CASE("Stream::write_all: a server that never reads times out at the deadline", "[stream]") {
+  Connected c;
+  // More than both sockets' buffers hold, so the send must wait for room.
+  const std::string flood(64 << 20, 'x');
+  auto started = Clock::now();
+  CHECK_FALSE(c.stream->write_all(flood.data(), flood.size(),
+                                  started + std::chrono::milliseconds(200), c.failure));
+  CHECK(c.failure.kind == ClientFailure::Kind::timeout);
+  CHECK_THAT(c.failure.message, rk_test::Contains("timed out while sending"));
+  CHECK(ms_since(started) >= 190);
+  CHECK(ms_since(started) < 2000);
 }
