@@ -25,10 +25,11 @@ struct StatusReport {
   std::string transition;       // MASTER/BACKUP/FAULT/STOP, "" if none recorded
   std::string transition_time;  // as recorded
   std::string transition_tool;
-  std::string last_verdict;     // the last hook's summary line
-  std::string health;           // redis_check's last health
-  long long health_age_s = -1;  // since redis_check last ran; -1 if never
-  std::string state_error;      // why the state dir could not be read ("" when it could)
+  std::string last_verdict;       // the last hook's summary line
+  std::string health;             // redis_check's last health
+  long long health_age_s = -1;    // since redis_check last ran; -1 if never
+  std::string state_error;        // why the state dir could not be read ("" when it could)
+  bool state_dir_unsafe = false;  // it was refused as untrusted (UnsafeStateDir)
   NodeStatus local;
   std::optional<NodeStatus> peer;  // nullopt when no peer is configured
   // redis_watch's record (pid, health, since, track_file) and the age of
@@ -78,11 +79,15 @@ std::string render_text(const StatusReport& report);
 std::string render_json(const StatusReport& report);
 // JSON string literal of `text`; bytes that are not valid UTF-8 become U+FFFD.
 std::string json_string(const std::string& text);
-// Prints the report (JSON with options.json). Exit 0 when the local Redis
-// and the state dir are readable; 1 when the local Redis is not; 2 when the
-// state dir cannot be read (the report says why, and so does stderr).
-// --clear-stale first removes the stale-history record and logs it (exit 1
-// when it cannot be removed, 2 for an unsafe state dir).
+// redis_status's exit code for `report`: 2 for an unsafe state dir (the
+// operator's to fix, as for every tool); 1 when the state dir cannot be read
+// (a StateError: the command line was right) or the local Redis cannot; 0
+// when both can.
+ExitCode status_exit_code(const StatusReport& report);
+// Prints the report (JSON with options.json) and returns status_exit_code;
+// a state dir that cannot be read is said on stderr too. --clear-stale
+// first removes the stale-history record and logs it (exit 1 when it cannot
+// be removed, 2 for an unsafe state dir).
 ExitCode run_status(const ToolOptions& given);
 
 }  // namespace rk
