@@ -41,7 +41,7 @@ struct Parsed {
       kDefaults.on_sync_timeout == OnSyncTimeout::promote ? "promote" : "stay";
 };
 
-// CLI11's check for one of the library's ranges (lib/rk/options.hpp).
+// CLI11's check for one of the library's ranges (lib/programs/rk/options.hpp).
 CLI::Range in(const Range& range) { return CLI::Range(range.min, range.max); }
 
 // redis_check and redis_watch take the local Redis as [HOST [PORT]].

@@ -58,7 +58,7 @@ enum class Verdict {
                            // the maintenance file could not be written
   rejoin_failed,           // switched over, but 0 could not be written back to the
                            // maintenance file: this node stays out of the election
-  // (rejoin_failed stays last: tests/unit/test_exit_code.cpp walks them all)
+  // (rejoin_failed stays last: tests/unit/base/test_exit_code.cpp walks them all)
 };
 
 // The verdict's name in log lines ("promoted", "sync-timeout", ...).
