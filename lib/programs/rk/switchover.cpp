@@ -434,7 +434,7 @@ class Switchover {
   // Writes `value` to the maintenance file: "" when done, else why not. A
   // state error or an unsafe directory here is no usage error (exit 2, which
   // says nothing was done): the master role has already moved.
-  std::string write_maintenance(long value) {
+  std::string write_maintenance(long value) const {
     try {
       write_track_file(options_.maintenance_file, value);
       return "";
