@@ -307,11 +307,13 @@ class SwitchoverTest(ToolTestCase):
         self.assert_role(a, "slave", master_port=b.port)
 
     def test_a_maintenance_file_that_cannot_be_written_after_the_promotion_is_reported(self):
-        # Its directory is missing (the start checks only that one that
-        # exists may be trusted): the write of 1 fails once the peer is
-        # master, and the VIP then moves only when redis_check yields.
+        # A directory stands where the file should be (the start checks
+        # pass: its directory exists and is trusted): the write of 1 fails
+        # once the peer is master, and the VIP then moves only when
+        # redis_check yields.
         a, b = self.pair()
-        flag = os.path.join(self.tmp, "missing", "maintenance")
+        flag = os.path.join(self.tmp, "maintenance")
+        os.mkdir(flag, 0o700)
         r = self.switchover_with_flag(a, b, flag, timeout_ms=1000)
         self.assertRc(r, 1)
         self.assertRegex(r.log, r"verdict=handover-unconfirmed exit=1 .*the peer is master with "
@@ -319,6 +321,31 @@ class SwitchoverTest(ToolTestCase):
                          r"written")
         self.assertIn(f"cannot write {flag}", r.log)
         self.assert_master_moved(r, a, b)
+
+    def test_a_maintenance_file_in_a_missing_directory_is_refused_before_anything(self):
+        # The 1 that hands the VIP over could never be written: refused at
+        # the start, with both nodes as they were.
+        a, b = self.pair()
+        flag = os.path.join(self.tmp, "missing", "maintenance")
+        r = self.switchover_with_flag(a, b, flag)
+        self.assertRc(r, 2)
+        self.assertIn("does not exist", r.stderr)
+        self.assertIn("nothing was done", r.stderr)
+        self.assert_role(a, "master")
+        self.assert_role(b, "slave", master_port=a.port)
+
+    def test_rejoin_that_cannot_write_the_file_ends_in_a_verdict(self):
+        # --rejoin where a directory stands in the file's place: the 1 (or
+        # nothing) stays, and the verdict says this node stays out.
+        a, b = self.pair()
+        flag = os.path.join(self.tmp, "maintenance")
+        os.mkdir(flag, 0o700)
+        r = self.run_tool("redis_switchover", *self.hook_args(a.port, b.port),
+                          "--maintenance-file", flag, "--keepalived-conf", self.ka_conf,
+                          "--rejoin", timeout=30)
+        self.assertRc(r, 1)
+        self.assertNotIn("internal error", r.stderr)
+        self.assertRegex(r.log, r"verdict=rejoin-failed exit=1 .*cannot write 0 to .*stays out")
 
     def test_a_maintenance_file_that_cannot_be_reset_says_this_node_stays_out(self):
         # The flag's directory turns unsafe, then keepalived records FAULT:

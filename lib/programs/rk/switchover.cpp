@@ -7,6 +7,8 @@
 // notify_master then finds itself master with every write: no pause, no
 // resync.
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <csignal>
 #include <fstream>
@@ -86,11 +88,7 @@ class Switchover {
       throw UsageError(
           fmt::format("{}: {}; writing {} would not move the VIP (see redis_switchover(1))",
                       options_.keepalived_conf, tracking.reason, flag));
-    if (options_.rejoin) {
-      write_track_file(flag, 0);
-      log_.info("maintenance off: {} = 0; this node takes part in the election again", flag);
-      return ExitCode::success;
-    }
+    if (options_.rejoin) return rejoin_election();
     InterruptGuard interrupts;
     return switch_over();
   }
@@ -409,6 +407,21 @@ class Switchover {
               : std::string());
   }
 
+  // --rejoin: 0 in the maintenance file. A file that cannot be written
+  // leaves the 1 there, and this node out of the election: a verdict that
+  // says so, not an internal error.
+  ExitCode rejoin_election() {
+    started_ = Clock::now();
+    const std::string& flag = options_.maintenance_file;
+    std::string error = write_maintenance(0);
+    if (!error.empty())
+      return finish(Verdict::rejoin_failed,
+                    fmt::format("cannot write 0 to {} ({}): this node stays out of the election",
+                                flag, error));
+    log_.info("maintenance off: {} = 0; this node takes part in the election again", flag);
+    return ExitCode::success;
+  }
+
   // Lets this node take part in the election again (0 in the maintenance
   // file; nopreempt keeps the VIP on the peer), unless --stay-out.
   void rejoin(Handover& done) {
@@ -583,9 +596,19 @@ ExitCode run_switchover(const ToolOptions& given) {
   if (!options.peer_endpoint && !options.switchover_status && !options.rejoin)
     throw UsageError("no peer: give --peer or LOCAL_HOST PEER_HOST PORT");
   // keepalived acts on the maintenance file as root (exit 2 before anything).
-  if (!options.switchover_status)
-    require_trusted_directory(parent_directory(options.maintenance_file), "--maintenance-file",
-                              OutputFile::track_file);
+  if (!options.switchover_status) {
+    std::string dir = parent_directory(options.maintenance_file);
+    require_trusted_directory(dir, "--maintenance-file", OutputFile::track_file);
+    // A missing directory is trusted (nothing can be planted in it), but
+    // the 1 that hands the VIP over could never be written there: refuse
+    // before anything is paused.
+    struct stat info {};
+    if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+      throw UsageError(fmt::format(
+          "--maintenance-file {}: directory {} does not exist (create it, and keepalived's "
+          "track_file reads the file there); nothing was done",
+          options.maintenance_file, dir));
+  }
   resolve_password(options);
   return Switchover(options).run();
 }
