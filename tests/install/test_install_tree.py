@@ -10,7 +10,8 @@ import installkit
 from installkit import TOOLS, VERSION, run
 
 DOCDIR = os.path.join("share", "doc", "redis-keepalived")
-EXAMPLES = ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf", "redis-acl.conf")
+EXAMPLES = ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf", "redis-acl.conf",
+            "redis-keepalived-rules.yml", "redis-keepalived-dashboard.json")
 
 
 def long_options(help_text):

@@ -1,18 +1,7 @@
 // keepalived track_file writer: 0 while the local Redis answers PING, 1 at
 // once when it stops (crash, hang, LOADING, BUSY).
 #include "common/cli.hpp"
-#include "rk/errors.hpp"
 #include "rk/hooks.hpp"
-
-namespace {
-
-rk::ExitCode watch(const rk::ToolOptions& options) {
-  if (options.track_file.empty())
-    throw rk::UsageError("--track-file FILE is required (the file keepalived's track_file reads)");
-  return rk::run_watch(options);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   static const rk::cli::ToolSpec spec{
@@ -23,5 +12,5 @@ int main(int argc, char** argv) {
       "and at every change, so that keepalived moves the VIP at once. Runs in the foreground "
       "until SIGTERM/SIGINT (then removes the file: keepalived reads a missing file as 0, and "
       "redis_check decides alone); SIGHUP reopens the log file."};
-  return rk::cli::run_tool(spec, argc, argv, &watch);
+  return rk::cli::run_tool(spec, argc, argv, &rk::run_watch);
 }

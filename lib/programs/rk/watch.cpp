@@ -281,6 +281,8 @@ class Watcher {
 }  // namespace
 
 ExitCode run_watch(const ToolOptions& given) {
+  if (given.track_file.empty())
+    throw UsageError("--track-file FILE is required (the file keepalived's track_file reads)");
   ToolOptions options = given;
   // keepalived acts on the track file as root: refuse a directory that
   // others may write in before anything is written (exit 2).

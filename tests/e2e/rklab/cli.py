@@ -9,16 +9,20 @@ import signal
 import sys
 import time
 
-from rediskit import missing_server
+from rediskit import missing_server, python_with
 
 from . import configs, network, procs
 from .common import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP, Failed, Interrupted, LabError, Skip,
                      emit, say)
+from .clients import table_lines
 from .lab import Lab
 from .network import IFNAME, NS_CLIENT, VIP
 from .scenarios import HARD_TIMEOUT, SCENARIO_TOOLKIT, SCENARIO_WATCH, SCENARIOS, demo
 
-def preflight():
+def preflight(scenario):
+    if scenario == "clients" and python_with("redis") is None:
+        raise Skip("the clients scenario runs redis-py, which is missing "
+                   "(Debian: apt-get install python3-redis)")
     if os.geteuid() != 0:
         raise Skip("needs root (network namespaces, keepalived)")
     for tool in ("ip", "bridge", "keepalived"):
@@ -79,6 +83,10 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   f"converged {r['converged_s']}s")
         if "final" in res:
             emit(f"  {'final':<26}{res['final']['description']}")
+        if res.get("clients"):
+            emit("")
+            for line in table_lines(res["clients"]):
+                emit(f"  {line}")
     if "final" in out:
         out["final"] = {k: v for k, v in out["final"].items() if k != "description"}
     emit(json.dumps(out, sort_keys=True))
@@ -144,6 +152,8 @@ def main(argv=None, prog=None):
         args.watch = args.watch or args.scenario in SCENARIO_WATCH
     except ValueError as exc:
         ap.error(str(exc))
+    if args.scenario == "clients" and args.tls:
+        ap.error("the clients scenario's redis-py writers speak plain TCP: no --tls")
 
     if args.teardown:
         if os.geteuid() != 0:
@@ -166,7 +176,7 @@ def main(argv=None, prog=None):
     name = "demo" if args.demo else args.scenario
 
     try:
-        preflight()
+        preflight(name)
     except Skip as exc:
         emit(f"SKIP: {exc}", sys.stderr)
         print_result(name, "skip", {}, str(exc), 0.0, args.json)
@@ -214,16 +224,14 @@ def main(argv=None, prog=None):
                 emit(lab.log_tails(), sys.stderr)
             except Exception:
                 pass
-        if lab.monitor:
-            lab.monitor.stop()
+        lab.observer.stop_monitor()
         try:
-            lab.follow_logs()     # the last keepalived and hook lines, for record()
+            lab.observer.follow_logs()  # the last keepalived and hook lines, for record()
         except Exception as exc:
             say(f"reading the logs: {exc!r}")
         if args.keep and lab.root and verdict != "skip":
-            if lab.monitor:
-                lab.monitor.stop()
-            lab.stop_writer()
+            lab.observer.stop_monitor()
+            lab.procs.stop_writer()
             lab.release_lock()
             cli = f"redis-cli {lab.certs.cli_args()}" if lab.certs else "redis-cli"
             emit(f"\nThe lab is still up (root {lab.root}). Explore it with:\n"
@@ -242,8 +250,8 @@ def main(argv=None, prog=None):
                 verdict = "fail"
     if lab.root and verdict != "skip":
         res = dict(res, **lab.record())
-        if lab.acks:      # also when the scenario failed before its end
-            res.setdefault("acked", len(lab.acks.rows))
-            res.setdefault("write_gap_s", round(lab.acks.max_gap, 2))
+        if lab.procs.acks:      # also when the scenario failed before its end
+            res.setdefault("acked", len(lab.procs.acks.rows))
+            res.setdefault("write_gap_s", round(lab.procs.acks.max_gap, 2))
     print_result(name, verdict, res, reason, time.time() - t_start, args.json)
     return {"pass": EXIT_PASS, "skip": EXIT_SKIP}.get(verdict, EXIT_FAIL)

@@ -26,6 +26,8 @@ const std::vector<Row> kVerdicts{
     {Verdict::already_master, "already-master", ExitCode::success},
     // Promoted, but without the peer's last writes: not the goal.
     {Verdict::promoted_incomplete, "promoted-incomplete", ExitCode::failure},
+    // No reply to REPLICAOF NO ONE: it may or may not be master.
+    {Verdict::promotion_unknown, "promotion-unknown", ExitCode::failure},
     {Verdict::sync_timeout, "sync-timeout", ExitCode::failure},
     {Verdict::stale_history, "stale-history", ExitCode::failure},
     {Verdict::local_unreachable, "local-unreachable", ExitCode::failure},
@@ -46,6 +48,7 @@ const std::vector<Row> kVerdicts{
     {Verdict::switchover_interrupted, "switchover-interrupted", ExitCode::failure},
     {Verdict::switchover_unknown, "switchover-unknown", ExitCode::failure},
     {Verdict::handover_unconfirmed, "handover-unconfirmed", ExitCode::failure},
+    {Verdict::rejoin_failed, "rejoin-failed", ExitCode::failure},
 };
 
 }  // namespace
@@ -75,7 +78,34 @@ TEST_CASE("the table above lists every verdict, each name once", "[exit_code]") 
   std::set<std::string> names;
   for (const Row& row : kVerdicts) names.insert(row.name);
   CHECK(names.size() == kVerdicts.size());
-  // No verdict is a usage error: that exit code is for what the operator
-  // must fix before anything runs.
-  for (const Row& row : kVerdicts) CHECK(exit_code_of(row.verdict) != ExitCode::usage);
+}
+
+TEST_CASE("verdict_line names the verdict and the exit code it maps to", "[exit_code]") {
+  CHECK(verdict_line(Verdict::switched_over, 12, "writes paused 3 ms") ==
+        "verdict=switched-over exit=0 elapsed_ms=12 writes paused 3 ms");
+  CHECK(verdict_line(Verdict::superseded, 0, "before acting") ==
+        "verdict=superseded exit=3 elapsed_ms=0 before acting");
+  CHECK(verdict_line(Verdict::rejoin_failed, 5, "x") ==
+        "verdict=rejoin-failed exit=1 elapsed_ms=5 x");
+}
+
+TEST_CASE("a change of unknown effect is a failure with its own name", "[exit_code]") {
+  // Neither may read as success nor as "nothing changed" (exit 2).
+  for (Verdict verdict : {Verdict::promotion_unknown, Verdict::switchover_unknown,
+                          Verdict::handover_unconfirmed, Verdict::rejoin_failed}) {
+    CHECK(exit_code_of(verdict) == ExitCode::failure);
+    CHECK(std::string(to_string(verdict)) != "error");
+  }
+  CHECK(std::string(to_string(Verdict::promotion_unknown)) == "promotion-unknown");
+}
+
+TEST_CASE("no verdict maps to the usage exit code", "[exit_code]") {
+  // Exit 2 means nothing was done; a hook that got to a verdict has acted
+  // or decided not to, so its exit code is 0, 1 or 3.
+  for (int v = 0; v <= static_cast<int>(Verdict::rejoin_failed); ++v) {
+    auto verdict = static_cast<Verdict>(v);
+    CAPTURE(to_string(verdict));
+    CHECK(std::string(to_string(verdict)) != "?");
+    CHECK(exit_code_of(verdict) != ExitCode::usage);
+  }
 }
