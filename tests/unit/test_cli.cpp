@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/cli.hpp"
+#include "common/tools.hpp"
 
 using namespace rk;
 
@@ -22,12 +23,9 @@ ExitCode capture(const ToolOptions& options) {
 // Runs the command line `args` (without the program name) through run_tool
 // for a tool of `kind`; returns the exit status.
 int run(cli::Kind kind, std::vector<std::string> args) {
-  static const cli::ToolSpec check{"redis_check", cli::Kind::check, "test"};
-  static const cli::ToolSpec hook{"redis_master", cli::Kind::hook, "test"};
-  static const cli::ToolSpec status{"redis_status", cli::Kind::status, "test"};
-  const cli::ToolSpec& spec = kind == cli::Kind::check    ? check
-                              : kind == cli::Kind::status ? status
-                                                          : hook;
+  const cli::ToolSpec& spec = kind == cli::Kind::check    ? cli::tools::check
+                              : kind == cli::Kind::status ? cli::tools::status
+                                                          : cli::tools::master;
   args.insert(args.begin(), spec.name);
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
