@@ -91,7 +91,9 @@ std::string header(const ToolSpec& spec, const std::string& package) {
       ".\\\" {0}(1), made by rk_manpage (tools/manpage) from man/{0}.1.in and the options\n"
       ".\\\" {0} itself defines (tools/common): edit those, not this file.\n"
       ".TH \"{1}\" \"1\" \"\" \"{2}\" \"redis-keepalived manual\"\n"
-      ".\\\" Tool, option and file names must not be hyphenated.\n"
+      ".\\\" Tool, option and file names must not be hyphenated: .nh, and HY 0 for\n"
+      ".\\\" the macros that set hyphenation again (.YS after the synopsis).\n"
+      ".nr HY 0\n"
       ".nh\n",
       spec.name, title, package);
 }
