@@ -1,7 +1,7 @@
 # libFuzzer targets (fuzz/*_fuzzer.cpp), off by default. With -DRK_FUZZ=ON
 # and clang, each target links its own copy of the library compiled with
 # coverage instrumentation, ASan and UBSan, so the normal targets stay as
-# they are. Include after add_subdirectory(lib): the copy takes rk's sources.
+# they are. Include after add_subdirectory(lib): the copy takes the layers' sources.
 option(RK_FUZZ "Build the libFuzzer targets in fuzz/ (needs clang)" OFF)
 
 if(RK_FUZZ)
@@ -11,14 +11,24 @@ if(RK_FUZZ)
   else()
     set(RK_FUZZ_SANITIZERS -fsanitize=address,undefined -fno-sanitize-recover=all
                            -fno-omit-frame-pointer)
-    get_target_property(rk_fuzz_sources rk SOURCES)
-    get_target_property(rk_fuzz_dir rk SOURCE_DIR)
-    list(TRANSFORM rk_fuzz_sources PREPEND "${rk_fuzz_dir}/")
+    # Every layer's sources in one library (lib/CMakeLists.txt keeps the
+    # layering; this copy only needs to compile the same code instrumented).
+    get_property(rk_fuzz_layers GLOBAL PROPERTY RK_LAYER_TARGETS)
+    set(rk_fuzz_sources)
+    set(rk_fuzz_includes)
+    foreach(layer IN LISTS rk_fuzz_layers)
+      get_target_property(layer_sources ${layer} SOURCES)
+      get_target_property(layer_dir ${layer} SOURCE_DIR)
+      list(TRANSFORM layer_sources PREPEND "${layer_dir}/")
+      list(APPEND rk_fuzz_sources ${layer_sources})
+      list(APPEND rk_fuzz_includes "$<TARGET_PROPERTY:${layer},INTERFACE_INCLUDE_DIRECTORIES>")
+    endforeach()
     add_library(rk_fuzz STATIC ${rk_fuzz_sources})
-    target_include_directories(rk_fuzz PUBLIC $<TARGET_PROPERTY:rk,INTERFACE_INCLUDE_DIRECTORIES>
+    target_include_directories(rk_fuzz PUBLIC ${rk_fuzz_includes}
       PRIVATE "${OPENSSL_INCLUDE_DIR}")
-    target_compile_definitions(rk_fuzz PUBLIC $<TARGET_PROPERTY:rk,INTERFACE_COMPILE_DEFINITIONS>
-      PRIVATE $<TARGET_PROPERTY:rk,COMPILE_DEFINITIONS>)
+    target_compile_definitions(rk_fuzz
+      PUBLIC $<TARGET_PROPERTY:rk_programs,INTERFACE_COMPILE_DEFINITIONS>
+      PRIVATE $<TARGET_PROPERTY:rk_net,COMPILE_DEFINITIONS>)
     target_compile_features(rk_fuzz PUBLIC cxx_std_17)
     target_compile_options(rk_fuzz PUBLIC ${RK_FUZZ_SANITIZERS} -fsanitize=fuzzer-no-link)
     target_link_options(rk_fuzz PUBLIC -fsanitize=fuzzer,address,undefined)

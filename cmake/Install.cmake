@@ -2,7 +2,9 @@
 # install rule is in tools/CMakeLists.txt:
 #   share/doc/redis-keepalived/            README.md, LICENSE, operations.md
 #   share/doc/redis-keepalived/examples/   keepalived.conf for both nodes,
-#                                          toolkit.conf, the Redis ACL user
+#                                          toolkit.conf, the Redis ACL user,
+#                                          the Prometheus alert rules and
+#                                          the Grafana dashboard
 #   etc/init.d/redis-server-rk             LSB init script for redis-server
 #   etc/default/redis-server-rk            its settings
 #   etc/logrotate.d/redis-keepalived       rotation of the sample log file
@@ -30,6 +32,11 @@ if(NOT CMAKE_SKIP_INSTALL_RULES)
 
   file(GLOB _rk_examples CONFIGURE_DEPENDS "${_rk_src}/keepalived/*.conf")
   install(FILES ${_rk_examples} DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")
+  # Monitoring examples to copy and adapt (README, "Alerts"; tests/alerts
+  # checks them).
+  install(FILES "${_rk_src}/docs/monitoring/redis-keepalived-rules.yml"
+    "${_rk_src}/docs/monitoring/redis-keepalived-dashboard.json"
+    DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")
 
   # systemd units are looked up in <prefix>/lib/systemd, never in the
   # multiarch libdir GNUInstallDirs picks for /usr on Debian.

@@ -4,6 +4,7 @@
 rk_install_packages() {
   local missing=() from_main=() valkey=() package
   for package in "$@"; do
+    package=$(rk_package_name "$package")
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$package")
   done
@@ -21,10 +22,44 @@ rk_install_packages() {
   echo "installing: ${missing[*]}"
   [ ${#valkey[@]} -eq 0 ] || rk_enable_valkey_source
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  [ ${#from_main[@]} -eq 0 ] ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${from_main[@]}"
-  [ ${#valkey[@]} -eq 0 ] ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${valkey[@]}"
+  [ ${#from_main[@]} -eq 0 ] || rk_apt_install "${from_main[@]}"
+  [ ${#valkey[@]} -eq 0 ] || rk_apt_install "${valkey[@]}"
+}
+
+# The package that holds PACKAGE on this system. promtool has a package of
+# its own from trixie on; bookworm ships it only inside prometheus.
+rk_package_name() {
+  local codename
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  case "$1:$codename" in
+    promtool:bookworm) echo prometheus ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# Services whose packages the tests install for a tool they carry, and that
+# must not start: bookworm's prometheus brings promtool, and the tests never
+# run a Prometheus server.
+RK_NO_START=(prometheus)
+
+# apt-get install PACKAGES, with the services of RK_NO_START kept from
+# starting: a policy-rc.d (which invoke-rc.d and deb-systemd-invoke obey) for
+# this one run, unless the system has a policy of its own (a container's
+# usually forbids every start).
+rk_apt_install() {
+  local policy=/usr/sbin/policy-rc.d rc=0
+  if [ -e "$policy" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    return
+  fi
+  printf '#!/bin/sh\n# scripts/deps.sh, for one apt-get run: 101 forbids the start.\n' >"$policy"
+  # shellcheck disable=SC2016  # $1 is the policy script's argument
+  printf 'case "$1" in %s) exit 101 ;; esac\nexit 0\n' "$(IFS='|' && echo "${RK_NO_START[*]}")" \
+    >>"$policy"
+  chmod 755 "$policy"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" || rc=$?
+  rm -f "$policy"
+  return $rc
 }
 
 # Debian bookworm has no Valkey; bookworm-backports has 8.0 (trixie and later
@@ -60,10 +95,11 @@ RK_RUNTIME_PACKAGES=(redis-server redis-tools keepalived iproute2 python3)
 # Only the tests need these: packaging and lintian, which checks the .deb,
 # man pages, shell lint checks, and the Prometheus parser the metrics test
 # reads redis_status --prometheus with, openssl, which makes the TLS tests'
-# certificates, and logrotate, which reads and runs the shipped
-# /etc/logrotate.d file.
+# certificates, logrotate, which reads and runs the shipped
+# /etc/logrotate.d file, and promtool with python3-yaml, which check and
+# unit-test the shipped alert rules and dashboard (tests/alerts).
 RK_TEST_PACKAGES=(dpkg-dev file fakeroot lintian shellcheck man-db groff-base adduser util-linux
-  openssl python3-prometheus-client logrotate)
+  openssl python3-prometheus-client logrotate promtool python3-yaml)
 # The second server the tests run against (RK_SERVER=valkey-server), from
 # bookworm-backports on bookworm.
 RK_VALKEY_PACKAGES=(valkey-server)

@@ -117,7 +117,8 @@ class DebPackage(installkit.TempDirTestCase):
         expected["/usr/lib/systemd/system/redis-server-rk.service"] = "lrwxrwxrwx"
         expected["/usr/share/doc/redis-keepalived/examples/redis-watch.init"] = "-rwxr-xr-x"
         for name in ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf",
-                     "redis-acl.conf"):
+                     "redis-acl.conf", "redis-keepalived-rules.yml",
+                     "redis-keepalived-dashboard.json"):
             expected[f"/usr/share/doc/redis-keepalived/examples/{name}"] = "-rw-r--r--"
         for name in ("copyright", "changelog.Debian.gz", "README.md", "operations.md"):
             expected[f"/usr/share/doc/redis-keepalived/{name}"] = "-rw-r--r--"

@@ -12,7 +12,8 @@ import installkit
 from installkit import TOOLS, VERSION, run
 
 DOCDIR = os.path.join("share", "doc", "redis-keepalived")
-EXAMPLES = ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf", "redis-acl.conf")
+EXAMPLES = ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf", "redis-acl.conf",
+            "redis-keepalived-rules.yml", "redis-keepalived-dashboard.json")
 
 
 # The exit codes each tool can return (lib/rk/exit_code.hpp): only the

@@ -2,11 +2,16 @@
 
   common     output, short commands, the lab's exceptions and exit codes
   network    network namespaces: entering one, the bridge and veth pairs
-  procs      every process the lab starts, and ending them by pid
   configs    keepalived, toolkit and Redis configs rendered from the samples
   tls        --tls: the run's certificates, the TLS client of the lab
-  observe    log followers, snapshots of the pair, the monitor thread
-  lab        the lab: nodes, processes, waiting, verification, teardown
+  node       a node: its namespace, its files, what its Redis and logs say
+  procs      starting and stopping Redis, keepalived, the watcher and the
+             writers; every process the lab starts, and ending them by pid
+  observe    log followers, snapshots of the pair, the monitor thread,
+             waiting for states of the pair
+  verify     the acknowledged writes on the pair and in the kept copies
+  faults     what the scenarios do to the nodes, and when it was noticed
+  lab        the lab: set-up, bring-up, teardown; owns the four parts above
   scenarios  the scenarios and the demo, one named step a line
   cli        the command line
 """

@@ -214,16 +214,14 @@ def main(argv=None, prog=None):
                 emit(lab.log_tails(), sys.stderr)
             except Exception:
                 pass
-        if lab.monitor:
-            lab.monitor.stop()
+        lab.observer.stop_monitor()
         try:
-            lab.follow_logs()     # the last keepalived and hook lines, for record()
+            lab.observer.follow_logs()  # the last keepalived and hook lines, for record()
         except Exception as exc:
             say(f"reading the logs: {exc!r}")
         if args.keep and lab.root and verdict != "skip":
-            if lab.monitor:
-                lab.monitor.stop()
-            lab.stop_writer()
+            lab.observer.stop_monitor()
+            lab.procs.stop_writer()
             lab.release_lock()
             cli = f"redis-cli {lab.certs.cli_args()}" if lab.certs else "redis-cli"
             emit(f"\nThe lab is still up (root {lab.root}). Explore it with:\n"
@@ -242,8 +240,8 @@ def main(argv=None, prog=None):
                 verdict = "fail"
     if lab.root and verdict != "skip":
         res = dict(res, **lab.record())
-        if lab.acks:      # also when the scenario failed before its end
-            res.setdefault("acked", len(lab.acks.rows))
-            res.setdefault("write_gap_s", round(lab.acks.max_gap, 2))
+        if lab.procs.acks:      # also when the scenario failed before its end
+            res.setdefault("acked", len(lab.procs.acks.rows))
+            res.setdefault("write_gap_s", round(lab.procs.acks.max_gap, 2))
     print_result(name, verdict, res, reason, time.time() - t_start, args.json)
     return {"pass": EXIT_PASS, "skip": EXIT_SKIP}.get(verdict, EXIT_FAIL)

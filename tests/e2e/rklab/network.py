@@ -151,24 +151,6 @@ def remove_namespace(ns):
     run(["ip", "netns", "del", ns], check=False)
 
 
-def isolate(on):
-    """Bridge port isolation: the nodes can no longer reach each other, and
-    both still reach the client."""
-    for port in ("a-port", "b-port"):
-        run(["bridge", "-n", NS_SWITCH, "link", "set", "dev", port,
-             "isolated", "on" if on else "off"])
-
-
-def cut_off(node, on):
-    """Node NODE's switch port stops forwarding (on) or forwards again: it
-    reaches nobody, not the other node and not the client. The link stays up
-    (bridge port state 0, disabled, rather than link down), so keepalived
-    sees no interface fault: the node stays MASTER on its own, as a node
-    behind a failed switch does."""
-    run(["bridge", "-n", NS_SWITCH, "link", "set", "dev", f"{node}-port",
-         "state", "0" if on else "3"])
-
-
 def has_address(ns, addr):
     res = run(["ip", "-n", ns, "-o", "-4", "addr", "show", "dev", IFNAME], check=False)
     return f" {addr}/" in res.stdout

@@ -1,8 +1,14 @@
 """Observing the lab: files followed as they grow, snapshots of the pair
 (VIP holder, each keepalived state, each Redis role), the monitor thread
-that takes one every 0.2 s, and the writer's acknowledged writes."""
+that takes one every 0.2 s, the writer's acknowledged writes, and the
+Observer that waits for states of the pair and reads the hooks' logs."""
+import re
 import threading
 import time
+
+import toolkit_log
+
+from .common import Failed, LabError, say
 
 
 class Follower:
@@ -25,7 +31,6 @@ class Follower:
         parts = data.split("\n")
         self.partial = parts.pop()
         return parts
-
 
 
 def describe_redis(st):
@@ -77,9 +82,9 @@ class Monitor(threading.Thread):
     """Samples the lab every 0.2 s: who holds the VIP, each keepalived state,
     each Redis role; follows the acknowledged writes and the hooks' logs."""
 
-    def __init__(self, lab):
+    def __init__(self, observer):
         super().__init__(daemon=True)
-        self.lab = lab
+        self.observer = observer
         self.samples = []
         self.events = []
         self.stop_flag = threading.Event()
@@ -92,7 +97,7 @@ class Monitor(threading.Thread):
         last_key = None
         while not self.stop_flag.is_set():
             try:
-                snap = self.lab.snapshot()
+                snap = self.observer.snapshot()
             except Exception as exc:  # keep sampling; report the first error
                 self.error = self.error or repr(exc)
                 time.sleep(0.2)
@@ -106,7 +111,7 @@ class Monitor(threading.Thread):
                 self.events.append((snap.t, snap.describe()))
                 if self.on_change:
                     self.on_change(snap)
-            self.lab.follow_logs()
+            self.observer.follow_logs()
             self.stop_flag.wait(0.2)
 
     def stop(self):
@@ -139,3 +144,178 @@ class Acks:
     def last_t(self):
         return self.rows[-1][1] if self.rows else None
 
+    def written(self):
+        """{key: value} of every acknowledged write (the writer's SET k:<n> <n>)."""
+        return {f"k:{n}": str(n) for n, _, _ in self.rows}
+
+
+class Observer:
+    """What LAB's pair does: snapshots taken by the monitor thread, waiting
+    for states of the pair, and the lines of the keepalived and hook logs as
+    they come."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.monitor = None
+        self.hook_lines = []      # (t, node, line) of the toolkit logs
+        self.ka_lines = []        # (t, node, line) of keepalived state changes
+        self.log_lock = threading.Lock()
+        self.verbose_hooks = True
+
+    def snapshot(self):
+        # Stamped when sampling starts: nothing in it predates the stamp.
+        t = time.time()
+        vip, redis, ka = [], {}, {}
+        for node in self.lab.nodes.values():
+            if node.has_vip():
+                vip.append(node.name)
+            redis[node.name] = node.redis_state()
+            ka[node.name] = node.ka_state if node.ka and node.ka.poll() is None else "stopped"
+        return Snapshot(t, tuple(vip), redis, ka)
+
+    def follow_logs(self):
+        for node in self.lab.nodes.values():
+            if node.ka_follow is None:
+                node.ka_follow = Follower(node.ka_log)
+                node.tk_follow = Follower(node.toolkit_log)
+            for line in node.ka_follow.lines():
+                m = re.search(r"\(\S+\) Entering (\w+) STATE", line)
+                if m:
+                    node.ka_state = m.group(1)
+                    with self.log_lock:
+                        self.ka_lines.append((time.time(), node.name, line.strip()))
+                elif "Stopped Keepalived" in line or "Stopping" in line:
+                    node.ka_state = "stopping"
+            for line in node.tk_follow.lines():
+                if not line.strip():
+                    continue
+                with self.log_lock:
+                    self.hook_lines.append((time.time(), node.name, line.strip()))
+                if "verdict=" in line and self.verbose_hooks:
+                    say(f"hook on {node.name}: {toolkit_log.short_line(line)}")
+        if self.lab.procs.acks:
+            self.lab.procs.acks.update()
+
+    def lines(self):
+        """Copies of (keepalived state-change lines, hook lines) so far."""
+        with self.log_lock:
+            return list(self.ka_lines), list(self.hook_lines)
+
+    def start_monitor(self, on_change=None):
+        self.monitor = Monitor(self)
+        self.monitor.on_change = on_change or (lambda s: say(s.describe()))
+        self.monitor.start()
+
+    def stop_monitor(self):
+        if self.monitor:
+            self.monitor.stop()
+
+    def latest(self):
+        deadline = time.monotonic() + 5
+        while self.monitor.latest is None:
+            if time.monotonic() > deadline:
+                raise LabError(f"monitor produced no sample ({self.monitor.error})")
+            time.sleep(0.05)
+        return self.monitor.latest
+
+    def sample_index(self, since):
+        """Index of the first sample taken at or after SINCE (default: the
+        latest sample)."""
+        with self.monitor.lock:
+            samples = self.monitor.samples
+            if since is None:
+                return max(len(samples) - 1, 0)
+            i = len(samples)
+            while i > 0 and samples[i - 1].t >= since:
+                i -= 1
+            return i
+
+    def new_samples(self, idx):
+        with self.monitor.lock:
+            return self.monitor.samples[idx:]
+
+    def first_snapshot(self, pred, since):
+        """The first sample taken at or after SINCE for which PRED holds, or
+        the latest sample when none does."""
+        for snap in self.new_samples(self.sample_index(since)):
+            if pred(snap):
+                return snap
+        return self.latest()
+
+    def wait_takeover(self, node, since, timeout=30):
+        """Wait until NODE holds the VIP and its Redis is master."""
+        return self.wait_for(
+            lambda s: s.holder == node.name and s.redis[node.name]["role"] == "master",
+            timeout, f"node {node.name} to hold the VIP as master", since=since)
+
+    def wait_for(self, pred, timeout, what, since=None):
+        """Wait for a sample, taken at or after SINCE, for which PRED holds."""
+        self.latest()
+        idx = self.sample_index(since)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for snap in self.new_samples(idx):
+                idx += 1
+                if pred(snap):
+                    return snap
+            time.sleep(0.05)
+        snap = self.latest()
+        raise Failed(f"timed out after {timeout:.0f}s waiting for {what}; "
+                     f"state: {snap.describe()}")
+
+    def wait_converged(self, timeout=45, stable=2.0, holder=None, since=None):
+        """Wait until the pair is converged (with HOLDER holding the VIP, if
+        given) and stays so for STABLE seconds; return the first sample of
+        that streak. Only samples taken at or after SINCE count."""
+        self.latest()
+        idx = self.sample_index(since)
+        deadline = time.monotonic() + timeout
+        first = None
+        while time.monotonic() < deadline:
+            for snap in self.new_samples(idx):
+                idx += 1
+                ok = snap.converged() and (holder is None or snap.holder == holder)
+                if not ok:
+                    first = None
+                elif first is None:
+                    first = snap
+                elif snap.t - first.t >= stable:
+                    return first
+            time.sleep(0.05)
+        snap = self.latest()
+        raise Failed(f"not converged after {timeout:.0f}s"
+                     f"{' with the VIP on ' + holder if holder else ''}; "
+                     f"state: {snap.describe()}")
+
+    def holder_node(self):
+        snap = self.latest()
+        if snap.holder is None:
+            raise Failed(f"no single VIP holder: {snap.describe()}")
+        return self.lab.nodes[snap.holder]
+
+    def final_converge_time(self, since_t):
+        """Time from SINCE_T to the start of the last converged streak."""
+        with self.monitor.lock:
+            samples = [s for s in self.monitor.samples if s.t >= since_t]
+        start = None
+        for s in samples:
+            if s.converged():
+                if start is None:
+                    start = s.t
+            else:
+                start = None
+        return None if start is None else start - since_t
+
+    def split_brain_logged(self, since=0.0, text="split-brain"):
+        """Nodes whose toolkit log has a line with TEXT stamped at or after
+        SINCE (the lines start with an ISO-8601 UTC time)."""
+        nodes = set()
+        _, lines = self.lines()
+        for _, n, line in lines:
+            if text not in line:
+                continue
+            t = toolkit_log.line_time(line)
+            if t is not None and t < since - 0.5:
+                continue
+            nodes.add(n)
+        return sorted(nodes)

@@ -6,13 +6,12 @@ import shutil
 import signal
 import time
 
-from . import network
 from .common import Failed, emit, rel, say
 from .network import A_IP, B_IP, CLIENT_IP, VIP
 
 
 def write_figures(lab, counters):
-    a = lab.acks
+    a = lab.procs.acks
     return {"acked": len(a.rows),
             "write_gap_s": round(a.max_gap, 2),
             "write_gap_at_s": round(rel(a.max_gap_at), 2) if a.max_gap_at else None,
@@ -20,7 +19,7 @@ def write_figures(lab, counters):
 
 
 def final_state(lab):
-    snap = lab.latest()
+    snap = lab.observer.latest()
     m = snap.holder
     return {"vip": list(snap.vip), "master": m,
             "replica": lab.other(lab.nodes[m]).name if m else None,
@@ -31,16 +30,16 @@ def finish(lab, res, event_t, expected_extra=None, allow_loss=False, settle=2.0)
     """Common end: let writes run, stop the writer, check convergence and the
     acknowledged writes."""
     time.sleep(settle)
-    since = lab.wait_converged(timeout=45)
-    counters = lab.stop_writer()
+    since = lab.observer.wait_converged(timeout=45)
+    counters = lab.procs.stop_writer()
     res.update(write_figures(lab, counters))
-    ct = lab.final_converge_time(event_t)
+    ct = lab.observer.final_converge_time(event_t)
     res["converge_s"] = round(ct, 2) if ct is not None else round(since.t - event_t, 2)
     res["final"] = final_state(lab)
-    res["hooks_ran_as"] = lab.hooks_user()
-    lab.follow_logs()
-    res["split_brain_logged_on"] = lab.split_brain_logged()
-    res.update(lab.verify(expected_extra))
+    res["hooks_ran_as"] = lab.verifier.hooks_user()
+    lab.observer.follow_logs()
+    res["split_brain_logged_on"] = lab.observer.split_brain_logged()
+    res.update(lab.verifier.verify(expected_extra))
     if res["acked"] == 0:
         raise Failed("the writer got no write acknowledged")
     if res["lost"] and not allow_loss:
@@ -56,7 +55,7 @@ def finish(lab, res, event_t, expected_extra=None, allow_loss=False, settle=2.0)
 def require_lost_writes_in_copies(lab, res):
     """Every acknowledged write missing from the pair must be in a copy the
     hooks kept before the resync that discarded it."""
-    res.update(lab.check_kept_copies())
+    res.update(lab.verifier.check_kept_copies())
     if res["lost_not_in_copies"]:
         raise Failed(f"{res['lost_not_in_copies']} of {res['lost']} acknowledged writes lost "
                      f"are in no kept copy (copies: {res['kept_copies']}; e.g. "
@@ -66,22 +65,22 @@ def require_lost_writes_in_copies(lab, res):
 def sc_startup(lab):
     res = {}
     for node in lab.nodes.values():
-        lab.start_redis(node)
-    lab.start_monitor()
-    lab.start_writer()
+        lab.procs.start_redis(node)
+    lab.observer.start_monitor()
+    lab.procs.start_writer()
     t = time.time()
     lab.phase("both keepalived start together")
     for node in lab.nodes.values():
-        lab.start_keepalived(node)
+        lab.procs.start_keepalived(node)
     deadline = time.monotonic() + 45
-    while not lab.acks.rows:
+    while not lab.procs.acks.rows:
         if time.monotonic() > deadline:
             raise Failed(f"no write accepted through the VIP within 45s: "
-                         f"{lab.latest().describe()}")
+                         f"{lab.observer.latest().describe()}")
         time.sleep(0.05)
-    res["first_write_s"] = round(lab.acks.rows[0][1] - t, 2)
+    res["first_write_s"] = round(lab.procs.acks.rows[0][1] - t, 2)
     say(f"first write acknowledged through the VIP {res['first_write_s']}s after start")
-    lab.wait_converged(timeout=45)
+    lab.observer.wait_converged(timeout=45)
     time.sleep(3)
     return finish(lab, res, t)
 
@@ -89,9 +88,9 @@ def sc_startup(lab):
 def start_under_load(lab):
     """Bring the lab up, let the writer run 3 s; return (VIP holder, other)."""
     lab.bring_up()
-    lab.start_writer()
+    lab.procs.start_writer()
     time.sleep(3)
-    m = lab.holder_node()
+    m = lab.observer.holder_node()
     return m, lab.other(m)
 
 
@@ -99,15 +98,15 @@ def crash_and_rejoin(lab, m, o, res):
     """kill -9 of node M's Redis under load: O takes over; M's Redis is
     restarted from its files 2 s later and rejoins. Returns the kill's time."""
     t = time.time()
-    lab.kill_redis(m, signal.SIGKILL)
-    snap = lab.wait_takeover(o, since=t)
+    lab.faults.kill_redis(m, signal.SIGKILL)
+    snap = lab.observer.wait_takeover(o, since=t)
     res["failover_s"] = round(snap.t - t, 2)
     say(f"failover: VIP on {o.name}, its Redis master, {res['failover_s']}s after the kill")
     time.sleep(2)
     lab.phase(f"restart node {m.name}'s Redis from its persistence files")
     t_restart = time.time()
-    lab.start_redis(m)
-    since = lab.wait_converged(timeout=45, holder=o.name, since=t_restart)
+    lab.procs.start_redis(m)
+    since = lab.observer.wait_converged(timeout=45, holder=o.name, since=t_restart)
     res["rejoin_s"] = round(since.t - t_restart, 2)
     return t
 
@@ -126,15 +125,15 @@ def sc_maintenance(lab):
     m, o = start_under_load(lab)
     lab.phase(f"stop keepalived on the master (node {m.name}) with SIGTERM")
     t = time.time()
-    lab.stop_keepalived(m)
-    snap = lab.wait_takeover(o, since=t)
+    lab.procs.stop_keepalived(m)
+    snap = lab.observer.wait_takeover(o, since=t)
     res["switchover_s"] = round(snap.t - t, 2)
     say(f"VIP on {o.name}, its Redis master, {res['switchover_s']}s after the stop")
     time.sleep(3)
     lab.phase(f"start keepalived on node {m.name} again")
     t_start = time.time()
-    lab.start_keepalived(m)
-    since = lab.wait_converged(timeout=45, holder=o.name, since=t)
+    lab.procs.start_keepalived(m)
+    since = lab.observer.wait_converged(timeout=45, holder=o.name, since=t)
     # The new master's hook may already have made the old one its replica.
     res["rejoin_s"] = round(max(0.0, since.t - t_start), 2)
     return finish(lab, res, t)
@@ -151,7 +150,7 @@ def load_bulk(lab, m, o, nkeys):
             for k in keys[i:i + 1000]:
                 args += [k, bulk[k]]
             c.call("MSET", *args)
-    if not lab.wait_replica_caught_up(m, o, timeout=30):
+    if not lab.verifier.wait_replica_caught_up(m, o, timeout=30):
         raise Failed(f"node {o.name} did not catch up with the pre-loaded keys")
     return bulk
 
@@ -164,12 +163,12 @@ def restart_empty_during_slow_sync(lab, m, o, delay_us):
     with m.client() as c:
         c.call("CONFIG", "SET", "rdb-key-save-delay", str(delay_us))
     lab.phase(f"node {o.name}'s Redis restarts with an empty data dir")
-    lab.kill_redis(o, signal.SIGTERM)
+    lab.faults.kill_redis(o, signal.SIGTERM)
     shutil.rmtree(o.data)
     os.mkdir(o.data, 0o755)
     t_restart = time.time()
-    lab.start_redis(o)
-    snap = lab.wait_for(
+    lab.procs.start_redis(o)
+    snap = lab.observer.wait_for(
         lambda s: (s.redis[o.name]["role"] == "replica" and s.redis[o.name]["sync"]
                    and s.ka[o.name] == "BACKUP"),
         45, f"node {o.name} to be BACKUP with a full sync from {m.name} in progress",
@@ -182,10 +181,10 @@ def sc_empty_resync(lab):
     res = {}
     nkeys, delay_us = lab.args.resync_keys, lab.args.resync_delay_us
     lab.bring_up()
-    m = lab.holder_node()
+    m = lab.observer.holder_node()
     o = lab.other(m)
     bulk = load_bulk(lab, m, o, nkeys)
-    lab.start_writer()
+    lab.procs.start_writer()
     time.sleep(2)
     t_restart, snap = restart_empty_during_slow_sync(lab, m, o, delay_us)
     res["sync_started_s"] = round(snap.t - t_restart, 2)
@@ -193,8 +192,8 @@ def sc_empty_resync(lab):
     lab.phase(f"stop keepalived on node {m.name}: node {o.name} must become master "
               f"while its sync still runs")
     t = time.time()
-    lab.stop_keepalived(m)
-    snap = lab.wait_takeover(o, since=t, timeout=lab.args.resync_wait)
+    lab.procs.stop_keepalived(m)
+    snap = lab.observer.wait_takeover(o, since=t, timeout=lab.args.resync_wait)
     res["keys_at_promotion"] = snap.redis[o.name]["keys"]
     # The hook acts within milliseconds of the sync's end, faster than the
     # monitor samples: take the order of events from the replica's own log.
@@ -227,8 +226,8 @@ def sc_empty_resync(lab):
                      f"of {nkeys} pre-loaded")
     time.sleep(2)
     lab.phase(f"start keepalived on node {m.name} again")
-    lab.start_keepalived(m)
-    lab.wait_converged(timeout=60, holder=o.name)
+    lab.procs.start_keepalived(m)
+    lab.observer.wait_converged(timeout=60, holder=o.name)
     return finish(lab, res, t, expected_extra=bulk)
 
 
@@ -240,29 +239,29 @@ def sc_sync_timeout(lab):
     nkeys, delay_us = lab.args.resync_keys, lab.args.resync_delay_us
     sync_timeout = float(lab.args.toolkit["sync-timeout"])
     lab.bring_up()
-    m = lab.holder_node()
+    m = lab.observer.holder_node()
     o = lab.other(m)
     bulk = load_bulk(lab, m, o, nkeys)
-    lab.start_writer()
+    lab.procs.start_writer()
     restart_empty_during_slow_sync(lab, m, o, delay_us)
     lab.phase(f"stop keepalived on node {m.name}: node {o.name} takes the VIP during its sync")
     t = time.time()
-    lab.stop_keepalived(m)
-    lab.wait_for(lambda s: o.name in s.vip, 30, f"node {o.name} to take the VIP", since=t)
+    lab.procs.stop_keepalived(m)
+    lab.observer.wait_for(lambda s: o.name in s.vip, 30, f"node {o.name} to take the VIP", since=t)
     lab.phase(f"start keepalived on node {m.name} again (BACKUP: nopreempt)")
-    lab.start_keepalived(m)
+    lab.procs.start_keepalived(m)
     lab.phase(f"node {o.name}'s sync-wait runs out ({sync_timeout:g} s): it stays a replica, "
               f"and its check gives the VIP up")
-    snap = lab.wait_for(lambda s: m.name in s.vip and s.redis[m.name]["role"] == "master",
-                        sync_timeout + 30, f"the VIP back on node {m.name}, the master",
-                        since=t)
+    snap = lab.observer.wait_for(
+        lambda s: m.name in s.vip and s.redis[m.name]["role"] == "master",
+        sync_timeout + 30, f"the VIP back on node {m.name}, the master", since=t)
     res["vip_back_s"] = round(snap.t - t, 2)
     gave_up = o.toolkit_line_time("verdict=sync-timeout", since=t)
     if gave_up is None:
         raise Failed(f"node {o.name}'s redis_master never reported verdict=sync-timeout: "
                      "the scenario did not test what it should")
     res["sync_wait_gave_up_s"] = round(gave_up - t, 2)
-    left = lab.first_snapshot(lambda s: o.name not in s.vip, since=gave_up)
+    left = lab.observer.first_snapshot(lambda s: o.name not in s.vip, since=gave_up)
     res["vip_on_replica_after_timeout_s"] = round(left.t - gave_up, 2)
     limit = lab.vrrp_script_seconds("interval") * lab.vrrp_script_seconds("fall") + 2
     res["vip_on_replica_limit_s"] = limit
@@ -274,7 +273,7 @@ def sc_sync_timeout(lab):
                      f"after the sync-wait gave up (limit interval x fall + 2 = {limit}s)")
     with m.client() as c:
         c.call("CONFIG", "SET", "rdb-key-save-delay", "0")
-    lab.wait_converged(timeout=60, holder=m.name)
+    lab.observer.wait_converged(timeout=60, holder=m.name)
     return finish(lab, res, t, expected_extra=bulk)
 
 
@@ -284,27 +283,25 @@ def sc_partition(lab):
     lab.phase("partition: the nodes can no longer reach each other "
               "(both still reach the client)")
     t = time.time()
-    network.isolate(True)
-    lab.partitioned = True
-    snap = lab.wait_for(lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
-                        30, f"node {o.name} to take the VIP and be master (split brain)",
-                        since=t)
+    lab.faults.isolate(True)
+    snap = lab.observer.wait_for(
+        lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
+        30, f"node {o.name} to take the VIP and be master (split brain)", since=t)
     res["second_master_s"] = round(snap.t - t, 2)
     say(f"split brain: {snap.describe()}")
     time.sleep(5)
     lab.phase("heal the partition")
     t_heal = time.time()
-    network.isolate(False)
-    lab.partitioned = False
-    since = lab.wait_converged(timeout=60, since=t_heal)
+    lab.faults.isolate(False)
+    since = lab.observer.wait_converged(timeout=60, since=t_heal)
     res["heal_converge_s"] = round(since.t - t_heal, 2)
     res = finish(lab, res, t, allow_loss=True)
     time.sleep(0.5)
-    lab.follow_logs()
+    lab.observer.follow_logs()
     # Only lines written after the heal count: that is when the two
     # histories meet again.
-    res["split_brain_logged_on"] = lab.split_brain_logged(since=t_heal)
-    res["newest_history_rule_on"] = lab.split_brain_logged(
+    res["split_brain_logged_on"] = lab.observer.split_brain_logged(since=t_heal)
+    res["newest_history_rule_on"] = lab.observer.split_brain_logged(
         since=t_heal, text="heal: the newest history wins")
     res["winner"] = res["final"]["master"]
     require_lost_writes_in_copies(lab, res)
@@ -327,40 +324,39 @@ def sc_master_cut_off(lab):
         lab.phase(f"move the VIP to node {o.name}, the one VRRP prefers (keepalived restart "
                   f"on node {m.name}; nopreempt keeps it there)")
         t = time.time()
-        lab.stop_keepalived(m)
-        lab.wait_takeover(o, since=t)
-        lab.start_keepalived(m)
-        lab.wait_converged(timeout=45, holder=o.name, since=t)
+        lab.procs.stop_keepalived(m)
+        lab.observer.wait_takeover(o, since=t)
+        lab.procs.start_keepalived(m)
+        lab.observer.wait_converged(timeout=45, holder=o.name, since=t)
         m, o = o, m
     lab.phase(f"node {m.name}, the master and VRRP's favourite, loses the network for 15 s")
     t = time.time()
-    network.cut_off(m.name, True)
-    lab.partitioned = True
+    lab.faults.cut_off(m, True)
     # An application on the cut-off node itself still reaches its Redis: what
     # that master acknowledges during the cut is lost at the heal (the other
     # side's history wins) unless a copy keeps it; --witness bounds it.
-    local_writer = lab.start_local_writer(m, duration=15, rate=20)
+    local_writer = lab.procs.start_local_writer(m, duration=15, rate=20)
     # Node m keeps its VIP (it hears no one): look for o's takeover.
-    snap = lab.wait_for(lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
-                        30, f"node {o.name} to take the VIP and be master", since=t)
+    snap = lab.observer.wait_for(
+        lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
+        30, f"node {o.name} to take the VIP and be master", since=t)
     res["takeover_s"] = round(snap.t - t, 2)
     time.sleep(max(0.0, 15 - (time.time() - t)))
     lab.phase(f"node {m.name} is back: VRRP makes it master again")
-    local_acked = lab.stop_local_writer(*local_writer)
+    local_acked = lab.procs.stop_local_writer(*local_writer)
     t_heal = time.time()
-    network.cut_off(m.name, False)
-    lab.partitioned = False
-    since = lab.wait_converged(timeout=60, since=t_heal)
+    lab.faults.cut_off(m, False)
+    since = lab.observer.wait_converged(timeout=60, since=t_heal)
     res["heal_converge_s"] = round(since.t - t_heal, 2)
     res = finish(lab, res, t, allow_loss=True)
-    lab.follow_logs()
-    res["newest_history_rule_on"] = lab.split_brain_logged(
+    lab.observer.follow_logs()
+    res["newest_history_rule_on"] = lab.observer.split_brain_logged(
         since=t_heal, text="heal: the newest history wins")
     res["winner"] = res["final"]["master"]
     # The cut-off node's local writes: acknowledged there during the cut.
     final_master = lab.nodes[res["winner"]]
-    local_lost = lab.missing_keys(final_master, local_acked)
-    in_copies, _ = lab.keys_in_kept_copies({k: local_acked[k] for k in local_lost})
+    local_lost = lab.verifier.missing_keys(final_master, local_acked)
+    in_copies, _ = lab.verifier.keys_in_kept_copies({k: local_acked[k] for k in local_lost})
     res.update({"cut_off_local_acked": len(local_acked), "cut_off_local_lost": len(local_lost),
                 "cut_off_local_lost_in_copies": len(in_copies)})
     require_lost_writes_in_copies(lab, res)
@@ -380,18 +376,18 @@ def sc_switchover(lab):
     res = {"rounds": []}
     rounds = lab.args.rounds
     lab.bring_up()
-    lab.start_writer()
+    lab.procs.start_writer()
     time.sleep(2)
     for i in range(rounds):
-        m = lab.holder_node()
+        m = lab.observer.holder_node()
         o = lab.other(m)
         lab.phase(f"switchover {i + 1}/{rounds}: stop keepalived on node {m.name}")
         t_i = time.time()
-        lab.stop_keepalived(m)
-        snap = lab.wait_takeover(o, since=t_i)
+        lab.procs.stop_keepalived(m)
+        snap = lab.observer.wait_takeover(o, since=t_i)
         moved = snap.t - t_i
-        lab.start_keepalived(m)
-        since = lab.wait_converged(timeout=45, holder=o.name, since=t_i)
+        lab.procs.start_keepalived(m)
+        since = lab.observer.wait_converged(timeout=45, holder=o.name, since=t_i)
         res["rounds"].append({"from": m.name, "to": o.name, "vip_moved_s": round(moved, 2),
                               "converged_s": round(since.t - t_i, 2)})
         time.sleep(1)
@@ -406,21 +402,22 @@ def sc_freeze(lab):
     m, o = start_under_load(lab)
     lab.phase(f"SIGSTOP the master's Redis (node {m.name}) for 15 s")
     t = time.time()
-    lab.freeze_redis(m)
+    lab.faults.freeze_redis(m)
     try:
-        snap = lab.wait_for(lambda s: o.name in s.vip, 15, f"the VIP to move to node {o.name}",
-                            since=t)
+        snap = lab.observer.wait_for(lambda s: o.name in s.vip, 15,
+                                     f"the VIP to move to node {o.name}", since=t)
         res["vip_moved_s"] = round(snap.t - t, 2)
         say(f"VIP on {o.name} {res['vip_moved_s']}s after the SIGSTOP")
-        snap = lab.wait_for(lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
-                            15, f"node {o.name} to be master", since=t)
+        snap = lab.observer.wait_for(
+            lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
+            15, f"node {o.name} to be master", since=t)
         res["new_master_s"] = round(snap.t - t, 2)
         time.sleep(max(0.0, 15 - (time.time() - t)))
     finally:
         lab.phase(f"SIGCONT node {m.name}'s Redis")
-        lab.freeze_redis(m, frozen=False)
+        lab.faults.freeze_redis(m, frozen=False)
     t_cont = time.time()
-    since = lab.wait_converged(timeout=60, holder=o.name, since=t_cont)
+    since = lab.observer.wait_converged(timeout=60, holder=o.name, since=t_cont)
     res["rejoin_s"] = round(since.t - t_cont, 2)
     res = finish(lab, res, t, allow_loss=True)
     require_lost_writes_in_copies(lab, res)
@@ -434,12 +431,12 @@ def sc_planned_switchover(lab):
     m, o = start_under_load(lab)
     lab.phase(f"redis_switchover on node {m.name} (the VIP holder) to node {o.name}")
     t = time.time()
-    out = lab.run_switchover(m, o)
+    out = lab.procs.run_switchover(m, o)
     res["switchover_exit"] = out.returncode
     res["switchover_log"] = out.stderr.strip().splitlines()[-1:]
     if out.returncode != 0:
         raise Failed(f"redis_switchover exited {out.returncode}: {out.stderr.strip()[-400:]}")
-    since = lab.wait_converged(timeout=45, holder=o.name, since=t)
+    since = lab.observer.wait_converged(timeout=45, holder=o.name, since=t)
     res["converged_s"] = round(since.t - t, 2)
     say(f"VIP and master on {o.name}, node {m.name} its replica, {res['converged_s']}s after "
         "the switchover started")
@@ -452,7 +449,7 @@ def sc_watcher_killed(lab):
     res = {}
     m, o = start_under_load(lab)
     lab.phase(f"kill -9 the watcher on node {m.name}, then its Redis")
-    lab.kill_watcher(m)
+    lab.faults.kill_watcher(m)
     time.sleep(2)
     t = crash_and_rejoin(lab, m, o, res)
     return finish(lab, res, t)
@@ -463,7 +460,7 @@ def sc_watcher_killed(lab):
 
 def demo(lab):
     lab.demo = True
-    lab.verbose_hooks = False
+    lab.observer.verbose_hooks = False
     res = {}
     emit(f"Failover demo: two nodes (a={A_IP}, b={B_IP}) behind the VIP {VIP}, "
           f"a client at {CLIENT_IP} writing through the VIP.\n")
@@ -472,7 +469,7 @@ def demo(lab):
     state = {"last_row": 0.0}
 
     def row(snap):
-        acks = lab.acks
+        acks = lab.procs.acks
         if acks:
             acks_n = len(acks.rows)
             cur = (time.time() - acks.last_t()) if acks.rows else 0.0
@@ -494,45 +491,46 @@ def demo(lab):
         row(snap)
 
     for node in lab.nodes.values():
-        lab.start_redis(node)
-    lab.start_monitor(on_change)
+        lab.procs.start_redis(node)
+    lab.observer.start_monitor(on_change)
     lab.phase("start: both keepalived start together; one of them takes the VIP")
     for node in lab.nodes.values():
-        lab.start_keepalived(node)
-    lab.wait_converged(timeout=45)
-    lab.start_writer()
+        lab.procs.start_keepalived(node)
+    lab.observer.wait_converged(timeout=45)
+    lab.procs.start_writer()
     time.sleep(4)
-    row(lab.latest())
-    m = lab.holder_node()
+    row(lab.observer.latest())
+    m = lab.observer.holder_node()
     o = lab.other(m)
 
     lab.phase(f"failover: kill -9 the Redis of node {m.name} (the master)")
     t = time.time()
-    lab.kill_redis(m, signal.SIGKILL)
-    snap = lab.wait_takeover(o, since=t)
+    lab.faults.kill_redis(m, signal.SIGKILL)
+    snap = lab.observer.wait_takeover(o, since=t)
     res["failover_s"] = round(snap.t - t, 2)
     time.sleep(3)
-    row(lab.latest())
+    row(lab.observer.latest())
 
     lab.phase(f"restart node {m.name}'s Redis: it comes back as a replica")
-    lab.start_redis(m)
-    lab.wait_converged(timeout=45, holder=o.name)
-    row(lab.latest())
-    res["lost_after_failover"] = lab.verify()["lost"]
+    lab.procs.start_redis(m)
+    lab.observer.wait_converged(timeout=45, holder=o.name)
+    row(lab.observer.latest())
+    res["lost_after_failover"] = lab.verifier.verify()["lost"]
     emit(f"         acknowledged writes lost so far: {res['lost_after_failover']}")
     time.sleep(2)
 
     lab.phase(f"failback: stop keepalived on node {o.name}, the VIP moves back to {m.name}")
     t = time.time()
-    lab.stop_keepalived(o)
-    snap = lab.wait_for(lambda s: s.holder == m.name and s.redis[m.name]["role"] == "master",
-                        30, f"node {m.name} to take the VIP back", since=t)
+    lab.procs.stop_keepalived(o)
+    snap = lab.observer.wait_for(
+        lambda s: s.holder == m.name and s.redis[m.name]["role"] == "master",
+        30, f"node {m.name} to take the VIP back", since=t)
     res["failback_s"] = round(snap.t - t, 2)
     time.sleep(2)
     lab.phase(f"start keepalived on node {o.name} again")
-    lab.start_keepalived(o)
-    lab.wait_converged(timeout=45, holder=m.name)
-    row(lab.latest())
+    lab.procs.start_keepalived(o)
+    lab.observer.wait_converged(timeout=45, holder=m.name)
+    row(lab.observer.latest())
     res = finish(lab, res, t)
     emit(f"\nlongest write gap {res['write_gap_s']}s, acknowledged writes {res['acked']}, "
           f"keys lost: {res['lost']}")

@@ -5,12 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "rk/dataset_copy.hpp"
-#include "rk/exit_code.hpp"
+#include "rk/kept_copy.hpp"
 #include "rk/options.hpp"
 #include "rk/replication_info.hpp"
 
-// redis_status: the pair at a glance, for people and for machines. Read-only.
+// What this node knows about itself and its peer, read once: the state
+// dir's records, the kept copies and INFO of both servers. redis_status
+// prints it; redis_status --prometheus and redis_watch --textfile render it
+// as metrics (metrics.hpp).
 namespace rk {
 
 struct NodeStatus {
@@ -64,25 +66,4 @@ struct StatusReport {
 
 // Reads the state dir and INFO of both nodes.
 StatusReport gather_status(const ToolOptions& options);
-// The Prometheus text format (exposition format 0.0.4): the hooks' metrics,
-// the toolkit's own figures and the replication figures under
-// redis_exporter's names, labelled node="local"/"peer".
-std::string render_prometheus(const StatusReport& report);
-// Writes `text` to DIR/redis_keepalived.prom atomically (temp + rename), as
-// node_exporter's textfile collector wants, in a directory the trust rules
-// accept (replace_file). Throws UnsafeStateDir or StateError.
-void write_textfile(const std::string& dir, const std::string& text);
-// Human-readable lines.
-std::string render_text(const StatusReport& report);
-// One JSON object, valid UTF-8 whatever bytes the paths and errors hold.
-std::string render_json(const StatusReport& report);
-// JSON string literal of `text`; bytes that are not valid UTF-8 become U+FFFD.
-std::string json_string(const std::string& text);
-// Prints the report (JSON with options.json). Exit 0 when the local Redis
-// and the state dir are readable; 1 when the local Redis is not; 2 when the
-// state dir cannot be read (the report says why, and so does stderr).
-// --clear-stale first removes the stale-history record and logs it (exit 1
-// when it cannot be removed, 2 for an unsafe state dir).
-ExitCode run_status(const ToolOptions& given);
-
 }  // namespace rk

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "rk/errors.hpp"
-#include "rk/status.hpp"
+#include "rk/metrics.hpp"
 #include "rk/track_file.hpp"
 
 namespace rk {

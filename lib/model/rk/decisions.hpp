@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "rk/dataset_copy.hpp"
 #include "rk/endpoint.hpp"
+#include "rk/kept_copy.hpp"
 #include "rk/observation.hpp"
 #include "rk/replication_info.hpp"
 #include "rk/reply.hpp"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "rk/dataset_copy.hpp"
 #include "rk/errors.hpp"
 
 namespace rk {

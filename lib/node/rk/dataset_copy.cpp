@@ -15,22 +15,11 @@
 
 #include "rk/decisions.hpp"
 #include "rk/errors.hpp"
+#include "rk/fd.hpp"
 #include "rk/instance_state.hpp"
 
 namespace rk {
 namespace {
-
-constexpr const char* kSuffix = ".rdb";
-
-bool all_of_chars(std::string_view text, const char* allowed) {
-  return !text.empty() && text.find_first_not_of(allowed) == std::string_view::npos;
-}
-
-bool parse_offset(std::string_view text, long long& out) {
-  if (!all_of_chars(text, "0123456789") || text.size() > 18) return false;
-  out = std::stoll(std::string(text));
-  return true;
-}
 
 // UTC now, to the millisecond: names sort by time.
 std::string utc_now_text() {
@@ -42,17 +31,6 @@ std::string utc_now_text() {
   std::strftime(text, sizeof(text), "%Y%m%dT%H%M%S", &parts);
   return fmt::format("{}.{:03d}Z", text, static_cast<int>(now.tv_nsec / 1000000));
 }
-
-// Closes a descriptor on every path.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int value) : fd(value) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 std::vector<KeptCopy> list_in(int dir_fd) {
   std::vector<KeptCopy> copies;
@@ -95,39 +73,10 @@ void write_all(int fd, const char* data, size_t size, const std::string& path) {
 
 }  // namespace
 
-std::string CopyName::text() const {
-  return fmt::format("{}_{}_{}_{}-{}{}", time, source, replid, from_offset, to_offset, kSuffix);
-}
-
-CopyName CopyName::parse(std::string_view file) {
-  CopyName name;
-  if (file.size() <= std::strlen(kSuffix) || file.substr(file.size() - 4) != kSuffix) return {};
-  file.remove_suffix(4);
-  std::vector<std::string_view> parts;
-  for (size_t start = 0;;) {
-    size_t end = file.find('_', start);
-    parts.push_back(file.substr(start, end == std::string_view::npos ? end : end - start));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
-  if (parts.size() != 4) return {};
-  size_t dash = parts[3].find('-');
-  if (dash == std::string_view::npos) return {};
-  if (!all_of_chars(parts[0], "0123456789TZ.") || (parts[1] != "local" && parts[1] != "peer") ||
-      !all_of_chars(parts[2], "0123456789abcdef") ||
-      !parse_offset(parts[3].substr(0, dash), name.from_offset) ||
-      !parse_offset(parts[3].substr(dash + 1), name.to_offset))
-    return {};
-  name.time = parts[0];
-  name.source = parts[1];
-  name.replid = parts[2];
-  return name;
-}
-
 std::vector<KeptCopy> list_kept_copies(const std::string& dir) {
   Fd dir_fd(open_trusted_dir(dir, "copy dir", false));
-  if (dir_fd.fd < 0) return {};
-  return list_in(dir_fd.fd);
+  if (dir_fd.get() < 0) return {};
+  return list_in(dir_fd.get());
 }
 
 std::string copy_dir_problem(const std::string& dir, bool create) {
@@ -202,7 +151,7 @@ CopyOutcome keep_dataset_copy(const ConnectionOptions& server, const CopyRequest
     throw CopyFailed(error.what());
   }
   Fd dir_fd(opened);
-  IncomingFile incoming(dir_fd.fd, request.dir);
+  IncomingFile incoming(dir_fd.get(), request.dir);
 
   RdbSnapshot snapshot;
   try {
@@ -229,13 +178,13 @@ CopyOutcome keep_dataset_copy(const ConnectionOptions& server, const CopyRequest
   incoming.keep_as(copy.file);
   // The rename is durable once the directory is: the copy must survive a
   // crash of this node right after the resync it protects.
-  ::fsync(dir_fd.fd);
+  ::fsync(dir_fd.get());
 
   CopyOutcome outcome{copy, 0, {}};
   try {
-    for (const std::string& file : copies_beyond_retention(list_in(dir_fd.fd), copy.file,
+    for (const std::string& file : copies_beyond_retention(list_in(dir_fd.get()), copy.file,
                                                            request.keep_count, request.keep_bytes))
-      if (::unlinkat(dir_fd.fd, file.c_str(), 0) == 0) outcome.pruned.push_back(file);
+      if (::unlinkat(dir_fd.get(), file.c_str(), 0) == 0) outcome.pruned.push_back(file);
   } catch (const StateError&) {
     // The copy is kept; only the pruning of older ones failed.
   }

@@ -23,7 +23,8 @@
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
-#include "rk/status.hpp"
+#include "rk/metrics.hpp"
+#include "rk/status_report.hpp"
 #include "rk/track_file.hpp"
 
 namespace rk {
@@ -281,6 +282,8 @@ class Watcher {
 }  // namespace
 
 ExitCode run_watch(const ToolOptions& given) {
+  if (given.track_file.empty())
+    throw UsageError("--track-file FILE is required (the file keepalived's track_file reads)");
   ToolOptions options = given;
   // keepalived acts on the track file as root: refuse a directory that
   // others may write in before anything is written (exit 2).

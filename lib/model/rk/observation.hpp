@@ -6,7 +6,7 @@
 #include "rk/replication_info.hpp"
 
 // What one attempt to read a server's INFO found, as a value the pure
-// decisions take. No I/O here: lib/rk/observe.hpp fills it.
+// decisions take. No I/O here: node/rk/observe.hpp fills it.
 namespace rk {
 
 // How the attempt ended. The decisions treat each differently: only a

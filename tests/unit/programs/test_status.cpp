@@ -1,6 +1,7 @@
 #include "catch_compat.hpp"
 
 #include "rk/decisions.hpp"
+#include "rk/metrics.hpp"
 #include "rk/status.hpp"
 
 using namespace rk;

@@ -1,5 +1,5 @@
 /* rk-openssl.so: the system's libssl and libcrypto for the tools, loaded by
- * lib/rk/openssl.cpp only when a TLS option is given (openssl_table.h says
+ * lib/net/rk/openssl.cpp only when a TLS option is given (openssl_table.h says
  * why). It is linked against libssl.so.3 and libcrypto.so.3, so ldd shows
  * them and dpkg-shlibdeps derives the package's libssl Depends from it.
  * Built with hidden visibility: rk_openssl_get_table is its one export. */

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rk/clock.hpp"
 #include "rk/errors.hpp"
 #include "rk/reply.hpp"
 #include "rk/result.hpp"
@@ -21,8 +22,6 @@
 struct redisReader;
 
 namespace rk {
-
-using Clock = std::chrono::steady_clock;
 
 class Stream;
 
