@@ -40,9 +40,9 @@ class BoundedConfig : public CLI::ConfigTOML {
   std::string content_;
 };
 
-// The group an option shows under for this tool, or "" (hidden): every tool
-// accepts every option, so that one --config file serves them all.
-const char* shown_in(bool shown, const char* heading) { return shown ? heading : ""; }
+// The group an option shows under for this tool, or group::hidden: every
+// tool accepts every option, so that one --config file serves them all.
+const char* shown_in(bool shown, const char* heading) { return shown ? heading : group::hidden; }
 
 // CLI11 appends a validator's description to the option's type name
 // ("INT:INT in [1 - 65535]"); these checks carry none, since the range is in

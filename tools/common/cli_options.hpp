@@ -30,9 +30,12 @@ struct Parsed {
 };
 
 // The headings --help and the man page group the options under, in the
-// order they show. An option in none of them (group "") is accepted but not
-// shown: one --config file serves every tool, so every tool takes every key.
+// order they show. An option under `hidden` is accepted but not shown: one
+// --config file serves every tool, so every tool takes every key. (Not
+// CLI11's "" for hidden: CLI11 then leaves the option's name out of its
+// errors, ": Value 0 not in range 1 to 100".)
 namespace group {
+constexpr const char* hidden = "(not shown)";
 constexpr const char* connection = "Connection";
 constexpr const char* tls = "TLS";
 constexpr const char* hook = "Hook behaviour";

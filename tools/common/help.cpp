@@ -60,7 +60,7 @@ std::vector<OptionGroup> shown_options(const CLI::App& app) {
   for (const char* heading : group::order) groups.push_back({heading, {}});
   for (const CLI::Option* option : app.get_options()) {
     const std::string& heading = option->get_group();
-    if (!option->nonpositional() || heading.empty()) continue;
+    if (!option->nonpositional() || heading == group::hidden) continue;
     auto known = std::find_if(groups.begin(), groups.end(),
                               [&](const OptionGroup& group) { return group.heading == heading; });
     if (known == groups.end()) known = groups.insert(groups.end(), OptionGroup{heading, {}});

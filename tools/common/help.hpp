@@ -22,8 +22,8 @@ struct OptionGroup {
 };
 
 // The options `app` shows, under their headings in group::order, each
-// group's options in the order they were defined. Hidden ones (group "")
-// and the positionals are left out.
+// group's options in the order they were defined. Hidden ones
+// (group::hidden) and the positionals are left out.
 std::vector<OptionGroup> shown_options(const CLI::App& app);
 
 // The words of `text` on lines of at most `width` columns, every line but
