@@ -61,8 +61,9 @@ std::string stderr_of(cli::Kind kind, std::vector<std::string> args) {
 TEST_CASE("cli: an error names its option, also one the tool does not show", "[cli]") {
   // --fall is redis_watch's; redis_master accepts it (one --config file
   // serves every tool) without showing it in --help.
-  CHECK(stderr_of(cli::Kind::hook, {"--fall", "0"}) ==
-        "redis_master: error: --fall: Value 0 not in range 1 to 100\n");
+  // The rest of the line is CLI11's, and differs between its versions.
+  CHECK(stderr_of(cli::Kind::hook, {"--fall", "0"})
+            .rfind("redis_master: error: --fall: Value 0 ", 0) == 0);
   CHECK(stderr_of(cli::Kind::check, {"--sync-timeout", "x"}).find("--sync-timeout") !=
         std::string::npos);
 }
