@@ -44,10 +44,22 @@ class BoundedConfig : public CLI::ConfigTOML {
 // tool accepts every option, so that one --config file serves them all.
 const char* shown_in(bool shown, const char* heading) { return shown ? heading : group::hidden; }
 
-// CLI11 appends a validator's description to the option's type name
-// ("INT:INT in [1 - 65535]"); these checks carry none, since the range is in
-// the option's text, in words.
-CLI::Validator in(const Range& range) { return CLI::Range(range.min, range.max).description(""); }
+// The check of a number option: within `range`. Not CLI::Range, which
+// builds a description with an ostringstream for every option (redis_check
+// defines them all at every keepalived interval) that CLI11 would append to
+// the option's type name ("INT:INT in [1 - 65535]"): the range is in the
+// option's text, in words. The number is read as CLI11 reads the option's
+// value (lexical_cast: 0x10 is 16, 010 is 8), so the check and the value
+// agree.
+CLI::Validator in(const Range& range) {
+  return CLI::Validator(
+      [range](const std::string& input) -> std::string {
+        long long value = 0;
+        if (CLI::detail::lexical_cast(input, value) && range.contains(value)) return {};
+        return fmt::format("{} is not a number from {} to {}", input, range.min, range.max);
+      },
+      "");
+}
 
 // A number within `range`, shown as METAVAR, its text ending in the range
 // and the default: "Local Redis port (1-65535, default 6379)".
@@ -301,8 +313,6 @@ void add_general_options(CLI::App& app, const ToolSpec& spec, Parsed& parsed) {
       ->group(group::general);
   // An unknown key in the file is a mistake the operator must hear about.
   app.allow_config_extras(CLI::config_extras_mode::error);
-  // Set again after every other option, so that they show last.
-  app.set_help_flag();
   app.set_help_flag("-h,--help", "Show this help and exit")->group(group::general);
   app.set_version_flag("--version", fmt::format("{} {}", spec.name, RK_VERSION),
                        "Show the version and exit")
@@ -328,6 +338,10 @@ Parsed::Parsed()
 bool local_only(Kind kind) { return kind == Kind::check || kind == Kind::watch; }
 
 void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, Parsed& parsed) {
+  // First, although they show last (group::order): CLI11 compares each new
+  // option's names with every option defined before it, and redis_check
+  // defines all of them at every keepalived interval.
+  add_general_options(app, spec, parsed);
   add_connection_options(app, spec.kind, options, parsed);
   add_tls_options(app, spec.kind, options.tls);
   add_hook_options(app, spec.kind, options, parsed);
@@ -337,7 +351,6 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   add_status_options(app, spec.kind, options);
   add_switchover_options(app, spec.kind, options, parsed);
   add_state_options(app, options);
-  add_general_options(app, spec, parsed);
 }
 
 std::vector<std::string> synopsis(Kind kind) {
