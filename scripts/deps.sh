@@ -97,9 +97,11 @@ RK_RUNTIME_PACKAGES=(redis-server redis-tools keepalived iproute2 python3)
 # reads redis_status --prometheus with, openssl, which makes the TLS tests'
 # certificates, logrotate, which reads and runs the shipped
 # /etc/logrotate.d file, and promtool with python3-yaml, which check and
-# unit-test the shipped alert rules and dashboard (tests/alerts).
+# unit-test the shipped alert rules and dashboard (tests/alerts), and
+# python3-redis (redis-py), whose writer the lab's clients scenario runs and
+# e2e_redispy_writer tests.
 RK_TEST_PACKAGES=(dpkg-dev file fakeroot lintian shellcheck man-db groff-base adduser util-linux
-  openssl python3-prometheus-client logrotate promtool python3-yaml)
+  openssl python3-prometheus-client logrotate promtool python3-yaml python3-redis)
 # The second server the tests run against (RK_SERVER=valkey-server), from
 # bookworm-backports on bookworm.
 RK_VALKEY_PACKAGES=(valkey-server)

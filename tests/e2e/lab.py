@@ -24,7 +24,8 @@ Usage:
     lab.py --demo [--build-dir DIR | --bin-dir DIR] [--keep]
     lab.py --teardown
 
-Scenarios: startup, crash, maintenance, empty-resync, partition, switchover.
+Scenarios: startup, crash, maintenance, empty-resync, partition, switchover, clients
+(redis-py through the VIP, default and recommended settings; see the README).
 Exit status: 0 pass, 1 fail, 77 skipped (a prerequisite is missing).
 
 The code is in rklab/ (see rklab/__init__.py for its modules).

@@ -96,9 +96,10 @@ class RedisMasterTest(ToolTestCase):
         self.assert_all_keys(local, 200)
         self.assert_summary(r)
 
-    def test_a_late_reply_to_replicaof_no_one_is_read_again(self):
-        # The local Redis promotes itself at once, but its +OK arrives after
-        # --timeout: the hook must read the role again, not report an error.
+    def promote_through_proxy(self, *cue):
+        """A replica of a dead peer, promoted by redis_master through a proxy
+        that holds the reply to REPLICAOF NO ONE (DelayProxy.delay_reply_after
+        with `cue`); returns (the local server, the hook's result)."""
         peer = self.server()
         local = self.server()
         populate(peer, 200)
@@ -106,14 +107,30 @@ class RedisMasterTest(ToolTestCase):
         peer.kill()
         proxy = DelayProxy(local.port)
         self.addCleanup(proxy.close)
-        proxy.delay_reply_after(REPLICAOF_NO_ONE, 1.5)
+        proxy.delay_reply_after(REPLICAOF_NO_ONE, *cue)
         r = self.master(proxy.port, peer.port)
         self.assertTrue(proxy.fired.is_set())
+        return local, r
+
+    def test_a_late_reply_to_replicaof_no_one_is_read_again(self):
+        # The local Redis promotes itself at once, but its +OK arrives after
+        # --timeout: the hook must read the role again, not report an error.
+        local, r = self.promote_through_proxy(1.5)
         self.assertRc(r, 0)
         self.assertIn("no reply to REPLICAOF NO ONE from the local Redis", r.log)
         self.assertIn("verdict=promoted exit=0", r.log)
         self.assert_role(local, "master")
         self.assert_all_keys(local, 200)
+
+    def test_an_unknown_promotion_is_not_reported_as_nothing_promoted(self):
+        # The local Redis promotes itself, but no reply comes and it cannot
+        # be read again: its role is unknown (it is in fact master), which
+        # the verdict must say rather than a plain error.
+        local, r = self.promote_through_proxy(30, True)
+        self.assertRc(r, 1)
+        self.assertRegex(r.log, r"verdict=promotion-unknown exit=1 .*may or may not be master")
+        self.assert_summary(r)
+        self.assert_role(local, "master")
 
     def test_peer_host_down_promotes(self):
         # The peer's machine is gone: connects to it never complete.

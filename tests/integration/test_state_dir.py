@@ -256,7 +256,9 @@ class UnprivilegedTest(StateDirCase):
         argv = self.tool_argv("redis_status", state, log_file, "--host", "127.0.0.1",
                               "--port", local.port, "--timeout", TIMEOUT_MS, bin_dir=bin_dir)
         r = self.run_argv(argv, 2 * TIMEOUT_S + MARGIN, preexec_fn=as_nobody)
-        self.assertEqual(r.rc, 2, f"redis_status on an unreadable dir: {r!r}")
+        # A dir it may not read is a StateError, not a usage error: the
+        # command line was right (exit 1, as for an unreachable Redis).
+        self.assertEqual(r.rc, 1, f"redis_status on an unreadable dir: {r!r}")
         self.assert_line(r.stdout, "UNREADABLE", "Permission denied", where="stdout", result=r)
         self.assertNotIn("no transition recorded yet", r.stdout)
         self.assert_line(r.stderr, "cannot read the state dir", "Permission denied",
@@ -315,6 +317,19 @@ class UnsafeDirTest(StateDirCase):
                 self.assert_line(r.stderr, "state dir not used", fix, where="stderr", result=r)
                 self.assertEqual(os.listdir(state_dir), [])
 
+    def test_status_refuses_an_unsafe_dir(self):
+        # Unlike a dir it cannot read (exit 1), an unsafe one is the
+        # operator's to fix: exit 2, as for every hook.
+        local = self.server()
+        for state_dir, fix in self.unsafe_dirs():
+            with self.subTest(dir=os.path.basename(state_dir)):
+                argv = self.tool_argv("redis_status", state_dir, self.log_file, "--host",
+                                      "127.0.0.1", "--port", local.port, "--timeout", TIMEOUT_MS)
+                r = self.run_argv(argv, 2 * TIMEOUT_S + MARGIN)
+                self.assertEqual(r.rc, 2, f"redis_status on an unsafe state dir: {r!r}")
+                self.assert_line(r.stderr, "cannot read the state dir", fix, where="stderr",
+                                 result=r)
+
     def test_symlink_at_last_is_replaced_not_followed(self):
         outside = os.path.join(self.tmp, "precious")
         with open(outside, "w") as f:
@@ -366,7 +381,7 @@ class FifoTest(StateDirCase):
         argv = self.tool_argv("redis_status", self.state_dir, self.log_file, "--host",
                               "127.0.0.1", "--port", local.port, "--timeout", TIMEOUT_MS)
         r = self.run_argv(argv, 2 * TIMEOUT_S + MARGIN)
-        self.assertEqual(r.rc, 2, f"redis_status with a FIFO as NAME.state: {r!r}")
+        self.assertEqual(r.rc, 1, f"redis_status with a FIFO as NAME.state: {r!r}")
         self.assert_line(r.stderr, "cannot read the state dir", "not a regular file",
                          where="stderr", result=r)
         self.assert_line(r.stdout, "UNREADABLE", "not a regular file", where="stdout", result=r)

@@ -289,6 +289,117 @@ class SwitchoverTest(ToolTestCase):
         self.assert_role(b, "master")
         self.assertEqual(self.role(a), "slave")
 
+    # ---- a step that fails once something changed says what changed ----
+
+    def switchover_with_flag(self, a, b, flag, timeout_ms=3000):
+        """The switchover with `flag` as its maintenance file (tracked in
+        its own keepalived.conf)."""
+        with open(self.ka_conf, "w") as f:
+            f.write(KEEPALIVED_CONF.format(path=flag))
+        return self.run_tool("redis_switchover", *self.hook_args(a.port, b.port),
+                             "--maintenance-file", flag, "--keepalived-conf", self.ka_conf,
+                             "--switchover-timeout-ms", str(timeout_ms), timeout=30)
+
+    def assert_master_moved(self, r, a, b):
+        self.assertNotIn("internal error", r.stderr)
+        self.assertNotIn("nothing", r.log.splitlines()[-1])
+        self.assert_role(b, "master")
+        self.assert_role(a, "slave", master_port=b.port)
+
+    def test_a_maintenance_file_that_cannot_be_written_after_the_promotion_is_reported(self):
+        # A directory stands where the file should be (the start checks
+        # pass: its directory exists and is trusted): the write of 1 fails
+        # once the peer is master, and the VIP then moves only when
+        # redis_check yields.
+        a, b = self.pair()
+        flag = os.path.join(self.tmp, "maintenance")
+        os.mkdir(flag, 0o700)
+        r = self.switchover_with_flag(a, b, flag, timeout_ms=1000)
+        self.assertRc(r, 1)
+        self.assertRegex(r.log, r"verdict=handover-unconfirmed exit=1 .*the peer is master with "
+                         r"every write and this node its replica.*maintenance.*could not be "
+                         r"written")
+        self.assertIn(f"cannot write {flag}", r.log)
+        self.assert_master_moved(r, a, b)
+
+    def test_a_maintenance_file_in_a_missing_directory_is_refused_before_anything(self):
+        # The 1 that hands the VIP over could never be written: refused at
+        # the start, with both nodes as they were.
+        a, b = self.pair()
+        flag = os.path.join(self.tmp, "missing", "maintenance")
+        r = self.switchover_with_flag(a, b, flag)
+        self.assertRc(r, 2)
+        self.assertIn("does not exist", r.stderr)
+        self.assertIn("nothing was done", r.stderr)
+        self.assert_role(a, "master")
+        self.assert_role(b, "slave", master_port=a.port)
+
+    def test_rejoin_that_cannot_write_the_file_ends_in_a_verdict(self):
+        # --rejoin where a directory stands in the file's place: the 1 (or
+        # nothing) stays, and the verdict says this node stays out.
+        a, b = self.pair()
+        flag = os.path.join(self.tmp, "maintenance")
+        os.mkdir(flag, 0o700)
+        r = self.run_tool("redis_switchover", *self.hook_args(a.port, b.port),
+                          "--maintenance-file", flag, "--keepalived-conf", self.ka_conf,
+                          "--rejoin", timeout=30)
+        self.assertRc(r, 1)
+        self.assertNotIn("internal error", r.stderr)
+        self.assertRegex(r.log, r"verdict=rejoin-failed exit=1 .*cannot write 0 to .*stays out")
+
+    def test_a_maintenance_file_that_cannot_be_reset_says_this_node_stays_out(self):
+        # The flag's directory turns unsafe, then keepalived records FAULT:
+        # writing 0 back is refused after the master role moved, which must
+        # not read as a usage error ("nothing was done", exit 2).
+        a, b = self.pair()
+        flag_dir = os.path.join(self.tmp, "flag")
+        os.mkdir(flag_dir, 0o700)
+        flag = os.path.join(flag_dir, "maintenance")
+        self.flag = flag
+
+        def keepalived_then_unsafe_dir():
+            wait_until(lambda: self.flag_value() == "1", 20, what="maintenance on")
+            os.chmod(flag_dir, 0o777)
+            self.run_tool("redis_fault", *self.hook_args(a.port, b.port))
+        thread = threading.Thread(target=keepalived_then_unsafe_dir, daemon=True)
+        thread.start()
+        r = self.switchover_with_flag(a, b, flag)
+        thread.join(20)
+        self.assertRc(r, 1)
+        self.assertRegex(r.log, r"verdict=rejoin-failed exit=1 .*switched over.*still 1.*"
+                         r"redis_switchover --rejoin")
+        self.assertEqual(self.flag_value(), "1")
+        self.assert_master_moved(r, a, b)
+
+    def test_a_state_dir_that_fails_while_waiting_for_fault_is_not_a_usage_error(self):
+        # Instead of keepalived's FAULT, the record turns into a FIFO: every
+        # read of the state dir is a StateError once the master role moved.
+        a, b = self.pair()
+
+        def break_the_record():
+            wait_until(lambda: self.flag_value() == "1", 20, what="maintenance on")
+            os.unlink(self.state_path())
+            os.mkfifo(self.state_path(), 0o600)
+        thread = threading.Thread(target=break_the_record, daemon=True)
+        thread.start()
+        r = self.switchover(a, b)
+        thread.join(20)
+        self.assertRc(r, 1)
+        self.assertIn("cannot read the state dir while waiting for FAULT", r.log)
+        self.assertIn("verdict=handover-unconfirmed exit=1", r.log)
+        self.assert_master_moved(r, a, b)
+
+    def test_a_local_redis_that_dies_before_the_promotion_ends_with_a_verdict(self):
+        # The pause's next window cannot be opened on a dead server: nothing
+        # was changed, and the verdict line says so.
+        a, p = self.switchover_waiting_for_a_lagging_peer()
+        a.kill()
+        res = p.wait_exit(10)
+        self.assertRc(res, 1)
+        self.assertNotIn("internal error", res.stderr)
+        self.assertRegex(res.log, r"verdict=switchover-refused exit=1 .*nothing changed")
+        self.assertIsNone(self.flag_value())
+
     def test_stay_out_keeps_the_flag_and_rejoin_clears_it(self):
         a, b = self.pair()
         self.play_keepalived(a, b)

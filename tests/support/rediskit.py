@@ -16,6 +16,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,6 +35,18 @@ def server_binary():
         path = os.path.join(directory, SERVER)
         if "/" not in SERVER and os.access(path, os.X_OK):
             return path
+    return None
+
+
+def python_with(module):
+    """A Python interpreter that can import MODULE: this one, or Debian's
+    /usr/bin/python3 (where python3-<module> installs it, when this one is
+    another Python); None when neither can."""
+    for python in dict.fromkeys([sys.executable, "/usr/bin/python3"]):
+        if os.access(python, os.X_OK) and subprocess.run(
+                [python, "-c", f"import {module}"], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL).returncode == 0:
+            return python
     return None
 
 

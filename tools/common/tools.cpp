@@ -85,11 +85,11 @@ const ToolSpec status{
     "transition and what the hook decided. Read-only. --json for machines.",
     {{ExitCode::success, "the local Redis and the state dir could be read"},
      {ExitCode::failure,
-      "the local Redis could not be read, or --clear-stale could not remove "
+      "the local Redis or the state dir could not be read, or --clear-stale could not remove "
       "the record"},
      {ExitCode::usage,
-      "usage or configuration error, or the state dir could not be read, named "
-      "on stderr"}},
+      "usage or configuration error (a state dir or --textfile directory that must not be "
+      "trusted), named on stderr"}},
 };
 
 const ToolSpec watch{
@@ -116,8 +116,8 @@ const ToolSpec switchover{
     "maintenance flag; --rejoin clears it.",
     {{ExitCode::success, "switched over (or --status, --rejoin done)"},
      {ExitCode::failure,
-      "refused or interrupted with nothing changed, or the handover is "
-      "unconfirmed; the log's verdict says which"},
+      "refused or interrupted with nothing changed, or the master role moved but the "
+      "handover is unconfirmed or this node could not rejoin; the log's verdict says which"},
      {ExitCode::usage, "usage or configuration error, named on stderr; nothing was changed"}},
 };
 

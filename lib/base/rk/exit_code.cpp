@@ -1,5 +1,7 @@
 #include "rk/exit_code.hpp"
 
+#include <fmt/format.h>
+
 namespace rk {
 
 const char* to_string(Verdict verdict) {
@@ -7,6 +9,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::promoted: return "promoted";
     case Verdict::already_master: return "already-master";
     case Verdict::promoted_incomplete: return "promoted-incomplete";
+    case Verdict::promotion_unknown: return "promotion-unknown";
     case Verdict::sync_timeout: return "sync-timeout";
     case Verdict::stale_history: return "stale-history";
     case Verdict::local_unreachable: return "local-unreachable";
@@ -27,6 +30,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::switchover_interrupted: return "switchover-interrupted";
     case Verdict::switchover_unknown: return "switchover-unknown";
     case Verdict::handover_unconfirmed: return "handover-unconfirmed";
+    case Verdict::rejoin_failed: return "rejoin-failed";
   }
   return "?";
 }
@@ -42,6 +46,7 @@ ExitCode exit_code_of(Verdict verdict) {
     case Verdict::superseded: return ExitCode::superseded;
     // promoted-incomplete: promoted, but without the peer's last writes.
     case Verdict::promoted_incomplete:
+    case Verdict::promotion_unknown:
     case Verdict::sync_timeout:
     case Verdict::stale_history:
     case Verdict::local_unreachable:
@@ -56,9 +61,15 @@ ExitCode exit_code_of(Verdict verdict) {
     case Verdict::switchover_interrupted:
     case Verdict::switchover_unknown:
     case Verdict::handover_unconfirmed:
+    case Verdict::rejoin_failed:
     case Verdict::error: return ExitCode::failure;
   }
   return ExitCode::failure;
+}
+
+std::string verdict_line(Verdict verdict, long long elapsed_ms, const std::string& detail) {
+  return fmt::format("verdict={} exit={} elapsed_ms={} {}", to_string(verdict),
+                     to_int(exit_code_of(verdict)), elapsed_ms, detail);
 }
 
 }  // namespace rk

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+
 // The tools' exit codes are an API: keepalived's vrrp_script treats 0 as
 // success and anything else as failure, and operators script against the rest.
 // Documented in README.md, docs/interface.md and every tool's --help and man
@@ -22,6 +24,8 @@ enum class Verdict {
   promoted,             // redis_master: REPLICAOF NO ONE succeeded
   already_master,       // redis_master: this node was master and holds the peer's writes
   promoted_incomplete,  // redis_master: --on-sync-timeout promote after the wait ran out
+  promotion_unknown,    // redis_master: no reply to REPLICAOF NO ONE and the local Redis
+                        // could not be read again: it may or may not be master
   sync_timeout,         // redis_master: the wait ran out; stayed a replica
   stale_history,        // redis_master: the wait ran out on a node recorded as lacking the
                         // peer's writes (NAME.stale); not promoted
@@ -47,12 +51,20 @@ enum class Verdict {
   switchover_unknown,      // the peer's role after REPLICAOF NO ONE could not be read: this
                            // node was made its replica, so that no two masters take writes
   handover_unconfirmed,    // the peer is master with every write, but keepalived did not
-                           // record FAULT here in time, or this node was not repointed
+                           // record FAULT here in time, this node was not repointed, or
+                           // the maintenance file could not be written
+  rejoin_failed,           // switched over, but 0 could not be written back to the
+                           // maintenance file: this node stays out of the election
+  // (rejoin_failed stays last: tests/unit/base/test_exit_code.cpp walks them all)
 };
 
 // The verdict's name in log lines ("promoted", "sync-timeout", ...).
 const char* to_string(Verdict verdict);
 // The exit code that `verdict` means.
 ExitCode exit_code_of(Verdict verdict);
+// The summary line that ends every hook's and redis_switchover's run:
+// "verdict=NAME exit=N elapsed_ms=MS DETAIL", the exit code from
+// exit_code_of(). Operators and the tests grep for it.
+std::string verdict_line(Verdict verdict, long long elapsed_ms, const std::string& detail);
 
 }  // namespace rk

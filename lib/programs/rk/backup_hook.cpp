@@ -35,7 +35,7 @@ std::optional<ExitCode> demote_peer(HookRun& run, const RedisState& local, const
   try {
     if (!pause_peer_writes(run, pause, peer)) return std::nullopt;  // -BUSY: next round
   } catch (const PeerPauseRefused& refused) {
-    return run.stop_unchanged(refused.verdict, refused.what);
+    return run.stop_unchanged(refused.verdict(), refused.what());
   }
   RedisState paused = read_info(*run.peer());
   std::optional<HealComparison> heal = compare_after_fork(local, paused);
@@ -49,99 +49,131 @@ std::optional<ExitCode> demote_peer(HookRun& run, const RedisState& local, const
     if (auto refused =
             keep_copy_before_resync(run, "peer", peer_connection(run.options()), need, *pause))
       return run.stop_unchanged(Verdict::copy_failed, *refused);
+  // From the REPLICAOF on the peer is demoted: what follows it (its CONFIG
+  // REWRITE, CLIENT KILL) is a warning when it fails, never the verdict.
   Promotion(run).repoint_peer(paused, pause);
   return run.finish(Verdict::peer_demoted,
                     fmt::format("this node keeps the newer history; {}", heal->rule));
 }
 
+// One redis_backup run: observe both nodes, decide (decide_backup_step),
+// act, until this node replicates the peer with the link up or
+// --sync-timeout passes.
+class BackupHook {
+ public:
+  explicit BackupHook(HookRun& run)
+      : run_(run), options_(run.options()), peer_endpoint_(*options_.peer_endpoint) {}
+
+  ExitCode run() {
+    auto started = Clock::now();
+    auto deadline = started + options_.sync_timeout;
+    grace_over_at_ = started + options_.backup_grace;
+    for (;;) {
+      run_.check_superseded();
+      if (std::optional<RedisState> local = run_.observe_local())
+        if (std::optional<ExitCode> done = round(*local, run_.observe_peer())) return *done;
+      if (run_.past(deadline))
+        return run_.finish(Verdict::backup_timeout,
+                           fmt::format("gave up after {} s: {}", options_.sync_timeout.count(),
+                                       last_reason_));
+      run_.pause_briefly();
+    }
+  }
+
+ private:
+  // Decides and acts once; the verdict when the run ends here.
+  std::optional<ExitCode> round(const RedisState& local, const Observation& peer) {
+    BackupDecision decision =
+        decide_backup_step(local, peer, peer_endpoint_, Clock::now() >= grace_over_at_);
+    last_reason_ = decision.reason;
+    run_.log_decision(action_name(decision.action), decision.reason,
+                      fmt::format("local {}; peer {}", describe(local),
+                                  peer.answered() ? describe(*peer.state)
+                                                  : std::string(to_string(peer.reach))));
+    switch (decision.action) {
+      case BackupAction::done: return replicating(local, *peer.state);
+      case BackupAction::replicate_diverged:
+        note_heal(local, *peer.state);
+        return replicate(local, *peer.state);
+      case BackupAction::replicate_peer: return replicate(local, *peer.state);
+      case BackupAction::demote_peer:
+        run_.note_split_brain();
+        return demote_peer(run_, local, *peer.state);
+      case BackupAction::stop_peer_denied:
+        return run_.stop_unchanged(Verdict::peer_denied, decision.reason);
+      case BackupAction::stop_peer_is_local:
+        return run_.stop_unchanged(Verdict::peer_is_local, decision.reason);
+      case BackupAction::refuse_empty_peer:
+      case BackupAction::wait_for_link:
+      case BackupAction::wait: break;
+    }
+    return std::nullopt;
+  }
+
+  // Related histories (a split brain): say which rule chose the peer's,
+  // and the offsets. Unrelated ones are a restart from files.
+  void note_heal(const RedisState& local, const RedisState& peer) {
+    if (std::optional<HealComparison> heal = compare_after_fork(local, peer)) {
+      run_.note_split_brain();
+      run_.log().warning("heal: the newest history wins: {}", heal->rule);
+    }
+  }
+
+  // REPLICAOF the peer (after a copy of writes it would discard); the run
+  // goes on until the link is up, unless no copy could be made.
+  std::optional<ExitCode> replicate(const RedisState& local, const RedisState& peer) {
+    if (auto refused = replicate_peer_keeping_copy(run_, local, peer))
+      return run_.stop_unchanged(Verdict::copy_failed, *refused);
+    replicating_since_ = Clock::now();
+    run_.log().info("replicating {}", peer_endpoint_.text());
+    // Rewrite at once so that a restart during the sync comes back as a
+    // replica rather than as a second master.
+    run_.rewrite_config(*run_.local(), local, "local");
+    return std::nullopt;
+  }
+
+  // This replica is back and caught up: the run ends replicating, once the
+  // master (with --fence-writes) counts it online.
+  std::optional<ExitCode> replicating(const RedisState& local, const RedisState& peer) {
+    // The master may fence again once it counts this replica online (after
+    // its first REPLCONF ACK); fenced earlier, it would refuse writes until
+    // then.
+    if (options_.fence_writes) {
+      FencePlan fence = fence_for_master(peer, false);
+      if (fence.min_replicas_to_write == 0) {
+        run_.log_decision("wait-for-ack", "the master does not count this replica online yet",
+                          describe(peer));
+        return std::nullopt;
+      }
+      if (run_.peer()) run_.apply_fence(*run_.peer(), fence, "peer");
+    }
+    // Resynced: this node now holds the peer's history, so a record that it
+    // lacked the peer's writes no longer holds.
+    if (local.master_replid == peer.master_replid)
+      run_.clear_stale_history(
+          fmt::format("resynced: replicating {} with the link up on its "
+                      "replid {}",
+                      peer_endpoint_.text(), local.master_replid.substr(0, 8)));
+    run_.rewrite_config(*run_.local(), local, "local");
+    long long link_ms = replicating_since_ ? ms_since(*replicating_since_) : 0;
+    run_.log().info("link up with {} ({} ms after REPLICAOF)", peer_endpoint_.text(), link_ms);
+    return run_.finish(Verdict::replicating, describe(local));
+  }
+
+  HookRun& run_;
+  const ToolOptions& options_;
+  const Endpoint& peer_endpoint_;
+  Clock::time_point grace_over_at_;
+  std::optional<Clock::time_point> replicating_since_;
+  std::string last_reason_ = "nothing observed";
+};
+
 ExitCode run_backup_steps(HookRun& run) {
-  const ToolOptions& options = run.options();
-  if (!options.peer_endpoint) {
+  if (!run.options().peer_endpoint) {
     run.log().warning("no peer configured (--peer or the positional PEER_HOST); nothing to do");
     return run.finish(Verdict::no_peer, "");
   }
-  const Endpoint& peer_endpoint = *options.peer_endpoint;
-  auto started = Clock::now();
-  auto deadline = started + options.sync_timeout;
-  auto grace_over_at = started + options.backup_grace;
-  std::optional<Clock::time_point> replicating_since;
-  std::string last_reason = "nothing observed";
-
-  for (;;) {
-    run.check_superseded();
-    std::optional<RedisState> local = run.observe_local();
-    Observation peer = local ? run.observe_peer() : Observation{};
-    if (local) {
-      BackupDecision decision =
-          decide_backup_step(*local, peer, peer_endpoint, Clock::now() >= grace_over_at);
-      last_reason = decision.reason;
-      run.log_decision(action_name(decision.action), decision.reason,
-                       fmt::format("local {}; peer {}", describe(*local),
-                                   peer.answered() ? describe(*peer.state)
-                                                   : std::string(to_string(peer.reach))));
-      switch (decision.action) {
-        case BackupAction::done: {
-          // This replica is back and caught up: the master may fence again,
-          // once it counts this replica online (after its first REPLCONF
-          // ACK); fenced earlier, it would refuse writes until then.
-          if (options.fence_writes) {
-            FencePlan fence = fence_for_master(*peer.state, false);
-            if (fence.min_replicas_to_write == 0) {
-              run.log_decision("wait-for-ack", "the master does not count this replica online yet",
-                               describe(*peer.state));
-              break;
-            }
-            if (run.peer()) run.apply_fence(*run.peer(), fence, "peer");
-          }
-          // Resynced: this node now holds the peer's history, so a record
-          // that it lacked the peer's writes no longer holds.
-          if (local->master_replid == peer.state->master_replid)
-            run.clear_stale_history(
-                fmt::format("resynced: replicating {} with the link up on its "
-                            "replid {}",
-                            peer_endpoint.text(), local->master_replid.substr(0, 8)));
-          run.rewrite_config(*run.local(), *local, "local");
-          long long link_ms = replicating_since ? ms_since(*replicating_since) : 0;
-          run.log().info("link up with {}:{} ({} ms after REPLICAOF)", peer_endpoint.host,
-                         peer_endpoint.port, link_ms);
-          return run.finish(Verdict::replicating, describe(*local));
-        }
-        case BackupAction::replicate_diverged:
-          // Related histories (a split brain): say which rule chose the
-          // peer's, and the offsets. Unrelated ones are a restart from files.
-          if (auto heal = compare_after_fork(*local, *peer.state)) {
-            run.note_split_brain();
-            run.log().warning("heal: the newest history wins: {}", heal->rule);
-          }
-          [[fallthrough]];
-        case BackupAction::replicate_peer:
-          if (auto refused = replicate_peer_keeping_copy(run, *local, *peer.state))
-            return run.stop_unchanged(Verdict::copy_failed, *refused);
-          replicating_since = Clock::now();
-          run.log().info("replicating {}", peer_endpoint.text());
-          // Rewrite at once so that a restart during the sync comes back as
-          // a replica rather than as a second master.
-          run.rewrite_config(*run.local(), *local, "local");
-          break;
-        case BackupAction::demote_peer:
-          run.note_split_brain();
-          if (std::optional<ExitCode> done = demote_peer(run, *local, *peer.state)) return *done;
-          break;
-        case BackupAction::stop_peer_denied:
-          return run.stop_unchanged(Verdict::peer_denied, decision.reason);
-        case BackupAction::stop_peer_is_local:
-          return run.stop_unchanged(Verdict::peer_is_local, decision.reason);
-        case BackupAction::refuse_empty_peer:
-        case BackupAction::wait_for_link:
-        case BackupAction::wait: break;
-      }
-    }
-    if (run.past(deadline))
-      return run.finish(Verdict::backup_timeout,
-                        fmt::format("gave up after {} s: {}", options.sync_timeout.count(),
-                                    last_reason));
-    run.pause_briefly();
-  }
+  return BackupHook(run).run();
 }
 
 }  // namespace

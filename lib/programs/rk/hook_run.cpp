@@ -123,7 +123,7 @@ void HookRun::check_superseded() {
   } catch (const StateError& error) {
     drop_records(error);
   }
-  if (superseded) throw Superseded{};
+  if (superseded) throw Superseded();
 }
 
 void HookRun::pause_briefly() {
@@ -294,8 +294,7 @@ ExitCode HookRun::finish(Verdict verdict, const std::string& detail) {
       if (split_brain_) m["redis_keepalived_split_brain_detected_total"] += 1;
     }
   });
-  std::string line = fmt::format("verdict={} exit={} elapsed_ms={} {}", to_string(verdict),
-                                 to_int(code), elapsed_ms(), detail);
+  std::string line = verdict_line(verdict, elapsed_ms(), detail);
   log_.info(line);
   if (records_) {
     try {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,8 +20,14 @@ namespace rk {
 long long ms_since(Clock::time_point start);
 
 // Thrown inside a hook when a newer hook of the same instance took over; the
-// hook stops where it is and exits 3.
-struct Superseded {};
+// hook stops where it is and exits 3. Control flow, not an error: it derives
+// from std::exception (not runtime_error, which the state dir's and the
+// copy's handlers catch), so that one that escapes its hook still meets the
+// tools' top-level catch instead of std::terminate.
+class Superseded : public std::exception {
+ public:
+  const char* what() const noexcept override { return "a newer transition took over"; }
+};
 
 // The machinery every notify hook shares: its log, its place in the
 // instance's order of transitions, the action lock, and observing Redis.

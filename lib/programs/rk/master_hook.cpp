@@ -35,9 +35,7 @@ class MasterHook {
           "no peer configured (--peer or the positional PEER_HOST); promoting "
           "without a sync-wait");
     const Clock::time_point deadline = Clock::now() + options_.sync_timeout;
-    const MasterPolicy policy{options_.peer_endpoint.value_or(Endpoint{}), options_.peer_silence};
-    Clock::time_point peer_last_answered = Clock::now();
-    std::optional<RedisState> peer_last_seen;
+    peer_last_answered_ = Clock::now();
     read_stale_history();
     for (;;) {
       run_.check_superseded();
@@ -49,57 +47,69 @@ class MasterHook {
         continue;
       }
       Observation peer = run_.observe_peer();
-      if (peer.answered()) {
-        peer_last_answered = Clock::now();
-        if (peer.state->is_master() && !peer.state->loading) peer_last_seen = peer.state;
-      }
-      MasterView view{*local, peer, peer_last_seen,
-                      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
-                                                                            peer_last_answered),
-                      stale_};
-      MasterDecision decision = decide_master_step(view, policy);
+      MasterDecision decision = decide_master_step(view_of(*local, peer), policy());
       run_.log_decision(action_name(decision.action), decision.reason, summary(*local, peer));
-
-      switch (decision.action) {
-        case MasterAction::already_master: {
-          promotion_.finish();
-          return serving(Verdict::already_master, describe(*local));
-        }
-        case MasterAction::promote: {
-          promotion_.promote(decision.reason);
-          promotion_.finish();
-          return serving(Verdict::promoted, decision.reason);
-        }
-        case MasterAction::replicate_peer: {
-          std::optional<std::string> refused = replicate_peer(*local, *peer.state);
-          // The resync, or the copy before it, recorded this node as stale.
-          read_stale_history();
-          if (refused) return run_.stop_unchanged(Verdict::copy_failed, *refused);
-          break;
-        }
-        case MasterAction::verify_and_promote:
-          try {
-            if (verify_and_promote(*peer.state))
-              return serving(Verdict::promoted, "caught up with the peer");
-          } catch (const PeerPauseRefused& refused) {
-            return run_.stop_unchanged(refused.verdict, refused.what);
-          }
-          break;
-        case MasterAction::stop_peer_denied:
-          return run_.stop_unchanged(Verdict::peer_denied, decision.reason);
-        case MasterAction::stop_peer_is_local:
-          return run_.stop_unchanged(Verdict::peer_is_local, decision.reason);
-        case MasterAction::wait_for_sync:
-        case MasterAction::wait_for_loading:
-        case MasterAction::wait_for_peer: break;
-      }
+      if (std::optional<ExitCode> done = act(decision, *local, peer)) return *done;
       if (run_.past(deadline))
-        return sync_timed_out(*local, decision.reason, peer_last_seen, peer.answered());
+        return sync_timed_out(*local, decision.reason, peer_last_seen_, peer.answered());
       run_.pause_briefly();
     }
   }
 
  private:
+  MasterPolicy policy() const {
+    return MasterPolicy{options_.peer_endpoint.value_or(Endpoint{}), options_.peer_silence};
+  }
+
+  // What decide_master_step sees this round; remembers when the peer last
+  // answered and the last state it was seen holding writes as a master.
+  MasterView view_of(const RedisState& local, const Observation& peer) {
+    if (peer.answered()) {
+      peer_last_answered_ = Clock::now();
+      if (peer.state->is_master() && !peer.state->loading) peer_last_seen_ = peer.state;
+    }
+    auto silent_for =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - peer_last_answered_);
+    return MasterView{local, peer, peer_last_seen_, silent_for, stale_};
+  }
+
+  // Carries out one decision; the verdict when the run ends here.
+  std::optional<ExitCode> act(const MasterDecision& decision, const RedisState& local,
+                              const Observation& peer) {
+    switch (decision.action) {
+      case MasterAction::already_master:
+        promotion_.finish();
+        return serving(Verdict::already_master, describe(local));
+      case MasterAction::promote:
+        promotion_.promote(decision.reason);
+        promotion_.finish();
+        return serving(Verdict::promoted, decision.reason);
+      case MasterAction::replicate_peer: {
+        std::optional<std::string> refused = replicate_peer(local, *peer.state);
+        // The resync, or the copy before it, recorded this node as stale.
+        read_stale_history();
+        if (refused) return run_.stop_unchanged(Verdict::copy_failed, *refused);
+        return std::nullopt;
+      }
+      case MasterAction::verify_and_promote:
+        try {
+          if (verify_and_promote(*peer.state))
+            return serving(Verdict::promoted, "caught up with the peer");
+        } catch (const PeerPauseRefused& refused) {
+          return run_.stop_unchanged(refused.verdict(), refused.what());
+        }
+        return std::nullopt;
+      case MasterAction::stop_peer_denied:
+        return run_.stop_unchanged(Verdict::peer_denied, decision.reason);
+      case MasterAction::stop_peer_is_local:
+        return run_.stop_unchanged(Verdict::peer_is_local, decision.reason);
+      case MasterAction::wait_for_sync:
+      case MasterAction::wait_for_loading:
+      case MasterAction::wait_for_peer: break;
+    }
+    return std::nullopt;
+  }
+
   // The state dir's stale-history record, unless the operator overrides it.
   void read_stale_history() {
     stale_ = run_.stale_history();
@@ -266,8 +276,10 @@ class MasterHook {
   HookRun& run_;
   const ToolOptions& options_;
   Promotion promotion_;
-  std::optional<StaleHistory> stale_;       // the record, while it stands
-  std::optional<StaleHistory> overridden_;  // the record --accept-data-loss overrides
+  Clock::time_point peer_last_answered_;
+  std::optional<RedisState> peer_last_seen_;  // the peer as a master holding writes
+  std::optional<StaleHistory> stale_;         // the record, while it stands
+  std::optional<StaleHistory> overridden_;    // the record --accept-data-loss overrides
 };
 
 }  // namespace
@@ -280,10 +292,12 @@ ExitCode run_master(const ToolOptions& options) {
     return MasterHook(run).run();
   } catch (const Superseded&) {
     return run.finish(Verdict::superseded, "a newer transition took over");
+  } catch (const PromotionUnknown& error) {
+    // No reply to REPLICAOF NO ONE: the local Redis may be master now.
+    return run.finish(Verdict::promotion_unknown, error.what());
   } catch (const RedisError& error) {
-    // Calls before the promotion, a refused REPLICAOF NO ONE (nothing was
-    // promoted), or one whose effect stayed unknown (the message says so);
-    // Promotion::finish never throws.
+    // Calls before the promotion, or a refused REPLICAOF NO ONE: nothing
+    // was promoted (Promotion::finish never throws).
     return run.finish(Verdict::error, error.what());
   }
 }

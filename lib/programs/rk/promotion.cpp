@@ -16,6 +16,9 @@ WritePause::WritePause(Logger& log, std::optional<Connection>& server, const cha
 WritePause::~WritePause() { release(); }
 
 void WritePause::pause(std::chrono::milliseconds window) {
+  // A re-read after a lost reply drops the connection (observe.hpp): a
+  // window cannot be renewed without one.
+  if (!server_) throw IoError(fmt::format("no connection to the {} to renew its pause", which_));
   auto sent = Clock::now();
   server_->command_ok({"CLIENT", "PAUSE", std::to_string(window.count()), "WRITE"});
   // The window runs from when the server received the command: at the
@@ -53,16 +56,16 @@ void WritePause::release() {
 
 bool pause_peer_writes(HookRun& run, std::optional<WritePause>& pause, const RedisState& peer) {
   if (auto too_old = write_pause_unsupported(peer))
-    throw PeerPauseRefused{*too_old, Verdict::peer_too_old};
+    throw PeerPauseRefused(*too_old, Verdict::peer_too_old);
   try {
     pause.emplace(run.log(), run.peer(), "peer", run.options().pause);
     return true;
   } catch (const ReplyError& error) {
     if (reach_of(error) != Reach::denied) return false;
-    throw PeerPauseRefused{fmt::format(
+    throw PeerPauseRefused(fmt::format(
         "the peer refuses CLIENT PAUSE ({}); the hooks hold the peer's writes with it: grant the "
         "hooks' user +client|pause on the peer",
-        error.what())};
+        error.what()));
   }
 }
 
@@ -166,7 +169,7 @@ void Promotion::promote(const std::string& why) {
         break;
       }
       if (!seen || attempt > 0)
-        throw IoError(fmt::format(
+        throw PromotionUnknown(fmt::format(
             "the local Redis's role after REPLICAOF NO ONE is unknown ({}); it may or may not "
             "be master: see redis_status",
             seen ? "it is still a replica" : "it stopped answering"));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <optional>
 #include <string>
 
@@ -50,10 +51,27 @@ class WritePause {
 };
 
 // The peer refused CLIENT PAUSE (no +client|pause): waiting will not cure
-// it, so the hook stops and says so.
-struct PeerPauseRefused {
-  std::string what;  // the refusal and how to fix it, for the log
-  Verdict verdict = Verdict::peer_denied;
+// it, so the hook stops and says so. Control flow like Superseded, and like
+// it a std::exception that the tools' top-level catch would meet.
+class PeerPauseRefused : public std::exception {
+ public:
+  explicit PeerPauseRefused(std::string why, Verdict verdict = Verdict::peer_denied)
+      : why_(std::move(why)), verdict_(verdict) {}
+  // The refusal and how to fix it, for the log.
+  const char* what() const noexcept override { return why_.c_str(); }
+  // peer-denied, or peer-too-old for a server without CLIENT PAUSE WRITE.
+  Verdict verdict() const { return verdict_; }
+
+ private:
+  std::string why_;
+  Verdict verdict_;
+};
+
+// No reply to REPLICAOF NO ONE on the local Redis, and it could not be read
+// again: it may or may not be master (verdict promotion-unknown).
+class PromotionUnknown : public IoError {
+ public:
+  using IoError::IoError;
 };
 
 // Holds the peer's writes in `pause`. Returns false when the peer answered
@@ -86,8 +104,9 @@ class Promotion {
  public:
   explicit Promotion(HookRun& run) : run_(run) {}
 
-  // REPLICAOF NO ONE on the local Redis. Throws RedisError when it is refused
-  // or fails: until it succeeds, nothing has changed.
+  // REPLICAOF NO ONE on the local Redis. Throws ReplyError when it is
+  // refused (nothing changed), PromotionUnknown when no reply came and the
+  // role could not be read again.
   void promote(const std::string& why);
 
   // The follow-ups once the local Redis is master: repoint a peer that is

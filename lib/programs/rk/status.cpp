@@ -356,12 +356,16 @@ ExitCode run_status(const ToolOptions& given) {
                      : options.prometheus ? render_prometheus(report)
                                           : render_text(report);
   std::fwrite(text.data(), 1, text.size(), stdout);
-  if (!report.state_error.empty()) {
+  if (!report.state_error.empty())
     std::fprintf(stderr, "%s: error: cannot read the state dir: %s\n", options.tool.c_str(),
                  report.state_error.c_str());
-    return ExitCode::usage;
-  }
-  return report.local.state ? ExitCode::success : ExitCode::failure;
+  return status_exit_code(report);
+}
+
+ExitCode status_exit_code(const StatusReport& report) {
+  if (report.state_dir_unsafe) return ExitCode::usage;
+  if (!report.state_error.empty() || !report.local.state) return ExitCode::failure;
+  return ExitCode::success;
 }
 
 }  // namespace rk

@@ -18,11 +18,15 @@ std::string render_text(const StatusReport& report);
 std::string render_json(const StatusReport& report);
 // JSON string literal of `text`; bytes that are not valid UTF-8 become U+FFFD.
 std::string json_string(const std::string& text);
-// Prints the report (JSON with options.json). Exit 0 when the local Redis
-// and the state dir are readable; 1 when the local Redis is not; 2 when the
-// state dir cannot be read (the report says why, and so does stderr).
-// --clear-stale first removes the stale-history record and logs it (exit 1
-// when it cannot be removed, 2 for an unsafe state dir).
+// redis_status's exit code for `report`: 2 for an unsafe state dir (the
+// operator's to fix, as for every tool); 1 when the state dir cannot be read
+// (a StateError: the command line was right) or the local Redis cannot; 0
+// when both can.
+ExitCode status_exit_code(const StatusReport& report);
+// Prints the report (JSON with options.json) and returns status_exit_code;
+// a state dir that cannot be read is said on stderr too. --clear-stale
+// first removes the stale-history record and logs it (exit 1 when it cannot
+// be removed, 2 for an unsafe state dir).
 ExitCode run_status(const ToolOptions& given);
 
 }  // namespace rk

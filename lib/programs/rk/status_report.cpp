@@ -62,6 +62,7 @@ StatusReport gather_status(const ToolOptions& options) {
     report.state_error = error.what();
   } catch (const UnsafeStateDir& error) {
     report.state_error = error.what();
+    report.state_dir_unsafe = true;
   }
   report.maintenance_file = options.maintenance_file;
   if (!report.maintenance_file.empty())

@@ -27,10 +27,11 @@ struct StatusReport {
   std::string transition;       // MASTER/BACKUP/FAULT/STOP, "" if none recorded
   std::string transition_time;  // as recorded
   std::string transition_tool;
-  std::string last_verdict;     // the last hook's summary line
-  std::string health;           // redis_check's last health
-  long long health_age_s = -1;  // since redis_check last ran; -1 if never
-  std::string state_error;      // why the state dir could not be read ("" when it could)
+  std::string last_verdict;       // the last hook's summary line
+  std::string health;             // redis_check's last health
+  long long health_age_s = -1;    // since redis_check last ran; -1 if never
+  std::string state_error;        // why the state dir could not be read ("" when it could)
+  bool state_dir_unsafe = false;  // it was refused as untrusted (UnsafeStateDir)
   NodeStatus local;
   std::optional<NodeStatus> peer;  // nullopt when no peer is configured
   // redis_watch's record (pid, health, since, track_file) and the age of

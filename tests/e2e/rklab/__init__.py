@@ -11,6 +11,8 @@
              waiting for states of the pair
   verify     the acknowledged writes on the pair and in the kept copies
   faults     what the scenarios do to the nodes, and when it was noticed
+  clients    what the writers saw in each fault's window (the clients
+             scenario's table)
   lab        the lab: set-up, bring-up, teardown; owns the four parts above
   scenarios  the scenarios and the demo, one named step a line
   cli        the command line

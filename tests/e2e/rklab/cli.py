@@ -9,16 +9,20 @@ import signal
 import sys
 import time
 
-from rediskit import missing_server
+from rediskit import missing_server, python_with
 
 from . import configs, network, procs
 from .common import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP, Failed, Interrupted, LabError, Skip,
                      emit, say)
+from .clients import table_lines
 from .lab import Lab
 from .network import IFNAME, NS_CLIENT, VIP
 from .scenarios import HARD_TIMEOUT, SCENARIO_TOOLKIT, SCENARIO_WATCH, SCENARIOS, demo
 
-def preflight():
+def preflight(scenario):
+    if scenario == "clients" and python_with("redis") is None:
+        raise Skip("the clients scenario runs redis-py, which is missing "
+                   "(Debian: apt-get install python3-redis)")
     if os.geteuid() != 0:
         raise Skip("needs root (network namespaces, keepalived)")
     for tool in ("ip", "bridge", "keepalived"):
@@ -79,6 +83,10 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   f"converged {r['converged_s']}s")
         if "final" in res:
             emit(f"  {'final':<26}{res['final']['description']}")
+        if res.get("clients"):
+            emit("")
+            for line in table_lines(res["clients"]):
+                emit(f"  {line}")
     if "final" in out:
         out["final"] = {k: v for k, v in out["final"].items() if k != "description"}
     emit(json.dumps(out, sort_keys=True))
@@ -144,6 +152,8 @@ def main(argv=None, prog=None):
         args.watch = args.watch or args.scenario in SCENARIO_WATCH
     except ValueError as exc:
         ap.error(str(exc))
+    if args.scenario == "clients" and args.tls:
+        ap.error("the clients scenario's redis-py writers speak plain TCP: no --tls")
 
     if args.teardown:
         if os.geteuid() != 0:
@@ -166,7 +176,7 @@ def main(argv=None, prog=None):
     name = "demo" if args.demo else args.scenario
 
     try:
-        preflight()
+        preflight(name)
     except Skip as exc:
         emit(f"SKIP: {exc}", sys.stderr)
         print_result(name, "skip", {}, str(exc), 0.0, args.json)

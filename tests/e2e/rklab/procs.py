@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from rediskit import SERVER, RedisReplyError, server_binary, stop_process
+from rediskit import SERVER, RedisReplyError, python_with, server_binary, stop_process
 
 from . import network
 from .common import LabError, run, say
@@ -23,7 +23,10 @@ from .network import NS_CLIENT, VIP
 from .observe import Acks
 
 ROOT_PREFIX = "/run/rklab."
-WRITER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "writer.py")
+E2E_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WRITER = os.path.join(E2E_DIR, "writer.py")
+# An application's writer: redis-py (python3-redis) with a settings profile.
+REDISPY_WRITER = os.path.join(E2E_DIR, "redispy_writer.py")
 
 
 def proc_starttime(pid):
@@ -118,6 +121,25 @@ def teardown_stale(say_=say, keep_root=None):
     for root in roots:
         shutil.rmtree(root, ignore_errors=True)
         say_(f"removed {root}")
+
+
+class ClientWriter:
+    """A writer other than the lab's own, started by Processes: its process,
+    its acknowledged writes (Acks), its file of failed or slow calls, its
+    stdout (one JSON line of counters at its end) and its stderr."""
+
+    def __init__(self, name, acks, calls, out, err):
+        self.name, self.acks, self.calls, self.out, self.err = name, Acks(acks), calls, out, err
+        self.proc = None
+
+    def stop(self):
+        """Ends it (SIGTERM); returns its counters."""
+        stop_process(self.proc)
+        self.acks.update()
+        try:
+            return json.loads(open(self.out).read().strip().splitlines()[-1])
+        except (OSError, ValueError, IndexError):
+            return {}
 
 
 class Processes:
@@ -302,6 +324,27 @@ class Processes:
         self.register(proc, f"local writer on {node.name}")
         say(f"local writer started on node {node.name}: SET k:<n> on 127.0.0.1, {rate:.0f}/s max")
         return proc, Acks(acks)
+
+    def start_redispy_writer(self, profile, first_key, rate=200.0):
+        """redis-py writing through the VIP from the client namespace, with
+        PROFILE's settings (redispy_writer.py), from key FIRST_KEY on.
+        Returns a ClientWriter."""
+        cdir = os.path.join(self.lab.root, "c")
+        w = ClientWriter(f"redis-py {profile}",
+                         *(os.path.join(cdir, f"redispy-{profile}-{first_key}.{x}")
+                           for x in ("acks", "calls", "out", "err")))
+        w.proc = subprocess.Popen(
+            ["ip", "netns", "exec", NS_CLIENT, python_with("redis"), REDISPY_WRITER,
+             "--host", VIP, "--port", str(REDIS_PORT), "--profile", profile, "--out",
+             w.acks.follow.path, "--calls", w.calls, "--duration", str(self.lab.hard_timeout),
+             "--rate", str(rate), "--start", str(first_key)],
+            stdin=subprocess.DEVNULL, stdout=open(w.out, "wb"),
+            stderr=open(w.err, "wb"),
+            start_new_session=True)
+        self.register(w.proc, f"redis-py writer ({profile})")
+        say(f"redis-py writer ({profile} settings) started in {NS_CLIENT}: SET k:<n> from "
+            f"{first_key} through {VIP}:{REDIS_PORT}, {rate:.0f}/s max")
+        return w
 
     def stop_local_writer(self, proc, acks):
         stop_process(proc)

@@ -6,6 +6,7 @@ import shutil
 import signal
 import time
 
+from . import clients
 from .common import Failed, emit, rel, say
 from .network import A_IP, B_IP, CLIENT_IP, VIP
 
@@ -277,11 +278,10 @@ def sc_sync_timeout(lab):
     return finish(lab, res, t, expected_extra=bulk)
 
 
-def sc_partition(lab):
-    res = {}
-    m, o = start_under_load(lab)
-    lab.phase("partition: the nodes can no longer reach each other "
-              "(both still reach the client)")
+def partition_and_heal(lab, o, res, seconds=5):
+    """Bridge port isolation between the nodes (both still reach the
+    client) until node O is a second master, for SECONDS; then the heal,
+    until converged. Returns the partition's time."""
     t = time.time()
     lab.faults.isolate(True)
     snap = lab.observer.wait_for(
@@ -289,12 +289,21 @@ def sc_partition(lab):
         30, f"node {o.name} to take the VIP and be master (split brain)", since=t)
     res["second_master_s"] = round(snap.t - t, 2)
     say(f"split brain: {snap.describe()}")
-    time.sleep(5)
+    time.sleep(seconds)
     lab.phase("heal the partition")
     t_heal = time.time()
     lab.faults.isolate(False)
     since = lab.observer.wait_converged(timeout=60, since=t_heal)
     res["heal_converge_s"] = round(since.t - t_heal, 2)
+    return t, t_heal
+
+
+def sc_partition(lab):
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase("partition: the nodes can no longer reach each other "
+              "(both still reach the client)")
+    t, t_heal = partition_and_heal(lab, o, res)
     res = finish(lab, res, t, allow_loss=True)
     time.sleep(0.5)
     lab.observer.follow_logs()
@@ -395,41 +404,46 @@ def sc_switchover(lab):
     return finish(lab, res, t_i)
 
 
-def sc_freeze(lab):
-    """SIGSTOP of the master's Redis for 15 s: the process lives, the socket
-    stays open, nothing answers. How fast the VIP moves."""
-    res = {}
-    m, o = start_under_load(lab)
-    lab.phase(f"SIGSTOP the master's Redis (node {m.name}) for 15 s")
+def freeze_and_thaw(lab, m, o, res, seconds=15):
+    """SIGSTOP of node M's Redis for SECONDS, until node O is master; then
+    SIGCONT, until converged with O holding the VIP. Returns the freeze's
+    time."""
     t = time.time()
     lab.faults.freeze_redis(m)
     try:
-        snap = lab.observer.wait_for(lambda s: o.name in s.vip, 15,
+        snap = lab.observer.wait_for(lambda s: o.name in s.vip, seconds,
                                      f"the VIP to move to node {o.name}", since=t)
         res["vip_moved_s"] = round(snap.t - t, 2)
         say(f"VIP on {o.name} {res['vip_moved_s']}s after the SIGSTOP")
         snap = lab.observer.wait_for(
             lambda s: o.name in s.vip and s.redis[o.name]["role"] == "master",
-            15, f"node {o.name} to be master", since=t)
+            seconds, f"node {o.name} to be master", since=t)
         res["new_master_s"] = round(snap.t - t, 2)
-        time.sleep(max(0.0, 15 - (time.time() - t)))
+        time.sleep(max(0.0, seconds - (time.time() - t)))
     finally:
         lab.phase(f"SIGCONT node {m.name}'s Redis")
         lab.faults.freeze_redis(m, frozen=False)
     t_cont = time.time()
     since = lab.observer.wait_converged(timeout=60, holder=o.name, since=t_cont)
     res["rejoin_s"] = round(since.t - t_cont, 2)
+    return t
+
+
+def sc_freeze(lab):
+    """SIGSTOP of the master's Redis for 15 s: the process lives, the socket
+    stays open, nothing answers. How fast the VIP moves."""
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase(f"SIGSTOP the master's Redis (node {m.name}) for 15 s")
+    t = freeze_and_thaw(lab, m, o, res)
     res = finish(lab, res, t, allow_loss=True)
     require_lost_writes_in_copies(lab, res)
     return res
 
 
-def sc_planned_switchover(lab):
-    """redis_switchover on the VIP holder under load: the longest write gap,
-    the writes lost, and the old master following the new one."""
-    res = {}
-    m, o = start_under_load(lab)
-    lab.phase(f"redis_switchover on node {m.name} (the VIP holder) to node {o.name}")
+def planned_switchover(lab, m, o, res):
+    """redis_switchover on node M (the VIP holder) towards node O, until
+    converged with O holding the VIP. Returns its start time."""
     t = time.time()
     out = lab.procs.run_switchover(m, o)
     res["switchover_exit"] = out.returncode
@@ -440,6 +454,16 @@ def sc_planned_switchover(lab):
     res["converged_s"] = round(since.t - t, 2)
     say(f"VIP and master on {o.name}, node {m.name} its replica, {res['converged_s']}s after "
         "the switchover started")
+    return t
+
+
+def sc_planned_switchover(lab):
+    """redis_switchover on the VIP holder under load: the longest write gap,
+    the writes lost, and the old master following the new one."""
+    res = {}
+    m, o = start_under_load(lab)
+    lab.phase(f"redis_switchover on node {m.name} (the VIP holder) to node {o.name}")
+    t = planned_switchover(lab, m, o, res)
     return finish(lab, res, t)
 
 
@@ -453,6 +477,56 @@ def sc_watcher_killed(lab):
     time.sleep(2)
     t = crash_and_rejoin(lab, m, o, res)
     return finish(lab, res, t)
+
+
+def sc_clients(lab):
+    """redis-py through the VIP, with its default settings and with the
+    README's, beside the lab's own writer, during four faults in a row:
+    kill -9 of the master's Redis, SIGSTOP of it, a planned switchover and
+    a partition. The table: per fault and writer, the exceptions by type,
+    the longest call, the longest write gap, the acknowledged writes lost."""
+    res = {"faults": {}, "redis_py": {}}
+    lab.bring_up()
+    lab.procs.start_writer()
+    ours = clients.Writer("lab writer", lab.procs.acks)
+    table = clients.ClientTable(lab)
+    faults = (("kill -9", lambda m, o, r: crash_and_rejoin(lab, m, o, r)),
+              ("SIGSTOP", lambda m, o, r: freeze_and_thaw(lab, m, o, r, seconds=10)),
+              ("planned switchover", lambda m, o, r: planned_switchover(lab, m, o, r)),
+              ("partition", lambda m, o, r: partition_and_heal(lab, o, r)))
+    for i, (name, fault) in enumerate(faults):
+        # Fresh applications for each fault: a call one fault left blocked
+        # does not spill into the next one's figures.
+        redispy = [lab.procs.start_redispy_writer(p, first_key + 1_000_000 * i)
+                   for p, first_key in (("default", 100_000_000), ("recommended", 200_000_000))]
+        time.sleep(3)
+        m = lab.observer.holder_node()
+        o = lab.other(m)
+        lab.phase(f"clients: {name} on node {m.name}, the master")
+        t0 = time.time()
+        fault(m, o, res["faults"].setdefault(name, {}))
+        time.sleep(2)
+        t1 = time.time()
+        res["redis_py"][name] = {w.name: w.stop() for w in redispy}
+        table.add_window(name, t0, t1, [ours] + redispy)
+    res["clients"] = table.rows
+    res = finish(lab, res, t0, allow_loss=True)
+    require_clients_target(res)
+    return res
+
+
+def require_clients_target(res):
+    """With the recommended settings, redis-py's longest write gap after
+    kill -9 is within 0.2 s of the lab writer's, and it lost nothing."""
+    crash = {r["writer"]: r for r in res["clients"] if r["fault"] == "kill -9"}
+    ours, rec = crash["lab writer"], crash["redis-py recommended"]
+    if rec["lost"]:
+        raise Failed(f"redis-py (recommended settings) lost {rec['lost']} acknowledged "
+                     "writes after kill -9", res)
+    if rec["gap_s"] > ours["gap_s"] + 0.2:
+        raise Failed(f"after kill -9, redis-py's longest write gap with the recommended "
+                     f"settings is {rec['gap_s']} s, the lab writer's {ours['gap_s']} s "
+                     "(more than 0.2 s apart)", res)
 
 
 # --------------------------------------------------------------------------
@@ -541,7 +615,8 @@ SCENARIOS = {"startup": sc_startup, "crash": sc_crash, "maintenance": sc_mainten
              "empty-resync": sc_empty_resync, "sync-timeout": sc_sync_timeout,
              "partition": sc_partition, "master-cut-off": sc_master_cut_off,
              "switchover": sc_switchover, "freeze": sc_freeze,
-             "planned-switchover": sc_planned_switchover, "watcher-killed": sc_watcher_killed}
+             "planned-switchover": sc_planned_switchover, "watcher-killed": sc_watcher_killed,
+             "clients": sc_clients}
 # Hard timeouts, seconds.
 # Options of the nodes' toolkit.conf that a scenario needs (--toolkit wins).
 SCENARIO_TOOLKIT = {"sync-timeout": {"sync-timeout": "5"}}
@@ -550,4 +625,5 @@ SCENARIO_WATCH = ("watcher-killed",)
 HARD_TIMEOUT = {"startup": 90, "crash": 120, "maintenance": 120, "empty-resync": 180,
                 "sync-timeout": 180,
                 "partition": 120, "master-cut-off": 180, "switchover": 180, "demo": 240,
-                "freeze": 150, "planned-switchover": 120, "watcher-killed": 120}
+                "freeze": 150, "planned-switchover": 120, "watcher-killed": 120,
+                "clients": 300}

@@ -215,3 +215,17 @@ TEST_CASE("redis_status shows a stale history and an unusable copy dir", "[statu
   CHECK_THAT(render_text(report), rk_test::Contains("this node holds that history now"));
   CHECK_THAT(render_prometheus(report), rk_test::Contains("\nredis_keepalived_stale_history 0\n"));
 }
+
+TEST_CASE("redis_status exits 2 only for an unsafe state dir", "[status]") {
+  StatusReport report = sample_report();
+  CHECK(status_exit_code(report) == ExitCode::success);
+  // A dir it cannot read (no permission, a FIFO for a record) is a
+  // StateError: the command line was right.
+  report.state_error = "cannot open state dir /run/x: Permission denied";
+  CHECK(status_exit_code(report) == ExitCode::failure);
+  report.state_dir_unsafe = true;
+  CHECK(status_exit_code(report) == ExitCode::usage);
+  StatusReport unreachable = sample_report();
+  unreachable.local.state.reset();
+  CHECK(status_exit_code(unreachable) == ExitCode::failure);
+}
