@@ -90,7 +90,7 @@ Pin-Priority: 500
 PIN
 }
 
-RK_BUILD_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libssl-dev libcli11-dev libfmt-dev catch2 help2man)
+RK_BUILD_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libssl-dev libcli11-dev libfmt-dev catch2)
 RK_RUNTIME_PACKAGES=(redis-server redis-tools keepalived iproute2 python3)
 # Only the tests need these: packaging and lintian, which checks the .deb,
 # man pages, shell lint checks, and the Prometheus parser the metrics test

@@ -1,6 +1,8 @@
 """cmake --install into a temporary prefix: every file lands where the
 packaging and the docs say, the installed tools run, and each man page
-renders, mentions the exit codes and every option its tool's --help lists.
+renders with the sections of a real tool's page, lists the tool's own exit
+codes and every option its tool's --help lists, and neither the page nor
+--help shows what CLI11 prints for itself.
 """
 import os
 import re
@@ -14,10 +16,55 @@ EXAMPLES = ("keepalived-node-a.conf", "keepalived-node-b.conf", "toolkit.conf", 
             "redis-keepalived-rules.yml", "redis-keepalived-dashboard.json")
 
 
+# The exit codes each tool can return (lib/rk/exit_code.hpp): only the
+# notify hooks can be superseded by a newer hook (3).
+EXIT_CODES = {tool: {0, 1, 2} for tool in TOOLS}
+EXIT_CODES.update({hook: {0, 1, 2, 3} for hook in
+                   ("redis_master", "redis_backup", "redis_fault", "redis_stop")})
+
+# What CLI11's own help formatter prints (types, ranges, defaults, its
+# positional and flag texts): none of it may reach --help or a page.
+CLI11_WORDS = (r"\b(?:TEXT|INT|UINT|FLOAT|BOOLEAN|ENUM)\b", r"INT:INT", r"Positionals",
+               r"\bargs\b", r"Print this help message", r"Display program version",
+               r"in \[-?\d+ - \d+\]", r":\{", r"\[Option Group", r"\bREQUIRED\b", r"Excludes:",
+               r"Needs:", r"\(\dx\)")
+
+# A section 1 page's top-level sections, in this order (keepalived's, git's
+# and redis-cli's pages); others (TLS, KEPT COPIES, ...) may come between.
+PAGE_SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "FILES", "EXAMPLES",
+                 "SEE ALSO")
+
+
 def long_options(help_text):
     """The long options a --help text lists, without their dashes."""
-    names = set(re.findall(r"^\s+(?:-\w,)?--([a-z][a-z0-9-]*)", help_text, re.MULTILINE))
+    names = set(re.findall(r"^\s+(?:-\w,\s*)?--([a-z][a-z0-9-]*)", help_text, re.MULTILINE))
     return names - {"help", "version"}
+
+
+def sections(page_text):
+    """{heading: body} of a rendered man page's top-level sections, and
+    their headings in order."""
+    found, order, heading = {}, [], None
+    for line in page_text.splitlines():
+        if re.match(r"^[A-Z][A-Z ]+$", line):
+            heading = line.strip()
+            order.append(heading)
+            found[heading] = []
+        elif heading:
+            found[heading].append(line)
+    return {name: "\n".join(body) for name, body in found.items()}, order
+
+
+def listed_exit_codes(text):
+    """The exit codes a list of "  N  meaning" entries names."""
+    return {int(code) for code in re.findall(r"(?m)^\s+(\d)(?:\s+\S|$)", text)}
+
+
+def help_exit_codes(help_text):
+    """The exit codes the "Exit status:" block of --help lists."""
+    match = re.search(r"(?ms)^Exit (?:status|codes):\n(.*?)(?:\n\n|\Z)", help_text)
+    assert match, f"no 'Exit status:' block in --help:\n{help_text}"
+    return listed_exit_codes(match.group(1))
 
 
 def interface_options():
@@ -109,23 +156,54 @@ class InstallTree(installkit.TempDirTestCase):
         mask = self.path("lib", "systemd", "system", "redis-server-rk.service")
         self.assertEqual(os.readlink(mask), "/dev/null")
 
+    def help_text(self, tool):
+        return run([self.path("bin", tool), "--help"], check=True).stdout
+
+    def page_text(self, tool):
+        page = self.assert_file("share", "man", "man1", f"{tool}.1", mode=0o644)
+        text, warnings = installkit.render_man(page)
+        self.assertEqual(warnings, "", f"groff warnings in {tool}.1")
+        return text
+
     def test_section1_pages_render_and_match_help(self):
         if not installkit.manpages_enabled():
             self.skipTest("configured with RK_MANPAGES=OFF")
         for tool in TOOLS:
             with self.subTest(tool=tool):
-                page = self.assert_file("share", "man", "man1", f"{tool}.1", mode=0o644)
-                text, warnings = installkit.render_man(page)
-                self.assertEqual(warnings, "", f"groff warnings in {tool}.1")
+                text = self.page_text(tool)
                 self.assertRegex(text, rf"(?m)^NAME\s+{tool} - ")
                 self.assertIn(f"redis-keepalived {VERSION}", text)
-                self.assertRegex(text, r"(?m)^EXIT STATUS$")
-                for code in ("0", "2", "3"):
-                    self.assertRegex(text, rf"(?m)^\s+{code}\s+\S", f"exit code {code} not described")
-                # One source: every option of --help is in the page.
-                help_text = run([self.path("bin", tool), "--help"], check=True).stdout
+                found, order = sections(text)
+                self.assertEqual([name for name in order if name in PAGE_SECTIONS],
+                                 list(PAGE_SECTIONS), f"{tool}.1's sections")
+                # One source: the page's options are exactly those of --help.
+                help_text = self.help_text(tool)
+                self.assertEqual(long_options(found["OPTIONS"]), long_options(help_text),
+                                 f"{tool}.1's OPTIONS against {tool} --help")
                 for option in sorted(long_options(help_text)):
                     self.assertIn(f"--{option}", text, f"{tool}.1 lacks --{option}")
+
+    def test_each_tool_lists_its_own_exit_codes(self):
+        for tool in TOOLS:
+            with self.subTest(tool=tool):
+                self.assertEqual(help_exit_codes(self.help_text(tool)), EXIT_CODES[tool],
+                                 f"{tool} --help")
+                if installkit.manpages_enabled():
+                    found, _ = sections(self.page_text(tool))
+                    self.assertIn("EXIT STATUS", found, f"{tool}.1")
+                    self.assertEqual(listed_exit_codes(found["EXIT STATUS"]), EXIT_CODES[tool],
+                                     f"{tool}.1's EXIT STATUS")
+
+    def test_no_cli11_words_in_help_or_pages(self):
+        for tool in TOOLS:
+            texts = {f"{tool} --help": self.help_text(tool)}
+            if installkit.manpages_enabled():
+                texts[f"{tool}.1"] = self.page_text(tool)
+            for name, text in texts.items():
+                for word in CLI11_WORDS:
+                    with self.subTest(text=name, word=word):
+                        found = re.search(word, text)
+                        self.assertIsNone(found, f"{name} shows CLI11's {found and found[0]!r}")
 
     def test_section5_page_lists_every_option(self):
         if not installkit.manpages_enabled():
@@ -141,8 +219,7 @@ class InstallTree(installkit.TempDirTestCase):
                              f"redis-keepalived.conf.5 lacks the key {option}")
         # And every option the tools take in a file.
         for tool in TOOLS:
-            help_text = run([self.path("bin", tool), "--help"], check=True).stdout
-            for option in sorted(long_options(help_text) - {"config"}):
+            for option in sorted(long_options(self.help_text(tool)) - {"config"}):
                 self.assertIn(option, text, f"redis-keepalived.conf.5 lacks {option} ({tool})")
         self.assertIn("exit 2", text)
 

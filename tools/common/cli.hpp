@@ -1,5 +1,7 @@
 #pragma once
 
+#include <vector>
+
 #include "rk/exit_code.hpp"
 #include "rk/options.hpp"
 
@@ -15,10 +17,19 @@ enum class Kind {
   switchover,  // redis_switchover [LOCAL_HOST PEER_HOST PORT] --maintenance-file FILE
 };
 
+// One exit code a tool can return, and what it means for that tool.
+struct ExitStatus {
+  ExitCode code;
+  const char* meaning;
+};
+
 struct ToolSpec {
   const char* name;
   Kind kind;
   const char* description;  // the first paragraph of --help and of the man page
+  // The exit codes this tool can return (only the notify hooks can be
+  // superseded: 3), as --help lists them.
+  std::vector<ExitStatus> exit_statuses;
 };
 
 using ToolEntry = ExitCode (*)(const ToolOptions&);

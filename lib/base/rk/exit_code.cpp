@@ -4,14 +4,6 @@
 
 namespace rk {
 
-const char* exit_code_help() {
-  return "Exit codes:\n"
-         "  0  success, or the check passed\n"
-         "  1  the check failed, or the hook could not reach its goal\n"
-         "  2  usage or configuration error (one line on stderr names it)\n"
-         "  3  superseded by a newer hook of the same instance\n";
-}
-
 const char* to_string(Verdict verdict) {
   switch (verdict) {
     case Verdict::promoted: return "promoted";

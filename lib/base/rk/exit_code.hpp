@@ -19,9 +19,6 @@ enum class ExitCode : int {
 // The process exit status for `code`.
 constexpr int to_int(ExitCode code) { return static_cast<int>(code); }
 
-// One paragraph for --help and the man pages, listing every exit code.
-const char* exit_code_help();
-
 // How a hook ended, as its summary line names it (verdict=NAME).
 enum class Verdict {
   promoted,             // redis_master: REPLICAOF NO ONE succeeded
