@@ -1,8 +1,10 @@
 #include "common/manpage.hpp"
 
 #include <cctype>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -141,28 +143,31 @@ std::string man_page(const ToolSpec& spec, const CLI::App& app, const std::strin
   struct Fill {
     const char* marker;
     std::string text;
-    int found;
   };
-  Fill fills[] = {
-      {".\\\" @SYNOPSIS@", synopsis_section(spec), 0},
-      {".\\\" @DESCRIPTION@", troff_text(spec.description) + "\n", 0},
-      {".\\\" @OPTIONS@", options_section(app), 0},
+  const Fill fills[] = {
+      {".\\\" @SYNOPSIS@", synopsis_section(spec)},
+      {".\\\" @DESCRIPTION@", troff_text(spec.description) + "\n"},
+      {".\\\" @OPTIONS@", options_section(app)},
   };
+  // How often each marker was met: exactly once is right.
+  std::vector<int> found(std::size(fills), 0);
   std::string page = header(spec, package);
   std::istringstream lines(source);
   for (std::string line; std::getline(lines, line);) {
-    Fill* fill = nullptr;
-    for (Fill& candidate : fills)
-      if (line == candidate.marker) fill = &candidate;
+    const Fill* fill = nullptr;
+    for (size_t i = 0; i < std::size(fills); ++i)
+      if (line == fills[i].marker) {
+        fill = &fills[i];
+        ++found[i];
+      }
     page += fill != nullptr ? fill->text : line + "\n";
-    if (fill != nullptr) ++fill->found;
   }
-  for (const Fill& fill : fills)
-    if (fill.found != 1)
+  for (size_t i = 0; i < std::size(fills); ++i)
+    if (found[i] != 1)
       throw std::runtime_error(
           fmt::format("the man page source of {} has the line '{}' {} times, "
                       "not once",
-                      spec.name, fill.marker, fill.found));
+                      spec.name, fills[i].marker, found[i]));
   return page;
 }
 
