@@ -46,8 +46,8 @@ Fd open_output_directory(const std::string& dir, const char* option, OutputFile 
 
 }  // namespace
 
-void require_trusted_directory(const std::string& dir, const char* option, OutputFile kind) {
-  open_output_directory(dir, option, kind);
+bool require_trusted_directory(const std::string& dir, const char* option, OutputFile kind) {
+  return open_output_directory(dir, option, kind).valid();
 }
 
 void replace_file(const std::string& path, const std::string& content, OutputFile kind) {

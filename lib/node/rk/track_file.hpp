@@ -24,9 +24,9 @@ enum class OutputFile {
 // directory, owned by the running user or root, writable by nobody else.
 // Whoever else can write there can replace the file, and keepalived acts
 // on a track_file as root. Throws UnsafeStateDir (exit 2) naming `option`
-// and saying how to fix it. A missing directory passes: a write then fails
-// with StateError, as it always did.
-void require_trusted_directory(const std::string& dir, const char* option, OutputFile kind);
+// and saying how to fix it. A missing directory passes (returns false): a
+// write then fails with StateError, as it always did; true when it exists.
+bool require_trusted_directory(const std::string& dir, const char* option, OutputFile kind);
 
 // Replaces `path` with `content` so that readers see the old file or the
 // new one, never half of it: a temp file in the same directory (its name

@@ -7,8 +7,6 @@
 // notify_master then finds itself master with every write: no pause, no
 // resync.
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <csignal>
 #include <fstream>
@@ -598,12 +596,10 @@ ExitCode run_switchover(const ToolOptions& given) {
   // keepalived acts on the maintenance file as root (exit 2 before anything).
   if (!options.switchover_status) {
     std::string dir = parent_directory(options.maintenance_file);
-    require_trusted_directory(dir, "--maintenance-file", OutputFile::track_file);
     // A missing directory is trusted (nothing can be planted in it), but
     // the 1 that hands the VIP over could never be written there: refuse
     // before anything is paused.
-    struct stat info {};
-    if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    if (!require_trusted_directory(dir, "--maintenance-file", OutputFile::track_file))
       throw UsageError(fmt::format(
           "--maintenance-file {}: directory {} does not exist (create it, and keepalived's "
           "track_file reads the file there); nothing was done",
