@@ -47,7 +47,7 @@ constexpr const char* output = "Output";
 constexpr const char* switchover = "Switchover";
 constexpr const char* state = "State and logging";
 constexpr const char* general = "General";
-constexpr const char* order[] = {connection, tls,      hook,   fencing,    sentinel, copies,
+constexpr const char* order[] = {connection, tls,    hook,       fencing, sentinel, copies,
                                  watching,   output, switchover, state,   general};
 }  // namespace group
 

@@ -81,18 +81,16 @@ SentinelTally tally_sentinels(const std::vector<SentinelView>& views, std::size_
     else
       ++found->second;
   }
-  auto most = std::max_element(named.begin(), named.end(), [](const auto& x, const auto& y) {
-    return x.second < y.second;
-  });
+  auto most = std::max_element(named.begin(), named.end(),
+                               [](const auto& x, const auto& y) { return x.second < y.second; });
   if (most != named.end()) {
     tally.votes = most->second;
     if (most->second >= tally.needed) tally.master = most->first;
   }
-  std::string named_text =
-      most == named.end()
-          ? std::string("none names a master")
-          : fmt::format("{} name{} {}", most->second, most->second == 1 ? "s" : "",
-                        most->first.text());
+  std::string named_text = most == named.end()
+                               ? std::string("none names a master")
+                               : fmt::format("{} name{} {}", most->second,
+                                             most->second == 1 ? "s" : "", most->first.text());
   tally.summary = fmt::format("{} of {} sentinels: {}", tally.answered, configured, named_text);
   if (named.size() > 1) tally.summary += fmt::format(" ({} addresses named)", named.size());
   std::string others = not_counted(views);
@@ -101,8 +99,8 @@ SentinelTally tally_sentinels(const std::vector<SentinelView>& views, std::size_
 }
 
 SentinelCheck decide_sentinel_check(const RedisState& local, const SentinelTally& tally,
-                                    const Endpoint& self,
-                                    const std::optional<FenceRecord>& record) {
+                                    const Endpoint& self, const std::optional<FenceRecord>& record,
+                                    bool promoting) {
   // A fence the record says the toolkit set (or, without a record, one the
   // values must tell): lifted once this node is Sentinel's master again or
   // its replica. A replica ignores min-replicas-*, but Sentinel promotes
@@ -116,6 +114,12 @@ SentinelCheck decide_sentinel_check(const RedisState& local, const SentinelTally
             fmt::format("a replica of {} ({})", local.master().text(), tally.summary), lift};
   if (tally.master && same_endpoint(*tally.master, self))
     return {true, "healthy", fmt::format("the sentinels' master: {}", tally.summary), lift};
+  if (promoting)
+    return {false, "promoting",
+            fmt::format("a master that a sentinel's failover is promoting, not named by a "
+                        "majority yet: {}",
+                        tally.summary),
+            SentinelFenceStep::keep};
   // A master that no majority names: fence it, whether the majority names
   // another node or none (split, TILT, sentinels down): its writes could
   // be discarded when Sentinel converts it.

@@ -50,13 +50,18 @@ SentinelTally tally_sentinels(const std::vector<SentinelView>& views, std::size_
 enum class SentinelFenceStep { keep, fence, lift };
 struct SentinelCheck {
   bool passes = false;
-  std::string health;  // "healthy", "not-named", "no-quorum", "replica", "loading"
+  std::string health;  // "healthy", "not-named", "no-quorum", "promoting", "replica", "loading"
   std::string reason;
   SentinelFenceStep fence = SentinelFenceStep::keep;
 };
+// `promoting`: a sentinel lists this node as the replica its failover
+// promotes (the "promoted" flag): Sentinel has sent it REPLICAOF NO ONE
+// and names it only once it sees the promotion, so a master here that no
+// majority names yet is the new master on its way, not a loser: it fails
+// ("promoting") and is not fenced.
 SentinelCheck decide_sentinel_check(const RedisState& local, const SentinelTally& tally,
-                                    const Endpoint& self,
-                                    const std::optional<FenceRecord>& record);
+                                    const Endpoint& self, const std::optional<FenceRecord>& record,
+                                    bool promoting = false);
 
 // The fence a master the majority does not name gets: more replicas than any
 // set can have, so Redis refuses every write (-NOREPLICAS) at once, whatever

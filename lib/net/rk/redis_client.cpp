@@ -231,6 +231,25 @@ bool Connection::send(const std::vector<std::string>& argv, Clock::time_point de
 std::optional<Reply> Connection::try_command(const std::vector<std::string>& argv,
                                              Clock::time_point deadline, ClientFailure& failure) {
   if (!send(argv, deadline, failure)) return std::nullopt;
+  return try_receive(deadline, failure);
+}
+
+std::optional<Reply> Connection::buffered_reply() {
+  if (broken_) return std::nullopt;
+  void* raw = nullptr;
+  if (redisReaderGetReply(reader_.get(), &raw) != REDIS_OK || raw == nullptr) return std::nullopt;
+  std::unique_ptr<redisReply, void (*)(void*)> owned(static_cast<redisReply*>(raw),
+                                                     &freeReplyObject);
+  return convert(*owned);
+}
+
+std::optional<Reply> Connection::try_receive(Clock::time_point deadline, ClientFailure& failure) {
+  if (broken_) {
+    fail(failure, {ClientFailure::Kind::io,
+                   fmt::format("{}: connection unusable after an earlier error", stream_->where()),
+                   {}});
+    return std::nullopt;
+  }
   std::string bytes;
   for (;;) {
     void* raw = nullptr;

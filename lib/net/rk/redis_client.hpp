@@ -89,7 +89,15 @@ class Connection {
   // connection is unusable afterwards).
   std::optional<Reply> try_command(const std::vector<std::string>& argv, Clock::time_point deadline,
                                    ClientFailure& failure);
-  // Same, but throws IoError/TimeoutError/ProtocolError.
+  // The next reply the server sends without being asked (a pub/sub
+  // message after SUBSCRIBE), read from the socket when none is buffered;
+  // bounded by `deadline`. nullopt with `failure` set when none came (the
+  // connection is unusable afterwards).
+  std::optional<Reply> try_receive(Clock::time_point deadline, ClientFailure& failure);
+  // A reply already read and complete, without touching the socket: what
+  // is left after try_receive when several messages came in one read.
+  std::optional<Reply> buffered_reply();
+  // Same as try_command, but throws IoError/TimeoutError/ProtocolError.
   Reply command(const std::vector<std::string>& argv, Clock::time_point deadline);
   // Same, with the deadline `options.command_timeout` from now.
   Reply command(const std::vector<std::string>& argv);

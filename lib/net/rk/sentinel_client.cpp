@@ -1,5 +1,6 @@
 #include "rk/sentinel_client.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <thread>
 
@@ -35,6 +36,70 @@ void read_master_address(const Reply& reply, SentinelView& view) {
   view.answered = true;
 }
 
+namespace {
+
+// A field of one SENTINEL REPLICAS entry; "" when absent.
+std::string field(const Reply& entry, const std::string& name) {
+  for (std::size_t i = 0; i + 1 < entry.elements.size(); i += 2)
+    if (entry.elements[i].text == name) return entry.elements[i + 1].text;
+  return {};
+}
+
+bool has_flag(const std::string& flags, const std::string& flag) {
+  std::size_t start = 0;
+  while (start <= flags.size()) {
+    std::size_t comma = flags.find(',', start);
+    if (flags.compare(start, comma == std::string::npos ? std::string::npos : comma - start,
+                      flag) == 0)
+      return true;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool replicas_reply_promotes(const Reply& reply, const Endpoint& node) {
+  if (reply.type != Reply::Type::array) return false;
+  for (const Reply& entry : reply.elements) {
+    if (entry.type != Reply::Type::array) continue;
+    if (field(entry, "ip") == node.host && field(entry, "port") == std::to_string(node.port) &&
+        has_flag(field(entry, "flags"), "promoted"))
+      return true;
+  }
+  return false;
+}
+
+bool sentinel_promoting(const std::vector<ConnectionOptions>& sentinels,
+                        const std::string& master_name, const Endpoint& node,
+                        Clock::time_point deadline) {
+  std::vector<char> promoting(sentinels.size(), 0);
+  auto ask = [&](std::size_t i) {
+    try {
+      ClientFailure failure;
+      std::optional<Connection> connection = Connection::try_open(sentinels[i], deadline, failure);
+      std::optional<Reply> reply;
+      if (connection)
+        reply = connection->try_command({"SENTINEL", "REPLICAS", master_name}, deadline, failure);
+      promoting[i] = reply && replicas_reply_promotes(*reply, node) ? 1 : 0;
+    } catch (const std::exception&) {
+      promoting[i] = 0;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < sentinels.size(); ++i) {
+    try {
+      threads.emplace_back(ask, i);
+    } catch (const std::system_error&) {
+      ask(i);
+    }
+  }
+  if (!sentinels.empty()) ask(0);
+  for (std::thread& thread : threads) thread.join();
+  return std::find(promoting.begin(), promoting.end(), 1) != promoting.end();
+}
+
 bool info_says_tilt(const std::string& info) {
   return info.find("\nsentinel_tilt:1") != std::string::npos ||
          info.rfind("sentinel_tilt:1", 0) == 0;
@@ -48,9 +113,8 @@ SentinelView query_sentinel(const ConnectionOptions& sentinel, const std::string
   std::optional<Connection> connection = Connection::try_open(sentinel, deadline, failure);
   std::optional<Reply> address;
   if (connection)
-    address =
-        connection->try_command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name}, deadline,
-                                failure);
+    address = connection->try_command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name},
+                                      deadline, failure);
   if (!address) {
     view.problem = failure.message;
     return view;
@@ -97,7 +161,8 @@ std::vector<SentinelView> query_sentinels(const std::vector<ConnectionOptions>& 
   // that could not be started queries on this thread, in turn.
   for (std::size_t i = 1; i < sentinels.size(); ++i) {
     try {
-      threads.emplace_back([&, i] { views[i] = guarded_query(sentinels[i], master_name, deadline); });
+      threads.emplace_back(
+          [&, i] { views[i] = guarded_query(sentinels[i], master_name, deadline); });
     } catch (const std::system_error&) {
       views[i] = guarded_query(sentinels[i], master_name, deadline);
     }

@@ -26,6 +26,18 @@ std::vector<SentinelView> query_sentinels(const std::vector<ConnectionOptions>& 
 SentinelView query_sentinel(const ConnectionOptions& sentinel, const std::string& master_name,
                             Clock::time_point deadline);
 
+// Whether any sentinel lists `node` among `master_name`'s replicas with the
+// flag "promoted": the leader of a failover under way has chosen it and
+// sent it REPLICAOF NO ONE, and names it (GET-MASTER-ADDR-BY-NAME) only once
+// it sees the promotion. SENTINEL REPLICAS, on every sentinel at once
+// before `deadline`; a sentinel that fails counts as not saying so.
+bool sentinel_promoting(const std::vector<ConnectionOptions>& sentinels,
+                        const std::string& master_name, const Endpoint& node,
+                        Clock::time_point deadline);
+// SENTINEL REPLICAS's reply (an array of flat field/value arrays): whether
+// it lists `node` with "promoted" among its flags. No I/O.
+bool replicas_reply_promotes(const Reply& reply, const Endpoint& node);
+
 // GET-MASTER-ADDR-BY-NAME's reply into `view` (master, or a problem for an
 // error or a malformed reply); and INFO sentinel's TILT flag. No I/O.
 void read_master_address(const Reply& reply, SentinelView& view);

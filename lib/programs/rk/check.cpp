@@ -21,8 +21,7 @@
 #include "rk/observe.hpp"
 #include "rk/reachability.hpp"
 #include "rk/replication_info.hpp"
-#include "rk/sentinel_client.hpp"
-#include "rk/sentinel_quorum.hpp"
+#include "rk/sentinel_mode.hpp"
 #include "rk/track_file.hpp"
 
 namespace rk {
@@ -257,19 +256,16 @@ CheckResult sentinel_check(const ToolOptions& options, LocalInfo& info, CheckSta
                            Clock::time_point deadline) {
   const std::optional<RedisState>& local = info.get();
   if (!local) return {false, "unhealthy", "INFO of the local Redis could not be read"};
+  const InstanceState* records = state.usable() ? &*state.dir : nullptr;
   // The fence's share of --timeout is kept for its commands: a sentinel
   // that never answers must not leave a master unfenced.
-  std::vector<SentinelView> views = query_sentinels(
-      sentinel_connections(options), options.master_name, deadline - fence_share(options.timeout));
-  SentinelTally tally = tally_sentinels(views, options.sentinel_endpoints.size());
   SentinelCheck verdict =
-      decide_sentinel_check(*local, tally, sentinel_self(options), state.fence_record());
+      judge_by_sentinels(options, *local, records, deadline - fence_share(options.timeout)).verdict;
   CheckResult result{verdict.passes, verdict.health, verdict.reason};
   try {
     std::string done =
-        apply_sentinel_fence(info.connection(), state.usable() ? &*state.dir : nullptr,
-                             verdict.fence, static_cast<int>(options.fence_max_lag.count()),
-                             deadline);
+        apply_sentinel_fence(info.connection(), records, verdict.fence,
+                             static_cast<int>(options.fence_max_lag.count()), deadline);
     if (!done.empty()) result.detail += "; " + done;
   } catch (const RedisError& error) {
     result.detail += fmt::format("; fence not changed: {}", error.what());

@@ -82,13 +82,11 @@ Endpoint parse_endpoint(const std::string& text, int default_port, const char* w
 std::string read_password_file(const std::string& path, const char* option) {
   // No symlink, unlike the other file options: a link would let whoever
   // owns its directory point the tools at another secret.
-  FileContent file =
-      read_option_file(path, FileRule{option, file_bounds::password_file, false},
-                       Clock::now() + kFileReadBudget);
+  FileContent file = read_option_file(path, FileRule{option, file_bounds::password_file, false},
+                                      Clock::now() + kFileReadBudget);
   if ((file.mode & (S_IRWXG | S_IRWXO)) != 0)
-    throw UsageError(
-        fmt::format("{} {}: accessible by group or others (mode {:o}); chmod 600 it", option,
-                    path, file.mode & 07777));
+    throw UsageError(fmt::format("{} {}: accessible by group or others (mode {:o}); chmod 600 it",
+                                 option, path, file.mode & 07777));
   std::string& content = file.bytes;
   size_t newline = content.find('\n');
   if (newline != std::string::npos) content.resize(newline);
@@ -191,9 +189,9 @@ void parse_sentinels(ToolOptions& options) {
     Endpoint endpoint = parse_endpoint(sentinel, limits::sentinel_port, "--sentinel");
     for (const Endpoint& seen : options.sentinel_endpoints)
       if (seen == endpoint)
-        throw UsageError(fmt::format(
-            "--sentinel {} is given twice: each sentinel counts once in the majority",
-            endpoint.text()));
+        throw UsageError(
+            fmt::format("--sentinel {} is given twice: each sentinel counts once in the majority",
+                        endpoint.text()));
     options.sentinel_endpoints.push_back(endpoint);
   }
   if (options.master_name.empty())
@@ -218,8 +216,8 @@ void parse_sentinels(ToolOptions& options) {
         "--witness belongs to pair mode: in Sentinel mode the sentinels' majority decides which "
         "node is cut off");
   if (!options.sentinel_user.empty() && options.sentinel_password_file.empty())
-    throw UsageError(fmt::format("--sentinel-user {} needs --sentinel-password-file",
-                                 options.sentinel_user));
+    throw UsageError(
+        fmt::format("--sentinel-user {} needs --sentinel-password-file", options.sentinel_user));
 }
 
 // --announce-host, and --peer into peer_endpoint.

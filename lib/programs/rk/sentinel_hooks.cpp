@@ -4,8 +4,7 @@
 
 #include "rk/dataset_copy.hpp"
 #include "rk/fence.hpp"
-#include "rk/sentinel_client.hpp"
-#include "rk/sentinel_quorum.hpp"
+#include "rk/sentinel_mode.hpp"
 
 namespace rk {
 namespace {
@@ -21,13 +20,12 @@ SentinelSight look(HookRun& run) {
   const ToolOptions& options = run.options();
   SentinelSight sight;
   sight.local = run.observe_local();
-  std::vector<SentinelView> views = query_sentinels(sentinel_connections(options),
-                                                    options.master_name,
-                                                    Clock::now() + options.timeout);
-  sight.tally = tally_sentinels(views, options.sentinel_endpoints.size());
-  if (sight.local)
-    sight.verdict = decide_sentinel_check(*sight.local, sight.tally, sentinel_self(options),
-                                          load_fence_record(run.records()));
+  // Without the local INFO there is nothing to judge; the tally alone
+  // still says what the sentinels think, for the verdict line.
+  SentinelJudgement judgement = judge_by_sentinels(options, sight.local.value_or(RedisState{}),
+                                                   run.records(), Clock::now() + options.timeout);
+  sight.tally = judgement.tally;
+  if (sight.local) sight.verdict = judgement.verdict;
   return sight;
 }
 
@@ -36,10 +34,9 @@ SentinelSight look(HookRun& run) {
 std::string carry_out_fence(HookRun& run, SentinelFenceStep step) {
   if (step == SentinelFenceStep::keep || !run.local()) return {};
   try {
-    std::string done =
-        apply_sentinel_fence(*run.local(), run.records(), step,
-                             static_cast<int>(run.options().fence_max_lag.count()),
-                             Clock::now() + run.options().timeout);
+    std::string done = apply_sentinel_fence(*run.local(), run.records(), step,
+                                            static_cast<int>(run.options().fence_max_lag.count()),
+                                            Clock::now() + run.options().timeout);
     if (!done.empty()) run.log().warning("{}", done);
     return done;
   } catch (const std::runtime_error& error) {  // RedisError, StateError
@@ -62,7 +59,8 @@ struct Outcome {
 };
 Outcome fence_and_keep_copy(HookRun& run, const SentinelSight& sight, bool copy) {
   std::string fence = carry_out_fence(run, SentinelFenceStep::fence);
-  std::string detail = fmt::format("{}{}{}", sight.verdict.reason, fence.empty() ? "" : "; ", fence);
+  std::string detail =
+      fmt::format("{}{}{}", sight.verdict.reason, fence.empty() ? "" : "; ", fence);
   if (!copy) return {Verdict::fenced, detail + "; no copy (keepalived ends this hook)"};
   const ToolOptions& options = run.options();
   try {
@@ -76,7 +74,8 @@ Outcome fence_and_keep_copy(HookRun& run, const SentinelSight& sight, bool copy)
                         options.poll};
     CopyOutcome kept = keep_dataset_copy(local_connection(options), request);
     run.log().warning(
-        "kept a copy of the local Redis's dataset: {}/{} ({} bytes, replid {}, offset {}) in {} ms; "
+        "kept a copy of the local Redis's dataset: {}/{} ({} bytes, replid {}, offset {}) in {} "
+        "ms; "
         "Sentinel's conversion of this node to a replica discards the writes only it holds; to "
         "read it back see KEPT COPIES in redis_backup(1)",
         options.copy_dir, kept.copy.file, kept.copy.bytes, kept.copy.name.replid,
@@ -106,8 +105,8 @@ ExitCode run_sentinel_master(HookRun& run) {
                       fmt::format("the local Redis never answered; {}", sight.tally.summary));
   if (sight.verdict.passes) {
     std::string lifted = carry_out_fence(run, sight.verdict.fence);
-    return run.finish(Verdict::sentinels_master,
-                      fmt::format("{}{}{}", sight.verdict.reason, lifted.empty() ? "" : "; ", lifted));
+    return run.finish(Verdict::sentinels_master, fmt::format("{}{}{}", sight.verdict.reason,
+                                                             lifted.empty() ? "" : "; ", lifted));
   }
   run.log().warning("the sentinels do not make this node master: {}; nothing is promoted here",
                     sight.verdict.reason);
@@ -132,8 +131,8 @@ ExitCode run_sentinel_standby(HookRun& run, Transition transition) {
     return run.finish(outcome.verdict, outcome.detail);
   }
   std::string lifted = carry_out_fence(run, sight.verdict.fence);
-  return run.finish(Verdict::standing_aside,
-                    fmt::format("{}{}{}", sight.verdict.reason, lifted.empty() ? "" : "; ", lifted));
+  return run.finish(Verdict::standing_aside, fmt::format("{}{}{}", sight.verdict.reason,
+                                                         lifted.empty() ? "" : "; ", lifted));
 }
 
 }  // namespace rk

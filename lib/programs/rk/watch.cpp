@@ -21,10 +21,13 @@
 #include "rk/decisions.hpp"
 #include "rk/errors.hpp"
 #include "rk/fd.hpp"
+#include "rk/fence.hpp"
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/log.hpp"
 #include "rk/metrics.hpp"
+#include "rk/replication_info.hpp"
+#include "rk/sentinel_mode.hpp"
 #include "rk/status_report.hpp"
 #include "rk/track_file.hpp"
 
@@ -54,6 +57,7 @@ class Watcher {
         signals_(block_signals_to_fd()),
         hysteresis_(options.watch_fall, options.watch_rise) {
     log_.open_sinks();
+    if (options_.sentinel_mode()) feed_.emplace(options_);
     try {
       state_.emplace(options_.state_dir, options_.instance, InstanceState::Access::existing_only);
       if (!state_->present())
@@ -108,7 +112,47 @@ class Watcher {
     }
     bool healthy = ping_means_healthy(reply);
     if (!healthy) connection_.reset();  // LOADING, BUSY: ask again on a fresh one
+    if (healthy && feed_) return sentinels_say(why);
     return healthy;
+  }
+
+  // Sentinel mode: the sentinels' majority must name this node's Redis, a
+  // master (decide_sentinel_check), as redis_check's. Asked at once after a
+  // +switch-master message and every kSentinelPollEvery otherwise (pub/sub
+  // delivery is not guaranteed); between, the last verdict stands. A master
+  // the majority does not name is fenced here too, at once.
+  bool sentinels_say(std::string& why) {
+    constexpr auto kSentinelPollEvery = std::chrono::seconds(1);
+    auto now = Clock::now();
+    if (sentinel_verdict_ && !sentinels_now_ && now < sentinels_due_) {
+      why = sentinel_verdict_->reason;
+      return sentinel_verdict_->passes;
+    }
+    sentinels_now_ = false;
+    sentinels_due_ = now + kSentinelPollEvery;
+    std::string problems = feed_->connect();
+    if (!problems.empty()) log_.repeated_warning("subscribe", "+switch-master: " + problems);
+    auto deadline = now + options_.timeout;
+    try {
+      Reply info = connection_->command({"INFO", "replication", "persistence"}, deadline);
+      Result<RedisState> local = info.type == Reply::Type::string
+                                     ? parse_info(info.text)
+                                     : Result<RedisState>::failure("INFO: not a bulk string");
+      if (!local) throw ProtocolError(local.error());
+      const InstanceState* records = state_ && state_->present() ? &*state_ : nullptr;
+      sentinel_verdict_ = judge_by_sentinels(options_, *local, records, deadline).verdict;
+      std::string done = apply_sentinel_fence(*connection_, records, sentinel_verdict_->fence,
+                                              static_cast<int>(options_.fence_max_lag.count()),
+                                              Clock::now() + options_.timeout);
+      if (!done.empty()) log_.warning("{}: {}", sentinel_verdict_->reason, done);
+    } catch (const std::runtime_error& error) {  // RedisError, StateError
+      why = error.what();
+      connection_.reset();
+      sentinel_verdict_.reset();
+      return false;
+    }
+    why = sentinel_verdict_->reason;
+    return sentinel_verdict_->passes;
   }
 
   // The probe counted by --fall/--rise: returns the verdict, and logs a
@@ -211,9 +255,10 @@ class Watcher {
       // Rounded up: a wait rounded down to 0 ms would probe again before
       // the tick, many times over.
       auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
-      pollfd fds[2] = {{signals_.get(), POLLIN, 0}, {-1, POLLRDHUP, 0}};
+      std::vector<pollfd> fds = {{signals_.get(), POLLIN, 0}, {-1, POLLRDHUP, 0}};
       if (connection_) fds[1].fd = connection_->socket_fd();
-      int ready = ::poll(fds, 2, static_cast<int>(left.count()));
+      if (feed_) feed_->add_poll_fds(fds);
+      int ready = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
       if (ready < 0 && errno != EINTR)
         return stop(ExitCode::failure, fmt::format("poll: {}", std::strerror(errno)));
       if (ready <= 0) continue;
@@ -223,7 +268,18 @@ class Watcher {
       // The server closed the connection (or sent something unasked for,
       // which no healthy Redis does): probe now.
       if (fds[1].revents != 0) return std::nullopt;
+      if (feed_ && switch_announced(fds)) return std::nullopt;
     }
+  }
+
+  // A sentinel announced a switch of --master-name: ask the sentinels at
+  // the next probe, which runs now.
+  bool switch_announced(const std::vector<pollfd>& fds) {
+    std::vector<std::string> switches = feed_->read(fds, 2);
+    for (const std::string& change : switches) log_.info("+switch-master {}", change);
+    if (switches.empty()) return false;
+    sentinels_now_ = true;
+    return true;
   }
 
   std::optional<ExitCode> on_signal() {
@@ -276,6 +332,11 @@ class Watcher {
   bool textfile_written_ = false;
   Clock::time_point textfile_at_{};
   std::optional<bool> textfile_health_;
+  // Sentinel mode only.
+  std::optional<SwitchFeed> feed_;
+  std::optional<SentinelCheck> sentinel_verdict_;
+  Clock::time_point sentinels_due_{};
+  bool sentinels_now_ = false;
 };
 
 }  // namespace

@@ -94,8 +94,7 @@ TEST_CASE("disagreeing sentinels: the most-named address, a master only with a m
   SentinelTally split = tally_sentinels({names(1, node_a), names(2, node_b), silent(3)}, 3);
   CHECK_FALSE(split.master);
   CHECK(split.summary.find("2 addresses named") != std::string::npos);
-  SentinelTally moving =
-      tally_sentinels({names(1, node_b), names(2, node_b), names(3, node_a)}, 3);
+  SentinelTally moving = tally_sentinels({names(1, node_b), names(2, node_b), names(3, node_a)}, 3);
   REQUIRE(moving.master);
   CHECK(*moving.master == node_b);
 }
@@ -133,8 +132,7 @@ TEST_CASE("the check passes only for a master the majority names as this node", 
   CHECK_FALSE(decide_sentinel_check(loading, for_a, node_a, std::nullopt).passes);
 }
 
-TEST_CASE("the sentinel fence is set once and lifted when named or made a replica",
-          "[sentinel]") {
+TEST_CASE("the sentinel fence is set once and lifted when named or made a replica", "[sentinel]") {
   SentinelTally for_a = tally_sentinels({names(1, node_a), names(2, node_a), names(3, node_a)}, 3);
   RedisState fenced_master = master_state();
   fenced_master.write_fence_on = true;
@@ -165,4 +163,15 @@ TEST_CASE("the sentinel fence is recognised by its value", "[sentinel]") {
   CHECK(sentinel_fence(1).fences());
   CHECK_FALSE(is_sentinel_fence(FenceValues{1, 1}));
   CHECK_FALSE(is_sentinel_fence(FenceValues{0, 10}));
+}
+
+TEST_CASE("the replica a failover is promoting is not fenced before it is named", "[sentinel]") {
+  SentinelTally for_a = tally_sentinels({names(1, node_a), names(2, node_a), names(3, node_a)}, 3);
+  SentinelCheck promoting =
+      decide_sentinel_check(master_state(), for_a, node_b, std::nullopt, true);
+  CHECK_FALSE(promoting.passes);
+  CHECK(promoting.health == "promoting");
+  CHECK(promoting.fence == SentinelFenceStep::keep);
+  // Once named it passes, promoting or not.
+  CHECK(decide_sentinel_check(master_state(), for_a, node_a, std::nullopt, true).passes);
 }

@@ -70,3 +70,25 @@ TEST_CASE("sentinels that do not answer cost one deadline, not one each", "[sent
   // One after another they would take 900 ms; at once, one deadline.
   CHECK(elapsed < std::chrono::milliseconds(600));
 }
+
+TEST_CASE("SENTINEL REPLICAS: the replica a failover promotes", "[sentinel]") {
+  auto entry = [](const std::string& ip, const std::string& port, const std::string& flags) {
+    return Reply{Reply::Type::array,
+                 "",
+                 0,
+                 {bulk("name"), bulk(ip + ":" + port), bulk("ip"), bulk(ip), bulk("port"),
+                  bulk(port), bulk("flags"), bulk(flags)}};
+  };
+  Reply replicas{Reply::Type::array,
+                 "",
+                 0,
+                 {entry("10.0.0.2", "6379", "slave"), entry("10.0.0.3", "6379", "slave,promoted")}};
+  CHECK(replicas_reply_promotes(replicas, {"10.0.0.3", 6379}));
+  CHECK_FALSE(replicas_reply_promotes(replicas, {"10.0.0.2", 6379}));
+  CHECK_FALSE(replicas_reply_promotes(replicas, {"10.0.0.3", 6380}));
+  // A flag that merely contains the word does not count.
+  Reply lookalike{Reply::Type::array, "", 0, {entry("10.0.0.2", "6379", "slave,unpromoted")}};
+  CHECK_FALSE(replicas_reply_promotes(lookalike, {"10.0.0.2", 6379}));
+  CHECK_FALSE(
+      replicas_reply_promotes(Reply{Reply::Type::error, "NOPERM", 0, {}}, {"10.0.0.3", 6379}));
+}

@@ -216,7 +216,11 @@ TEST_CASE("validate: Sentinel mode's options", "[options][sentinel]") {
       {"2 sentinels", [](ToolOptions& o) { o.sentinels.pop_back(); }},
       {"1 sentinel", [](ToolOptions& o) { o.sentinels.resize(1); }},
       {"--sentinel-password-file", [](ToolOptions& o) { o.sentinel_user = "watcher"; }},
-      {"pair mode", [](ToolOptions& o) { o.witnesses = {"10.0.0.9:22"}; o.peer = "10.0.0.2"; }},
+      {"pair mode",
+       [](ToolOptions& o) {
+         o.witnesses = {"10.0.0.9:22"};
+         o.peer = "10.0.0.2";
+       }},
       {"belong to Sentinel mode", [](ToolOptions& o) { o.sentinels.clear(); }},
   };
   for (const Bad& entry : bad) {
