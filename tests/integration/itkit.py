@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from rediskit import (FakeServer, RedisReplyError, RedisServer, Resp,  # noqa: E402,F401
                       SilentPort, free_port, missing_keys, missing_server, populate,
                       wait_until)
+from sentinelkit import DATA_NODE_CONFIG, SentinelSet  # noqa: E402
 
 TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop",
          "redis_status", "redis_watch", "redis_switchover")
@@ -56,6 +57,74 @@ vrrp_instance redis {{
     }}
 }}
 """
+
+
+def fence_values(server):
+    """(min-replicas-to-write, min-replicas-max-lag) as SERVER holds them."""
+    reply = server.call("CONFIG", "GET", "min-replicas-*")
+    values = dict(zip(reply[::2], reply[1::2]))
+    return int(values["min-replicas-to-write"]), int(values["min-replicas-max-lag"])
+
+
+class SentinelTopology:
+    """A master on 127.0.0.1 with REPLICAS replicas (replica-announce-ip
+    127.0.0.1) and SENTINELS sentinels monitoring it as MASTER_NAME with a
+    quorum of a majority and down-after 1 s. start() brings up all of it and
+    waits until every sentinel names the master, sees each replica and knows
+    the other sentinels; anything started is stopped by PID, and its
+    directories removed, when a step fails and at cleanup().
+
+    data_auth: the data nodes' requirepass (and masterauth, and the
+    sentinels' auth-pass); sentinel_config: more lines for each sentinel's
+    config; sentinel_auth: what the sentinels' own clients in the tests send.
+    Tests share one (setUpClass) so that start-up and discovery, a few
+    seconds, are paid once."""
+
+    MASTER_NAME = "mymaster"
+
+    def __init__(self, replicas=1, sentinels=3, master_config=(), data_auth=None,
+                 sentinel_config=(), sentinel_auth=None):
+        data = list(BASE_CONFIG) + list(DATA_NODE_CONFIG)
+        if data_auth:
+            data += [f"requirepass {data_auth}", f"masterauth {data_auth}"]
+            sentinel_config = [f"sentinel auth-pass {self.MASTER_NAME} {data_auth}",
+                               *sentinel_config]
+        self.master = RedisServer(extra_config=data + list(master_config), auth=data_auth)
+        self.replicas = [RedisServer(extra_config=data, auth=data_auth) for _ in range(replicas)]
+        self.sentinels = SentinelSet(self.master.port, sentinels, self.MASTER_NAME,
+                                     extra_config=sentinel_config, auth=sentinel_auth)
+
+    def start(self):
+        try:
+            self.master.start()
+            for replica in self.replicas:
+                replica.start()
+                replica.call("REPLICAOF", "127.0.0.1", self.master.port)
+            # Replicas that are already up when the sentinels start are
+            # found in the master's first INFO, not 10 s later.
+            wait_until(lambda: all(r.info("replication").get("master_link_status") == "up"
+                                   for r in self.replicas), 30, 0.05, what="replicas' links up")
+            self.sentinels.start()
+            self.sentinels.wait_named(self.master.port)
+            for replica in self.replicas:
+                self.sentinels.wait_replica(replica.port)
+            self.sentinels.wait_known()
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def cleanup(self):
+        self.sentinels.cleanup()
+        for server in [self.master, *self.replicas]:
+            server.cleanup()
+
+    def args(self, sentinels=None, name=MASTER_NAME, announce="127.0.0.1"):
+        """The Sentinel-mode options naming SENTINELS (default: all)."""
+        args = []
+        for address in self.sentinels.addresses(sentinels):
+            args += ["--sentinel", address]
+        return args + ["--master-name", name, "--announce-host", announce]
 
 
 def environment_problem():

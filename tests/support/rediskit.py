@@ -252,6 +252,8 @@ class RedisServer:
         self.extra_config = list(extra_config)
         self.proc = None
         self.conf = os.path.join(self.dir, "redis.conf")
+        # Arguments after the config file (["--sentinel"] runs a sentinel).
+        self.args = []
 
     def write_config(self):
         ports = ["port 0", f"tls-port {self.port}"] if self.tls else [f"port {self.port}"]
@@ -270,7 +272,7 @@ class RedisServer:
     def start(self, wait=True):
         if not os.path.exists(self.conf):
             self.write_config()
-        self.proc = subprocess.Popen([self.binary, self.conf],
+        self.proc = subprocess.Popen([self.binary, self.conf, *self.args],
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         if wait:
