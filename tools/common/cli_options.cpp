@@ -150,8 +150,9 @@ void add_hook_options(CLI::App& app, Kind kind, ToolOptions& options, Parsed& pa
       ->group(shown);
   add_text(app, "--announce-host", options.announce_host, "HOST",
            "Address the peer must use to replicate this node (default: the local end of the "
-           "connection to the peer)")
-      ->group(shown);
+           "connection to the peer); in Sentinel mode required: the address Sentinel monitors "
+           "this node's Redis at (its replica-announce-ip)")
+      ->group(kind == Kind::hook ? group::hook : group::sentinel);
   add_number(app, "--backup-grace", parsed.backup_grace_s, "SECONDS", limits::backup_grace_s,
              "redis_backup: time the peer's own promotion hook gets before a diverged peer is "
              "replicated")
@@ -197,6 +198,30 @@ void add_fencing_options(CLI::App& app, Kind kind, ToolOptions& options, Parsed&
   add_number(app, "--fence-max-lag", parsed.fence_max_lag_s, "SECONDS", limits::fence_max_lag_s,
              "The fence's min-replicas-max-lag: the time without a replica's ACK after which "
              "the master refuses writes")
+      ->group(shown);
+}
+
+// Sentinel mode: Redis Sentinel's majority decides which node is master.
+void add_sentinel_options(CLI::App& app, ToolOptions& options) {
+  const char* shown = group::sentinel;
+  add_list(app, "--sentinel", options.sentinels, "HOST[:PORT]",
+           "A sentinel (repeatable; the port defaults to 26379): Sentinel mode, in which a strict "
+           "majority of these sentinels decides which node is master and the hooks never promote "
+           "or repoint")
+      ->group(shown);
+  add_text(app, "--master-name", options.master_name, "NAME",
+           "The master's name in `sentinel monitor NAME ...` (required with --sentinel)")
+      ->group(shown);
+  add_text(app, "--sentinel-user", options.sentinel_user, "USER",
+           "ACL user on the sentinels (needs --sentinel-password-file)")
+      ->group(shown);
+  add_text(app, "--sentinel-password-file", options.sentinel_password_file, "FILE",
+           "File holding the sentinels' password (mode 0600); the data nodes' password is never "
+           "sent to a sentinel")
+      ->group(shown);
+  app.add_flag("--weak-sentinel-quorum", options.weak_sentinel_quorum,
+               "Accept one sentinel or an even number of them (refused otherwise: a majority of "
+               "2 or 4 survives no more failures than one of 1 or 3)")
       ->group(shown);
 }
 
@@ -346,6 +371,7 @@ void define_options(CLI::App& app, const ToolSpec& spec, ToolOptions& options, P
   add_tls_options(app, spec.kind, options.tls);
   add_hook_options(app, spec.kind, options, parsed);
   add_fencing_options(app, spec.kind, options, parsed);
+  add_sentinel_options(app, options);
   add_copy_options(app, spec.kind, options, parsed);
   add_watch_options(app, spec.kind, options, parsed);
   add_status_options(app, spec.kind, options);

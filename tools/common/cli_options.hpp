@@ -40,13 +40,14 @@ constexpr const char* connection = "Connection";
 constexpr const char* tls = "TLS";
 constexpr const char* hook = "Hook behaviour";
 constexpr const char* fencing = "Fencing";
+constexpr const char* sentinel = "Sentinel mode";
 constexpr const char* copies = "Kept copies";
 constexpr const char* watching = "Watching";
 constexpr const char* output = "Output";
 constexpr const char* switchover = "Switchover";
 constexpr const char* state = "State and logging";
 constexpr const char* general = "General";
-constexpr const char* order[] = {connection, tls,    hook,       fencing, copies,
+constexpr const char* order[] = {connection, tls,      hook,   fencing,    sentinel, copies,
                                  watching,   output, switchover, state,   general};
 }  // namespace group
 

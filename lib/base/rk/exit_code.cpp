@@ -22,6 +22,10 @@ const char* to_string(Verdict verdict) {
     case Verdict::backup_timeout: return "timeout";
     case Verdict::no_peer: return "no-peer";
     case Verdict::recorded: return "recorded";
+    case Verdict::sentinels_master: return "sentinels-master";
+    case Verdict::not_sentinels_master: return "not-sentinels-master";
+    case Verdict::standing_aside: return "standing-aside";
+    case Verdict::fenced: return "fenced";
     case Verdict::not_recorded: return "not-recorded";
     case Verdict::superseded: return "superseded";
     case Verdict::error: return "error";
@@ -42,6 +46,9 @@ ExitCode exit_code_of(Verdict verdict) {
     case Verdict::replicating:
     case Verdict::peer_demoted:
     case Verdict::switched_over:
+    case Verdict::sentinels_master:
+    case Verdict::standing_aside:
+    case Verdict::fenced:
     case Verdict::recorded: return ExitCode::success;
     case Verdict::superseded: return ExitCode::superseded;
     // promoted-incomplete: promoted, but without the peer's last writes.
@@ -62,6 +69,7 @@ ExitCode exit_code_of(Verdict verdict) {
     case Verdict::switchover_unknown:
     case Verdict::handover_unconfirmed:
     case Verdict::rejoin_failed:
+    case Verdict::not_sentinels_master:
     case Verdict::error: return ExitCode::failure;
   }
   return ExitCode::failure;

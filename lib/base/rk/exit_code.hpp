@@ -43,6 +43,12 @@ enum class Verdict {
   not_recorded,         // redis_fault/redis_stop: the state dir could not be written
   superseded,           // a newer hook of the instance took over
   error,                // a Redis call failed in a way the hook could not handle
+  // Sentinel mode (the hooks never promote or repoint):
+  sentinels_master,      // redis_master: the sentinels' majority names this node, a master
+  not_sentinels_master,  // redis_master: it does not, or the local Redis is not a master
+  standing_aside,        // redis_backup/fault/stop: nothing to change (a replica, or the
+                         // master the majority names)
+  fenced,                // a master the majority does not name: fenced, its dataset copied
   // redis_switchover:
   switched_over,           // the peer is master with every write, this node its replica,
                            // and keepalived recorded FAULT here (the VIP moved)

@@ -106,4 +106,31 @@ FenceValues rewrite_config_without_fence(Connection& connection, const FenceValu
   return found;
 }
 
+std::string apply_sentinel_fence(Connection& connection, const InstanceState* state,
+                                 SentinelFenceStep step, int max_lag, Deadline deadline) {
+  if (step == SentinelFenceStep::keep) return {};
+  std::optional<FenceRecord> record = load_fence_record(state);
+  FenceValues found = read_fence_values(connection, deadline);
+  bool recorded_base = record && record->base;
+  // Without a recorded base, the sentinel fence's values are no operator's:
+  // Redis's defaults are.
+  FenceValues base = is_sentinel_fence(found) && !recorded_base
+                         ? FenceValues{}
+                         : operator_fence_values(record.value_or(FenceRecord{}), found, max_lag);
+  if (step == SentinelFenceStep::fence) {
+    FenceValues fence = sentinel_fence(max_lag);
+    // The fence before its record: a state dir that cannot be written must
+    // not keep a master taking writes. A fence without a record is still
+    // recognised (is_sentinel_fence) and lifted to Redis's defaults.
+    set_fence_values(connection, found, fence, deadline);
+    store_fence_record(state, FenceRecord{base, fence, true});
+    return fmt::format("fenced: {} (was {})", describe(fence), describe(found));
+  }
+  bool ours = (record && record->isolation) || is_sentinel_fence(found);
+  if (!ours || found == base) return {};
+  set_fence_values(connection, found, base, deadline);
+  store_fence_record(state, FenceRecord{base, base, false});
+  return fmt::format("fence lifted: {}", describe(base));
+}
+
 }  // namespace rk

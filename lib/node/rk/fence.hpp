@@ -6,6 +6,7 @@
 #include "rk/decisions.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/redis_client.hpp"
+#include "rk/sentinel_quorum.hpp"
 
 // The write fence (min-replicas-to-write, min-replicas-max-lag) has one
 // owner: this module. redis_check's isolation fence and the hooks'
@@ -56,5 +57,16 @@ FenceValues learn_operator_values(const InstanceState* state, const FenceValues&
 // values found are put back first, as far as the connection allows).
 FenceValues rewrite_config_without_fence(Connection& connection, const FenceValues& operator_values,
                                          Deadline deadline = std::nullopt);
+
+// Sentinel mode: carries out decide_sentinel_check's fence step on the local
+// Redis behind `connection` and records it in `state` (may be null). `fence`
+// sets sentinel_fence over the operator's values, remembered first, so that
+// the master stops acknowledging writes at once; `lift` puts the operator's
+// values back when the fence on is the toolkit's (recorded, or recognised by
+// its value when no record says so) and leaves any other alone. Returns what
+// was done, for the log ("" when nothing). Throws RedisError; StateError
+// when the record cannot be written after the fence was set.
+std::string apply_sentinel_fence(Connection& connection, const InstanceState* state,
+                                 SentinelFenceStep step, int max_lag, Deadline deadline);
 
 }  // namespace rk

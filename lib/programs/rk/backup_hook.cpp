@@ -5,6 +5,7 @@
 #include "rk/hook_run.hpp"
 #include "rk/hooks.hpp"
 #include "rk/promotion.hpp"
+#include "rk/sentinel_hooks.hpp"
 
 namespace rk {
 namespace {
@@ -182,6 +183,7 @@ ExitCode run_backup(const ToolOptions& options) {
   HookRun run(options, Transition::backup);
   try {
     if (!run.start()) return run.finish(Verdict::superseded, "before acting");
+    if (options.sentinel_mode()) return run_sentinel_standby(run, Transition::backup);
     run.check_fencing_allowed();
     return run_backup_steps(run);
   } catch (const Superseded&) {
@@ -199,6 +201,7 @@ ExitCode run_transition(const ToolOptions& options, Transition transition) {
     if (!run.start(Clock::now() + std::chrono::milliseconds(500)))
       return run.finish(Verdict::superseded, "before acting");
     // Recording is this hook's whole job: without records it failed.
+    if (options.sentinel_mode()) return run_sentinel_standby(run, transition);
     if (!run.has_records())
       return run.finish(Verdict::not_recorded,
                         "the state dir is unusable; older hooks are not told to stop");
@@ -207,6 +210,8 @@ ExitCode run_transition(const ToolOptions& options, Transition transition) {
                                              : "an older hook is still finishing a Redis call");
   } catch (const Superseded&) {
     return run.finish(Verdict::superseded, "a newer transition took over");
+  } catch (const RedisError& error) {  // Sentinel mode's calls
+    return run.finish(Verdict::error, error.what());
   }
 }
 

@@ -21,6 +21,8 @@
 #include "rk/observe.hpp"
 #include "rk/reachability.hpp"
 #include "rk/replication_info.hpp"
+#include "rk/sentinel_client.hpp"
+#include "rk/sentinel_quorum.hpp"
 #include "rk/track_file.hpp"
 
 namespace rk {
@@ -247,6 +249,36 @@ CheckResult isolation_check(const ToolOptions& options, LocalInfo& info, CheckSt
   return result;
 }
 
+// Sentinel mode: the check follows the sentinels' majority
+// (decide_sentinel_check). One INFO of the local Redis, then every sentinel
+// at once under what is left of the one deadline; the fence's commands only
+// when a fence goes on or comes off.
+CheckResult sentinel_check(const ToolOptions& options, LocalInfo& info, CheckState& state,
+                           Clock::time_point deadline) {
+  const std::optional<RedisState>& local = info.get();
+  if (!local) return {false, "unhealthy", "INFO of the local Redis could not be read"};
+  // The fence's share of --timeout is kept for its commands: a sentinel
+  // that never answers must not leave a master unfenced.
+  std::vector<SentinelView> views = query_sentinels(
+      sentinel_connections(options), options.master_name, deadline - fence_share(options.timeout));
+  SentinelTally tally = tally_sentinels(views, options.sentinel_endpoints.size());
+  SentinelCheck verdict =
+      decide_sentinel_check(*local, tally, sentinel_self(options), state.fence_record());
+  CheckResult result{verdict.passes, verdict.health, verdict.reason};
+  try {
+    std::string done =
+        apply_sentinel_fence(info.connection(), state.usable() ? &*state.dir : nullptr,
+                             verdict.fence, static_cast<int>(options.fence_max_lag.count()),
+                             deadline);
+    if (!done.empty()) result.detail += "; " + done;
+  } catch (const RedisError& error) {
+    result.detail += fmt::format("; fence not changed: {}", error.what());
+  } catch (const std::runtime_error& error) {  // StateError: the fence is set, not recorded
+    result.detail += fmt::format("; fence not recorded: {}", error.what());
+  }
+  return result;
+}
+
 // A hook recorded that this node holds an older history than its peer
 // (NAME.stale): the node fails ("stale", see decide_stale_check), so that
 // keepalived never gives the VIP to a node known to lack acknowledged
@@ -391,7 +423,10 @@ ExitCode run_check(const ToolOptions& given) {
   result.passed = ping_means_healthy(reply);
   result.health = result.passed ? "healthy" : "unhealthy";
   result.detail = problem.empty() ? std::string("PONG") : problem;
-  if (result.passed && connection) {
+  if (result.passed && connection && options.sentinel_mode()) {
+    LocalInfo info(*connection, deadline);
+    result = sentinel_check(options, info, state, deadline);
+  } else if (result.passed && connection) {
     LocalInfo info(*connection, deadline);
     if (state.usable()) {
       VipDecision vip = vip_holder_check(info, state);

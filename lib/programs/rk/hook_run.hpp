@@ -49,6 +49,8 @@ class HookRun {
   bool holds_lock() const { return holds_lock_; }
   // True while the state dir serves this hook (false after a StateError).
   bool has_records() const { return records_.has_value(); }
+  // The state dir while it serves this hook, else null.
+  const InstanceState* records() const { return records_ ? &*records_ : nullptr; }
   // Throws Superseded when a newer hook recorded its transition.
   void check_superseded();
   // Sleeps one poll interval, then check_superseded().

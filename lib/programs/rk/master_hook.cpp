@@ -6,6 +6,7 @@
 #include "rk/errors.hpp"
 #include "rk/hooks.hpp"
 #include "rk/promotion.hpp"
+#include "rk/sentinel_hooks.hpp"
 
 namespace rk {
 namespace {
@@ -288,6 +289,7 @@ ExitCode run_master(const ToolOptions& options) {
   HookRun run(options, Transition::master);
   try {
     if (!run.start()) return run.finish(Verdict::superseded, "before acting");
+    if (options.sentinel_mode()) return run_sentinel_master(run);
     run.check_fencing_allowed();
     return MasterHook(run).run();
   } catch (const Superseded&) {

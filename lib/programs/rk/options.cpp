@@ -79,21 +79,21 @@ Endpoint parse_endpoint(const std::string& text, int default_port, const char* w
   return endpoint;
 }
 
-std::string read_password_file(const std::string& path) {
+std::string read_password_file(const std::string& path, const char* option) {
   // No symlink, unlike the other file options: a link would let whoever
   // owns its directory point the tools at another secret.
   FileContent file =
-      read_option_file(path, FileRule{"--password-file", file_bounds::password_file, false},
+      read_option_file(path, FileRule{option, file_bounds::password_file, false},
                        Clock::now() + kFileReadBudget);
   if ((file.mode & (S_IRWXG | S_IRWXO)) != 0)
     throw UsageError(
-        fmt::format("--password-file {}: accessible by group or others (mode {:o}); chmod 600 it",
+        fmt::format("{} {}: accessible by group or others (mode {:o}); chmod 600 it", option,
                     path, file.mode & 07777));
   std::string& content = file.bytes;
   size_t newline = content.find('\n');
   if (newline != std::string::npos) content.resize(newline);
   if (!content.empty() && content.back() == '\r') content.pop_back();
-  if (content.empty()) throw UsageError(fmt::format("--password-file {}: empty", path));
+  if (content.empty()) throw UsageError(fmt::format("{} {}: empty", option, path));
   return content;
 }
 
@@ -169,6 +169,59 @@ void parse_witnesses(ToolOptions& options) {
         "a witness");
 }
 
+// A master name as `sentinel monitor NAME` takes it: one word.
+bool is_valid_master_name(const std::string& name) {
+  if (name.empty() || name.size() > 256) return false;
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isgraph(c); });
+}
+
+// --sentinel HOST[:PORT], each into sentinel_endpoints, and what Sentinel
+// mode needs besides. Nothing is sent before all of it holds.
+void parse_sentinels(ToolOptions& options) {
+  options.sentinel_endpoints.clear();
+  if (!options.sentinel_mode()) {
+    if (!options.master_name.empty() || !options.sentinel_user.empty() ||
+        !options.sentinel_password_file.empty() || options.weak_sentinel_quorum)
+      throw UsageError(
+          "--master-name, --sentinel-user, --sentinel-password-file and --weak-sentinel-quorum "
+          "belong to Sentinel mode: give the sentinels with --sentinel HOST[:PORT]");
+    return;
+  }
+  for (const std::string& sentinel : options.sentinels) {
+    Endpoint endpoint = parse_endpoint(sentinel, limits::sentinel_port, "--sentinel");
+    for (const Endpoint& seen : options.sentinel_endpoints)
+      if (seen == endpoint)
+        throw UsageError(fmt::format(
+            "--sentinel {} is given twice: each sentinel counts once in the majority",
+            endpoint.text()));
+    options.sentinel_endpoints.push_back(endpoint);
+  }
+  if (options.master_name.empty())
+    throw UsageError("--sentinel needs --master-name: the name in `sentinel monitor NAME ...`");
+  if (!is_valid_master_name(options.master_name))
+    throw UsageError(fmt::format("--master-name: '{}' is not one word", options.master_name));
+  std::size_t count = options.sentinel_endpoints.size();
+  if ((count == 1 || count % 2 == 0) && !options.weak_sentinel_quorum)
+    throw UsageError(fmt::format(
+        "--sentinel: {} sentinel{} configured: {}; give an odd number, 3 or more, or accept it "
+        "with --weak-sentinel-quorum",
+        count, count == 1 ? "" : "s",
+        count == 1 ? "one sentinel is a single point of failure and no quorum"
+                   : "a majority of an even number survives no more failures than one fewer"));
+  if (options.announce_host.empty())
+    throw UsageError(
+        "Sentinel mode needs --announce-host: the address Sentinel monitors this node's Redis "
+        "at (its replica-announce-ip); the VIP is a local address too, so no local address "
+        "can stand for it");
+  if (!options.witnesses.empty())
+    throw UsageError(
+        "--witness belongs to pair mode: in Sentinel mode the sentinels' majority decides which "
+        "node is cut off");
+  if (!options.sentinel_user.empty() && options.sentinel_password_file.empty())
+    throw UsageError(fmt::format("--sentinel-user {} needs --sentinel-password-file",
+                                 options.sentinel_user));
+}
+
 // --announce-host, and --peer into peer_endpoint.
 void parse_peer(ToolOptions& options) {
   if (!options.announce_host.empty() && !is_valid_host(options.announce_host))
@@ -196,6 +249,7 @@ void validate(ToolOptions& options) {
   check_copies(options);
   parse_witnesses(options);
   parse_peer(options);
+  parse_sentinels(options);
   check_tls_options(options.tls);
   if (!options.user.empty() && options.password_file.empty() &&
       options.environment_password.empty())
@@ -209,6 +263,9 @@ void resolve_password(ToolOptions& options) {
   } else {
     options.password = options.environment_password;
   }
+  if (!options.sentinel_password_file.empty())
+    options.sentinel_password =
+        read_password_file(options.sentinel_password_file, "--sentinel-password-file");
   // The TLS files are read here too, not in validate(): redis_check has
   // armed its backstop by now, and each hook logs why it does nothing.
   load_tls_files(options.tls);
@@ -237,6 +294,24 @@ ConnectionOptions peer_connection(const ToolOptions& options) {
   }
   return connection;
 }
+
+std::vector<ConnectionOptions> sentinel_connections(const ToolOptions& options) {
+  std::vector<ConnectionOptions> connections;
+  for (const Endpoint& sentinel : options.sentinel_endpoints) {
+    // The local connection's timeouts and TLS, with the sentinels' own
+    // credentials and no renamed commands (rename-command is redis.conf's).
+    ConnectionOptions connection = local_connection(options);
+    connection.host = sentinel.host;
+    connection.port = sentinel.port;
+    connection.user = options.sentinel_user;
+    connection.password = options.sentinel_password;
+    connection.renamed_commands.clear();
+    connections.push_back(connection);
+  }
+  return connections;
+}
+
+Endpoint sentinel_self(const ToolOptions& options) { return {options.announce_host, options.port}; }
 
 LogOptions log_options(const ToolOptions& options) {
   LogOptions log;

@@ -36,6 +36,7 @@ constexpr Range copy_keep_count{1, 1000};
 constexpr Range copy_keep_mb{0, 16LL * 1024 * 1024};
 constexpr Range copy_timeout_s{1, 86400};
 constexpr Range port{1, 65535};
+constexpr int sentinel_port = 26379;  // Sentinel's default port
 }  // namespace limits
 
 // Everything a tool needs, filled by the command line (tools/) and checked by
@@ -108,6 +109,20 @@ struct ToolOptions {
   // and fences its Redis against writes (min-replicas-to-write 1).
   std::vector<std::string> witnesses;
 
+  // Sentinel mode (--sentinel HOST[:PORT], repeatable): Redis Sentinel
+  // decides which node is master and the tools make the VIP follow a strict
+  // majority of these sentinels; the hooks never promote or repoint. This
+  // node is --announce-host:--port, the address Sentinel monitors it at.
+  // The sentinels' own credentials, never the data nodes'.
+  std::vector<std::string> sentinels;
+  std::string master_name;
+  std::string sentinel_user;
+  std::string sentinel_password_file;
+  std::string sentinel_password;  // filled by resolve_password()
+  // --weak-sentinel-quorum: accept one sentinel or an even number of them
+  // (a majority of 2 or 4 survives no more failures than one of 1 or 3).
+  bool weak_sentinel_quorum = false;
+
   // redis_watch only: the track_file it writes (0 healthy, 1 not), the
   // interval between PINGs, and the failed (fall) or good (rise) PINGs in a
   // row that change the value (ProbeHysteresis).
@@ -138,6 +153,9 @@ struct ToolOptions {
   // Filled by validate().
   std::optional<Endpoint> peer_endpoint;
   std::vector<Endpoint> witness_endpoints;
+  std::vector<Endpoint> sentinel_endpoints;
+
+  bool sentinel_mode() const { return !sentinels.empty(); }
 };
 
 // Checks every field and fills peer_endpoint. Throws UsageError naming the
@@ -167,7 +185,7 @@ Endpoint parse_endpoint(const std::string& text, int default_port, const char* w
 // (read_option_file), anything that is not a regular file (opened without
 // blocking, so a FIFO cannot hang the tool) or is over 64 KiB; unlike the
 // others, also a symlink. Throws UsageError.
-std::string read_password_file(const std::string& path);
+std::string read_password_file(const std::string& path, const char* option = "--password-file");
 
 // The local Redis, --host and --port.
 Endpoint local_endpoint(const ToolOptions& options);
@@ -175,6 +193,12 @@ Endpoint local_endpoint(const ToolOptions& options);
 // Connection options for the local Redis and for the peer.
 ConnectionOptions local_connection(const ToolOptions& options);
 ConnectionOptions peer_connection(const ToolOptions& options);
+
+// Sentinel mode: one connection's options per sentinel (the sentinels'
+// credentials, the TLS options, --timeout), and this node as Sentinel names
+// it (--announce-host, --port).
+std::vector<ConnectionOptions> sentinel_connections(const ToolOptions& options);
+Endpoint sentinel_self(const ToolOptions& options);
 
 // Where and how the tool logs.
 LogOptions log_options(const ToolOptions& options);

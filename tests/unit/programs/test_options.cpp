@@ -174,3 +174,79 @@ TEST_CASE("resolve_password: the file wins over REDISCLI_AUTH", "[options]") {
   CHECK_NOTHROW(validate(user_with_env));
   std::remove(file.c_str());
 }
+
+namespace {
+
+ToolOptions sentinel_options(void (*change)(ToolOptions&)) {
+  ToolOptions options;
+  options.sentinels = {"10.0.0.11", "10.0.0.12:26380", "[fe80::13]:26379"};
+  options.master_name = "mymaster";
+  options.announce_host = "10.0.0.1";
+  change(options);
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("validate: Sentinel mode's options", "[options][sentinel]") {
+  ToolOptions good = sentinel_options([](ToolOptions&) {});
+  validate(good);
+  REQUIRE(good.sentinel_mode());
+  REQUIRE(good.sentinel_endpoints.size() == 3);
+  CHECK(good.sentinel_endpoints[0].text() == "10.0.0.11:26379");
+  CHECK(good.sentinel_endpoints[1].text() == "10.0.0.12:26380");
+  CHECK(good.sentinel_endpoints[2].text() == "[fe80::13]:26379");
+  CHECK(sentinel_self(good).text() == "10.0.0.1:6379");
+  std::vector<ConnectionOptions> connections = sentinel_connections(good);
+  REQUIRE(connections.size() == 3);
+  CHECK(connections[1].port == 26380);
+  CHECK(connections[1].password.empty());  // never the data nodes' password
+
+  struct Bad {
+    const char* words;
+    void (*change)(ToolOptions&);
+  };
+  const Bad bad[] = {
+      {"--master-name", [](ToolOptions& o) { o.master_name.clear(); }},
+      {"not one word", [](ToolOptions& o) { o.master_name = "my master"; }},
+      {"--announce-host", [](ToolOptions& o) { o.announce_host.clear(); }},
+      {"not a valid host", [](ToolOptions& o) { o.sentinels[1] = "300.0.0.1"; }},
+      {"not a port", [](ToolOptions& o) { o.sentinels[1] = "10.0.0.12:0"; }},
+      {"given twice", [](ToolOptions& o) { o.sentinels[1] = "10.0.0.11:26379"; }},
+      {"2 sentinels", [](ToolOptions& o) { o.sentinels.pop_back(); }},
+      {"1 sentinel", [](ToolOptions& o) { o.sentinels.resize(1); }},
+      {"--sentinel-password-file", [](ToolOptions& o) { o.sentinel_user = "watcher"; }},
+      {"pair mode", [](ToolOptions& o) { o.witnesses = {"10.0.0.9:22"}; o.peer = "10.0.0.2"; }},
+      {"belong to Sentinel mode", [](ToolOptions& o) { o.sentinels.clear(); }},
+  };
+  for (const Bad& entry : bad) {
+    ToolOptions wrong = sentinel_options(entry.change);
+    INFO("expected a complaint with " << entry.words);
+    CHECK_THROWS_WITH(validate(wrong), rk_test::Contains(entry.words));
+  }
+  // An even number, or one, is accepted when the operator says so.
+  for (std::size_t count : {1, 2, 4}) {
+    ToolOptions weak = sentinel_options([](ToolOptions& o) { o.weak_sentinel_quorum = true; });
+    weak.sentinels = {"10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"};
+    weak.sentinels.resize(count);
+    CHECK_NOTHROW(validate(weak));
+  }
+}
+
+TEST_CASE("resolve_password reads the sentinels' password from its own file", "[options]") {
+  std::string file = temp_file("sentinel-secret\n", 0600);
+  ToolOptions options = sentinel_options([](ToolOptions&) {});
+  options.sentinel_password_file = file;
+  validate(options);
+  options.environment_password = "data-node-secret";
+  resolve_password(options);
+  CHECK(options.sentinel_password == "sentinel-secret");
+  CHECK(options.password == "data-node-secret");
+  REQUIRE(sentinel_connections(options).size() == 3);
+  CHECK(sentinel_connections(options)[0].password == "sentinel-secret");
+  std::remove(file.c_str());
+  std::string open_file = temp_file("x\n", 0644);
+  options.sentinel_password_file = open_file;
+  CHECK_THROWS_WITH(resolve_password(options), rk_test::Contains("--sentinel-password-file"));
+  std::remove(open_file.c_str());
+}

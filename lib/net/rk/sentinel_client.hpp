@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rk/clock.hpp"
+#include "rk/redis_client.hpp"
+#include "rk/sentinel_view.hpp"
+
+namespace rk {
+
+// Asks each sentinel, all at once (one thread each, the first on the
+// caller's), which master it names for `master_name` and whether it is in
+// TILT: SENTINEL GET-MASTER-ADDR-BY-NAME, then INFO sentinel, on one
+// connection, everything before the one `deadline`. So a sentinel that is
+// down or stopped costs no more time than one that answers, and a failing
+// check no more than a passing one. Never SENTINEL IS-MASTER-DOWN-BY-ADDR:
+// with a real run id it casts a leader vote. Throws nothing for a sentinel
+// that fails: its view says why (answered false, problem set). One view
+// per entry of `sentinels`, in order.
+std::vector<SentinelView> query_sentinels(const std::vector<ConnectionOptions>& sentinels,
+                                          const std::string& master_name,
+                                          Clock::time_point deadline);
+
+// One sentinel, on the caller's thread (what query_sentinels runs for each).
+SentinelView query_sentinel(const ConnectionOptions& sentinel, const std::string& master_name,
+                            Clock::time_point deadline);
+
+// GET-MASTER-ADDR-BY-NAME's reply into `view` (master, or a problem for an
+// error or a malformed reply); and INFO sentinel's TILT flag. No I/O.
+void read_master_address(const Reply& reply, SentinelView& view);
+bool info_says_tilt(const std::string& info);
+
+}  // namespace rk
