@@ -213,6 +213,10 @@ class Observer:
                         self.ka_lines.append((time.time(), node.name, line.strip()))
                 elif "Stopped Keepalived" in line or "Stopping" in line:
                     node.ka_state = "stopping"
+                elif node.ka_state == "starting" and re.search(r"VRRP_Script\(\S+\) failed", line):
+                    # A check that fails from the start puts the instance in
+                    # FAULT without an "Entering FAULT STATE" line (2.2.7).
+                    node.ka_state = "FAULT"
             for line in node.tk_follow.lines():
                 if not line.strip():
                     continue
