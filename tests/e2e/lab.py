@@ -25,7 +25,10 @@ Usage:
     lab.py --teardown
 
 Scenarios: startup, crash, maintenance, empty-resync, partition, switchover, clients
-(redis-py through the VIP, default and recommended settings; see the README).
+(redis-py through the VIP, default and recommended settings; see the README); on
+the Sentinel topologies (--topology sentinel|sentinel3, --vip-mover
+toolkit|reconfig-script): sentinel-kill, sentinel-stop, sentinel-partition,
+sentinel-isolate, sentinel-minority, sentinel-switchover.
 Exit status: 0 pass, 1 fail, 77 skipped (a prerequisite is missing).
 
 The code is in rklab/ (see rklab/__init__.py for its modules).

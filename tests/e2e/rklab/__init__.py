@@ -15,6 +15,9 @@
              scenario's table)
   lab        the lab: set-up, bring-up, teardown; owns the four parts above
   scenarios  the scenarios and the demo, one named step a line
+  sentinel   the Sentinel topologies: the sentinels, the reconfig script,
+             the VIP sampled against the sentinels' majority
+  sentinel_scenarios  the sentinel-* scenarios
   cli        the command line
 """
 import os

@@ -11,15 +11,19 @@ import time
 
 from rediskit import missing_server, python_with
 
-from . import configs, network, procs
+from . import configs, network, procs, sentinel
 from .common import (EXIT_FAIL, EXIT_PASS, EXIT_SKIP, Failed, Interrupted, LabError, Skip,
                      emit, say)
 from .clients import table_lines
 from .lab import Lab
 from .network import IFNAME, NS_CLIENT, VIP
 from .scenarios import HARD_TIMEOUT, SCENARIO_TOOLKIT, SCENARIO_WATCH, SCENARIOS, demo
+from .sentinel_scenarios import SENTINEL3_SCENARIOS, SENTINEL_HARD_TIMEOUT, SENTINEL_SCENARIOS
 
-def preflight(scenario):
+ALL_SCENARIOS = {**SCENARIOS, **SENTINEL_SCENARIOS}
+ALL_HARD_TIMEOUT = {**HARD_TIMEOUT, **SENTINEL_HARD_TIMEOUT}
+
+def preflight(scenario, args):
     if scenario == "clients" and python_with("redis") is None:
         raise Skip("the clients scenario runs redis-py, which is missing "
                    "(Debian: apt-get install python3-redis)")
@@ -32,6 +36,10 @@ def preflight(scenario):
     missing = missing_server()
     if missing:
         raise Skip(missing)
+    if args.topology != "pair" and args.vip_mover == "reconfig-script":
+        missing = sentinel.missing_arping()
+        if missing:
+            raise Skip(f"the reconfig script announces the VIP with arping: {missing}")
     why = network.probe()
     if why is not None:
         raise Skip(f"ip netns unavailable: {why}")
@@ -58,12 +66,19 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   ("rejoin_s", "old master rejoined", "s"),
                   ("heal_converge_s", "converged after heal", "s"),
                   ("failback_s", "failback", "s"),
+                  ("new_master", "new master", ""),
+                  ("new_master_named_s", "majority named another", "s"),
+                  ("minority_acked_after_cut", "minority acked after cut", ""),
+                  ("minority_acked_until_s", "minority acked until", "s"),
                   ("acked", "acknowledged writes", ""),
                   ("lost", "acked writes lost", ""),
                   ("lost_by_node", "lost, by node that acked", ""),
                   ("bulk_keys", "pre-loaded keys", ""),
                   ("write_gap_s", "longest write gap", "s"),
                   ("converge_s", "converged after event", "s"),
+                  ("lost_in_copies", "lost, in kept copies", ""),
+                  ("vip_on_unnamed_max_s", "VIP on unnamed, longest", "s"),
+                  ("vip_on_unnamed_node", "VIP on unnamed, node", ""),
                   ("split_brain_logged_on", "split-brain logged on", ""),
                   ("winner", "surviving master", ""),
                   ("hooks_ran_as", "hooks ran as", "")]
@@ -92,6 +107,22 @@ def print_result(name, verdict, res, reason, duration, as_json):
     emit(json.dumps(out, sort_keys=True))
 
 
+def check_topology(ap, args):
+    """The sentinel-* scenarios run on a Sentinel topology (sentinel by
+    default), the others on the pair."""
+    sentinel_scenario = args.scenario in SENTINEL_SCENARIOS
+    if args.topology is None:
+        args.topology = "sentinel" if sentinel_scenario else "pair"
+    if args.demo and args.topology != "pair":
+        ap.error("--demo runs the pair")
+    if args.scenario and sentinel_scenario != (args.topology != "pair"):
+        ap.error(f"--scenario {args.scenario} does not run on --topology {args.topology}")
+    if args.topology == "sentinel3" and args.scenario not in SENTINEL3_SCENARIOS:
+        ap.error(f"--topology sentinel3 runs {', '.join(SENTINEL3_SCENARIOS)}")
+    if args.topology != "pair" and (args.tls or args.watch):
+        ap.error("the Sentinel topologies run without --tls and --watch")
+
+
 def main(argv=None, prog=None):
     """PROG: the path of the entry point, for the hints printed."""
     prog = prog or sys.argv[0]
@@ -101,7 +132,7 @@ def main(argv=None, prog=None):
     g.add_argument("--build-dir", help="configured build dir of the project "
                    "(installed into the lab with cmake --install); default ./build")
     g.add_argument("--bin-dir", help="a dir holding the five tool binaries")
-    ap.add_argument("--scenario", choices=SCENARIOS)
+    ap.add_argument("--scenario", choices=ALL_SCENARIOS)
     ap.add_argument("--demo", action="store_true", help="live failover and failback")
     ap.add_argument("--keep", action="store_true", help="leave the lab up at the end")
     ap.add_argument("--teardown", action="store_true", help="remove a lab left up")
@@ -133,6 +164,17 @@ def main(argv=None, prog=None):
                     help="both Redis servers TLS only (certificates made for the run, "
                     "client certificates required, replication over TLS); the hooks and "
                     "every connection of the lab use TLS")
+    ap.add_argument("--topology", choices=sentinel.TOPOLOGIES,
+                    help="pair (the default; the sentinel-* scenarios default to sentinel): "
+                    "sentinel: data nodes a, b with a sentinel each and a host s that runs "
+                    "only a sentinel; sentinel3: data nodes a, b, d with a sentinel each")
+    ap.add_argument("--vip-mover", choices=sentinel.MOVERS, default="toolkit",
+                    help="Sentinel topologies: what moves the VIP: keepalived with the "
+                    "toolkit in Sentinel mode (default), or plain Sentinel's "
+                    "client-reconfig-script (ip addr add/del), without keepalived")
+    ap.add_argument("--down-after-ms", type=int, default=sentinel.DEFAULT_DOWN_AFTER_MS,
+                    help="Sentinel topologies: down-after-milliseconds (default "
+                    f"{sentinel.DEFAULT_DOWN_AFTER_MS})")
     ap.add_argument("--kill-leftovers", action="store_true",
                     help="at teardown, end every process still in the nodes' namespaces "
                     "(for hooks that are scripts: the lab tells the toolkit's hooks by "
@@ -154,6 +196,7 @@ def main(argv=None, prog=None):
         ap.error(str(exc))
     if args.scenario == "clients" and args.tls:
         ap.error("the clients scenario's redis-py writers speak plain TCP: no --tls")
+    check_topology(ap, args)
 
     if args.teardown:
         if os.geteuid() != 0:
@@ -176,7 +219,7 @@ def main(argv=None, prog=None):
     name = "demo" if args.demo else args.scenario
 
     try:
-        preflight(name)
+        preflight(name, args)
     except Skip as exc:
         emit(f"SKIP: {exc}", sys.stderr)
         print_result(name, "skip", {}, str(exc), 0.0, args.json)
@@ -188,7 +231,7 @@ def main(argv=None, prog=None):
     def on_alarm(signum, frame):
         raise Interrupted(f"hard timeout of {timeout:.0f}s")
 
-    timeout = args.timeout or HARD_TIMEOUT[name]
+    timeout = args.timeout or ALL_HARD_TIMEOUT[name]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
     signal.signal(signal.SIGALRM, on_alarm)
@@ -200,7 +243,7 @@ def main(argv=None, prog=None):
     try:
         signal.alarm(int(timeout))
         lab.prepare()
-        fn = demo if args.demo else SCENARIOS[name]
+        fn = demo if args.demo else ALL_SCENARIOS[name]
         res = fn(lab)
         verdict = "pass"
     except Skip as exc:

@@ -126,6 +126,15 @@ def vrrp_script_directives(text):
 _PRIORITY = re.compile(r"(?m)^([ \t]*)priority[ \t]+(\d+)")
 
 
+def set_unicast_peers(text, peers):
+    """TEXT with its unicast_peer block listing PEERS."""
+    m = re.search(r"(unicast_peer\s*\{)[^}]*(\})", text)
+    if not m:
+        raise LabError("no unicast_peer block in the keepalived sample")
+    body = "".join(f"\n        {p}" for p in peers) + "\n    "
+    return text[:m.end(1)] + body + text[m.start(2):]
+
+
 def set_priority(text, priority):
     text, n = _PRIORITY.subn(lambda m: f"{m.group(1)}priority {priority}", text)
     if n != 1:
@@ -138,18 +147,27 @@ def priority_of(text):
     return int(m.group(2)) if m else None
 
 
-def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, priority=None):
+def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, priority=None,
+                    peers=None):
     """keepalived/keepalived-node-<name>.conf for NODE, the hooks under
-    BINDIR; SCRIPT_USER_NOTE: why the hooks run as root instead."""
-    text = _sample(samples.render, f"keepalived-node-{node.name}.conf", [
+    BINDIR; SCRIPT_USER_NOTE: why the hooks run as root instead. PEERS: the
+    addresses of every other node (more than one data node beside it, in
+    the Sentinel topologies); a node other than a or b is rendered from
+    node b's sample with its own address."""
+    own_b = node.ip if node.name != "a" else B_IP
+    sample = f"keepalived-node-{node.name if node.name in ('a', 'b') else 'b'}.conf"
+    text = _sample(samples.render, sample, [
         (samples.SAMPLE_BIN, os.path.join(bindir, "redis_")),
         (samples.SAMPLE_TOOLKIT_CONF, node.toolkit_conf),
         (samples.SAMPLE_TRACK_FILE, node.track_file),
         (samples.SAMPLE_MAINTENANCE_FILE, node.maintenance_file),
         (samples.SAMPLE_VIP, VIP),
         (samples.SAMPLE_A_IP, A_IP),
-        (samples.SAMPLE_B_IP, B_IP),
+        (samples.SAMPLE_B_IP, own_b),
         (samples.SAMPLE_IFACE, IFNAME)])
+    if peers:
+        text = set_unicast_peers(text, peers)
+        text = text.replace("router_id redis-node-b", f"router_id redis-node-{node.name}")
     if script_user_note:
         old = f"script_user {SCRIPT_USER}"
         if old not in text:
@@ -177,9 +195,10 @@ def parse_toolkit_options(items):
     return out
 
 
-def toolkit_conf(node, options=None, drop_keys=()):
+def toolkit_conf(node, options=None, drop_keys=(), extra_lines=()):
     """The sample toolkit.conf for NODE, with OPTIONS (key -> value) set: a
-    key the sample has is replaced, any other appended; DROP_KEYS left out."""
+    key the sample has is replaced, any other appended; DROP_KEYS left out;
+    EXTRA_LINES appended (keys given more than once, as `sentinel`)."""
     lines = _sample(samples.toolkit_conf, node.state_dir, node.toolkit_log,
                     node.password_file, node.copy_dir, node.maintenance_file).splitlines()
     options = dict(options or {})
@@ -191,12 +210,14 @@ def toolkit_conf(node, options=None, drop_keys=()):
     lines = [ln for ln in lines
              if ln.split("=")[0].strip() not in options and ln.split("=")[0].strip() not in drop_keys]
     lines += [f"{key} = {value}" for key, value in options.items()]
+    lines += list(extra_lines)
     return "\n".join(lines) + "\n"
 
 
-def redis_conf(node, password, tls_lines=None):
+def redis_conf(node, password, tls_lines=None, extra=()):
     """TLS_LINES: the TLS settings of a TLS-only node (port 0, tls-port ...)
-    instead of the plain port."""
+    instead of the plain port. EXTRA: more lines (the Sentinel topologies'
+    replica-announce-ip and replicaof)."""
     acl = _sample(samples.acl_users, password)
     return "\n".join([
         f"# redis.conf of lab node {node.name}; CONFIG REWRITE may change it",
@@ -212,4 +233,4 @@ def redis_conf(node, password, tls_lines=None):
         "appendfsync everysec",
         # AOF only: no background RDB saves competing with the syncs.
         'save ""',
-        ] + acl) + "\n"
+        ] + acl + list(extra)) + "\n"

@@ -58,6 +58,19 @@ class Faults:
         run(["bridge", "-n", NS_SWITCH, "link", "set", "dev", f"{node.name}-port",
              "state", "0" if on else "3"])
 
+    @staticmethod
+    def cut_between(node, hosts, on):
+        """NODE and each of HOSTS ((namespace, address) pairs) stop reaching
+        each other (on) or reach each other again, while every other host on
+        the bridge still reaches both: a blackhole route for the other's
+        address on either side, so their packets are dropped before they
+        leave (bridge port isolation cannot keep a node's client while it
+        loses two other hosts that still reach each other)."""
+        verb = "add" if on else "del"
+        for ns, ip in hosts:
+            run(["ip", "-n", node.ns, "route", verb, "blackhole", f"{ip}/32"])
+            run(["ip", "-n", ns, "route", verb, "blackhole", f"{node.ip}/32"])
+
     def record(self):
         """For each Redis killed (or frozen, or watcher killed), when that
         was noticed. Unix times; None where it did not happen:

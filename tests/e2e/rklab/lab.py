@@ -1,5 +1,6 @@
 """The lab: two nodes (Redis + keepalived) and a client, set up, brought up
-and torn down. What runs in them, what is observed of them, what is verified
+and torn down; or, with --topology sentinel|sentinel3, data nodes that Redis
+Sentinel watches (sentinel.py). What runs in them, what is observed of them, what is verified
 and what is done to them are its parts:
 
   lab.procs     starting and stopping Redis, keepalived, the watcher and the
@@ -20,13 +21,14 @@ import shutil
 import stat
 import time
 
-from . import configs, network, procs
+from . import configs, network, procs, sentinel
 from .common import LabError, Skip, emit, rel, run, say
 from .configs import REDIS_PORT, SCRIPT_USER
 from .faults import Faults
-from .network import A_IP, B_IP, VIP
+from .network import A_IP, VIP
 from .node import Node
 from .observe import Observer
+from .sentinel import Sentinels
 from .tls import LabCerts
 from .verify import Verifier
 
@@ -50,6 +52,12 @@ class Lab:
         # {"a": 254, "b": 253}; empty: the samples' priorities.
         self.priorities = dict(getattr(args, "priority", None) or {})
         self.kill_leftovers = bool(getattr(args, "kill_leftovers", False))
+        # pair, sentinel or sentinel3 (sentinel.TOPOLOGIES); with Sentinel,
+        # what moves the VIP (toolkit or reconfig-script) and its timing.
+        self.topology = getattr(args, "topology", None) or "pair"
+        self.mover = getattr(args, "vip_mover", None) or "toolkit"
+        self.down_after_ms = getattr(args, "down_after_ms", None) or sentinel.DEFAULT_DOWN_AFTER_MS
+        self.sentinels = None
         self.rendered = {}        # node -> what its keepalived.conf says
         self.keepalived_versions = {}  # node -> "2.2.7", from its log
         self.root = None
@@ -80,6 +88,17 @@ class Lab:
     def other(self, node):
         return next(n for n in self.nodes.values() if n is not node)
 
+    def others(self, node):
+        return [n for n in self.nodes.values() if n is not node]
+
+    def data_ips(self):
+        return {n.ip for n in self.nodes.values()}
+
+    def keepalived_runs(self):
+        """Whether the data nodes run keepalived (not with the reconfig
+        script of plain Sentinel)."""
+        return self.sentinels is None or self.mover == "toolkit"
+
     def acquire_lock(self):
         self.lock_fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -109,15 +128,21 @@ class Lab:
         # One password for the hooks' ACL user on both nodes: a hook uses the
         # same credentials for its local Redis and for the peer.
         self.password = secrets.token_hex(16)
-        self.nodes = {"a": Node(self, "a", A_IP, B_IP, self.priorities.get("a")),
-                      "b": Node(self, "b", B_IP, A_IP, self.priorities.get("b"))}
+        data, sentinel_only = sentinel.TOPOLOGIES[self.topology]
+        # VRRP priorities 254, 253, 252 in the order of the nodes (the
+        # samples' for a and b).
+        self.nodes = {name: Node(self, name, network.HOSTS[name][1],
+                                 self.priorities.get(name, 254 - i if i > 1 else None))
+                      for i, name in enumerate(data)}
+        if self.topology != "pair":
+            self.sentinels = Sentinels(self, data + sentinel_only)
         if self.use_tls:
             self.certs = LabCerts(os.path.join(self.root, "tls")).make(
                 {n.name: n.ip for n in self.nodes.values()}, VIP, self.script_user)
             self.tls = self.certs.client_tls()
             say(f"TLS only: certificates in {self.certs.dir} (CA, a server certificate "
                 "per node, the hooks' client certificate)")
-        network.build_network()
+        network.build_network(data + sentinel_only + ("c",))
         for node in self.nodes.values():
             self.prepare_node(node)
         os.makedirs(os.path.join(self.root, "c"), mode=0o755)
@@ -223,22 +248,44 @@ class Lab:
         if self.certs:
             # --toolkit wins, as for every other key.
             options = {**self.certs.toolkit_options(), **options}
+        extra_lines, vrrp_script, peers = [], self.vrrp_script, None
+        if self.sentinels and self.keepalived_runs():
+            # Sentinel mode (see README): the sentinels, the master's name,
+            # and the address Sentinel knows this node's Redis by; the check
+            # with weight 0, run every second, one result enough either way
+            # (--vrrp-script still wins).
+            extra_lines = ([f"sentinel = {a}" for a in self.sentinels.addresses()]
+                           + [f"master-name = {sentinel.MASTER_NAME}",
+                              f"announce-host = {node.ip}"])
+            vrrp_script = {"interval": "1", "fall": "1", "rise": "1", "weight": "0",
+                           **vrrp_script}
+            peers = sorted(self.data_ips() - {node.ip})
         with open(node.toolkit_conf, "w") as f:
-            f.write(configs.toolkit_conf(node, options, self.keys_unknown_to_build))
+            f.write(configs.toolkit_conf(node, options, self.keys_unknown_to_build, extra_lines))
         os.chmod(node.toolkit_conf, 0o644)
         text = configs.keepalived_conf(
             node, self.bindir,
             script_user_note=self.script_user_note if self.script_user != SCRIPT_USER else None,
-            vrrp_script=self.vrrp_script, priority=node.priority)
-        # What keepalived runs with, for the result.
-        self.rendered[node.name] = {"vrrp_script": configs.vrrp_script_directives(text),
-                                    "priority": configs.priority_of(text)}
+            vrrp_script=vrrp_script, priority=node.priority, peers=peers)
+        # What keepalived runs with, for the result (plain Sentinel's
+        # reconfig script runs without it).
+        if self.keepalived_runs():
+            self.rendered[node.name] = {"vrrp_script": configs.vrrp_script_directives(text),
+                                        "priority": configs.priority_of(text)}
         with open(node.ka_conf, "w") as f:
             f.write(text)
+        extra = []
+        if self.sentinels:
+            # Sentinel must list each replica by its real address, not by the
+            # VIP its connection may come from (redis/redis#6536); a starts as
+            # the master.
+            extra = [f"replica-announce-ip {node.ip}"]
+            if node.name != "a":
+                extra.append(f"replicaof {A_IP} {REDIS_PORT}")
         with open(node.redis_conf, "w") as f:
             f.write(configs.redis_conf(
                 node, self.password,
-                self.certs.redis_lines(node.name, REDIS_PORT) if self.certs else None))
+                self.certs.redis_lines(node.name, REDIS_PORT) if self.certs else None, extra))
 
     def vrrp_script_seconds(self, key):
         """A timing directive of node a's rendered vrrp_script block, as a
@@ -251,8 +298,12 @@ class Lab:
         """For the result: what each keepalived ran with (vrrp_script timings,
         priority), and for each Redis the scenario killed, when that was
         noticed (see Faults.record)."""
-        return {"keepalived_conf": self.rendered, "keepalived_version": self.keepalived_versions,
-                "kills": self.faults.record(), "tls": self.use_tls}
+        out = {"keepalived_conf": self.rendered, "keepalived_version": self.keepalived_versions,
+               "kills": self.faults.record(), "tls": self.use_tls, "topology": self.topology}
+        if self.sentinels:
+            out.update({"vip_mover": self.mover, "down_after_ms": self.down_after_ms,
+                        "server": os.path.basename(self.procs.redis_bin)})
+        return out
 
     # ---- teardown -------------------------------------------------------
 
@@ -270,11 +321,14 @@ class Lab:
         procs.cleanup_root(self.root)
         for ns in network.lab_namespaces():
             procs.kill_hooks_in(ns, self.root)
-        if self.kill_leftovers:
-            for node in self.nodes.values():
-                ended = procs.kill_all_in(node.ns)
+        # A reconfig script the sentinels started runs as the shell: only its
+        # namespace tells it (every process there is the lab's).
+        if self.kill_leftovers or self.sentinels:
+            hosts = [s.ns for s in self.sentinels.all] if self.sentinels else []
+            for ns in sorted({n.ns for n in self.nodes.values()} | set(hosts)):
+                ended = procs.kill_all_in(ns)
                 if ended:
-                    say(f"ended {ended} leftover processes in {node.ns}")
+                    say(f"ended {ended} leftover processes in {ns}")
         network.remove_network()
         shutil.rmtree(self.root, ignore_errors=True)
         self.release_lock()
@@ -291,6 +345,9 @@ class Lab:
                     shutil.copy(p, d)
             if os.path.isdir(node.state_dir):
                 shutil.copytree(node.state_dir, os.path.join(d, "state"), dirs_exist_ok=True)
+        for s in self.sentinels.all if self.sentinels else ():
+            if os.path.isdir(s.dir):
+                shutil.copytree(s.dir, os.path.join(dest, s.name, "sentinel"), dirs_exist_ok=True)
         for p in glob.glob(os.path.join(self.root, "c", "*")):
             shutil.copy(p, dest)
         if self.observer.monitor:
@@ -315,6 +372,8 @@ class Lab:
     # ---- common steps ---------------------------------------------------
 
     def bring_up(self, timeout=45):
+        if self.sentinels:
+            return self.bring_up_sentinel(timeout)
         for node in self.nodes.values():
             self.procs.start_redis(node)
         if self.args.watch:
@@ -328,6 +387,34 @@ class Lab:
         say(f"pair converged {since.t - t:.1f}s after keepalived started: "
             f"VIP on {since.holder}")
         self.require_config_read_as_written()
+        return since
+
+    def bring_up_sentinel(self, timeout=45):
+        """The data nodes (a master, the others its replicas), the
+        sentinels, then what moves the VIP: keepalived on every data node,
+        or the VIP put on a by hand (the reconfig script moves it only at a
+        failover)."""
+        a = self.nodes["a"]
+        for node in self.nodes.values():
+            self.procs.start_redis(node)
+        for node in self.others(a):
+            if not self.verifier.wait_replica_caught_up(a, node, timeout=30):
+                raise LabError(f"node {node.name} did not start replicating node a")
+        self.sentinels.start(a.ip, self.down_after_ms, with_script=self.mover != "toolkit")
+        self.sentinels.wait_ready(replicas=len(self.nodes) - 1)
+        self.sentinels.start_sampler()
+        self.observer.start_monitor()
+        t = time.time()
+        if self.mover == "toolkit":
+            for node in self.nodes.values():
+                self.procs.start_keepalived(node)
+        else:
+            sentinel.add_vip(a)
+        since = self.observer.wait_converged(timeout=timeout)
+        say(f"converged {since.t - t:.1f}s after the VIP mover started: VIP on {since.holder}, "
+            f"named by the sentinels")
+        if self.mover == "toolkit":
+            self.require_config_read_as_written()
         return since
 
     def note_keepalived_versions(self):

@@ -6,6 +6,9 @@ process, building the bridge and veth pairs, and removing them.
     rklab-c   CLIENT_IP  --+
               VIP/NET_LEN
 
+The Sentinel topologies add rklab-d (D_IP, a third data node) or rklab-s
+(S_IP, a host that runs only a sentinel) on the same bridge.
+
 Nothing is routed out of the namespaces, and the host's own interfaces and
 routes are never touched: the veth pairs are created inside them.
 """
@@ -23,9 +26,13 @@ BRIDGE = "br0"
 IFNAME = "rkv0"              # the namespace side of every veth pair
 NET_LEN = 24
 A_IP, B_IP, CLIENT_IP, VIP = "10.99.0.1", "10.99.0.2", "10.99.0.9", "10.99.0.100"
-# name -> (namespace, address) of every host on the lab's bridge.
-HOSTS = {"a": (PREFIX + "a", A_IP), "b": (PREFIX + "b", B_IP), "c": (NS_CLIENT, CLIENT_IP)}
-NAMESPACES = (NS_SWITCH, PREFIX + "a", PREFIX + "b", NS_CLIENT)
+D_IP, S_IP = "10.99.0.3", "10.99.0.4"
+# name -> (namespace, address) of every host the lab may put on its bridge:
+# the data nodes a, b (and d), the client c, the sentinel-only host s.
+HOSTS = {"a": (PREFIX + "a", A_IP), "b": (PREFIX + "b", B_IP), "c": (NS_CLIENT, CLIENT_IP),
+         "d": (PREFIX + "d", D_IP), "s": (PREFIX + "s", S_IP)}
+# The hosts of the pair lab.
+PAIR_HOSTS = ("a", "b", "c")
 
 
 # --------------------------------------------------------------------------
@@ -121,13 +128,15 @@ def probe():
 # --------------------------------------------------------------------------
 # Building and removing the network.
 
-def build_network():
-    for ns in NAMESPACES:
+def build_network(hosts=PAIR_HOSTS):
+    """The bridge and HOSTS (names of HOSTS) on it."""
+    for ns in [NS_SWITCH] + [HOSTS[h][0] for h in hosts]:
         run(["ip", "netns", "add", ns])
         run(["ip", "-n", ns, "link", "set", "lo", "up"])
     run(["ip", "-n", NS_SWITCH, "link", "add", BRIDGE, "type", "bridge"])
     run(["ip", "-n", NS_SWITCH, "link", "set", BRIDGE, "up"])
-    for name, (ns, addr) in HOSTS.items():
+    for name in hosts:
+        ns, addr = HOSTS[name]
         port = f"{name}-port"
         # Created inside the namespaces: the host's interfaces are never touched.
         run(["ip", "-n", ns, "link", "add", IFNAME, "type", "veth",
@@ -136,15 +145,16 @@ def build_network():
         run(["ip", "-n", NS_SWITCH, "link", "set", port, "up"])
         run(["ip", "-n", ns, "addr", "add", f"{addr}/{NET_LEN}", "dev", IFNAME])
         run(["ip", "-n", ns, "link", "set", IFNAME, "up"])
-    say(f"network: a={A_IP} b={B_IP} client={CLIENT_IP} VIP={VIP}/{NET_LEN} "
-        f"(bridge {BRIDGE} in {NS_SWITCH})")
+    names = " ".join(f"{'client' if h == 'c' else h}={HOSTS[h][1]}" for h in hosts)
+    say(f"network: {names} VIP={VIP}/{NET_LEN} (bridge {BRIDGE} in {NS_SWITCH})")
 
 
 def remove_network():
     """Delete this run's namespaces (a namespace lives on while a process is
     still in it: end those first)."""
-    for ns in (NS_CLIENT, PREFIX + "a", PREFIX + "b", NS_SWITCH):
-        run(["ip", "netns", "del", ns], check=False)
+    for ns in [ns for ns, _ in HOSTS.values()] + [NS_SWITCH]:
+        if netns_inode(ns) is not None:
+            run(["ip", "netns", "del", ns], check=False)
 
 
 def remove_namespace(ns):

@@ -28,15 +28,14 @@ def redis_wording(text):
 
 
 class Node:
-    """Node NAME of LAB (a or b): its namespace, addresses and files, the
+    """Node NAME of LAB (a, b, or d): its namespace, address and files, the
     processes running in it, and what its Redis and its logs say."""
 
-    def __init__(self, lab, name, ip, peer_ip, priority):
+    def __init__(self, lab, name, ip, priority):
         self.lab = lab
         self.name = name
         self.ns = network.PREFIX + name
         self.ip = ip
-        self.peer_ip = peer_ip
         self.priority = priority
         self.dir = os.path.join(lab.root, name)
         self.data = os.path.join(self.dir, "data")

@@ -45,12 +45,16 @@ def describe_redis(st):
 
 
 class Snapshot:
-    def __init__(self, t, vip, redis, ka):
+    def __init__(self, t, vip, redis, ka, sentinels=None):
         self.t = t
         self.vip = vip          # tuple of node names holding the VIP
         self.redis = redis      # name -> redis_state()
         self.ka = ka            # name -> keepalived state
         self.holder = vip[0] if len(vip) == 1 else None
+        # Sentinel topologies: (the node a majority of the sentinels names
+        # or None, {sentinel host: the node it names}), the latest 0.1 s
+        # sample; None in the pair lab.
+        self.sentinels = sentinels
 
     def converged(self):
         if self.holder is None:
@@ -58,6 +62,8 @@ class Snapshot:
         m = self.redis[self.holder]
         others = [n for n in self.redis if n != self.holder]
         if m["role"] != "master" or m.get("loading"):
+            return False
+        if self.sentinels is not None and self.sentinels[0] != self.holder:
             return False
         for o in others:
             r = self.redis[o]
@@ -68,13 +74,24 @@ class Snapshot:
 
     def key(self):
         return (self.vip, tuple(sorted(self.ka.items())),
-                tuple((n, describe_redis(s)) for n, s in sorted(self.redis.items())))
+                tuple((n, describe_redis(s)) for n, s in sorted(self.redis.items())),
+                self.describe_sentinels())
+
+    def describe_sentinels(self):
+        if self.sentinels is None:
+            return ""
+        named, views = self.sentinels
+        each = " ".join(f"{s}:{v or '-'}" for s, v in sorted(views.items()))
+        return f"sentinels name {named or 'no one'} ({each})"
 
     def describe(self):
         vip = ",".join(self.vip) or "nobody"
         parts = [f"VIP on {vip}"]
         for n in sorted(self.redis):
-            parts.append(f"{n}: keepalived {self.ka[n]}, redis {describe_redis(self.redis[n])}")
+            ka = f"keepalived {self.ka[n]}, " if self.ka[n] is not None else ""
+            parts.append(f"{n}: {ka}redis {describe_redis(self.redis[n])}")
+        if self.sentinels is not None:
+            parts.append(self.describe_sentinels())
         return "; ".join(parts)
 
 
@@ -166,12 +183,22 @@ class Observer:
         # Stamped when sampling starts: nothing in it predates the stamp.
         t = time.time()
         vip, redis, ka = [], {}, {}
+        keepalived = self.lab.keepalived_runs()
         for node in self.lab.nodes.values():
             if node.has_vip():
                 vip.append(node.name)
             redis[node.name] = node.redis_state()
-            ka[node.name] = node.ka_state if node.ka and node.ka.poll() is None else "stopped"
-        return Snapshot(t, tuple(vip), redis, ka)
+            ka[node.name] = (None if not keepalived else node.ka_state
+                             if node.ka and node.ka.poll() is None else "stopped")
+        return Snapshot(t, tuple(vip), redis, ka, self.sentinel_view())
+
+    def sentinel_view(self):
+        """The sentinels' latest sample (see Snapshot), None without them."""
+        sentinels = self.lab.sentinels
+        if sentinels is None:
+            return None
+        latest = sentinels.sampler.latest() if sentinels.sampler else None
+        return (latest[2], latest[3]) if latest else (None, {})
 
     def follow_logs(self):
         for node in self.lab.nodes.values():
@@ -186,6 +213,10 @@ class Observer:
                         self.ka_lines.append((time.time(), node.name, line.strip()))
                 elif "Stopped Keepalived" in line or "Stopping" in line:
                     node.ka_state = "stopping"
+                elif node.ka_state == "starting" and re.search(r"VRRP_Script\(\S+\) failed", line):
+                    # A check that fails from the start puts the instance in
+                    # FAULT without an "Entering FAULT STATE" line (2.2.7).
+                    node.ka_state = "FAULT"
             for line in node.tk_follow.lines():
                 if not line.strip():
                     continue

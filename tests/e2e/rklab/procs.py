@@ -155,6 +155,7 @@ class Processes:
         self.writer = None
         self.writer_out = None
         self.acks = None          # the writer's acknowledged writes (Acks)
+        self.writer_stopped_t = None
 
     def register(self, proc, what):
         register(self.lab.root, proc, what)
@@ -216,7 +217,8 @@ class Processes:
         node.ka = None
 
     def stop_nodes(self):
-        """Both keepalived, then both Redis (kill -9), for the teardown."""
+        """Every keepalived, the sentinels, then every Redis (kill -9), for
+        the teardown."""
         # Both keepalived at once, so neither has time to take over from the
         # other and start a promotion while the lab is going away.
         nodes = self.lab.nodes.values()
@@ -228,6 +230,13 @@ class Processes:
                 self.stop_keepalived(node, timeout=5)
             except Exception as exc:
                 say(f"stopping keepalived on {node.name}: {exc}")
+        # The sentinels next, so that none starts a failover (or runs a
+        # reconfig script) while the data nodes go away.
+        if self.lab.sentinels:
+            try:
+                self.lab.sentinels.stop()
+            except Exception as exc:
+                say(f"stopping the sentinels: {exc}")
         for node in nodes:
             try:
                 self.end_redis(node, signal.SIGKILL)
@@ -298,6 +307,8 @@ class Processes:
 
     def stop_writer(self):
         counters = {}
+        if self.writer is not None:
+            self.writer_stopped_t = time.time()
         stop_process(self.writer)
         if self.writer_out and os.path.exists(self.writer_out):
             try:

@@ -22,8 +22,9 @@ def write_figures(lab, counters):
 def final_state(lab):
     snap = lab.observer.latest()
     m = snap.holder
+    # The replicas: one in the pair, one or two in the Sentinel topologies.
     return {"vip": list(snap.vip), "master": m,
-            "replica": lab.other(lab.nodes[m]).name if m else None,
+            "replica": ",".join(n.name for n in lab.others(lab.nodes[m])) if m else None,
             "description": snap.describe()}
 
 

@@ -50,17 +50,18 @@ class Verifier:
         return missing
 
     def verify(self, expected_extra=None):
-        """Every acknowledged write on the VIP holder and on its replica."""
+        """Every acknowledged write on the VIP holder and on its replicas
+        (one in the pair, two or one in the Sentinel topologies)."""
         lab = self.lab
         snap = lab.observer.latest()
         master = lab.nodes[snap.holder]
-        replica = lab.other(master)
-        caught_up = self.wait_replica_caught_up(master, replica)
+        replicas = lab.others(master)
+        caught_up = all([self.wait_replica_caught_up(master, r) for r in replicas])
         acks = lab.procs.acks
         expected = acks.written()
         tag_of = {f"k:{n}": tag for n, _, tag in acks.rows}
         lost_m = self.missing_keys(master, expected)
-        lost_r = self.missing_keys(replica, expected)
+        lost_r = sorted({k for r in replicas for k in self.missing_keys(r, expected)})
         lost = sorted(set(lost_m) | set(lost_r), key=lambda k: int(k[2:]))
         by_node = {}
         for k in lost:
@@ -71,7 +72,7 @@ class Verifier:
                "replica_caught_up": caught_up, "lost_sample": lost[:10]}
         if expected_extra:
             em = self.missing_keys(master, expected_extra)
-            er = self.missing_keys(replica, expected_extra)
+            er = {k for r in replicas for k in self.missing_keys(r, expected_extra)}
             res["bulk_keys"] = len(expected_extra)
             res["bulk_missing_on_master"] = len(em)
             res["bulk_missing_on_replica"] = len(er)
