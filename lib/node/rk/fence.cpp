@@ -130,7 +130,17 @@ std::string apply_sentinel_fence(Connection& connection, const InstanceState* st
   if (!ours || found == base) return {};
   set_fence_values(connection, found, base, deadline);
   store_fence_record(state, FenceRecord{base, base, false});
-  return fmt::format("fence lifted: {}", describe(base));
+  // Sentinel rewrites redis.conf when it changes a node's role (CONFIG
+  // REWRITE after REPLICAOF), which wrote the fence that was on into the
+  // file: written again now, with the operator's values, so that a restart
+  // does not come back fenced. A server without a config file refuses.
+  try {
+    run(connection, {"CONFIG", "REWRITE"}, deadline);
+  } catch (const ReplyError& error) {
+    return fmt::format("fence lifted: {} (redis.conf not rewritten: {})", describe(base),
+                       error.what());
+  }
+  return fmt::format("fence lifted: {}, redis.conf rewritten", describe(base));
 }
 
 }  // namespace rk
