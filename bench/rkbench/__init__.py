@@ -10,6 +10,8 @@
   sync      part sync: the sync-wait overhead of redis_master
   memory    part memory: peak RSS
   failover  part failover: the namespace lab (tests/e2e/lab.py) after kill -9
+  sentinel  part sentinel: the lab's Sentinel topology, plain Sentinel's
+            reconfig script against the toolkit's VRRP variants
   cli       the command line
 """
 import os

@@ -41,6 +41,15 @@ Parts (--only, comma-separated; all by default):
             sample vrrp_script timings, and at the sample timings with
             priorities 254/253 (the lab's --vrrp-script and --priority
             options set them).
+  sentinel  (only with --only sentinel) the lab's Sentinel topology: plain
+            Sentinel moving the VIP with a client-reconfig-script against
+            keepalived with the toolkit in Sentinel mode (VRRPv2 advert_int
+            1, VRRPv3 advert_int 0.1, and the latter with redis_watch), and
+            the pair's comparable scenario, interleaved, --rounds N times
+            (default 3): write gap, writes lost and in kept copies, the VIP
+            on a node the sentinels' majority does not name; also written to
+            sentinel.json and sentinel.md. About 5 minutes per round and
+            scenario.
 
 The server: every part (and the lab) runs the server the tests run, named
 by the environment variable RK_SERVER: redis-server by default,
@@ -76,13 +85,18 @@ from .memory import part_memory, report_memory
 from .openssl import openssl_targets, part_openssl, report_openssl
 from .peer_faults import part_peer_faults, report_peer_faults
 from .seams import part_seams, report_seams
+from .sentinel import (DEFAULT_SCENARIOS, SCENARIOS, VARIANTS, part_sentinel,
+                       report_sentinel, sentinel_targets)
 from .split import part_split, report_split
 from .watch import part_watch, report_watch
 from .sync import part_sync, report_sync, sync_target
 
 PARTS = ("check", "openssl", "sync", "memory", "failover", "peer-faults", "split", "seams",
-         "watch")
+         "watch", "sentinel")
 NEEDS_BASELINE = ("openssl", "peer-faults", "split", "seams")
+# Parts that run only when --only names them (their length).
+ON_REQUEST = ("sentinel",)
+DEFAULT_ROUNDS = {"check": 7, "sentinel": 3}
 
 
 def main(argv):
@@ -92,15 +106,25 @@ def main(argv):
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--only", default=None,
-                    help=f"parts to run, comma-separated ({','.join(PARTS)}); default: all, "
-                         "peer-faults, split and seams only with --baseline-bin")
+                    help=f"parts to run, comma-separated ({','.join(PARTS)}); default: all "
+                         "but sentinel, peer-faults, split and seams only with --baseline-bin")
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"),
                     help="build dir (configured as Release if new); default build-bench/")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
     ap.add_argument("--bin-dir",
                     help="take the tools from this dir instead of <build-dir>/bin "
                          "(implies --no-build; for example a copy of a build's bin/)")
-    ap.add_argument("--rounds", type=int, default=7, help="check: interleaved rounds")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="check: interleaved rounds (default "
+                    f"{DEFAULT_ROUNDS['check']}); sentinel: rounds of every scenario and "
+                    f"variant (default {DEFAULT_ROUNDS['sentinel']})")
+    ap.add_argument("--sentinel-scenarios", default=",".join(DEFAULT_SCENARIOS),
+                    help=f"sentinel: the lab's scenarios ({', '.join(SCENARIOS)}); default "
+                    "%(default)s")
+    ap.add_argument("--sentinel-variants", default=",".join(v[0] for v in VARIANTS),
+                    help="sentinel: " + "; ".join(f"{v[0]} = {v[1]}" for v in VARIANTS))
+    ap.add_argument("--no-pair", action="store_true",
+                    help="sentinel: leave out the pair's comparable scenario")
     ap.add_argument("--runs", type=int, default=300, help="check: runs per command per round")
     ap.add_argument("--no-callgrind", action="store_true", help="check: skip valgrind")
     ap.add_argument("--redis-cli",
@@ -139,8 +163,11 @@ def main(argv):
     if args.bin_dir:
         args.bin_dir = os.path.abspath(args.bin_dir)
         args.no_build = True
+    args.sentinel_rounds = args.rounds or DEFAULT_ROUNDS["sentinel"]
+    args.rounds = args.rounds or DEFAULT_ROUNDS["check"]
     if args.only is None:
-        args.only = ",".join(p for p in PARTS if p not in NEEDS_BASELINE or args.baseline_bin)
+        args.only = ",".join(p for p in PARTS if p not in ON_REQUEST
+                             and (p not in NEEDS_BASELINE or args.baseline_bin))
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     for p in parts:
         if p not in PARTS:
@@ -173,7 +200,8 @@ def main(argv):
                  "peer-faults": (part_peer_faults, report_peer_faults, lambda r: []),
                  "split": (part_split, report_split, lambda r: []),
                  "seams": (part_seams, report_seams, lambda r: []),
-                 "watch": (part_watch, report_watch, lambda r: [])}
+                 "watch": (part_watch, report_watch, lambda r: []),
+                 "sentinel": (part_sentinel, report_sentinel, sentinel_targets)}
         reports = []
         for part in PARTS:
             if part not in parts:

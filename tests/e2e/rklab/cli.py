@@ -79,6 +79,9 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   ("lost_in_copies", "lost, in kept copies", ""),
                   ("vip_on_unnamed_max_s", "VIP on unnamed, longest", "s"),
                   ("vip_on_unnamed_node", "VIP on unnamed, node", ""),
+                  ("vip_after_named_s", "VIP after majority named", "s"),
+                  ("vip_moves", "VIP moves while idle", ""),
+                  ("keepalived_state_changes", "keepalived changes, idle", ""),
                   ("split_brain_logged_on", "split-brain logged on", ""),
                   ("winner", "surviving master", ""),
                   ("hooks_ran_as", "hooks ran as", "")]
@@ -93,6 +96,12 @@ def print_result(name, verdict, res, reason, duration, as_json):
             ran = f" (keepalived {', '.join(versions)})" if versions else ""
             emit(f"  {'vrrp_script':<26}"
                  f"{', '.join(f'{k} {v}' for k, v in timings.items())}{ran}")
+            a = res["keepalived_conf"]["a"]
+            if a.get("advert_int"):
+                emit(f"  {'vrrp_instance':<26}VRRPv{a['version']}, advert_int {a['advert_int']}"
+                     + (", redis_watch beside the check" if res.get("watch") else "")
+                     + (" (redis_check --defer-to-watch)" if res.get("check_defers_to_watch")
+                        else ""))
         for i, r in enumerate(res.get("rounds", [])):
             emit(f"  round {i + 1}: {r['from']} -> {r['to']}: VIP moved {r['vip_moved_s']}s, "
                   f"converged {r['converged_s']}s")
@@ -119,8 +128,12 @@ def check_topology(ap, args):
         ap.error(f"--scenario {args.scenario} does not run on --topology {args.topology}")
     if args.topology == "sentinel3" and args.scenario not in SENTINEL3_SCENARIOS:
         ap.error(f"--topology sentinel3 runs {', '.join(SENTINEL3_SCENARIOS)}")
-    if args.topology != "pair" and (args.tls or args.watch):
-        ap.error("the Sentinel topologies run without --tls and --watch")
+    if args.topology != "pair" and args.tls:
+        ap.error("the Sentinel topologies run without --tls")
+    if args.topology != "pair" and args.vip_mover != "toolkit" and (
+            args.watch or args.vrrp_version or args.advert_int):
+        ap.error("--watch, --vrrp-version and --advert-int set up keepalived, which "
+                 f"--vip-mover {args.vip_mover} runs without")
 
 
 def main(argv=None, prog=None):
@@ -154,12 +167,20 @@ def main(argv=None, prog=None):
     ap.add_argument("--priority", metavar="A,B",
                     help="the vrrp_instance priorities of nodes a and b (1 to 254) instead "
                     "of the samples'")
+    ap.add_argument("--vrrp-version", type=int, choices=(2, 3),
+                    help="the VRRP version of every vrrp_instance (default: the samples', "
+                    "keepalived's default 2)")
+    ap.add_argument("--advert-int", metavar="SECONDS",
+                    help="advert_int of every vrrp_instance instead of the samples' 1: "
+                    "whole seconds with VRRPv2, down to 0.01 with --vrrp-version 3 (a node "
+                    "that leaves FAULT waits 3 x advert_int + skew before it goes MASTER)")
     ap.add_argument("--toolkit", action="append", metavar="KEY=VALUE",
                     help="set an option in both nodes' toolkit.conf (e.g. sync-timeout=5); "
                     "repeatable")
     ap.add_argument("--watch", action="store_true",
-                    help="run redis_watch on both nodes (keepalived's track_file); some "
-                    "scenarios always do")
+                    help="run redis_watch on every data node (keepalived's track_file; in "
+                    "the Sentinel topologies in Sentinel mode, and redis_check gets "
+                    "--defer-to-watch when the build has it); some scenarios always do")
     ap.add_argument("--tls", action="store_true",
                     help="both Redis servers TLS only (certificates made for the run, "
                     "client certificates required, replication over TLS); the hooks and "
@@ -189,6 +210,7 @@ def main(argv=None, prog=None):
     try:
         args.vrrp_script = configs.parse_vrrp_script(args.vrrp_script)
         args.priority = configs.parse_priorities(args.priority) if args.priority else None
+        configs.parse_vrrp_timing(args.vrrp_version, args.advert_int)
         args.toolkit = {**SCENARIO_TOOLKIT.get(args.scenario, {}),
                         **configs.parse_toolkit_options(args.toolkit)}
         args.watch = args.watch or args.scenario in SCENARIO_WATCH

@@ -74,6 +74,30 @@ def config_complaints(log_text):
             if re.search(r"\([^()]+: Line \d+\)", line)]
 
 
+def parse_vrrp_timing(version, advert_int):
+    """--vrrp-version and --advert-int -> (version or None, advert_int text
+    or None): None leaves the samples' line (VRRPv2, advert_int 1). VRRPv2
+    carries the interval in whole seconds (1-255); VRRPv3 in centiseconds
+    (0.01-40.95). keepalived 2.2.7 reads the value with that resolution and,
+    for VRRPv2, rounds a fraction to whole seconds with a complaint
+    (vrrp.c, vrrp_complete_instance), so the lab refuses it here. Raises
+    ValueError."""
+    if advert_int is None:
+        return version, None
+    m = re.fullmatch(r"(\d+)(?:\.(\d{1,2}))?", advert_int)
+    if not m:
+        raise ValueError(f"--advert-int {advert_int!r}: seconds, with up to two decimals "
+                         "(VRRPv3 counts centiseconds)")
+    centis = int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0"))
+    if version == 3:
+        if not 1 <= centis <= 4095:
+            raise ValueError(f"--advert-int {advert_int}: VRRPv3 takes 0.01 to 40.95 s")
+    elif centis % 100 or not 1 <= centis // 100 <= 255:
+        raise ValueError(f"--advert-int {advert_int}: VRRPv2 takes whole seconds, 1 to 255 "
+                         "(fractions need --vrrp-version 3)")
+    return version, advert_int
+
+
 def parse_priorities(text):
     """"254,253" -> {"a": 254, "b": 253}. Raises ValueError."""
     parts = text.split(",")
@@ -135,6 +159,41 @@ def set_unicast_peers(text, peers):
     return text[:m.end(1)] + body + text[m.start(2):]
 
 
+_ADVERT_INT = re.compile(r"(?m)^([ \t]*)advert_int[ \t]+(\S+)")
+
+
+def set_vrrp_timing(text, version=None, advert_int=None):
+    """TEXT with the vrrp_instance's advert_int replaced by ADVERT_INT and,
+    for VERSION, a `version` line after it (keepalived 2.2.7 takes it per
+    instance; the global default is VRRPv2)."""
+    m = _ADVERT_INT.search(text)
+    if m is None or len(_ADVERT_INT.findall(text)) != 1:
+        raise LabError("the keepalived sample has no single advert_int line")
+    indent, value = m.group(1), advert_int or m.group(2)
+    line = f"{indent}advert_int {value}"
+    if version is not None:
+        line += f"\n{indent}version {version}"
+    return text[:m.start()] + line + text[m.end():]
+
+
+def vrrp_timing_of(text):
+    """{"version": "3", "advert_int": "0.1"} as TEXT says (version 2 when
+    it sets none: keepalived's default for IPv4)."""
+    m = _ADVERT_INT.search(text)
+    v = re.search(r"(?m)^[ \t]*version[ \t]+(\d)", text)
+    return {"version": v.group(1) if v else "2", "advert_int": m.group(2) if m else None}
+
+
+def add_check_arguments(text, arguments):
+    """TEXT with ARGUMENTS appended to the vrrp_script's command line."""
+    start, end = _script_block(text)
+    body, n = re.subn(r'(?m)^([ \t]*script[ \t]+"[^"]*)"',
+                      lambda m: f'{m.group(1)} {" ".join(arguments)}"', text[start:end], count=1)
+    if n != 1:
+        raise LabError("no quoted script line in the sample's vrrp_script block")
+    return text[:start] + body + text[end:]
+
+
 def set_priority(text, priority):
     text, n = _PRIORITY.subn(lambda m: f"{m.group(1)}priority {priority}", text)
     if n != 1:
@@ -148,12 +207,13 @@ def priority_of(text):
 
 
 def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, priority=None,
-                    peers=None):
+                    peers=None, timing=(None, None), check_args=()):
     """keepalived/keepalived-node-<name>.conf for NODE, the hooks under
     BINDIR; SCRIPT_USER_NOTE: why the hooks run as root instead. PEERS: the
     addresses of every other node (more than one data node beside it, in
     the Sentinel topologies); a node other than a or b is rendered from
-    node b's sample with its own address."""
+    node b's sample with its own address. TIMING: (VRRP version, advert_int)
+    from parse_vrrp_timing; CHECK_ARGS: more arguments for redis_check."""
     own_b = node.ip if node.name != "a" else B_IP
     sample = f"keepalived-node-{node.name if node.name in ('a', 'b') else 'b'}.conf"
     text = _sample(samples.render, sample, [
@@ -177,6 +237,10 @@ def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, prior
         text = set_vrrp_script(text, vrrp_script)
     if priority is not None:
         text = set_priority(text, priority)
+    if timing != (None, None):
+        text = set_vrrp_timing(text, *timing)
+    if check_args:
+        text = add_check_arguments(text, check_args)
     return text
 
 

@@ -57,6 +57,13 @@ class Lab:
         self.topology = getattr(args, "topology", None) or "pair"
         self.mover = getattr(args, "vip_mover", None) or "toolkit"
         self.down_after_ms = getattr(args, "down_after_ms", None) or sentinel.DEFAULT_DOWN_AFTER_MS
+        # (VRRP version, advert_int) of every vrrp_instance, None: the
+        # samples' (configs.parse_vrrp_timing).
+        self.vrrp_timing = (getattr(args, "vrrp_version", None),
+                            getattr(args, "advert_int", None))
+        # Whether redis_check runs with --defer-to-watch (Sentinel mode with
+        # --watch, when the build has the option).
+        self.check_defers = False
         self.sentinels = None
         self.rendered = {}        # node -> what its keepalived.conf says
         self.keepalived_versions = {}  # node -> "2.2.7", from its log
@@ -189,6 +196,8 @@ class Lab:
         help_text = run([status, "--help"], check=False).stdout if os.path.exists(status) else ""
         self.keys_unknown_to_build = {key for key in ("copy-dir", "maintenance-file")
                                       if f"--{key}" not in help_text}
+        check_help = run([os.path.join(bindir, "redis_check"), "--help"], check=False).stdout
+        self.check_can_defer = "--defer-to-watch" in check_help
         # enable_script_security: keepalived runs a script only if every
         # component of its path is owned by root and not writable by group
         # or others. Make our part so; check the part above us.
@@ -248,7 +257,7 @@ class Lab:
         if self.certs:
             # --toolkit wins, as for every other key.
             options = {**self.certs.toolkit_options(), **options}
-        extra_lines, vrrp_script, peers = [], self.vrrp_script, None
+        extra_lines, vrrp_script, peers, check_args = [], self.vrrp_script, None, ()
         if self.sentinels and self.keepalived_runs():
             # Sentinel mode (see README): the sentinels, the master's name,
             # and the address Sentinel knows this node's Redis by; the check
@@ -260,18 +269,25 @@ class Lab:
             vrrp_script = {"interval": "1", "fall": "1", "rise": "1", "weight": "0",
                            **vrrp_script}
             peers = sorted(self.data_ips() - {node.ip})
+            # With the watcher, its track file follows +switch-master within
+            # milliseconds; a check that asks the sentinels once a second
+            # would hold the node in FAULT until its next run.
+            self.check_defers = bool(self.args.watch and self.check_can_defer)
+            check_args = ("--defer-to-watch",) if self.check_defers else ()
         with open(node.toolkit_conf, "w") as f:
             f.write(configs.toolkit_conf(node, options, self.keys_unknown_to_build, extra_lines))
         os.chmod(node.toolkit_conf, 0o644)
         text = configs.keepalived_conf(
             node, self.bindir,
             script_user_note=self.script_user_note if self.script_user != SCRIPT_USER else None,
-            vrrp_script=vrrp_script, priority=node.priority, peers=peers)
+            vrrp_script=vrrp_script, priority=node.priority, peers=peers,
+            timing=self.vrrp_timing, check_args=check_args)
         # What keepalived runs with, for the result (plain Sentinel's
         # reconfig script runs without it).
         if self.keepalived_runs():
             self.rendered[node.name] = {"vrrp_script": configs.vrrp_script_directives(text),
-                                        "priority": configs.priority_of(text)}
+                                        "priority": configs.priority_of(text),
+                                        **configs.vrrp_timing_of(text)}
         with open(node.ka_conf, "w") as f:
             f.write(text)
         extra = []
@@ -302,7 +318,9 @@ class Lab:
                "kills": self.faults.record(), "tls": self.use_tls, "topology": self.topology}
         if self.sentinels:
             out.update({"vip_mover": self.mover, "down_after_ms": self.down_after_ms,
-                        "server": os.path.basename(self.procs.redis_bin)})
+                        "server": os.path.basename(self.procs.redis_bin),
+                        "watch": bool(self.args.watch) and self.mover == "toolkit",
+                        "check_defers_to_watch": self.check_defers})
         return out
 
     # ---- teardown -------------------------------------------------------
@@ -406,6 +424,9 @@ class Lab:
         self.observer.start_monitor()
         t = time.time()
         if self.mover == "toolkit":
+            if self.args.watch:
+                for node in self.nodes.values():
+                    self.procs.start_watcher(node)
             for node in self.nodes.values():
                 self.procs.start_keepalived(node)
         else:

@@ -234,6 +234,17 @@ class VipSampler(threading.Thread):
         return round(longest, 2), who
 
 
+    def named_to_vip(self, since, node):
+        """Seconds from the first sample since SINCE in which the majority
+        names NODE to the first one, from then on, in which NODE alone holds
+        the VIP (0.1 s resolution; negative: the VIP came first), or None."""
+        with self.lock:
+            samples = [s for s in self.samples if s[0] >= since]
+        named = next((t for t, _, m, _ in samples if m == node), None)
+        held = next((t for t, h, _, _ in samples if h == (node,)), None)
+        return None if named is None or held is None else round(held - named, 2)
+
+
 def majority(views):
     """The data node a strict majority of VIEWS (one entry per configured
     sentinel) names, or None."""

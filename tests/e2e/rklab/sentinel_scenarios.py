@@ -13,7 +13,7 @@ import signal
 import time
 
 from .common import Failed, rel, say
-from .scenarios import finish
+from .scenarios import IDLE_S, finish, require_calm, watch_idle
 
 CUT_S = 15.0
 
@@ -58,6 +58,9 @@ def finish_sentinel(lab, res, t_fault, t_load, must_keep_all=True):
     sampler = lab.sentinels.sampler
     res["vip_on_unnamed_max_s"], res["vip_on_unnamed_node"] = sampler.unnamed_holders(t_load)
     res["vip_samples"] = len([s for s in sampler.samples if s[0] >= t_load])
+    if res.get("new_master"):
+        # What the VIP mover adds to Sentinel's own failover time.
+        res["vip_after_named_s"] = sampler.named_to_vip(t_fault, res["new_master"])
     if lab.mover == "reconfig-script":
         res["reconfig_script_runs"] = [f"{t - t_fault:.2f}s {host}: {args}"
                                        for t, host, args in lab.sentinels.reconfig_lines()]
@@ -149,6 +152,7 @@ def sc_sentinel_isolate(lab):
                        and s.sentinels[0] in s.vip),
             CUT_S + 10, "a new master named by the sentinels to hold the VIP", since=t)
         res["failover_s"] = round(snap.t - t, 2)
+        res["new_master"] = next(n for n in snap.vip if n != m.name)
         until(t + CUT_S)
     finally:
         lab.phase(f"node {m.name} is back on the network")
@@ -214,13 +218,23 @@ def sc_sentinel_switchover(lab):
     return finish_sentinel(lab, res, t, t_load, must_keep_all=False)
 
 
+def sc_sentinel_idle(lab):
+    """Nothing happens for IDLE_S under load: keepalived must not change
+    state and the VIP must not move."""
+    m, t_load = start_under_load(lab)
+    lab.phase(f"idle for {IDLE_S:.0f} s, node {m.name} the master")
+    t, res = watch_idle(lab, IDLE_S)
+    return require_calm(finish_sentinel(lab, res, t, t_load))
+
+
 SENTINEL_SCENARIOS = {"sentinel-kill": sc_sentinel_kill, "sentinel-stop": sc_sentinel_stop,
                       "sentinel-partition": sc_sentinel_partition,
                       "sentinel-isolate": sc_sentinel_isolate,
                       "sentinel-minority": sc_sentinel_minority,
-                      "sentinel-switchover": sc_sentinel_switchover}
+                      "sentinel-switchover": sc_sentinel_switchover,
+                      "sentinel-idle": sc_sentinel_idle}
 # The scenarios the three-data-node topology runs (the partition is between
 # two data nodes and a sentinel-only host).
 SENTINEL3_SCENARIOS = ("sentinel-kill", "sentinel-stop", "sentinel-isolate",
-                       "sentinel-minority", "sentinel-switchover")
+                       "sentinel-minority", "sentinel-switchover", "sentinel-idle")
 SENTINEL_HARD_TIMEOUT = {name: 180 for name in SENTINEL_SCENARIOS}
