@@ -44,7 +44,8 @@ Parts (--only, comma-separated; all by default):
   sentinel  (only with --only sentinel) the lab's Sentinel topology: plain
             Sentinel moving the VIP with a client-reconfig-script against
             keepalived with the toolkit in Sentinel mode (VRRPv2 advert_int
-            1, VRRPv3 advert_int 0.1, and the latter with redis_watch), and
+            1, VRRPv3 advert_int 0.1, the latter with redis_watch, and with
+            down_timer_adverts 1 too), and
             the pair's comparable scenario, interleaved, --rounds N times
             (default 3): write gap, writes lost and in kept copies, the VIP
             on a node the sentinels' majority does not name; also written to

@@ -98,7 +98,8 @@ def print_result(name, verdict, res, reason, duration, as_json):
                  f"{', '.join(f'{k} {v}' for k, v in timings.items())}{ran}")
             a = res["keepalived_conf"]["a"]
             if a.get("advert_int"):
-                emit(f"  {'vrrp_instance':<26}VRRPv{a['version']}, advert_int {a['advert_int']}"
+                emit(f"  {'vrrp_instance':<26}VRRPv{a['version']}, advert_int {a['advert_int']}, "
+                     f"down_timer_adverts {a['down_timer_adverts']}"
                      + (", redis_watch beside the check" if res.get("watch") else "")
                      + (" (redis_check --defer-to-watch)" if res.get("check_defers_to_watch")
                         else ""))
@@ -131,8 +132,9 @@ def check_topology(ap, args):
     if args.topology != "pair" and args.tls:
         ap.error("the Sentinel topologies run without --tls")
     if args.topology != "pair" and args.vip_mover != "toolkit" and (
-            args.watch or args.vrrp_version or args.advert_int):
-        ap.error("--watch, --vrrp-version and --advert-int set up keepalived, which "
+            args.watch or args.vrrp_version or args.advert_int or args.down_timer_adverts):
+        ap.error("--watch, --vrrp-version, --advert-int and --down-timer-adverts set up "
+                 "keepalived, which "
                  f"--vip-mover {args.vip_mover} runs without")
 
 
@@ -174,6 +176,10 @@ def main(argv=None, prog=None):
                     help="advert_int of every vrrp_instance instead of the samples' 1: "
                     "whole seconds with VRRPv2, down to 0.01 with --vrrp-version 3 (a node "
                     "that leaves FAULT waits 3 x advert_int + skew before it goes MASTER)")
+    ap.add_argument("--down-timer-adverts", type=int, metavar="N",
+                    help="down_timer_adverts of every vrrp_instance: the adverts a backup "
+                    "misses before it goes MASTER, and the master-down timer a node leaving "
+                    "FAULT waits (keepalived's default 3, as the VRRP RFCs say; 1 to 100)")
     ap.add_argument("--toolkit", action="append", metavar="KEY=VALUE",
                     help="set an option in both nodes' toolkit.conf (e.g. sync-timeout=5); "
                     "repeatable")
@@ -211,6 +217,8 @@ def main(argv=None, prog=None):
         args.vrrp_script = configs.parse_vrrp_script(args.vrrp_script)
         args.priority = configs.parse_priorities(args.priority) if args.priority else None
         configs.parse_vrrp_timing(args.vrrp_version, args.advert_int)
+        if args.down_timer_adverts is not None and not 1 <= args.down_timer_adverts <= 100:
+            raise ValueError(f"--down-timer-adverts {args.down_timer_adverts}: 1 to 100")
         args.toolkit = {**SCENARIO_TOOLKIT.get(args.scenario, {}),
                         **configs.parse_toolkit_options(args.toolkit)}
         args.watch = args.watch or args.scenario in SCENARIO_WATCH

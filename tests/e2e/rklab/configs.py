@@ -162,10 +162,12 @@ def set_unicast_peers(text, peers):
 _ADVERT_INT = re.compile(r"(?m)^([ \t]*)advert_int[ \t]+(\S+)")
 
 
-def set_vrrp_timing(text, version=None, advert_int=None):
+def set_vrrp_timing(text, version=None, advert_int=None, down_timer_adverts=None):
     """TEXT with the vrrp_instance's advert_int replaced by ADVERT_INT and,
     for VERSION, a `version` line after it (keepalived 2.2.7 takes it per
-    instance; the global default is VRRPv2)."""
+    instance; the global default is VRRPv2); DOWN_TIMER_ADVERTS: the
+    adverts missed before the master-down timer fires (keepalived's
+    default 3, as the RFCs say; 2.2.7 takes 1 to 100)."""
     m = _ADVERT_INT.search(text)
     if m is None or len(_ADVERT_INT.findall(text)) != 1:
         raise LabError("the keepalived sample has no single advert_int line")
@@ -173,15 +175,20 @@ def set_vrrp_timing(text, version=None, advert_int=None):
     line = f"{indent}advert_int {value}"
     if version is not None:
         line += f"\n{indent}version {version}"
+    if down_timer_adverts is not None:
+        line += f"\n{indent}down_timer_adverts {down_timer_adverts}"
     return text[:m.start()] + line + text[m.end():]
 
 
 def vrrp_timing_of(text):
-    """{"version": "3", "advert_int": "0.1"} as TEXT says (version 2 when
-    it sets none: keepalived's default for IPv4)."""
+    """{"version": "3", "advert_int": "0.1", "down_timer_adverts": "3"} as
+    TEXT says (keepalived's defaults where it sets none: version 2 for
+    IPv4, 3 adverts)."""
     m = _ADVERT_INT.search(text)
     v = re.search(r"(?m)^[ \t]*version[ \t]+(\d)", text)
-    return {"version": v.group(1) if v else "2", "advert_int": m.group(2) if m else None}
+    d = re.search(r"(?m)^[ \t]*down_timer_adverts[ \t]+(\d+)", text)
+    return {"version": v.group(1) if v else "2", "advert_int": m.group(2) if m else None,
+            "down_timer_adverts": d.group(1) if d else "3"}
 
 
 def add_check_arguments(text, arguments):
@@ -207,13 +214,14 @@ def priority_of(text):
 
 
 def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, priority=None,
-                    peers=None, timing=(None, None), check_args=()):
+                    peers=None, timing=(), check_args=()):
     """keepalived/keepalived-node-<name>.conf for NODE, the hooks under
     BINDIR; SCRIPT_USER_NOTE: why the hooks run as root instead. PEERS: the
     addresses of every other node (more than one data node beside it, in
     the Sentinel topologies); a node other than a or b is rendered from
-    node b's sample with its own address. TIMING: (VRRP version, advert_int)
-    from parse_vrrp_timing; CHECK_ARGS: more arguments for redis_check."""
+    node b's sample with its own address. TIMING: (VRRP version,
+    advert_int, down_timer_adverts), None for the samples' (see
+    set_vrrp_timing); CHECK_ARGS: more arguments for redis_check."""
     own_b = node.ip if node.name != "a" else B_IP
     sample = f"keepalived-node-{node.name if node.name in ('a', 'b') else 'b'}.conf"
     text = _sample(samples.render, sample, [
@@ -237,7 +245,7 @@ def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, prior
         text = set_vrrp_script(text, vrrp_script)
     if priority is not None:
         text = set_priority(text, priority)
-    if timing != (None, None):
+    if any(x is not None for x in timing):
         text = set_vrrp_timing(text, *timing)
     if check_args:
         text = add_check_arguments(text, check_args)

@@ -57,10 +57,10 @@ class Lab:
         self.topology = getattr(args, "topology", None) or "pair"
         self.mover = getattr(args, "vip_mover", None) or "toolkit"
         self.down_after_ms = getattr(args, "down_after_ms", None) or sentinel.DEFAULT_DOWN_AFTER_MS
-        # (VRRP version, advert_int) of every vrrp_instance, None: the
-        # samples' (configs.parse_vrrp_timing).
-        self.vrrp_timing = (getattr(args, "vrrp_version", None),
-                            getattr(args, "advert_int", None))
+        # (VRRP version, advert_int, down_timer_adverts) of every
+        # vrrp_instance, None: the samples' (configs.set_vrrp_timing).
+        self.vrrp_timing = tuple(getattr(args, key, None) for key in
+                                 ("vrrp_version", "advert_int", "down_timer_adverts"))
         # Whether redis_check runs with --defer-to-watch (Sentinel mode with
         # --watch, when the build has the option).
         self.check_defers = False
