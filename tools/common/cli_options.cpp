@@ -219,6 +219,11 @@ void add_sentinel_options(CLI::App& app, ToolOptions& options) {
            "File holding the sentinels' password (mode 0600); the data nodes' password is never "
            "sent to a sentinel")
       ->group(shown);
+  app.add_flag("--defer-to-watch", options.defer_to_watch,
+               "redis_check: while a Sentinel-mode redis_watch of this --instance runs, pass after "
+               "the PING and let its track file (tracked with weight 0) decide at the sentinels' "
+               "speed")
+      ->group(shown);
   app.add_flag("--weak-sentinel-quorum", options.weak_sentinel_quorum,
                "Accept one sentinel or an even number of them (refused otherwise: a majority of "
                "2 or 4 survives no more failures than one of 1 or 3)")

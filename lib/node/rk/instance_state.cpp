@@ -391,8 +391,9 @@ InstanceState::Metrics parse_metrics(const std::string& text) {
 
 std::string WatchRecord::text() const {
   return fmt::format(
-      "pid={}\ngeneration={}\nhealth={}\nsince={}\ntrack_file={}\nheartbeat_bound_s={}\n",
-      generation.pid, generation.text(), health, since, track_file, heartbeat_bound.count());
+      "pid={}\ngeneration={}\nhealth={}\nsince={}\ntrack_file={}\nheartbeat_bound_s={}\nmode={}\n",
+      generation.pid, generation.text(), health, since, track_file, heartbeat_bound.count(),
+      sentinel_mode ? "sentinel" : "pair");
 }
 
 WatchRecord WatchRecord::parse(const std::string& text) {
@@ -412,6 +413,7 @@ WatchRecord WatchRecord::parse(const std::string& text) {
   record.health = record_field(text, "health");
   record.since = record_field(text, "since");
   record.track_file = record_field(text, "track_file");
+  record.sentinel_mode = record_field(text, "mode") == "sentinel";
   // An older watcher's record has no bound: redis_status called it stopped at 3 s.
   record.heartbeat_bound = std::chrono::seconds(number("heartbeat_bound_s", 3));
   return record;

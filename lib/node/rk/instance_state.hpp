@@ -170,6 +170,7 @@ struct WatchRecord {
   std::string since;                        // when the health last changed (utc_time_text)
   std::string track_file;                   // the file it writes
   std::chrono::seconds heartbeat_bound{3};  // watch_heartbeat_bound; 3 s in an older record
+  bool sentinel_mode = false;  // its verdict is the sentinels' majority's (mode=sentinel)
   std::string text() const;
   static WatchRecord parse(const std::string& text);
 };

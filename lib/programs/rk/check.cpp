@@ -275,6 +275,31 @@ CheckResult sentinel_check(const ToolOptions& options, LocalInfo& info, CheckSta
   return result;
 }
 
+// --defer-to-watch: a Sentinel-mode redis_watch of this instance that still
+// runs (its process alive, its heartbeat within its bound) decides through
+// its track file, which it writes within milliseconds of a +switch-master;
+// keepalived leaves FAULT only when every weight-0 track says so, so a
+// check that also asked the sentinels would hold the VIP back until its
+// next interval. The watcher fences too. Costs one read of NAME.watch and
+// a look at its process. nullopt when no such watcher runs.
+std::optional<CheckResult> deferred_to_watcher(const CheckState& state) {
+  if (!state.usable()) return std::nullopt;
+  try {
+    std::string text = state.dir->read_watch();
+    if (text.empty()) return std::nullopt;
+    WatchRecord record = WatchRecord::parse(text);
+    if (!record.sentinel_mode ||
+        watcher_stopped(record.health, generation_running(record.generation),
+                        state.dir->watch_age_seconds(), record.heartbeat_bound))
+      return std::nullopt;
+    return CheckResult{true, "healthy",
+                       fmt::format("PONG; redis_watch (pid {}) decides through {} ({})",
+                                   record.generation.pid, record.track_file, record.health)};
+  } catch (const std::runtime_error&) {  // StateError: ask the sentinels
+    return std::nullopt;
+  }
+}
+
 // A hook recorded that this node holds an older history than its peer
 // (NAME.stale): the node fails ("stale", see decide_stale_check), so that
 // keepalived never gives the VIP to a node known to lack acknowledged
@@ -419,7 +444,11 @@ ExitCode run_check(const ToolOptions& given) {
   result.passed = ping_means_healthy(reply);
   result.health = result.passed ? "healthy" : "unhealthy";
   result.detail = problem.empty() ? std::string("PONG") : problem;
-  if (result.passed && connection && options.sentinel_mode()) {
+  std::optional<CheckResult> deferred;
+  if (result.passed && options.defer_to_watch) deferred = deferred_to_watcher(state);
+  if (deferred) {
+    result = *deferred;
+  } else if (result.passed && connection && options.sentinel_mode()) {
     LocalInfo info(*connection, deadline);
     result = sentinel_check(options, info, state, deadline);
   } else if (result.passed && connection) {

@@ -179,10 +179,12 @@ void parse_sentinels(ToolOptions& options) {
   options.sentinel_endpoints.clear();
   if (!options.sentinel_mode()) {
     if (!options.master_name.empty() || !options.sentinel_user.empty() ||
-        !options.sentinel_password_file.empty() || options.weak_sentinel_quorum)
+        !options.sentinel_password_file.empty() || options.weak_sentinel_quorum ||
+        options.defer_to_watch)
       throw UsageError(
-          "--master-name, --sentinel-user, --sentinel-password-file and --weak-sentinel-quorum "
-          "belong to Sentinel mode: give the sentinels with --sentinel HOST[:PORT]");
+          "--master-name, --sentinel-user, --sentinel-password-file, --weak-sentinel-quorum and "
+          "--defer-to-watch belong to Sentinel mode: give the sentinels with --sentinel "
+          "HOST[:PORT]");
     return;
   }
   for (const std::string& sentinel : options.sentinels) {

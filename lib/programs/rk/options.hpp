@@ -122,6 +122,11 @@ struct ToolOptions {
   // --weak-sentinel-quorum: accept one sentinel or an even number of them
   // (a majority of 2 or 4 survives no more failures than one of 1 or 3).
   bool weak_sentinel_quorum = false;
+  // redis_check --defer-to-watch: while a Sentinel-mode redis_watch of this
+  // instance runs, the check passes after its PING and the watcher's
+  // track_file (tracked with weight 0) decides, at the sentinels' speed
+  // rather than at the check's interval.
+  bool defer_to_watch = false;
 
   // redis_watch only: the track_file it writes (0 healthy, 1 not), the
   // interval between PINGs, and the failed (fall) or good (rise) PINGs in a

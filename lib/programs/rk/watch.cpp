@@ -211,6 +211,7 @@ class Watcher {
     record.since = since_;
     record.track_file = options_.track_file;
     record.heartbeat_bound = watch_heartbeat_bound(options_.watch_interval, options_.timeout);
+    record.sentinel_mode = options_.sentinel_mode();
     try {
       state_->write_watch(record.text());
       recorded_health_ = health;
