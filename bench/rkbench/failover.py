@@ -91,14 +91,14 @@ def since(t_kill, t, digits):
     return None if t is None or t_kill is None else round(t - t_kill, digits)
 
 
-def run_lab(cmd, errlog, env=None):
+def run_lab(cmd, errlog, env=None, timeout=300):
     """Runs the lab command CMD (with --json), its stderr in ERRLOG, bounded
-    by 300 s; returns its JSON result ({} when it printed none)."""
+    by TIMEOUT seconds; returns its JSON result ({} when it printed none)."""
     with open(errlog, "w") as err:
         proc = spawn(cmd, grace=60, stdout=subprocess.PIPE, stderr=err, text=True, env=env,
                      start_new_session=True)
         try:
-            out = proc.communicate(timeout=300)[0]
+            out = proc.communicate(timeout=timeout)[0]
         except subprocess.TimeoutExpired:
             out = ""
         stop(proc)

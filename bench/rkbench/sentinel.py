@@ -41,6 +41,8 @@ VARIANTS = (
                      "--down-timer-adverts", "1", "--watch")),
 )
 BASELINE = "reconfig-script"
+# How long a run waits for a lab that something else runs on this host.
+LOCK_WAIT_S = 1800
 # Sentinel scenario -> the pair's scenario that does the same to a pair
 # (None: no such row). sentinel-partition is left out unless asked for.
 SCENARIOS = {"sentinel-kill": "crash", "sentinel-isolate": "master-cut-off",
@@ -57,8 +59,8 @@ def lab_trial(ctx, scenario, name, options, i):
     """One lab run of SCENARIO with OPTIONS; its figures."""
     errlog = os.path.join(ctx["outdir"], f"sentinel-{scenario}-{name}-{i}.log")
     cmd = [sys.executable, LAB, "--scenario", scenario, "--bin-dir", ctx["bindir"], "--json",
-           *options]
-    res = run_lab(cmd, errlog)
+           "--lock-wait", str(LOCK_WAIT_S), *options]
+    res = run_lab(cmd, errlog, timeout=300 + LOCK_WAIT_S)
     trial = {"scenario": scenario, "variant": name, "round": i, "log": os.path.basename(errlog)}
     trial.update({k: res.get(k) for k in FIELDS})
     trial["result"] = trial["result"] or "error"

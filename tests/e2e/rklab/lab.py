@@ -106,14 +106,24 @@ class Lab:
         script of plain Sentinel)."""
         return self.sentinels is None or self.mover == "toolkit"
 
-    def acquire_lock(self):
+    def acquire_lock(self, wait=0.0):
+        """The lab lock; WAIT: seconds to wait for another run to end."""
+        if self.lock_fd is not None:
+            return
+        deadline = time.monotonic() + wait
         self.lock_fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.lock_fd)
-            self.lock_fd = None
-            raise LabError("another lab run holds the lab lock; run one lab at a time")
+        while True:
+            try:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                os.close(self.lock_fd)
+                self.lock_fd = None
+                raise LabError("another lab run holds the lab lock; run one lab at a time"
+                               + (f" (waited {wait:.0f}s)" if wait else ""))
 
     def release_lock(self):
         if self.lock_fd is not None:
