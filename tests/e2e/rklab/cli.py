@@ -79,6 +79,7 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   ("lost_in_copies", "lost, in kept copies", ""),
                   ("vip_on_unnamed_max_s", "VIP on unnamed, longest", "s"),
                   ("vip_on_unnamed_node", "VIP on unnamed, node", ""),
+                  ("named_after_fault_s", "majority named new master", "s"),
                   ("vip_after_named_s", "VIP after majority named", "s"),
                   ("vip_moves", "VIP moves while idle", ""),
                   ("keepalived_state_changes", "keepalived changes, idle", ""),
@@ -138,6 +139,23 @@ def check_topology(ap, args):
                  f"--vip-mover {args.vip_mover} runs without")
 
 
+def keepalived_defaults(args):
+    """What keepalived runs with where the command line leaves it open: with
+    the toolkit in a Sentinel topology, the VRRP settings and the watcher of
+    sentinel.TOOLKIT_VRRP and TOOLKIT_WATCH; elsewhere the samples' and no
+    watcher (but for the scenarios that always run one)."""
+    sentinel_toolkit = args.topology != "pair" and args.vip_mover == "toolkit"
+    if args.watch is None:
+        args.watch = sentinel_toolkit and sentinel.TOOLKIT_WATCH
+    args.watch = args.watch or args.scenario in SCENARIO_WATCH
+    if sentinel_toolkit:
+        version, advert_int = sentinel.TOOLKIT_VRRP
+        if args.vrrp_version is None:
+            args.vrrp_version = version
+        if args.advert_int is None and args.vrrp_version == version:
+            args.advert_int = advert_int
+
+
 def main(argv=None, prog=None):
     """PROG: the path of the entry point, for the hints printed."""
     prog = prog or sys.argv[0]
@@ -173,12 +191,15 @@ def main(argv=None, prog=None):
                     help="the vrrp_instance priorities of nodes a and b (1 to 254) instead "
                     "of the samples'")
     ap.add_argument("--vrrp-version", type=int, choices=(2, 3),
-                    help="the VRRP version of every vrrp_instance (default: the samples', "
+                    help="the VRRP version of every vrrp_instance (default: with the toolkit "
+                    f"in a Sentinel topology {sentinel.TOOLKIT_VRRP[0]}, else the samples', "
                     "keepalived's default 2)")
     ap.add_argument("--advert-int", metavar="SECONDS",
-                    help="advert_int of every vrrp_instance instead of the samples' 1: "
-                    "whole seconds with VRRPv2, down to 0.01 with --vrrp-version 3 (a node "
-                    "that leaves FAULT waits 3 x advert_int + skew before it goes MASTER)")
+                    help="advert_int of every vrrp_instance: whole seconds with VRRPv2, down "
+                    "to 0.01 with --vrrp-version 3 (a node that leaves FAULT waits 3 x "
+                    "advert_int + skew before it goes MASTER); default: with the toolkit in a "
+                    f"Sentinel topology and VRRPv{sentinel.TOOLKIT_VRRP[0]} "
+                    f"{sentinel.TOOLKIT_VRRP[1]}, else the samples' 1")
     ap.add_argument("--down-timer-adverts", type=int, metavar="N",
                     help="down_timer_adverts of every vrrp_instance: the adverts a backup "
                     "misses before it goes MASTER, and the master-down timer a node leaving "
@@ -186,10 +207,11 @@ def main(argv=None, prog=None):
     ap.add_argument("--toolkit", action="append", metavar="KEY=VALUE",
                     help="set an option in both nodes' toolkit.conf (e.g. sync-timeout=5); "
                     "repeatable")
-    ap.add_argument("--watch", action="store_true",
+    ap.add_argument("--watch", action=argparse.BooleanOptionalAction,
                     help="run redis_watch on every data node (keepalived's track_file; in "
                     "the Sentinel topologies in Sentinel mode, and redis_check gets "
-                    "--defer-to-watch when the build has it); some scenarios always do")
+                    "--defer-to-watch when the build has it); default: with the toolkit in "
+                    "a Sentinel topology, else not (some scenarios always do)")
     ap.add_argument("--tls", action="store_true",
                     help="both Redis servers TLS only (certificates made for the run, "
                     "client certificates required, replication over TLS); the hooks and "
@@ -219,17 +241,20 @@ def main(argv=None, prog=None):
     try:
         args.vrrp_script = configs.parse_vrrp_script(args.vrrp_script)
         args.priority = configs.parse_priorities(args.priority) if args.priority else None
-        configs.parse_vrrp_timing(args.vrrp_version, args.advert_int)
         if args.down_timer_adverts is not None and not 1 <= args.down_timer_adverts <= 100:
             raise ValueError(f"--down-timer-adverts {args.down_timer_adverts}: 1 to 100")
         args.toolkit = {**SCENARIO_TOOLKIT.get(args.scenario, {}),
                         **configs.parse_toolkit_options(args.toolkit)}
-        args.watch = args.watch or args.scenario in SCENARIO_WATCH
     except ValueError as exc:
         ap.error(str(exc))
     if args.scenario == "clients" and args.tls:
         ap.error("the clients scenario's redis-py writers speak plain TCP: no --tls")
     check_topology(ap, args)
+    keepalived_defaults(args)
+    try:
+        configs.parse_vrrp_timing(args.vrrp_version, args.advert_int)
+    except ValueError as exc:
+        ap.error(str(exc))
 
     if args.teardown:
         if os.geteuid() != 0:

@@ -38,6 +38,15 @@ MOVERS = ("toolkit", "reconfig-script")
 DEFAULT_DOWN_AFTER_MS = 2000
 FAILOVER_TIMEOUT_MS = 10000
 SAMPLE_PERIOD = 0.1
+# What keepalived runs with by default when the toolkit moves the VIP (see
+# the README's "Which keepalived settings"): VRRPv3 with adverts every 0.1 s,
+# so a node that leaves FAULT waits 0.3 s for the master-down timer instead
+# of about 3 s (keepalived's try_up_instance), and redis_watch beside the
+# check, whose track file follows +switch-master within milliseconds
+# (redis_check --defer-to-watch where the build has it). Measured with
+# bench/run --only sentinel against plain Sentinel's reconfig script.
+TOOLKIT_VRRP = (3, "0.1")
+TOOLKIT_WATCH = True
 ARPING = shutil.which("arping") or "/usr/bin/arping"
 
 
@@ -235,14 +244,16 @@ class VipSampler(threading.Thread):
 
 
     def named_to_vip(self, since, node):
-        """Seconds from the first sample since SINCE in which the majority
-        names NODE to the first one, from then on, in which NODE alone holds
-        the VIP (0.1 s resolution; negative: the VIP came first), or None."""
+        """(seconds from SINCE to the first sample in which the majority
+        names NODE, seconds from then to the first sample in which NODE
+        alone holds the VIP (negative: the VIP came first)), 0.1 s
+        resolution; None where no sample shows it."""
         with self.lock:
             samples = [s for s in self.samples if s[0] >= since]
         named = next((t for t, _, m, _ in samples if m == node), None)
         held = next((t for t, h, _, _ in samples if h == (node,)), None)
-        return None if named is None or held is None else round(held - named, 2)
+        return (None if named is None else round(named - since, 2),
+                None if named is None or held is None else round(held - named, 2))
 
 
 def majority(views):

@@ -59,8 +59,9 @@ def finish_sentinel(lab, res, t_fault, t_load, must_keep_all=True):
     res["vip_on_unnamed_max_s"], res["vip_on_unnamed_node"] = sampler.unnamed_holders(t_load)
     res["vip_samples"] = len([s for s in sampler.samples if s[0] >= t_load])
     if res.get("new_master"):
-        # What the VIP mover adds to Sentinel's own failover time.
-        res["vip_after_named_s"] = sampler.named_to_vip(t_fault, res["new_master"])
+        # Sentinel's own failover time, and what the VIP mover adds to it.
+        res["named_after_fault_s"], res["vip_after_named_s"] = sampler.named_to_vip(
+            t_fault, res["new_master"])
     if lab.mover == "reconfig-script":
         res["reconfig_script_runs"] = [f"{t - t_fault:.2f}s {host}: {args}"
                                        for t, host, args in lab.sentinels.reconfig_lines()]
