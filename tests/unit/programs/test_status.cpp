@@ -1,5 +1,8 @@
 #include "catch_compat.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include "rk/decisions.hpp"
 #include "rk/metrics.hpp"
 #include "rk/status.hpp"
@@ -32,7 +35,66 @@ StatusReport sample_report() {
   return report;
 }
 
+// The peer as sample_report's local master's replica, its link up.
+RedisState peer_replica(long long applied) {
+  RedisState replica;
+  replica.role = Role::replica;
+  replica.master_host = "127.0.0.1";
+  replica.master_port = 6379;
+  replica.link_up = true;
+  replica.slave_repl_offset = applied;
+  replica.master_replid = std::string(40, 'a');
+  return replica;
+}
+
+// sample_report with every other part filled too: the peer as a replica,
+// the watcher, the maintenance flag, the hooks' metrics and a kept copy.
+StatusReport full_report() {
+  StatusReport report = sample_report();
+  RedisState replica = peer_replica(900);
+  replica.keys = 12;
+  report.peer = NodeStatus{"10.0.0.2:6379", replica, ""};
+  report.watch_record =
+      "pid=4242\nstart=99\nhealth=healthy\nsince=2026-11-25T12:00:01Z\n"
+      "track_file=/run/redis-keepalived/watch\nheartbeat_bound=6\n";
+  report.watch_age_s = 0;
+  report.watch_process_running = true;
+  report.maintenance_file = "/var/lib/redis-keepalived/maintenance";
+  report.maintenance_value = 0;
+  report.metrics = {{"redis_keepalived_transitions_total{transition=\"MASTER\"}", 3},
+                    {"redis_keepalived_hook_runs_total{hook=\"redis_master\",verdict=\"promoted\"}",
+                     2},
+                    {"redis_keepalived_sync_wait_seconds", 0.25}};
+  report.copy_dir = "/var/lib/redis-keepalived/copies";
+  KeptCopy copy;
+  copy.name =
+      CopyName::parse("20261130T201233.123Z_peer_" + std::string(40, 'c') + "_1200-58811.rdb");
+  copy.file = copy.name.text();
+  copy.bytes = 4096;
+  report.copies.push_back(copy);
+  return report;
+}
+
+// A file of tests/unit/programs/golden/.
+std::string golden(const std::string& name) {
+  std::ifstream file(std::string(RK_UNIT_DIR) + "/programs/golden/" + name);
+  REQUIRE(file);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
 }  // namespace
+
+TEST_CASE("pair mode: redis_status's text, JSON and metrics, byte for byte", "[status]") {
+  // The bytes redis_status printed for a pair before Sentinel mode existed:
+  // scripts and dashboards read them, and a pair keeps getting exactly
+  // those.
+  StatusReport report = full_report();
+  CHECK(render_text(report) == golden("pair_status.txt"));
+  CHECK(render_json(report) == golden("pair_status.json"));
+  CHECK(render_prometheus(report) == golden("pair_status.prom"));
+}
 
 TEST_CASE("render_text shows VIP, roles, lag and the last hook", "[status]") {
   std::string text = render_text(sample_report());
@@ -124,13 +186,7 @@ TEST_CASE("render_text and render_json say when the state dir cannot be read", "
 
 TEST_CASE("redis_status names each node's server and version", "[status]") {
   StatusReport report = sample_report();
-  RedisState replica;
-  replica.role = Role::replica;
-  replica.master_host = "127.0.0.1";
-  replica.master_port = 6379;
-  replica.link_up = true;
-  replica.slave_repl_offset = 1000;
-  replica.master_replid = std::string(40, 'a');
+  RedisState replica = peer_replica(1000);
   replica.server_name = "redis";
   replica.server_version = "7.0.15";
   replica.redis_version = "7.0.15";
