@@ -300,3 +300,133 @@ TEST_CASE("redis_status exits 2 only for an unsafe state dir", "[status]") {
   unreachable.local.state.reset();
   CHECK(status_exit_code(unreachable) == ExitCode::failure);
 }
+
+namespace {
+
+// Sentinel mode: three sentinels, one naming this node with everything
+// read, one in TILT, one that does not answer.
+StatusReport sentinel_report() {
+  StatusReport report = full_report();
+  SentinelStatus status;
+  status.master_name = "mymaster";
+  status.self = {"127.0.0.1", 6379};
+  SentinelDetails named;
+  named.view = {{"10.0.0.11", 26379}, true, Endpoint{"127.0.0.1", 6379}, false, ""};
+  named.monitor = SentinelMonitor{Endpoint{"127.0.0.1", 6379}, {"master", "s_down"}, 4, 2, 2};
+  named.quorum_reachable = true;
+  named.quorum_text = "3 usable Sentinels. Quorum and failover authorization can be reached";
+  SentinelDetails tilted;
+  tilted.view = {{"10.0.0.12", 26379}, true, Endpoint{"127.0.0.1", 6379}, true, ""};
+  tilted.problem = "SENTINEL CKQUORUM refused: NOPERM no permissions";
+  tilted.monitor = SentinelMonitor{std::nullopt, {"master"}, 4, 2, 2};
+  SentinelDetails silent;
+  silent.view.sentinel = {"10.0.0.13", 26379};
+  silent.view.problem = "10.0.0.13:26379: no reply within 500 ms";
+  status.sentinels = {named, tilted, silent};
+  std::vector<SentinelView> views{named.view, tilted.view, silent.view};
+  status.tally = tally_sentinels(views, 3);
+  status.standing = sentinel_standing(report.local.state, status.tally, status.self);
+  report.sentinel = status;
+  return report;
+}
+
+}  // namespace
+
+TEST_CASE("Sentinel mode: each sentinel's view, the verdict and this node's place", "[status]") {
+  StatusReport report = sentinel_report();
+  std::string text = render_text(report);
+  CHECK_THAT(text, rk_test::Contains(
+                       "sentinels for mymaster: 3 configured, 2 make a majority\n"
+                       "  sentinel 10.0.0.11:26379: names 127.0.0.1:6379 (this node), config "
+                       "epoch 4, flags master,s_down, 2 other sentinels, quorum 2, quorum "
+                       "reachable\n"
+                       "  sentinel 10.0.0.12:26379: TILT (its view does not count), names "
+                       "127.0.0.1:6379 (this node), config epoch 4, flags master, 2 other "
+                       "sentinels, quorum 2 (SENTINEL CKQUORUM refused: NOPERM no permissions)\n"
+                       "  sentinel 10.0.0.13:26379: NO ANSWER: no reply within 500 ms\n"
+                       "  verdict: NO MAJORITY: no master is named by 2 of the 3 configured "
+                       "sentinels (the most named has 1; 1 in TILT, 2 answered)\n"
+                       "  this node 127.0.0.1:6379: a master the majority does not name "
+                       "(fenced: no); no majority names a master\n"
+                       "  watcher:"));
+
+  std::string json = render_json(report);
+  CHECK_THAT(json, rk_test::Contains(
+                       ",\"sentinels\":{\"master_name\":\"mymaster\",\"self\":\"127.0.0.1:6379\","
+                       "\"configured\":3,\"needed\":2,\"list\":[{\"address\":\"10.0.0.11:26379\","
+                       "\"answered\":true,\"problem\":null,\"master\":\"127.0.0.1:6379\","
+                       "\"names_this_node\":true,\"tilt\":false,\"monitor\":{\"address\":"
+                       "\"127.0.0.1:6379\",\"flags\":[\"master\",\"s_down\"],\"config_epoch\":4,"
+                       "\"num_other_sentinels\":2,\"quorum\":2},\"quorum_reachable\":true,"));
+  CHECK_THAT(json, rk_test::Contains("{\"address\":\"10.0.0.13:26379\",\"answered\":false,"
+                                     "\"problem\":\"10.0.0.13:26379: no reply within 500 ms\","
+                                     "\"master\":null,\"names_this_node\":false,\"tilt\":false,"
+                                     "\"monitor\":null,\"quorum_reachable\":null,\"ckquorum\":null,"
+                                     "\"details_problem\":null}]"));
+  CHECK_THAT(json, rk_test::Contains(
+                       "\"verdict\":{\"agree\":false,\"master\":null,\"votes\":1,\"answered\":2,"
+                       "\"tilted\":1,"));
+  CHECK_THAT(json, rk_test::Contains("\"this_node\":{\"place\":\"unnamed-master\",\"fenced\":false,"
+                                     "\"text\":\"a master the majority does not name (fenced: "
+                                     "no); no majority names a master\"}}}\n"));
+
+  std::string prometheus = render_prometheus(report);
+  CHECK_THAT(prometheus, rk_test::Contains("# HELP redis_keepalived_sentinel_up "));
+  CHECK_THAT(prometheus, rk_test::Contains("# TYPE redis_keepalived_sentinel_up gauge\n"
+                                           "redis_keepalived_sentinel_up{sentinel=\"10.0.0.11:"
+                                           "26379\"} 1\n"
+                                           "redis_keepalived_sentinel_up{sentinel=\"10.0.0.12:"
+                                           "26379\"} 1\n"
+                                           "redis_keepalived_sentinel_up{sentinel=\"10.0.0.13:"
+                                           "26379\"} 0\n"));
+  // Only what was read: no TILT, epoch or quorum for a sentinel that did
+  // not answer, no CKQUORUM for one that refused it.
+  CHECK_THAT(prometheus, rk_test::Contains("redis_keepalived_sentinel_tilt{sentinel=\"10.0.0.12:"
+                                           "26379\"} 1\n# HELP"));
+  CHECK_THAT(prometheus, rk_test::Contains(
+                             "redis_keepalived_sentinel_config_epoch{sentinel=\"10.0.0.12:26379\"}"
+                             " 4\n# HELP"));
+  CHECK_THAT(prometheus, rk_test::Contains("# TYPE redis_keepalived_sentinel_quorum_reachable "
+                                           "gauge\nredis_keepalived_sentinel_quorum_reachable{"
+                                           "sentinel=\"10.0.0.11:26379\"} 1\n"));
+  CHECK_THAT(prometheus, !rk_test::Contains("quorum_reachable{sentinel=\"10.0.0.12"));
+  CHECK_THAT(prometheus, rk_test::Contains("redis_keepalived_sentinel_master_flag{sentinel=\"10.0."
+                                           "0.11:26379\",flag=\"s_down\"} 1\n"));
+  CHECK_THAT(prometheus, rk_test::Contains("\nredis_keepalived_sentinel_configured 3\n"));
+  CHECK_THAT(prometheus, rk_test::Contains("\nredis_keepalived_sentinel_agree 0\n"));
+  CHECK_THAT(prometheus,
+             rk_test::Contains("\nredis_keepalived_sentinel_majority_names_this_node 0\n"));
+  CHECK_THAT(prometheus, rk_test::Contains("\nredis_keepalived_sentinel_unfenced_master 1\n"));
+
+  // The pair's part of the report is the same bytes as without Sentinel.
+  CHECK_THAT(prometheus, rk_test::StartsWith(golden("pair_status.prom")));
+  StatusReport pair = full_report();
+  CHECK(render_json(report).substr(0, render_json(pair).size() - 2) ==
+        render_json(pair).substr(0, render_json(pair).size() - 2));
+}
+
+TEST_CASE("Sentinel mode: a majority that names this node, fenced or not", "[status]") {
+  StatusReport report = sentinel_report();
+  SentinelStatus& status = *report.sentinel;
+  status.sentinels[1].view.tilt = false;
+  status.tally = tally_sentinels({status.sentinels[0].view, status.sentinels[1].view,
+                                  status.sentinels[2].view},
+                                 3);
+  status.standing = sentinel_standing(report.local.state, status.tally, status.self);
+  CHECK_THAT(render_text(report),
+             rk_test::Contains("  verdict: the majority names 127.0.0.1:6379 (2 of 3 configured, 2 "
+                               "needed)\n  this node 127.0.0.1:6379: the sentinels' master\n"));
+  std::string prometheus = render_prometheus(report);
+  CHECK_THAT(prometheus,
+             rk_test::Contains("\nredis_keepalived_sentinel_majority_names_this_node 1\n"));
+  CHECK_THAT(prometheus, rk_test::Contains("\nredis_keepalived_sentinel_unnamed_master 0\n"));
+  CHECK_THAT(render_json(report), rk_test::Contains("\"place\":\"named-master\""));
+
+  // Its Redis does not answer: no place, so no place figures either.
+  report.local.state.reset();
+  status.standing = sentinel_standing(std::nullopt, status.tally, status.self);
+  CHECK_THAT(render_text(report), rk_test::Contains("this node 127.0.0.1:6379: unknown: the local "
+                                                    "Redis does not answer\n"));
+  CHECK_THAT(render_prometheus(report), !rk_test::Contains("unnamed_master"));
+  CHECK_THAT(render_json(report), rk_test::Contains("\"place\":\"unknown\""));
+}
