@@ -227,15 +227,14 @@ void sentinel_monitor_samples(Exposition& out, const SentinelStatus& status) {
   sentinel_gauge(out, status, "redis_keepalived_sentinel_quorum",
                  "the quorum in the sentinel's `sentinel monitor` line",
                  field(&SentinelMonitor::quorum));
-  for (std::size_t i = 0; i < status.sentinels.size(); ++i) {
-    const std::optional<SentinelMonitor>& monitor = status.sentinels[i].monitor;
-    if (!monitor) continue;
+  for (const SentinelDetails& details : status.sentinels) {
+    if (!details.monitor) continue;
     for (const char* flag : kSentinelFlags)
       out.sample("redis_keepalived_sentinel_master_flag", "gauge",
                  "1 when the sentinel's SENTINEL MASTER flags hold the flag",
                  fmt::format("sentinel=\"{}\",flag=\"{}\"",
-                             label_value(status.sentinels[i].view.sentinel.text()), flag),
-                 monitor->has_flag(flag) ? 1 : 0);
+                             label_value(details.view.sentinel.text()), flag),
+                 details.monitor->has_flag(flag) ? 1 : 0);
   }
   sentinel_gauge(out, status, "redis_keepalived_sentinel_quorum_reachable",
                  "1 when SENTINEL CKQUORUM says the quorum and a failover's majority can be "

@@ -205,4 +205,17 @@ TEST_CASE("sentinels that do not answer cost one deadline, not one each", "[sent
   }
   // One after another they would take 900 ms; at once, one deadline.
   CHECK(elapsed < std::chrono::milliseconds(600));
+
+  // redis_status's fuller query too.
+  started = Clock::now();
+  std::vector<SentinelDetails> details =
+      query_sentinel_details(sentinels, "mymaster", started + std::chrono::milliseconds(300));
+  elapsed = Clock::now() - started;
+  REQUIRE(details.size() == 3);
+  for (const SentinelDetails& entry : details) {
+    CHECK_FALSE(entry.view.answered);
+    CHECK_FALSE(entry.view.problem.empty());
+    CHECK_FALSE(entry.monitor);
+  }
+  CHECK(elapsed < std::chrono::milliseconds(600));
 }
