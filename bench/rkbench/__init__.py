@@ -4,6 +4,7 @@
             formatting of figures
   build     building the project and describing the machine
   check     part check: the cost of one health check
+  sentinel  part sentinel: a Sentinel-mode check against a pair-mode one
   openssl   part openssl: the system's OpenSSL loaded for TLS only, against
             a static build
   helpers   the writer and poller processes of the sync and memory parts

@@ -10,6 +10,11 @@ Parts (--only, comma-separated; all by default):
             passing and failing (closed port); over TLS too, redis_check
             --tls against redis-cli --tls PING on a TLS-only server; the
             cost before main(); instructions (callgrind); ldd.
+  sentinel  CPU and wall time of one Sentinel-mode check against a pair-mode
+            check and redis-cli PING, as for check, with a master, a
+            replica and three sentinels started here: passing (the named
+            master), failing (the replica), failing with one sentinel
+            SIGSTOPped (wall time bounded by --timeout); instructions.
   openssl   this build, which loads the system's OpenSSL for TLS only,
             against --baseline-bin, a build with OpenSSL linked in
             statically, interleaved: the plain and the TLS check of each
@@ -76,12 +81,13 @@ from .memory import part_memory, report_memory
 from .openssl import openssl_targets, part_openssl, report_openssl
 from .peer_faults import part_peer_faults, report_peer_faults
 from .seams import part_seams, report_seams
+from .sentinel import part_sentinel, report_sentinel, sentinel_targets
 from .split import part_split, report_split
 from .watch import part_watch, report_watch
 from .sync import part_sync, report_sync, sync_target
 
-PARTS = ("check", "openssl", "sync", "memory", "failover", "peer-faults", "split", "seams",
-         "watch")
+PARTS = ("check", "sentinel", "openssl", "sync", "memory", "failover", "peer-faults", "split",
+         "seams", "watch")
 NEEDS_BASELINE = ("openssl", "peer-faults", "split", "seams")
 
 
@@ -100,9 +106,15 @@ def main(argv):
     ap.add_argument("--bin-dir",
                     help="take the tools from this dir instead of <build-dir>/bin "
                          "(implies --no-build; for example a copy of a build's bin/)")
-    ap.add_argument("--rounds", type=int, default=7, help="check: interleaved rounds")
-    ap.add_argument("--runs", type=int, default=300, help="check: runs per command per round")
-    ap.add_argument("--no-callgrind", action="store_true", help="check: skip valgrind")
+    ap.add_argument("--rounds", type=int, default=7,
+                    help="check, sentinel: interleaved rounds")
+    ap.add_argument("--runs", type=int, default=300,
+                    help="check, sentinel: runs per command per round")
+    ap.add_argument("--no-callgrind", action="store_true",
+                    help="check, sentinel: skip valgrind")
+    ap.add_argument("--sentinel-stopped-runs", type=int, default=10,
+                    help="sentinel: runs per round of the row with a sentinel stopped (each "
+                         "waits --timeout for it)")
     ap.add_argument("--redis-cli",
                     help="check, openssl: the client baseline (default: redis-cli on PATH)")
     ap.add_argument("--sync-runs", type=int, default=12, help="sync: promotions")
@@ -166,6 +178,7 @@ def main(argv):
                "outdir": outdir}
         results["machine"] = machine(build_type, client(args), args.bin_dir)
         steps = {"check": (part_check, report_check, check_targets),
+                 "sentinel": (part_sentinel, report_sentinel, sentinel_targets),
                  "openssl": (part_openssl, report_openssl, openssl_targets),
                  "sync": (part_sync, report_sync, lambda r: [sync_target(r)]),
                  "memory": (part_memory, report_memory, lambda r: []),
