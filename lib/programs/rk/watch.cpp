@@ -348,7 +348,7 @@ void refuse_record_path(const ToolOptions& options) {
   namespace fs = std::filesystem;
   fs::path track = fs::path(options.track_file).lexically_normal();
   fs::path records = fs::path(options.state_dir).lexically_normal();
-  if (records.has_filename() == false) records = records.parent_path();
+  if (!records.has_filename()) records = records.parent_path();
   std::string name = track.filename().string();
   if (track.parent_path() == records && name.rfind(options.instance + ".", 0) == 0)
     throw UsageError(fmt::format(
