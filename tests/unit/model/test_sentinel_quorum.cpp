@@ -1,29 +1,15 @@
 #include "catch_compat.hpp"
 
 #include "rk/sentinel_quorum.hpp"
+#include "sentinel_views.hpp"
 
 using namespace rk;
+using rk_test::names;
+using rk_test::node_a;
+using rk_test::node_b;
+using rk_test::silent;
 
 namespace {
-
-const Endpoint node_a{"10.0.0.1", 6379};
-const Endpoint node_b{"10.0.0.2", 6379};
-
-SentinelView names(int index, const Endpoint& master, bool tilt = false) {
-  SentinelView view;
-  view.sentinel = {"10.0.0." + std::to_string(10 + index), 26379};
-  view.answered = true;
-  view.master = master;
-  view.tilt = tilt;
-  return view;
-}
-
-SentinelView silent(int index, const std::string& problem = "connection refused") {
-  SentinelView view;
-  view.sentinel = {"10.0.0." + std::to_string(10 + index), 26379};
-  view.problem = problem;
-  return view;
-}
 
 RedisState master_state() {
   RedisState state;
@@ -94,8 +80,7 @@ TEST_CASE("disagreeing sentinels: the most-named address, a master only with a m
   SentinelTally split = tally_sentinels({names(1, node_a), names(2, node_b), silent(3)}, 3);
   CHECK_FALSE(split.master);
   CHECK(split.summary.find("2 addresses named") != std::string::npos);
-  SentinelTally moving =
-      tally_sentinels({names(1, node_b), names(2, node_b), names(3, node_a)}, 3);
+  SentinelTally moving = tally_sentinels({names(1, node_b), names(2, node_b), names(3, node_a)}, 3);
   REQUIRE(moving.master);
   CHECK(*moving.master == node_b);
 }
@@ -133,8 +118,7 @@ TEST_CASE("the check passes only for a master the majority names as this node", 
   CHECK_FALSE(decide_sentinel_check(loading, for_a, node_a, std::nullopt).passes);
 }
 
-TEST_CASE("the sentinel fence is set once and lifted when named or made a replica",
-          "[sentinel]") {
+TEST_CASE("the sentinel fence is set once and lifted when named or made a replica", "[sentinel]") {
   SentinelTally for_a = tally_sentinels({names(1, node_a), names(2, node_a), names(3, node_a)}, 3);
   RedisState fenced_master = master_state();
   fenced_master.write_fence_on = true;
