@@ -46,6 +46,34 @@ std::string sentinels_not_unanimous(const SentinelTally& tally, const Endpoint& 
   return {};
 }
 
+// A replica some sentinel could promote (neither down nor disconnected in
+// its view, replica-priority not 0) that the master does not list as an
+// online replica, described; "" when none. It would not be waited for, and
+// it may lack writes: sentinel.c still promotes a replica whose link has
+// been down for less than ten times down-after-milliseconds.
+std::string unseen_candidate(const RedisState& local,
+                             const std::vector<SentinelMasterView>& masters) {
+  for (const SentinelMasterView& master : masters) {
+    for (const SentinelKnownReplica& replica : master.replicas) {
+      if (replica.priority == 0) continue;
+      bool out = false;
+      for (const char* flag : {"s_down", "o_down", "disconnected"})
+        out = out || has_sentinel_flag(replica.flags, flag);
+      if (out) continue;
+      bool online = false;
+      for (const ReplicaEntry& entry : local.replicas)
+        online =
+            online || (entry.state == "online" && same_endpoint(entry.endpoint(), replica.address));
+      if (!online)
+        return fmt::format(
+            "sentinel {} could promote replica {} (flags {}), which this master does not list "
+            "as an online replica: it would not be waited for",
+            master.sentinel.text(), replica.address.text(), replica.flags);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 SwitchoverCheck check_sentinel_switchover_start(const RedisState& local, const SentinelTally& tally,
@@ -57,6 +85,7 @@ SwitchoverCheck check_sentinel_switchover_start(const RedisState& local, const S
             fmt::format("the local Redis is a replica of {}, not a master", local.master().text())};
   if (std::string why = sentinels_not_unanimous(tally, self); !why.empty()) return {false, why};
   if (std::string why = busy_sentinel(masters); !why.empty()) return {false, why};
+  if (std::string why = unseen_candidate(local, masters); !why.empty()) return {false, why};
   std::size_t online = 0;
   for (const ReplicaEntry& replica : local.replicas) online += replica.state == "online" ? 1 : 0;
   if (online == 0)

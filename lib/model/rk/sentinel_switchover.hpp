@@ -22,7 +22,9 @@ namespace rk {
 // TILT, and all of them name this node (`self`, --announce-host:--port); and
 // no sentinel's SENTINEL MASTER (`masters`, one per configured sentinel)
 // shows the failover machinery busy or the master down (failover_in_progress,
-// o_down, s_down). `reason` says why not; nothing has been changed then.
+// o_down, s_down); and every replica a sentinel could promote is one the
+// master lists as online (those are the replicas the switchover waits for).
+// `reason` says why not; nothing has been changed then.
 SwitchoverCheck check_sentinel_switchover_start(const RedisState& local, const SentinelTally& tally,
                                                 const std::vector<SentinelMasterView>& masters,
                                                 const Endpoint& self);

@@ -8,13 +8,15 @@
 
 // The calls redis_switchover makes to a sentinel beyond query_sentinels
 // (sentinel_client.hpp): SENTINEL MASTER, whose flags say whether Sentinel's
-// failover machinery is idle, and SENTINEL FAILOVER. Never SENTINEL
+// failover machinery is idle, SENTINEL REPLICAS, the replicas it could
+// promote, and SENTINEL FAILOVER. Never SENTINEL
 // IS-MASTER-DOWN-BY-ADDR: with a real run id it casts a leader vote.
 namespace rk {
 
-// SENTINEL MASTER `master_name` on one sentinel, everything before
-// `deadline`. Throws nothing for a sentinel that fails: the view says why
-// (answered false, problem set).
+// SENTINEL MASTER `master_name`, then SENTINEL REPLICAS `master_name`, on
+// one connection to one sentinel, everything before `deadline`. Throws
+// nothing for a sentinel that fails: the view says why (answered false,
+// problem set).
 SentinelMasterView query_sentinel_master(const ConnectionOptions& sentinel,
                                          const std::string& master_name,
                                          Clock::time_point deadline);
@@ -23,6 +25,10 @@ SentinelMasterView query_sentinel_master(const ConnectionOptions& sentinel,
 // into `view`: flags and down-after-milliseconds; a problem for an error
 // reply or a list without flags. No I/O.
 void read_sentinel_master(const Reply& reply, SentinelMasterView& view);
+// SENTINEL REPLICAS's reply (a list of field lists) into `view.replicas`:
+// address, flags, slave-priority; `view` is answered only when every entry
+// has an address. No I/O.
+void read_sentinel_replicas(const Reply& reply, SentinelMasterView& view);
 
 // What one sentinel did with SENTINEL FAILOVER.
 enum class FailoverAnswer {

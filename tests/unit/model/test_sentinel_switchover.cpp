@@ -109,6 +109,41 @@ TEST_CASE("a switchover waits for Sentinel's failover machinery to be idle", "[s
   CHECK(unanswered.reason.find("NOPERM") != std::string::npos);
 }
 
+TEST_CASE("every replica a sentinel could promote must be one the master lists online",
+          "[sentinel]") {
+  RedisState local = master_with({replica("10.0.0.2")});
+  auto knowing = [](std::vector<SentinelKnownReplica> replicas) {
+    std::vector<SentinelMasterView> masters = all_idle();
+    masters[2].replicas = std::move(replicas);
+    return masters;
+  };
+  SentinelKnownReplica b{{"10.0.0.2", 6379}, "slave", 100};
+  SentinelKnownReplica c{{"10.0.0.3", 6379}, "slave", 100};
+  CHECK(check_sentinel_switchover_start(local, all_name(node_a), knowing({b}), node_a).ok);
+
+  // Sentinel still counts c (its link to the master dropped a moment ago).
+  SwitchoverCheck unseen =
+      check_sentinel_switchover_start(local, all_name(node_a), knowing({b, c}), node_a);
+  CHECK_FALSE(unseen.ok);
+  CHECK(unseen.reason.find("10.0.0.13:26379 could promote replica 10.0.0.3:6379") !=
+        std::string::npos);
+
+  // Not if Sentinel never promotes it: down, disconnected, or priority 0.
+  for (const char* flags : {"s_down,slave", "slave,disconnected", "o_down,slave"}) {
+    SentinelKnownReplica out = c;
+    out.flags = flags;
+    CHECK(check_sentinel_switchover_start(local, all_name(node_a), knowing({b, out}), node_a).ok);
+  }
+  SentinelKnownReplica never = c;
+  never.priority = 0;
+  CHECK(check_sentinel_switchover_start(local, all_name(node_a), knowing({b, never}), node_a).ok);
+
+  // Listed by the master, but not online: refused as well.
+  RedisState syncing = master_with({replica("10.0.0.2"), replica("10.0.0.3", "wait_bgsave")});
+  CHECK_FALSE(
+      check_sentinel_switchover_start(syncing, all_name(node_a), knowing({b, c}), node_a).ok);
+}
+
 TEST_CASE("a switchover needs a master with an online replica", "[sentinel]") {
   SwitchoverCheck none =
       check_sentinel_switchover_start(master_with({}), all_name(node_a), all_idle(), node_a);

@@ -56,6 +56,43 @@ TEST_CASE("SENTINEL MASTER's field list: flags and down-after, or a problem", "[
   }
 }
 
+TEST_CASE("SENTINEL REPLICAS: each entry's address, flags and priority", "[sentinel]") {
+  SentinelMasterView view;
+  view.answered = true;
+  Reply list{Reply::Type::array,
+             "",
+             0,
+             {fields({"name", "10.0.0.2:6379", "ip", "10.0.0.2", "port", "6379", "flags", "slave",
+                      "slave-priority", "100"}),
+              fields({"ip", "10.0.0.3", "port", "6380", "flags", "s_down,slave,disconnected",
+                      "slave-priority", "0"})}};
+  read_sentinel_replicas(list, view);
+  CHECK(view.answered);
+  REQUIRE(view.replicas.size() == 2);
+  CHECK(view.replicas[0].address.text() == "10.0.0.2:6379");
+  CHECK(view.replicas[0].priority == 100);
+  CHECK(view.replicas[1].address.port == 6380);
+  CHECK(view.replicas[1].priority == 0);
+  CHECK(has_sentinel_flag(view.replicas[1].flags, "disconnected"));
+
+  SentinelMasterView none;
+  read_sentinel_replicas(Reply{Reply::Type::array, "", 0, {}}, none);
+  CHECK(none.answered);
+  CHECK(none.replicas.empty());
+
+  for (const Reply& bad :
+       {Reply{Reply::Type::error, "NOPERM this user has no permissions", 0, {}}, bulk("slave"),
+        Reply{Reply::Type::array, "", 0, {fields({"ip", "10.0.0.2", "flags", "slave"})}},
+        Reply{Reply::Type::array, "", 0, {fields({"ip", "10.0.0.2", "port", "99999"})}}}) {
+    SentinelMasterView refused;
+    refused.answered = true;
+    read_sentinel_replicas(bad, refused);
+    CHECK_FALSE(refused.answered);
+    CHECK(refused.replicas.empty());
+    CHECK_FALSE(refused.problem.empty());
+  }
+}
+
 TEST_CASE("SENTINEL FAILOVER: nothing sent to a closed port, unknown without a reply",
           "[sentinel]") {
   rk_test::LoopbackPort closed(false);
