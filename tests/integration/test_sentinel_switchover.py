@@ -131,13 +131,17 @@ class SentinelSwitchoverTest(ToolTestCase):
                                for s in self.sentinels), 30, interval=0.1,
                    what="the sentinels to know the replica and each other")
 
-    def switchover(self, local, *extra, switchover_timeout_ms=3000, timeout=60):
+    def switchover_args(self, local, switchover_timeout_ms):
         args = ["--host", "127.0.0.1", "--port", local.port, "--announce-host", "127.0.0.1",
                 "--master-name", MASTER_NAME, "--timeout", "500",
                 "--switchover-timeout-ms", switchover_timeout_ms]
         for sentinel in self.sentinels:
             args += ["--sentinel", f"127.0.0.1:{sentinel.port}"]
-        return self.run_tool("redis_switchover", *args, *extra, timeout=timeout)
+        return args
+
+    def switchover(self, local, *extra, switchover_timeout_ms=3000, timeout=60):
+        return self.run_tool("redis_switchover", *self.switchover_args(local, switchover_timeout_ms),
+                             *extra, timeout=timeout)
 
     def named_ports(self):
         return [s.names() for s in self.sentinels]
@@ -299,6 +303,65 @@ class SentinelSwitchoverTest(ToolTestCase):
         self.assert_role(a, "master")
         for sentinel, offset in zip(self.sentinels, offsets):
             self.assertNotIn("failover", itkit.read_text(sentinel.log)[offset:].lower())
+
+    def test_sigint_while_waiting_for_the_replicas_unpauses_and_changes_nothing(self):
+        a, b = self.a, self.b
+        b.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(lambda: b.proc.poll() is None and b.proc.send_signal(signal.SIGCONT))
+        running = self.start_tool("redis_switchover", *self.switchover_args(a, 3000))
+        wait_until(lambda: "waiting for 1 replica" in itkit.read_text(self.log_file), 10,
+                   interval=0.01, what="the switchover to pause and wait")
+        os.killpg(running.pid, signal.SIGINT)
+        r = running.wait_exit(5)
+        b.proc.send_signal(signal.SIGCONT)
+        self.assertRc(r, 1)
+        self.assertIn("verdict=switchover-interrupted exit=1", r.log)
+        self.assert_writable_at_once(a)
+        self.assert_role(a, "master")
+
+    def test_every_sentinel_refusing_the_failover_changes_nothing(self):
+        # A replica with replica-priority 0 is never promoted: each sentinel
+        # answers SENTINEL FAILOVER with -NOGOODSLAVE, and each is asked.
+        a, b = self.a, self.b
+        b.call("CONFIG", "SET", "replica-priority", "0")
+        wait_until(lambda: all(s.call("SENTINEL", "REPLICAS", MASTER_NAME)[0][
+            s.call("SENTINEL", "REPLICAS", MASTER_NAME)[0].index("slave-priority") + 1] == "0"
+            for s in self.sentinels), 15, interval=0.2,
+            what="the sentinels to read the replica's priority")
+        r = self.switchover(a)
+        self.assertRc(r, 1)
+        self.assertIn("verdict=switchover-refused exit=1", r.log)
+        self.assertEqual(r.log.count("refused SENTINEL FAILOVER: NOGOODSLAVE"), 3, r.log)
+        self.assert_writable_at_once(a)
+        self.assert_role(a, "master")
+        self.assertEqual(self.named_ports(), [a.port] * 3)
+
+    def test_a_failover_that_never_promotes_leaves_this_master_fenced_not_paused(self):
+        # The replica's ACL denies SLAVEOF to the user Sentinel connects as,
+        # so Sentinel's promotion (MULTI; SLAVEOF NO ONE; ...) is aborted
+        # and never happens: at the bound no sentinel names another master.
+        # The old master is fenced before its pause ends: it refuses writes
+        # at once (-NOREPLICAS) instead of holding them, and takes none that
+        # a late failover could discard.
+        self.b.call("ACL", "SETUSER", "default", "-slaveof", "-replicaof")
+        r = self.switchover(self.a, switchover_timeout_ms=1500)
+        self.assertRc(r, 1)
+        self.assertIn("verdict=switchover-unknown exit=1", r.log)
+        self.assertIn("this node: fenced", r.log)
+        self.assert_role(self.a, "master")
+        self.assertEqual(self.named_ports(), [self.a.port] * 3)
+        with self.a.client(timeout=1.0) as client:
+            t0 = time.monotonic()
+            with self.assertRaisesRegex(itkit.RedisReplyError, "NOREPLICAS"):
+                client.call("SET", "late", "1")
+            self.assertLess(time.monotonic() - t0, 0.2, "the write waited: a pause is left")
+        # The majority still names this node: its next redis_check (Sentinel
+        # mode) passes and lifts the fence.
+        args = self.switchover_args(self.a, 1500)
+        args = args[:args.index("--switchover-timeout-ms")] + args[args.index("--sentinel"):]
+        check = self.run_tool("redis_check", *args)
+        self.assertRc(check, 0)
+        self.assert_writable_at_once(self.a)
 
     def test_pair_mode_only_options_are_usage_errors(self):
         for flag in ("--status", "--rejoin", "--stay-out"):
