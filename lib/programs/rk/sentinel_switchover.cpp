@@ -90,6 +90,11 @@ class SentinelSwitchover : SwitchoverSteps {
         check_sentinel_switchover_start(*local_seen.state, tally, masters, self_);
     if (!check.ok) return refuse(check.reason);
     log_.info("switchover in Sentinel mode: {}", check.reason);
+    // A shared --config may carry pair mode's settings: said, not obeyed.
+    if (!options_.maintenance_file.empty() || options_.peer_endpoint)
+      log_.info(
+          "--maintenance-file and --peer are not used in Sentinel mode: the sentinels "
+          "choose the new master, and the VIP follows redis_check");
     warn_if_pause_outlasts_down_after(shortest_down_after(masters));
     return std::nullopt;
   }
