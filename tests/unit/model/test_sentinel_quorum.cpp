@@ -1,29 +1,15 @@
 #include "catch_compat.hpp"
 
 #include "rk/sentinel_quorum.hpp"
+#include "sentinel_views.hpp"
 
 using namespace rk;
+using rk_test::names;
+using rk_test::node_a;
+using rk_test::node_b;
+using rk_test::silent;
 
 namespace {
-
-const Endpoint node_a{"10.0.0.1", 6379};
-const Endpoint node_b{"10.0.0.2", 6379};
-
-SentinelView names(int index, const Endpoint& master, bool tilt = false) {
-  SentinelView view;
-  view.sentinel = {"10.0.0." + std::to_string(10 + index), 26379};
-  view.answered = true;
-  view.master = master;
-  view.tilt = tilt;
-  return view;
-}
-
-SentinelView silent(int index, const std::string& problem = "connection refused") {
-  SentinelView view;
-  view.sentinel = {"10.0.0." + std::to_string(10 + index), 26379};
-  view.problem = problem;
-  return view;
-}
 
 RedisState master_state() {
   RedisState state;
