@@ -4,13 +4,14 @@
             formatting of figures
   build     building the project and describing the machine
   check     part check: the cost of one health check
+  sentinel  part sentinel: a Sentinel-mode check against a pair-mode one
   openssl   part openssl: the system's OpenSSL loaded for TLS only, against
             a static build
   helpers   the writer and poller processes of the sync and memory parts
   sync      part sync: the sync-wait overhead of redis_master
   memory    part memory: peak RSS
   failover  part failover: the namespace lab (tests/e2e/lab.py) after kill -9
-  sentinel  part sentinel: the lab's Sentinel topology, plain Sentinel's
+  sentinel_lab  part sentinel-lab: the lab's Sentinel topology, plain Sentinel's
             reconfig script against the toolkit's VRRP variants
   cli       the command line
 """

@@ -2,6 +2,7 @@
 the classic bash check and /bin/true, passing and failing (closed port);
 over TLS, redis_check --tls against redis-cli --tls PING on a TLS-only
 server; instructions (callgrind); ldd."""
+import contextlib
 import os
 import re
 import secrets
@@ -39,20 +40,25 @@ def cpu_per_run(launcher, n, argv, env):
     return float(m.group(1)), float(m.group(2)), int(m.group(3))
 
 
-def interleaved(ctx, part, commands, env):
+def interleaved(ctx, part, commands, env, runs_of=None, around=None):
     """Runs every command (label, argv, ...) --runs times per round with
     cpu_per_run, for --rounds rounds, their order rotated each round and
     reversed every other: {label: {"cpu": [µs per round], "wall": [...],
-    "failures": runs that did not exit 0}}."""
-    rounds, n = ctx["args"].rounds, ctx["args"].runs
-    log(f"{part}: {rounds} rounds x {n} runs of {len(commands)} commands, interleaved")
+    "failures": runs that did not exit 0}}. RUNS_OF(label), when given, is a
+    command's own number of runs (None: --runs); AROUND(label), a context
+    manager its runs happen inside (a server paused for them, say)."""
+    rounds, default_runs = ctx["args"].rounds, ctx["args"].runs
+    log(f"{part}: {rounds} rounds x {default_runs} runs of {len(commands)} commands, "
+        "interleaved")
     per = {command[0]: {"cpu": [], "wall": [], "failures": 0} for command in commands}
     for r in range(rounds):
         order = commands[r % len(commands):] + commands[:r % len(commands)]
         if r % 2:
             order.reverse()
         for label, argv, *_ in order:
-            cpu, wall, failures = cpu_per_run(ctx["launcher"], n, argv, env)
+            n = (runs_of and runs_of(label)) or default_runs
+            with around(label) if around else contextlib.nullcontext():
+                cpu, wall, failures = cpu_per_run(ctx["launcher"], n, argv, env)
             per[label]["cpu"].append(cpu)
             per[label]["wall"].append(wall)
             per[label]["failures"] += failures
@@ -66,12 +72,13 @@ def paired(per, label, ref, key):
     return median([a / b for a, b in zip(per[label][key], per[ref][key]) if b > 0])
 
 
-def callgrind_instructions(argv, env, workdir, after_exec=False):
+def callgrind_instructions(argv, env, workdir, after_exec=False, functions=()):
     """Instructions executed in user space by one run: in total, in the
     dynamic loader (_dl_start, before main) and in main (when the binary
-    names it). Deterministic, unlike times on a shared machine. With
-    AFTER_EXEC, those of the program the command execs (callgrind counts
-    nothing of what ran before an exec)."""
+    names it), and inclusive in each of FUNCTIONS (C names, 0 when never
+    run). Deterministic, unlike times on a shared machine. With AFTER_EXEC,
+    those of the program the command execs (callgrind counts nothing of what
+    ran before an exec)."""
     out = os.path.join(workdir, "callgrind.out")
     res = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                           f"--trace-children={'yes' if after_exec else 'no'}", "--", *argv],
@@ -80,11 +87,11 @@ def callgrind_instructions(argv, env, workdir, after_exec=False):
     m = re.search(r"Collected\s*:\s*(\d+)", res.stderr)
     if not m:
         return None
-    counts = {"total": int(m.group(1)), "loader": 0, "main": None}
+    counts = {"total": int(m.group(1)), "loader": 0, "main": None, **dict.fromkeys(functions, 0)}
     ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                          timeout=120).stdout
-    for key, fn in (("loader", "_dl_start"), ("main", "main")):
+    for key, fn in (("loader", "_dl_start"), ("main", "main"), *((f, f) for f in functions)):
         hit = re.search(rf"^\s*([\d,]+)\s+\([^)]*\)\s+\S*:{fn} \[", ann, re.M)
         if hit:
             counts[key] = int(hit.group(1).replace(",", ""))

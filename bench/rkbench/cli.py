@@ -10,6 +10,11 @@ Parts (--only, comma-separated; all by default):
             passing and failing (closed port); over TLS too, redis_check
             --tls against redis-cli --tls PING on a TLS-only server; the
             cost before main(); instructions (callgrind); ldd.
+  sentinel  CPU and wall time of one Sentinel-mode check against a pair-mode
+            check and redis-cli PING, as for check, with a master, a
+            replica and three sentinels started here: passing (the named
+            master), failing (the replica), failing with one sentinel
+            SIGSTOPped (wall time bounded by --timeout); instructions.
   openssl   this build, which loads the system's OpenSSL for TLS only,
             against --baseline-bin, a build with OpenSSL linked in
             statically, interleaved: the plain and the TLS check of each
@@ -41,16 +46,16 @@ Parts (--only, comma-separated; all by default):
             sample vrrp_script timings, and at the sample timings with
             priorities 254/253 (the lab's --vrrp-script and --priority
             options set them).
-  sentinel  (only with --only sentinel) the lab's Sentinel topology: plain
-            Sentinel moving the VIP with a client-reconfig-script against
-            keepalived with the toolkit in Sentinel mode (VRRPv2 advert_int
-            1, VRRPv3 advert_int 0.1, the latter with redis_watch, and with
-            down_timer_adverts 1 too), and
+  sentinel-lab  (only with --only sentinel-lab) the lab's Sentinel
+            topology: plain Sentinel moving the VIP with a
+            client-reconfig-script against keepalived with the toolkit in
+            Sentinel mode (VRRPv2 advert_int 1, VRRPv3 advert_int 0.1, the
+            latter with redis_watch, and with down_timer_adverts 1 too), and
             the pair's comparable scenario, interleaved, --rounds N times
             (default 3): write gap, writes lost and in kept copies, the VIP
             on a node the sentinels' majority does not name; also written to
-            sentinel.json and sentinel.md. About 5 minutes per round and
-            scenario.
+            sentinel-lab.json and sentinel-lab.md. About 5 minutes per round
+            and scenario.
 
 The server: every part (and the lab) runs the server the tests run, named
 by the environment variable RK_SERVER: redis-server by default,
@@ -86,18 +91,19 @@ from .memory import part_memory, report_memory
 from .openssl import openssl_targets, part_openssl, report_openssl
 from .peer_faults import part_peer_faults, report_peer_faults
 from .seams import part_seams, report_seams
-from .sentinel import (DEFAULT_SCENARIOS, SCENARIOS, VARIANTS, part_sentinel,
-                       report_sentinel, sentinel_targets)
+from .sentinel import part_sentinel, report_sentinel, sentinel_targets
+from .sentinel_lab import (DEFAULT_SCENARIOS, SCENARIOS, VARIANTS, part_sentinel_lab,
+                           report_sentinel_lab, sentinel_lab_targets)
 from .split import part_split, report_split
 from .watch import part_watch, report_watch
 from .sync import part_sync, report_sync, sync_target
 
-PARTS = ("check", "openssl", "sync", "memory", "failover", "peer-faults", "split", "seams",
-         "watch", "sentinel")
+PARTS = ("check", "sentinel", "openssl", "sync", "memory", "failover", "peer-faults", "split",
+         "seams", "watch", "sentinel-lab")
 NEEDS_BASELINE = ("openssl", "peer-faults", "split", "seams")
 # Parts that run only when --only names them (their length).
-ON_REQUEST = ("sentinel",)
-DEFAULT_ROUNDS = {"check": 7, "sentinel": 3}
+ON_REQUEST = ("sentinel-lab",)
+DEFAULT_ROUNDS = {"check": 7, "sentinel-lab": 3}
 
 
 def main(argv):
@@ -108,7 +114,8 @@ def main(argv):
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--only", default=None,
                     help=f"parts to run, comma-separated ({','.join(PARTS)}); default: all "
-                         "but sentinel, peer-faults, split and seams only with --baseline-bin")
+                         "but sentinel-lab, peer-faults, split and seams only with "
+                         "--baseline-bin")
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build-bench"),
                     help="build dir (configured as Release if new); default build-bench/")
     ap.add_argument("--no-build", action="store_true", help="use --build-dir as it is")
@@ -116,18 +123,23 @@ def main(argv):
                     help="take the tools from this dir instead of <build-dir>/bin "
                          "(implies --no-build; for example a copy of a build's bin/)")
     ap.add_argument("--rounds", type=int, default=None,
-                    help="check: interleaved rounds (default "
-                    f"{DEFAULT_ROUNDS['check']}); sentinel: rounds of every scenario and "
-                    f"variant (default {DEFAULT_ROUNDS['sentinel']})")
-    ap.add_argument("--sentinel-scenarios", default=",".join(DEFAULT_SCENARIOS),
-                    help=f"sentinel: the lab's scenarios ({', '.join(SCENARIOS)}); default "
-                    "%(default)s")
-    ap.add_argument("--sentinel-variants", default=",".join(v[0] for v in VARIANTS),
-                    help="sentinel: " + "; ".join(f"{v[0]} = {v[1]}" for v in VARIANTS))
+                    help="check, sentinel: interleaved rounds (default "
+                    f"{DEFAULT_ROUNDS['check']}); sentinel-lab: rounds of every scenario and "
+                    f"variant (default {DEFAULT_ROUNDS['sentinel-lab']})")
+    ap.add_argument("--runs", type=int, default=300,
+                    help="check, sentinel: runs per command per round")
+    ap.add_argument("--no-callgrind", action="store_true",
+                    help="check, sentinel: skip valgrind")
+    ap.add_argument("--sentinel-stopped-runs", type=int, default=10,
+                    help="sentinel: runs per round of the row with a sentinel stopped (each "
+                         "waits --timeout for it)")
+    ap.add_argument("--sentinel-lab-scenarios", default=",".join(DEFAULT_SCENARIOS),
+                    help=f"sentinel-lab: the lab's scenarios ({', '.join(SCENARIOS)}); "
+                    "default %(default)s")
+    ap.add_argument("--sentinel-lab-variants", default=",".join(v[0] for v in VARIANTS),
+                    help="sentinel-lab: " + "; ".join(f"{v[0]} = {v[1]}" for v in VARIANTS))
     ap.add_argument("--no-pair", action="store_true",
-                    help="sentinel: leave out the pair's comparable scenario")
-    ap.add_argument("--runs", type=int, default=300, help="check: runs per command per round")
-    ap.add_argument("--no-callgrind", action="store_true", help="check: skip valgrind")
+                    help="sentinel-lab: leave out the pair's comparable scenario")
     ap.add_argument("--redis-cli",
                     help="check, openssl: the client baseline (default: redis-cli on PATH)")
     ap.add_argument("--sync-runs", type=int, default=12, help="sync: promotions")
@@ -164,7 +176,7 @@ def main(argv):
     if args.bin_dir:
         args.bin_dir = os.path.abspath(args.bin_dir)
         args.no_build = True
-    args.sentinel_rounds = args.rounds or DEFAULT_ROUNDS["sentinel"]
+    args.sentinel_lab_rounds = args.rounds or DEFAULT_ROUNDS["sentinel-lab"]
     args.rounds = args.rounds or DEFAULT_ROUNDS["check"]
     if args.only is None:
         args.only = ",".join(p for p in PARTS if p not in ON_REQUEST
@@ -194,6 +206,7 @@ def main(argv):
                "outdir": outdir}
         results["machine"] = machine(build_type, client(args), args.bin_dir)
         steps = {"check": (part_check, report_check, check_targets),
+                 "sentinel": (part_sentinel, report_sentinel, sentinel_targets),
                  "openssl": (part_openssl, report_openssl, openssl_targets),
                  "sync": (part_sync, report_sync, lambda r: [sync_target(r)]),
                  "memory": (part_memory, report_memory, lambda r: []),
@@ -202,7 +215,7 @@ def main(argv):
                  "split": (part_split, report_split, lambda r: []),
                  "seams": (part_seams, report_seams, lambda r: []),
                  "watch": (part_watch, report_watch, lambda r: []),
-                 "sentinel": (part_sentinel, report_sentinel, sentinel_targets)}
+                 "sentinel-lab": (part_sentinel_lab, report_sentinel_lab, sentinel_lab_targets)}
         reports = []
         for part in PARTS:
             if part not in parts:

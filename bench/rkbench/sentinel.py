@@ -1,239 +1,221 @@
-"""Part sentinel: the lab's Sentinel topology (tests/e2e/lab.py --topology
-sentinel: data nodes a and b with a sentinel each, a third host with a
-sentinel only), the VIP moved by plain Sentinel's client-reconfig-script
-(the baseline) and by keepalived with the toolkit in Sentinel mode at several
-VRRP settings, and pair mode's comparable scenario beside them, in the same
-run, interleaved round by round (--rounds N; the order of the variants
-rotates each round).
+"""Part sentinel: what one Sentinel-mode check costs against a pair-mode
+check (issue #18: at most 2x), measured as the check part measures
+(bench/cpu_per_run: user + sys CPU and wall time per run; interleaved
+rounds; medians of the rounds; ratios paired by round).
 
-For each run: the longest write gap of the writer (200 writes/s through the
-VIP), the acknowledged writes lost and how many of them a kept copy holds,
-the longest time the VIP sat on a node the sentinels' majority did not name
-(sampled every 0.1 s), and how long after the majority named the new master
-the VIP was on it. The table gives medians (min-max) and every run's losses;
-sentinel.json and sentinel.md in the --out dir hold the same for the docs.
+A real master and replica (replica-announce-ip 127.0.0.1) and three
+sentinels (SERVER CONF --sentinel, each with its own writable config file
+and dir), on free loopback ports, started here and stopped by PID. The rows:
+redis_check in pair mode on the master (the check part's invocation);
+redis_check in Sentinel mode on the master the sentinels name (passes) and
+on the replica (fails); on the replica with one sentinel SIGSTOPped for
+that row's runs (fails once --timeout is spent waiting for it); redis-cli
+PING, the common baseline. A process that waits out its timeout costs more
+CPU than one that does not, whatever it waits for (the machine runs other
+work meanwhile), so the stopped row has a pair-mode twin: the pair check on
+the replica with the replica SIGSTOPped. The two stopped rows run
+--sentinel-stopped-runs times a round. Also instructions (callgrind, one
+run each), with the share run on the query threads.
+
+A sentinel stopped for longer than 2 s enters TILT for 30 s once resumed
+(facts: "A timer gap over 2 s"); it still answers, so the rows after it ask
+three sentinels as before, and the master still passes on the other two.
 """
-import json
+import contextlib
 import os
-import sys
+import shutil
+import signal
+import subprocess
+import time
 
-from .common import REPO, BenchError, fmt, log, median
-from .failover import run_lab
+from rediskit import wait_until
+from sentinelkit import DATA_NODE_CONFIG, SentinelSet
 
-LAB = os.path.join(REPO, "tests", "e2e", "lab.py")
+from .check import callgrind_instructions, interleaved, paired
+from .common import STARTED, BenchError, client, fmt, log, median, ratio, redis_server, stop
 
-# (name, label, lab options). The toolkit variants say their VRRP settings
-# and whether redis_watch runs in full, so that a change of the lab's
-# default changes no row.
-VARIANTS = (
-    ("reconfig-script", "plain Sentinel, client-reconfig-script (baseline)",
-     ("--vip-mover", "reconfig-script")),
-    ("toolkit-v2", "toolkit, VRRPv2, advert_int 1",
-     ("--vip-mover", "toolkit", "--vrrp-version", "2", "--advert-int", "1", "--no-watch")),
-    ("toolkit-v3", "toolkit, VRRPv3, advert_int 0.1",
-     ("--vip-mover", "toolkit", "--vrrp-version", "3", "--advert-int", "0.1", "--no-watch")),
-    ("toolkit-v3-watch", "toolkit, VRRPv3, advert_int 0.1, redis_watch",
-     ("--vip-mover", "toolkit", "--vrrp-version", "3", "--advert-int", "0.1", "--watch")),
-    # One missed advert instead of the RFCs' three: a node that leaves
-    # FAULT waits 0.1 s, not 0.3 s. In Sentinel mode only the node the
-    # majority names is out of FAULT, so no second backup can race it.
-    ("toolkit-v3-watch-dt1", "toolkit, VRRPv3, advert_int 0.1, down_timer_adverts 1, "
-     "redis_watch", ("--vip-mover", "toolkit", "--vrrp-version", "3", "--advert-int", "0.1",
-                     "--down-timer-adverts", "1", "--watch")),
-)
-BASELINE = "reconfig-script"
-# How long a run waits for a lab that something else runs on this host.
-LOCK_WAIT_S = 1800
-# Sentinel scenario -> the pair's scenario that does the same to a pair
-# (None: no such row). sentinel-partition is left out unless asked for.
-SCENARIOS = {"sentinel-kill": "crash", "sentinel-isolate": "master-cut-off",
-             "sentinel-switchover": "planned-switchover", "sentinel-partition": "partition",
-             "sentinel-stop": "freeze", "sentinel-minority": None}
-DEFAULT_SCENARIOS = ("sentinel-kill", "sentinel-isolate", "sentinel-switchover")
-PAIR = "pair"
-FIELDS = ("result", "reason", "acked", "lost", "lost_in_copies", "lost_not_in_copies",
-          "write_gap_s", "vip_on_unnamed_max_s", "vip_after_named_s", "failover_s",
-          "switchover_s", "new_master", "check_defers_to_watch", "winner",
-          "named_after_fault_s")
+NAME = "mymaster"
+# No failover may start during the run, whatever the machine's load: the
+# data nodes are never stopped, and a sentinel's PING that a busy machine
+# delays must not read as a master down.
+DOWN_AFTER_MS = 60000
+# redis_check's default --timeout; the Sentinel rows pass it explicitly, so
+# the stopped row's wall time has a stated bound.
+TIMEOUT_MS = 500
+
+PAIR = "redis_check HOST PORT (pair mode, on the master)"
+PASS = "redis_check, Sentinel mode, on the named master (passes)"
+FAIL = "redis_check, Sentinel mode, on the replica (fails)"
+STOPPED = "redis_check, Sentinel mode, on the replica, one sentinel SIGSTOPped (fails)"
+PAIR_STOPPED = "redis_check HOST PORT (pair mode, on the replica), the replica SIGSTOPped (fails)"
+CLI = "redis-cli PING"
+# The rows that must fail (exit 1, never 2: a usage error is no check).
+FAILING = (FAIL, STOPPED, PAIR_STOPPED)
+# The rows that wait out --timeout, and fewer runs for them.
+WAITING = (STOPPED, PAIR_STOPPED)
 
 
-def lab_trial(ctx, scenario, name, options, i):
-    """One lab run of SCENARIO with OPTIONS; its figures."""
-    errlog = os.path.join(ctx["outdir"], f"sentinel-{scenario}-{name}-{i}.log")
-    # Every log of the run (the sentinels' too) beside its progress log:
-    # Sentinel's own failover time varies from run to run (elections, TILT),
-    # and only the sentinels' logs tell why.
-    cmd = [sys.executable, LAB, "--scenario", scenario, "--bin-dir", ctx["bindir"], "--json",
-           "--lock-wait", str(LOCK_WAIT_S), "--artifacts", errlog[:-len(".log")], *options]
-    res = run_lab(cmd, errlog, timeout=300 + LOCK_WAIT_S)
-    trial = {"scenario": scenario, "variant": name, "round": i, "log": os.path.basename(errlog)}
-    trial.update({k: res.get(k) for k in FIELDS})
-    trial["result"] = trial["result"] or "error"
-    conf = (res.get("keepalived_conf") or {}).get("a") or {}
-    trial["vrrp"] = (f"VRRPv{conf['version']} advert_int {conf['advert_int']} "
-                     f"down_timer_adverts {conf.get('down_timer_adverts')}"
-                     if conf.get("advert_int") else None)
-    return trial
+def topology(root):
+    """(master, replica, sentinels), all registered in STARTED."""
+    data = ["repl-diskless-sync-delay 0", *DATA_NODE_CONFIG]
+    master = redis_server(root, "master", data)
+    replica = redis_server(root, "replica", data)
+    replica.call("REPLICAOF", "127.0.0.1", str(master.port))
+    wait_until(lambda: replica.info("replication").get("master_link_status") == "up", 30, 0.05,
+               what="the replica's link up")
+    sentinels = SentinelSet(master.port, 3, NAME, down_after_ms=DOWN_AFTER_MS)
+    STARTED.append((sentinels, sentinels.cleanup))
+    sentinels.start()
+    sentinels.wait_named(master.port)
+    return master, replica, sentinels
 
 
-def trial_line(t):
-    return (f"sentinel {t['scenario']} [{t['variant']}] round {t['round'] + 1}: {t['result']}, "
-            f"write gap {t['write_gap_s']} s, lost {t['lost']} (in copies "
-            f"{t['lost_in_copies']}), VIP on unnamed max {t['vip_on_unnamed_max_s']} s, "
-            f"VIP after named {t['vip_after_named_s']} s"
-            + (f" ({t['reason']})" if t["reason"] else ""))
+def commands_for(rc, cli, master, replica, sentinels, root):
+    """(label, argv) of the six rows; each node has its own state dir, as
+    on a real node."""
+    states = {}
+    for name in ("pair", "pair-replica", "master", "replica"):
+        states[name] = os.path.join(root, f"state-{name}")
+        os.mkdir(states[name], 0o700)
+    mode = ["--timeout", str(TIMEOUT_MS), "--master-name", NAME, "--announce-host", "127.0.0.1"]
+    for address in sentinels.addresses():
+        mode += ["--sentinel", address]
+
+    def check(node, state):
+        return [rc, "127.0.0.1", str(node.port), "--state-dir", states[state]]
+
+    return [(PAIR, check(master, "pair")),
+            (PASS, check(master, "master") + mode),
+            (FAIL, check(replica, "replica") + mode),
+            (STOPPED, check(replica, "replica") + mode),
+            (PAIR_STOPPED, check(replica, "pair-replica") + ["--timeout", str(TIMEOUT_MS)]),
+            (CLI, [cli, "-h", "127.0.0.1", "-p", str(master.port), "PING"])]
 
 
-def plan(args):
-    """[(sentinel scenario, [(variant, lab options)], pair scenario or None)]."""
-    names = [s.strip() for s in args.sentinel_scenarios.split(",") if s.strip()]
-    for n in names:
-        if n not in SCENARIOS:
-            raise BenchError(f"unknown Sentinel scenario {n}; known: {', '.join(SCENARIOS)}")
-    variants = [v.strip() for v in args.sentinel_variants.split(",") if v.strip()]
-    known = {v[0]: v[2] for v in VARIANTS}
-    for v in variants:
-        if v not in known:
-            raise BenchError(f"unknown Sentinel variant {v}; known: {', '.join(known)}")
-    return [(n, [(v, known[v]) for v in variants], None if args.no_pair else SCENARIOS[n])
-            for n in names]
+def first_runs(commands, around, env):
+    """Each command once before the benchmark: the passing rows exit 0, the
+    failing rows 1. Returns the seconds each waiting row took."""
+    seconds = {}
+    for label, argv in commands:
+        with around(label):
+            t0 = time.monotonic()
+            res = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, timeout=30)
+            if label in WAITING:
+                seconds[label] = round(time.monotonic() - t0, 3)
+        want = 1 if label in FAILING else 0
+        if res.returncode != want:
+            raise BenchError(f"{label} exits {res.returncode}, not {want}, before the "
+                             f"benchmark: {res.stderr.strip()[-400:]}")
+    return seconds
+
+
+@contextlib.contextmanager
+def stopped(pid):
+    """PID SIGSTOPped for the block, and resumed on every path."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def part_sentinel(ctx):
     args = ctx["args"]
-    if os.geteuid() != 0:
-        raise BenchError("the lab needs root")
-    steps = plan(args)
-    trials = []
-    for i in range(args.sentinel_rounds):
-        for scenario, variants, pair in steps:
-            runs = variants + ([(PAIR, ("--scenario", pair))] if pair else [])
-            k = i % len(runs)
-            for name, options in runs[k:] + runs[:k]:
-                # A pair row runs the pair's own scenario (its --scenario
-                # comes last and wins), recorded under the Sentinel one.
-                t = lab_trial(ctx, scenario, name, options, i)
-                if name == PAIR:
-                    t["pair_scenario"] = pair
-                log(trial_line(t))
-                trials.append(t)
-    res = {"rounds": args.sentinel_rounds, "scenarios": [s for s, _, _ in steps],
-           "variants": [v for v, _ in steps[0][1]] if steps else [],
-           "pair": {s: p for s, _, p in steps if p}, "trials": trials}
-    res["summary"] = summary(res)
-    write_summary(ctx["outdir"], res)
-    return res
+    root = os.path.join(ctx["tmp"], "sentinel")
+    os.makedirs(root, mode=0o700)
+    env = dict(os.environ)
+    master, replica, sentinels = topology(root)
+    try:
+        pids = {STOPPED: sentinels[len(sentinels) - 1].proc.pid, PAIR_STOPPED: replica.proc.pid}
 
+        def around(label):
+            return stopped(pids[label]) if label in pids else contextlib.nullcontext()
 
-def spread(values, unit=" s"):
-    values = [v for v in values if v is not None]
-    if not values:
-        return "n/a"
-    return f"{fmt(median(values), 2)}{unit} ({fmt(min(values), 2)}-{fmt(max(values), 2)})"
-
-
-def summary(res):
-    """{scenario: {variant: medians and per-run figures}}."""
-    out = {}
-    for scenario in res["scenarios"]:
-        rows = {}
-        for variant in res["variants"] + ([PAIR] if scenario in res["pair"] else []):
-            ts = [t for t in res["trials"] if t["scenario"] == scenario and t["variant"] == variant]
-            gaps = [t["write_gap_s"] for t in ts if t["write_gap_s"] is not None]
-            rows[variant] = {
-                "runs": len(ts), "passed": sum(t["result"] == "pass" for t in ts),
-                "write_gap_median_s": median(gaps), "write_gap_min_s": min(gaps, default=None),
-                "write_gap_max_s": max(gaps, default=None),
-                "lost": [t["lost"] for t in ts], "lost_in_copies": [t["lost_in_copies"] for t in ts],
-                "vip_on_unnamed_max_s": max((t["vip_on_unnamed_max_s"] for t in ts
-                                             if t["vip_on_unnamed_max_s"] is not None),
-                                            default=None),
-                "vip_after_named_median_s": median([t["vip_after_named_s"] for t in ts]),
-                "named_after_fault_median_s": median([t["named_after_fault_s"] for t in ts]),
-                "check_defers_to_watch": any(t["check_defers_to_watch"] for t in ts),
-                "vrrp": sorted({t["vrrp"] for t in ts if t["vrrp"]}),
-                "failed": [f"round {t['round'] + 1}: {t['result']}: {t['reason']}"
-                           for t in ts if t["result"] != "pass"]}
-        base = rows.get(BASELINE, {}).get("write_gap_median_s")
-        for row in rows.values():
-            g = row["write_gap_median_s"]
-            row["gap_over_baseline_s"] = (round(g - base, 2) if g is not None
-                                          and base is not None else None)
-        out[scenario] = rows
-    return out
-
-
-def label(variant, row, pair_scenario=None):
-    if variant == PAIR:
-        return f"pair mode, `{pair_scenario}` (sample config)"
-    text = next(v[1] for v in VARIANTS if v[0] == variant)
-    return text + (" + redis_check --defer-to-watch" if row["check_defers_to_watch"] else "")
+        commands = commands_for(os.path.join(ctx["bindir"], "redis_check"), client(args),
+                                master, replica, sentinels, root)
+        first_seconds = first_runs(commands, around, env)
+        per = interleaved(ctx, "sentinel", commands, env,
+                          runs_of=lambda label: args.sentinel_stopped_runs
+                          if label in WAITING else None, around=around)
+        counts = {}
+        if shutil.which("valgrind") and not args.no_callgrind:
+            log("sentinel: counting instructions with callgrind")
+            # start_thread: what the query threads ran (glibc's entry of
+            # every thread but the main one).
+            counts = {label: callgrind_instructions(argv, env, root, functions=("start_thread",))
+                      for label, argv in commands if label not in WAITING}
+    finally:
+        stop(sentinels)
+        stop(replica)
+        stop(master)
+    rows = [{"command": label, "argv": argv[:1], "cpu_us": median(per[label]["cpu"]),
+             "wall_us": median(per[label]["wall"]),
+             "cpu_vs_pair": paired(per, label, PAIR, "cpu"),
+             "wall_vs_pair": paired(per, label, PAIR, "wall"),
+             "cpu_vs_cli": paired(per, label, CLI, "cpu"),
+             "runs": args.sentinel_stopped_runs if label in WAITING else args.runs,
+             "failures": per[label]["failures"], "rounds_cpu_us": per[label]["cpu"],
+             "rounds_wall_us": per[label]["wall"]}
+            for label, argv in commands]
+    return {"rounds": args.rounds, "runs": args.runs,
+            "stopped_runs": args.sentinel_stopped_runs, "timeout_ms": TIMEOUT_MS,
+            "first_run_s": first_seconds, "rows": rows, "instructions": counts,
+            # Failing against passing, paired round by round; the last one
+            # is pair mode's, for comparison.
+            "fail_vs_pass": {"replica": paired(per, FAIL, PASS, "cpu"),
+                             "one sentinel stopped": paired(per, STOPPED, PASS, "cpu"),
+                             "pair mode, its Redis stopped": paired(per, PAIR_STOPPED, PAIR,
+                                                                    "cpu")},
+            "stopped_vs_pair_stopped": paired(per, STOPPED, PAIR_STOPPED, "cpu")}
 
 
 def report_sentinel(res):
-    lines = ["### Sentinel mode: the VIP moved by the toolkit against plain Sentinel's "
-             "client-reconfig-script, same run, interleaved", "",
-             f"{res['rounds']} round(s); lab topology `sentinel` (down-after-milliseconds "
-             "2000); medians (min-max). VIP on unnamed: the longest time, over all runs, "
-             "that a node held the VIP while the sentinels' majority did not name it "
-             "(sampled every 0.1 s); fault -> named: Sentinel's own failover, from the "
-             "fault to the majority naming the new master; VIP after named: from then to "
-             "the VIP on the new master alone, what the VIP mover adds (0.1 s samples; "
-             "negative: the VIP came first).", ""]
-    for scenario in res["scenarios"]:
-        rows = res["summary"][scenario]
-        lines += [f"`{scenario}`:", "",
-                  "| VIP mover | runs passed | longest write gap | gap - baseline "
-                  "| acked writes lost, per run | of them in kept copies | VIP on unnamed "
-                  "| fault -> named | VIP after named |", "|---|---|---|---|---|---|---|---|---|"]
-        for variant, row in rows.items():
-            ts = [t for t in res["trials"] if t["scenario"] == scenario and t["variant"] == variant]
-            lines.append("| " + " | ".join(str(c) for c in [
-                label(variant, row, res["pair"].get(scenario)),
-                f"{row['passed']} of {row['runs']}",
-                spread([t["write_gap_s"] for t in ts]),
-                fmt(row["gap_over_baseline_s"], 2, " s"),
-                ", ".join("?" if x is None else str(x) for x in row["lost"]),
-                ", ".join("-" if x is None else str(x) for x in row["lost_in_copies"]),
-                fmt(row["vip_on_unnamed_max_s"], 2, " s"),
-                spread([t["named_after_fault_s"] for t in ts]),
-                spread([t["vip_after_named_s"] for t in ts])]) + " |")
-        for variant, row in rows.items():
-            for f in row["failed"]:
-                lines.append(f"\n- {variant}, {f}")
-        lines.append("")
+    rounds = res["rounds"]
+    lines = [f"### Sentinel mode: check cost ({rounds} interleaved rounds x {res['runs']} runs, "
+             f"the two stopped rows {res['stopped_runs']} runs; median of the rounds; ratios "
+             f"paired by round; Sentinel rows and stopped rows with --timeout "
+             f"{res['timeout_ms']})", "",
+             "| command | CPU/run | wall/run | CPU vs pair mode | wall vs pair mode "
+             "| CPU vs redis-cli PING | unexpected exits |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in res["rows"]:
+        total = rounds * r["runs"]
+        bad = total - r["failures"] if r["command"] in FAILING else r["failures"]
+        lines.append(f"| {r['command']} | {fmt(r['cpu_us'], 0, ' µs')} | "
+                     f"{fmt(r['wall_us'], 0, ' µs')} | {ratio(r['cpu_vs_pair'])} | "
+                     f"{ratio(r['wall_vs_pair'])} | {ratio(r['cpu_vs_cli'])} | {bad} |")
+    lines += ["", "A failing check against a passing one, CPU (paired by round): "
+              + "; ".join(f"{k} {ratio(v)}" for k, v in res["fail_vs_pass"].items()),
+              "", "Sentinel mode with one sentinel stopped against pair mode with its Redis "
+              f"stopped, CPU (paired by round): {ratio(res['stopped_vs_pair_stopped'])}"]
+    if res["instructions"]:
+        lines += ["", "| command (callgrind, one run) | instructions | in the dynamic loader "
+                  "| on the query threads | total vs pair mode |", "|---|---:|---:|---:|---:|"]
+        ref = (res["instructions"].get(PAIR) or {}).get("total")
+        for label, c in res["instructions"].items():
+            if not c:
+                lines.append(f"| {label} | n/a | | | |")
+                continue
+            lines.append(f"| {label} | {fmt(c['total'])} | {fmt(c['loader'])} | "
+                         f"{fmt(c.get('start_thread'))} | "
+                         f"{ratio(c['total'] / ref if ref else None)} |")
     return "\n".join(lines)
 
 
 def sentinel_targets(res):
-    """Issue #18's bounds on kill -9: the toolkit's gap within 0.3 s of plain
-    Sentinel's (0.1 s with redis_watch), nothing lost; the VIP never on an
-    unnamed node for longer than one check interval (1 s), in any scenario."""
+    rows = {r["command"]: r for r in res["rows"]}
     out = []
-    kill = res["summary"].get("sentinel-kill", {})
-    for variant, bound in (("toolkit-v2", 0.3), ("toolkit-v3", 0.3),
-                           ("toolkit-v3-watch", 0.1), ("toolkit-v3-watch-dt1", 0.1)):
-        row = kill.get(variant)
-        if row is None:
-            continue
-        over = row["gap_over_baseline_s"]
-        out.append((f"sentinel-kill, {label(variant, row)}: write gap <= baseline + {bound} s "
-                    "(medians), 0 lost",
-                    f"{fmt(over, 2, ' s')} over, lost {row['lost']}",
-                    over is not None and over <= bound and all(x == 0 for x in row["lost"])))
-    worst = [(row["vip_on_unnamed_max_s"], f"{s} {v}") for s, rows in res["summary"].items()
-             for v, row in rows.items() if v not in (BASELINE, PAIR)
-             and row["vip_on_unnamed_max_s"] is not None]
-    if worst:
-        top = max(worst)
-        out.append(("toolkit: VIP on a node the majority does not name <= 1 s (every run)",
-                    f"{fmt(top[0], 2, ' s')} ({top[1]})", top[0] <= 1.0))
+    for key, v in (("passing", rows[PASS]["cpu_vs_pair"]),
+                   ("failing", rows[FAIL]["cpu_vs_pair"]),
+                   ("one sentinel stopped, against pair mode with its Redis stopped",
+                    res["stopped_vs_pair_stopped"])):
+        out.append((f"Sentinel-mode check CPU <= 2x pair-mode check ({key})", ratio(v),
+                    v is not None and v <= 2.0))
+    v = res["fail_vs_pass"]["replica"]
+    out.append(("Sentinel mode: failing check (the replica) CPU <= passing check", ratio(v),
+                v is not None and v <= 1.0))
+    wall = rows[STOPPED]["wall_us"]
+    out.append((f"Sentinel mode, one sentinel stopped: wall <= --timeout "
+                f"({res['timeout_ms']} ms)", fmt(wall / 1000 if wall else None, 0, " ms"),
+                wall is not None and wall <= res["timeout_ms"] * 1000))
     return out
-
-
-def write_summary(outdir, res):
-    """sentinel.json (the summary and every run) and sentinel.md (the table)."""
-    with open(os.path.join(outdir, "sentinel.json"), "w") as f:
-        json.dump(res, f, indent=1, sort_keys=True)
-    with open(os.path.join(outdir, "sentinel.md"), "w") as f:
-        f.write(report_sentinel(res) + "\n")

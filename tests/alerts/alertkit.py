@@ -65,6 +65,26 @@ TOOLKIT_NAMES = MIRRORED_NAMES | {
     "redis_keepalived_server_info",
 }
 
+# Sentinel mode's families (metrics.cpp, sentinel_*_samples), written only
+# with --sentinel; the integration test of redis_status in Sentinel mode
+# (tests/integration/test_status_sentinel.py) checks that a run against real
+# sentinels writes exactly these.
+SENTINEL_NAMES = frozenset({
+    "redis_keepalived_sentinel_configured",
+    "redis_keepalived_sentinel_agree",
+    "redis_keepalived_sentinel_majority_names_this_node",
+    "redis_keepalived_sentinel_unnamed_master",
+    "redis_keepalived_sentinel_unfenced_master",
+    "redis_keepalived_sentinel_up",
+    "redis_keepalived_sentinel_tilt",
+    "redis_keepalived_sentinel_names_this_node",
+    "redis_keepalived_sentinel_config_epoch",
+    "redis_keepalived_sentinel_other_sentinels",
+    "redis_keepalived_sentinel_quorum",
+    "redis_keepalived_sentinel_master_flag",
+    "redis_keepalived_sentinel_quorum_reachable",
+})
+
 # What the rules read from redis_exporter alone, for the write fence
 # (exporter/exporter.go, metricDescriptions): "errors_total" (INFO
 # errorstats, label err) and "config_value" (with -include-config-metrics,
@@ -75,7 +95,7 @@ REDIS_EXPORTER_NAMES = MIRRORED_NAMES | {"redis_errors_total", "redis_config_val
 # collector/textfile.go): the mtime of each file it read, label file.
 NODE_EXPORTER_NAMES = frozenset({"node_textfile_mtime_seconds"})
 
-EMITTED = TOOLKIT_NAMES | REDIS_EXPORTER_NAMES | NODE_EXPORTER_NAMES
+EMITTED = TOOLKIT_NAMES | SENTINEL_NAMES | REDIS_EXPORTER_NAMES | NODE_EXPORTER_NAMES
 
 # PromQL words that look like metric names.
 _KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",

@@ -149,7 +149,7 @@ class InstallTree(installkit.TempDirTestCase):
         self.assertRegex(text, r"(?m)^Before=keepalived\.service$")
         self.assertRegex(text, r"(?m)^Restart=always$")
         self.assertRegex(text, r"(?m)^ExecStart=/usr/bin/redis_watch .*--track-file "
-                               r"/run/redis-keepalived/redis\.watch$")
+                               r"/run/redis-keepalived/redis_watch\.track$")
         self.assert_file(DOCDIR, "examples", "redis-watch.init", mode=0o755)
         # The init script is masked under systemd: redis-server.service runs
         # that server there, and systemd-sysv-generator skips a masked name.

@@ -29,6 +29,9 @@ import installkit
 from installkit import run
 
 NODES = ("keepalived-node-a.conf", "keepalived-node-b.conf")
+# Sentinel mode's data node (one file for every node): only redis_watch's
+# track_file, VRRPv3 with sub-second adverts.
+SENTINEL_NODE = "keepalived-sentinel-node.conf"
 # Where the samples' track_files are (redis_watch's and the maintenance flag).
 TRACK_FILE_DIRS = ("/run/redis-keepalived", "/var/lib/redis-keepalived")
 # The faster vrrp_script timings the samples offer in a comment, one
@@ -91,7 +94,7 @@ class KeepalivedConfigTest(installkit.TempDirTestCase):
         os.chmod(self.tmp, 0o755)
         self.prefix = installkit.install_tree(os.path.join(self.tmp, "prefix"))
 
-    def render(self, sample, bin_dir, timings=None):
+    def render(self, sample, bin_dir, timings=None, track_dirs=TRACK_FILE_DIRS):
         """A root copy of SAMPLE, its scripts in BIN_DIR; TIMINGS: vrrp_script
         directives ({"interval": "0.3"}) in place of the sample's."""
         with open(os.path.join(installkit.SAMPLES, sample), encoding="utf-8") as source:
@@ -105,7 +108,7 @@ class KeepalivedConfigTest(installkit.TempDirTestCase):
         # A track_file whose directory is missing is dropped: keepalived 2.3
         # says so at the config test, 2.2.7 only when it starts. The package
         # makes both directories; here they are temporary ones.
-        for directory in TRACK_FILE_DIRS:
+        for directory in track_dirs:
             self.assertIn(f'file "{directory}/', text)
             local = os.path.join(self.tmp, directory.strip("/").replace("/", "-"))
             os.makedirs(local, exist_ok=True)
@@ -140,6 +143,17 @@ class KeepalivedConfigTest(installkit.TempDirTestCase):
                 self.assertEqual(result.returncode, 0, f"keepalived -t rejects {sample}:\n{output}")
                 for word in ("Disabling", "disabling", "WARNING", "SECURITY", "Unknown"):
                     self.assertNotIn(word, output, f"keepalived -t on {sample}:\n{output}")
+
+    def test_sentinel_sample_passes_the_config_test(self):
+        # keepalived 2.2.7 takes VRRPv3's centisecond advert_int (0.1) as
+        # written; a rejected one would print a warning and fall back to 1 s.
+        bin_dir = os.path.join(self.prefix, "bin")
+        result = self.config_test(self.render(SENTINEL_NODE, bin_dir,
+                                              track_dirs=("/run/redis-keepalived",)))
+        output = result.stdout + result.stderr
+        self.assertEqual(result.returncode, 0, f"keepalived -t rejects {SENTINEL_NODE}:\n{output}")
+        for word in ("Disabling", "disabling", "WARNING", "SECURITY", "Unknown", "invalid"):
+            self.assertNotIn(word, output, f"keepalived -t on {SENTINEL_NODE}:\n{output}")
 
     def test_commented_subsecond_timings(self):
         # The samples offer a fractional interval in a comment, since they

@@ -59,6 +59,20 @@ class OutputDirTest(ToolTestCase):
                 self.assert_refused(r, "--track-file", words, directory)
                 self.assertIn("keepalived acts on the file as root", r.stderr)
 
+    def test_redis_watch_track_file_among_the_records(self):
+        # The state dir holds NAME.watch, the watcher's own record: a track
+        # file of that name would be overwritten by it. The common run's
+        # state dir and instance are itkit's.
+        srv = self.server()
+        for suffix in ("watch", "fence"):
+            with self.subTest(suffix):
+                track = os.path.join(self.state_dir, f"{self.instance}.{suffix}")
+                r = self.run_tool("redis_watch", "--port", str(srv.port), "--track-file", track,
+                                  timeout=10)
+                self.assertRc(r, 2)
+                self.assertIn("the state dir keeps instance", r.stderr)
+                self.assertFalse(os.path.exists(track), "the watcher wrote it")
+
     def test_redis_watch_textfile(self):
         srv = self.server()
         track = os.path.join(self.tmp, "redis.watch")

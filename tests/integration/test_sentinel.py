@@ -21,6 +21,7 @@ mode does not depend on the server.
 """
 import os
 import re
+import signal
 import time
 import unittest
 
@@ -348,6 +349,77 @@ class FailoverTest(SentinelCase):
         with open(a.conf) as f:
             kept = [line.strip() for line in f if line.startswith("min-replicas-to-write")]
         self.assertIn(kept, ([], ["min-replicas-to-write 0"]))
+
+
+def log_time(line):
+    """Seconds of the day of a log line's "2026-12-07T14:10:32.761Z" stamp."""
+    clock = line.split(" ", 1)[0].split("T", 1)[1].rstrip("Z")
+    hours, minutes, seconds = clock.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+class WatchTest(SentinelCase):
+    """redis_watch in Sentinel mode: 0 on the named master, 1 on its
+    replica; a switch flips both files within about a second of the
+    sentinels naming the new master (it subscribes to +switch-master), and
+    redis_check --defer-to-watch leaves the verdict to a running watcher."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t = SentinelTopology(replicas=1).start()
+        cls.addClassCleanup(cls.t.cleanup)
+
+    def watch(self, node, track):
+        argv = [*self.node_argv(node, self.t.args(), TIMEOUT_MS, None), "--track-file", track]
+        return self.start_tool("redis_watch", *argv, common=False)
+
+    def file_value(self, track):
+        try:
+            with open(track) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+
+    def test_the_files_follow_a_switch_and_the_check_defers(self):
+        a, b, s = self.t.master, self.t.replicas[0], self.t.sentinels
+        tracks = {}
+        for node in (a, b):
+            directory = os.path.join(self.tmp, f"track-{node.port}")
+            os.makedirs(directory, 0o700, exist_ok=True)
+            tracks[node.port] = os.path.join(directory, "redis.watch")
+        watchers = {node.port: self.watch(node, tracks[node.port]) for node in (a, b)}
+        wait_until(lambda: self.file_value(tracks[a.port]) == "0" and
+                   self.file_value(tracks[b.port]) == "1", 10, interval=0.05,
+                   what="the watchers' first verdicts")
+        # The replica's check passes while its watcher runs (the file, 1,
+        # holds it in FAULT), and fails as a replica without --defer-to-watch.
+        r = self.check(b, *self.t.args(), "--defer-to-watch")
+        self.assertRc(r, 0)
+        self.assertIn("decides through", r.text)
+        self.assertRc(self.check(b, *self.t.args()), 1)
+        s.failover()
+        s.wait_named(b.port, timeout=15)
+        named_at = time.monotonic()
+        wait_until(lambda: self.file_value(tracks[b.port]) == "0" and
+                   self.file_value(tracks[a.port]) == "1", 5, interval=0.01,
+                   what="both files to follow the switch")
+        self.assertLess(time.monotonic() - named_at, 1.5)
+        # B's watcher turned healthy on a +switch-master message, not on its
+        # one-second poll: within a few milliseconds of the first one.
+        b_lines = [line for line in read_text(self.log_file).splitlines()
+                   if f"redis_watch[{watchers[b.port].pid}]" in line]
+        announced = [log_time(line) for line in b_lines if "+switch-master" in line]
+        healthy = [log_time(line) for line in b_lines if "-> healthy" in line]
+        self.assertTrue(announced, b_lines)
+        self.assertTrue(healthy, b_lines)
+        self.assertLess(healthy[-1] - announced[0], 0.25, b_lines)
+        # A stopped watcher removes its file; the deferring check then asks
+        # the sentinels itself: A, a replica or an unnamed master, fails.
+        os.kill(watchers[a.port].pid, signal.SIGTERM)
+        self.assertEqual(watchers[a.port].wait_exit(5).rc, 0)
+        wait_until(lambda: self.file_value(tracks[a.port]) is None, 5, interval=0.05,
+                   what="the stopped watcher's file to go")
+        self.assertRc(self.check(a, *self.t.args(), "--defer-to-watch"), 1)
 
 
 class AuthTest(SentinelCase):

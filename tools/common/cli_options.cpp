@@ -294,15 +294,17 @@ void add_switchover_options(CLI::App& app, Kind kind, ToolOptions& options, Pars
   const char* shown = shown_in(kind == Kind::switchover, group::switchover);
   add_text(app, "--maintenance-file", options.maintenance_file, "FILE",
            kind == Kind::status ? "redis_switchover's maintenance track_file, whose flag to show"
-                                : "The track_file whose 1 puts this node in FAULT (required; "
-                                  "keepalived must track it with weight 0)")
+                                : "The track_file whose 1 puts this node in FAULT (required "
+                                  "but in Sentinel mode; keepalived must track it with weight 0)")
       ->group(shown_in(kind == Kind::switchover || kind == Kind::status, group::switchover));
   add_text(app, "--keepalived-conf", options.keepalived_conf, "FILE",
            "keepalived's configuration, checked to track --maintenance-file")
       ->group(shown);
   add_number(app, "--switchover-timeout-ms", parsed.switchover_timeout_ms, "MS",
              limits::switchover_timeout_ms,
-             "Bound on the peer catching up while writes are paused, and on the VIP moving")
+             "Bound on the peer catching up while writes are paused, and on the VIP moving (in "
+             "Sentinel mode: on the replicas catching up, and on the sentinels naming the new "
+             "master)")
       ->group(shown);
   app.add_flag("--stay-out", options.stay_out,
                "Leave the maintenance value at 1 afterwards: this node stays out of the election")
@@ -390,7 +392,8 @@ std::vector<std::string> synopsis(Kind kind) {
     case Kind::watch: return {"--track-file FILE [OPTIONS] [HOST [PORT]]"};
     case Kind::switchover:
       return {"--maintenance-file FILE [OPTIONS] [LOCAL_HOST PEER_HOST PORT]",
-              "--maintenance-file FILE --status | --rejoin"};
+              "--maintenance-file FILE --status | --rejoin",
+              "--sentinel HOST[:PORT]... --master-name NAME --announce-host HOST [OPTIONS]"};
     case Kind::hook:
     case Kind::transition:
     case Kind::status: break;

@@ -113,8 +113,13 @@ const ToolSpec switchover{
     "the peer has applied all of them (else unpause, keep the VIP, exit 1), promote the peer, "
     "make this node its replica, and hand the VIP over through the maintenance track_file "
     "(1 puts this node in FAULT); then clear it, unless --stay-out. --status prints the "
-    "maintenance flag; --rejoin clears it.",
-    {{ExitCode::success, "switched over (or --status, --rejoin done)"},
+    "maintenance flag; --rejoin clears it. In Sentinel mode (--sentinel), run on the master the "
+    "sentinels name: pause its writes, wait until every replica has applied them, SENTINEL "
+    "FAILOVER, wait until a majority names the new master, then make this node its replica in "
+    "the transaction that lifts the pause; the VIP follows redis_check.",
+    {{ExitCode::success,
+      "switched over (or --status, --rejoin done); in Sentinel mode: the majority names the new "
+      "master and this node replicates it"},
      {ExitCode::failure,
       "refused or interrupted with nothing changed, or the master role moved but the "
       "handover is unconfirmed or this node could not rejoin; the log's verdict says which"},

@@ -49,16 +49,22 @@ enum class Verdict {
   standing_aside,        // redis_backup/fault/stop: nothing to change (a replica, or the
                          // master the majority names)
   fenced,                // a master the majority does not name: fenced, its dataset copied
-  // redis_switchover:
+  // redis_switchover (Sentinel mode's meanings after the semicolons):
   switched_over,           // the peer is master with every write, this node its replica,
-                           // and keepalived recorded FAULT here (the VIP moved)
+                           // and keepalived recorded FAULT here (the VIP moved); a strict
+                           // majority names the new master, and this node replicates it
   switchover_refused,      // nothing changed: this node is still the master, unpaused
-  switchover_interrupted,  // SIGINT/SIGTERM before the peer was promoted; nothing changed
+  switchover_interrupted,  // SIGINT/SIGTERM before the peer was promoted (before SENTINEL
+                           // FAILOVER); nothing changed
   switchover_unknown,      // the peer's role after REPLICAOF NO ONE could not be read: this
-                           // node was made its replica, so that no two masters take writes
+                           // node was made its replica, so that no two masters take writes;
+                           // SENTINEL FAILOVER was sent but no sentinel named another master
+                           // in time: this node was fenced before its pause ended
   handover_unconfirmed,    // the peer is master with every write, but keepalived did not
                            // record FAULT here in time, this node was not repointed, or
-                           // the maintenance file could not be written
+                           // the maintenance file could not be written; only the sentinel
+                           // that ran the failover named the new master (this node replicates
+                           // it), or this node could not be made its replica (it was fenced)
   rejoin_failed,           // switched over, but 0 could not be written back to the
                            // maintenance file: this node stays out of the election
   // (rejoin_failed stays last: tests/unit/base/test_exit_code.cpp walks them all)

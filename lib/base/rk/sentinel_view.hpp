@@ -1,7 +1,9 @@
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rk/endpoint.hpp"
 
@@ -22,6 +24,38 @@ struct SentinelView {
   // INFO sentinel's sentinel_tilt:1: for 30 s after a timer gap over 2 s a
   // sentinel acts on nothing, so its view may be stale.
   bool tilt = false;
+  std::string problem;
+};
+
+// SENTINEL MASTER's fields that redis_status shows (the reply holds more).
+// Its address is the old master's until +switch-master, later than
+// GET-MASTER-ADDR-BY-NAME's.
+struct SentinelMonitor {
+  std::optional<Endpoint> address;  // ip, port
+  std::vector<std::string> flags;   // "master", "s_down", "o_down", "failover_in_progress", ...
+  long long config_epoch = 0;
+  long long other_sentinels = 0;  // num-other-sentinels: the sentinels it knows of
+  long long quorum = 0;           // from `sentinel monitor NAME HOST PORT QUORUM`
+  bool has_flag(const std::string& flag) const {
+    return std::find(flags.begin(), flags.end(), flag) != flags.end();
+  }
+};
+
+// What redis_status asks a sentinel: the view redis_check asks for, then
+// SENTINEL MASTER and SENTINEL CKQUORUM (redis_check never sends those two).
+// Filled by net (query_sentinel_details).
+struct SentinelDetails {
+  SentinelView view;
+  // SENTINEL MASTER; nullopt when not asked (the view has no master) or
+  // not read (`problem` says why).
+  std::optional<SentinelMonitor> monitor;
+  // SENTINEL CKQUORUM: true for +OK, false for -NOQUORUM (it sees too few
+  // sentinels to reach the quorum or to authorise a failover); nullopt when
+  // not asked or not read. `quorum_text` is its reply without the code.
+  std::optional<bool> quorum_reachable;
+  std::string quorum_text;
+  // Why SENTINEL MASTER or CKQUORUM could not be read ("" when both were);
+  // the view stands on its own.
   std::string problem;
 };
 

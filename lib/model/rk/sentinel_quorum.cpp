@@ -137,6 +137,32 @@ SentinelCheck decide_sentinel_check(const RedisState& local, const SentinelTally
           fence};
 }
 
+SentinelStanding sentinel_standing(const std::optional<RedisState>& local,
+                                   const SentinelTally& tally, const Endpoint& self) {
+  if (!local) return {SentinelPlace::unknown, false, "unknown: the local Redis does not answer"};
+  if (local->loading)
+    return {SentinelPlace::unknown, false, "unknown: the local Redis is loading its dataset"};
+  bool named = tally.master && same_endpoint(*tally.master, self);
+  std::string majority = tally.master ? fmt::format("the majority names {}", tally.master->text())
+                                      : std::string("no majority names a master");
+  if (!local->is_master()) {
+    // Sentinel repoints the other replicas after a promotion, one by one
+    // (parallel-syncs): until then a replica follows the old master. A
+    // replica the majority names is one Sentinel last saw as a master (a
+    // REPLICAOF by hand since).
+    bool follows_named = tally.master && same_endpoint(*tally.master, local->master());
+    std::string how = named           ? "; yet the majority names this node as master"
+                      : follows_named ? std::string()
+                                      : "; " + majority;
+    return {SentinelPlace::replica, false,
+            fmt::format("a replica of {}{}", local->master().text(), how)};
+  }
+  if (named) return {SentinelPlace::named_master, local->write_fence_on, "the sentinels' master"};
+  return {SentinelPlace::unnamed_master, local->write_fence_on,
+          fmt::format("a master the majority does not name (fenced: {}); {}",
+                      local->write_fence_on ? "yes" : "no", majority)};
+}
+
 FenceValues sentinel_fence(int max_lag) { return {kSentinelFenceReplicas, max_lag}; }
 
 bool is_sentinel_fence(const FenceValues& found) {

@@ -63,6 +63,22 @@ SentinelCheck decide_sentinel_check(const RedisState& local, const SentinelTally
                                     const Endpoint& self, const std::optional<FenceRecord>& record,
                                     bool promoting = false);
 
+// This node's place as redis_status shows it in Sentinel mode: the
+// majority's master, a replica, a master the majority does not name (with
+// whether a write fence is on: min-replicas-* in force, the INFO redis_check
+// reads anyway says so), or unknown (its Redis does not answer, or loads).
+enum class SentinelPlace { named_master, replica, unnamed_master, unknown };
+struct SentinelStanding {
+  SentinelPlace place = SentinelPlace::unknown;
+  bool fenced = false;  // only for a master: a write fence is on
+  // "the sentinels' master", "a replica of 10.0.0.1:6379", "a master the
+  // majority does not name (fenced: no); the majority names ...".
+  std::string text;
+};
+// `local` is nullopt when the local Redis does not answer.
+SentinelStanding sentinel_standing(const std::optional<RedisState>& local,
+                                   const SentinelTally& tally, const Endpoint& self);
+
 // The fence a master the majority does not name gets: more replicas than any
 // set can have, so Redis refuses every write (-NOREPLICAS) at once, whatever
 // replica still ACKs, with the operator's lag. Its to_write is how a fence

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -105,12 +106,123 @@ bool info_says_tilt(const std::string& info) {
          info.rfind("sentinel_tilt:1", 0) == 0;
 }
 
-SentinelView query_sentinel(const ConnectionOptions& sentinel, const std::string& master_name,
-                            Clock::time_point deadline) {
+namespace {
+
+// What of a sentinel's error or message a report shows: the start, enough
+// to name the cause (a hostile reply must not fill a log line).
+constexpr std::size_t kReplyShown = 200;
+// Sentinel's flags are a dozen short words at most (sentinel.c's
+// addReplySentinelRedisInstance): a longer text is not its reply.
+constexpr std::size_t kFlagsLength = 256;
+
+// Adds `why` to the details' problem.
+void add_problem(SentinelDetails& details, const std::string& why) {
+  if (!details.problem.empty()) details.problem += "; ";
+  details.problem += why;
+}
+
+// The value of `field` in a reply of field/value pairs; nullptr when absent.
+const std::string* field_value(const Reply& reply, const std::string& field) {
+  for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2)
+    if (reply.elements[i].text == field) return &reply.elements[i + 1].text;
+  return nullptr;
+}
+
+// A whole decimal number from `low` up, or nullopt.
+std::optional<long long> whole_number(const std::string* text, long long low) {
+  if (!text) return std::nullopt;
+  long long value = 0;
+  auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (error != std::errc() || end != text->data() + text->size() || value < low)
+    return std::nullopt;
+  return value;
+}
+
+std::vector<std::string> split_flags(const std::string& text) {
+  std::vector<std::string> flags;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = std::min(text.find(',', start), text.size());
+    if (comma > start) flags.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return flags;
+}
+
+// SENTINEL MASTER's pairs, checked: every element a string, an even count.
+bool field_value_pairs(const Reply& reply) {
+  if (reply.type != Reply::Type::array || reply.elements.size() % 2 != 0) return false;
+  return std::all_of(reply.elements.begin(), reply.elements.end(),
+                     [](const Reply& element) { return element.type == Reply::Type::string; });
+}
+
+}  // namespace
+
+void read_sentinel_master(const Reply& reply, SentinelDetails& details) {
+  if (reply.is_error()) {
+    add_problem(details,
+                fmt::format("SENTINEL MASTER refused: {}", reply.text.substr(0, kReplyShown)));
+    return;
+  }
+  if (!field_value_pairs(reply)) {
+    add_problem(details, "SENTINEL MASTER: not a reply of field/value pairs");
+    return;
+  }
+  SentinelMonitor monitor;
+  const std::string* flags = field_value(reply, "flags");
+  if (!flags || flags->size() > kFlagsLength) {
+    add_problem(details, "SENTINEL MASTER: no flags field, or one too long");
+    return;
+  }
+  monitor.flags = split_flags(*flags);
+  for (auto [field, low, value] : {std::tuple("config-epoch", 0LL, &monitor.config_epoch),
+                                   std::tuple("num-other-sentinels", 0LL, &monitor.other_sentinels),
+                                   std::tuple("quorum", 1LL, &monitor.quorum)}) {
+    std::optional<long long> number = whole_number(field_value(reply, field), low);
+    if (!number) {
+      add_problem(details, fmt::format("SENTINEL MASTER: no whole {} field", field));
+      return;
+    }
+    *value = *number;
+  }
+  // The address it monitors (the old master's until +switch-master).
+  const std::string* ip = field_value(reply, "ip");
+  std::optional<long long> port = whole_number(field_value(reply, "port"), 1);
+  if (ip && !ip->empty() && port && *port <= 65535)
+    monitor.address = Endpoint{*ip, static_cast<int>(*port)};
+  details.monitor = monitor;
+}
+
+void read_ckquorum(const Reply& reply, SentinelDetails& details) {
+  std::string text = reply.text.substr(0, kReplyShown);
+  // Both answers lead with a word and then say how many sentinels it can
+  // use: "OK 3 usable Sentinels. Quorum and failover authorization can be
+  // reached", "NOQUORUM 1 usable Sentinels. Not enough available ...".
+  std::string rest = text.find(' ') == std::string::npos ? "" : text.substr(text.find(' ') + 1);
+  if (reply.type == Reply::Type::status && text.substr(0, text.find(' ')) == "OK") {
+    details.quorum_reachable = true;
+    details.quorum_text = rest;
+  } else if (reply.error_code() == "NOQUORUM") {
+    details.quorum_reachable = false;
+    details.quorum_text = rest;
+  } else if (reply.is_error()) {
+    add_problem(details, fmt::format("SENTINEL CKQUORUM refused: {}", text));
+  } else {
+    add_problem(details, "SENTINEL CKQUORUM: not an +OK or -NOQUORUM reply");
+  }
+}
+
+namespace {
+
+// Opens `connection` and asks what redis_check needs:
+// GET-MASTER-ADDR-BY-NAME, then INFO sentinel. The connection stays open
+// for more commands when the view is answered.
+SentinelView ask_view(std::optional<Connection>& connection, const ConnectionOptions& sentinel,
+                      const std::string& master_name, Clock::time_point deadline) {
   SentinelView view;
   view.sentinel = sentinel.endpoint();
   ClientFailure failure;
-  std::optional<Connection> connection = Connection::try_open(sentinel, deadline, failure);
+  connection = Connection::try_open(sentinel, deadline, failure);
   std::optional<Reply> address;
   if (connection)
     address = connection->try_command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name},
@@ -133,20 +245,86 @@ SentinelView query_sentinel(const ConnectionOptions& sentinel, const std::string
   return view;
 }
 
+}  // namespace
+
+SentinelView query_sentinel(const ConnectionOptions& sentinel, const std::string& master_name,
+                            Clock::time_point deadline) {
+  std::optional<Connection> connection;
+  return ask_view(connection, sentinel, master_name, deadline);
+}
+
 namespace {
+
+// One sentinel's details, on the caller's thread.
+SentinelDetails sentinel_details(const ConnectionOptions& sentinel, const std::string& master_name,
+                                 Clock::time_point deadline) {
+  SentinelDetails details;
+  std::optional<Connection> connection;
+  details.view = ask_view(connection, sentinel, master_name, deadline);
+  // A sentinel that monitors no such master would only answer "No such
+  // master" again.
+  if (!details.view.master) return details;
+  ClientFailure failure;
+  std::optional<Reply> monitor =
+      connection->try_command({"SENTINEL", "MASTER", master_name}, deadline, failure);
+  if (!monitor) {
+    add_problem(details, fmt::format("SENTINEL MASTER: {}", failure.message));
+    return details;  // the connection is unusable after a failure
+  }
+  read_sentinel_master(*monitor, details);
+  std::optional<Reply> quorum =
+      connection->try_command({"SENTINEL", "CKQUORUM", master_name}, deadline, failure);
+  if (!quorum)
+    add_problem(details, fmt::format("SENTINEL CKQUORUM: {}", failure.message));
+  else
+    read_ckquorum(*quorum, details);
+  return details;
+}
+
+// The view inside each kind of answer.
+SentinelView& view_of(SentinelView& view) { return view; }
+SentinelView& view_of(SentinelDetails& details) { return details.view; }
+
+template <typename Answer>
+using SentinelQuery = Answer (*)(const ConnectionOptions&, const std::string&, Clock::time_point);
 
 // An exception must not leave a thread (std::terminate): what the query
 // could not survive (TLS set-up, memory) becomes that sentinel's problem.
-SentinelView guarded_query(const ConnectionOptions& sentinel, const std::string& master_name,
-                           Clock::time_point deadline) {
+template <typename Answer>
+Answer guarded_query(SentinelQuery<Answer> query, const ConnectionOptions& sentinel,
+                     const std::string& master_name, Clock::time_point deadline) {
   try {
-    return query_sentinel(sentinel, master_name, deadline);
+    return query(sentinel, master_name, deadline);
   } catch (const std::exception& error) {
-    SentinelView view;
-    view.sentinel = sentinel.endpoint();
-    view.problem = error.what();
-    return view;
+    Answer answer;
+    view_of(answer).sentinel = sentinel.endpoint();
+    view_of(answer).problem = error.what();
+    return answer;
   }
+}
+
+// Runs `query` for every sentinel at once: one thread each, the first on
+// the caller's.
+template <typename Answer>
+std::vector<Answer> query_all(SentinelQuery<Answer> query,
+                              const std::vector<ConnectionOptions>& sentinels,
+                              const std::string& master_name, Clock::time_point deadline) {
+  std::vector<Answer> answers(sentinels.size());
+  std::vector<std::thread> threads;
+  threads.reserve(sentinels.size());
+  // The queries throw nothing a sentinel's answer can cause; a thread that
+  // could not be started queries on this thread, in turn.
+  for (std::size_t i = 1; i < sentinels.size(); ++i) {
+    try {
+      threads.emplace_back(
+          [&, i] { answers[i] = guarded_query(query, sentinels[i], master_name, deadline); });
+    } catch (const std::system_error&) {
+      answers[i] = guarded_query(query, sentinels[i], master_name, deadline);
+    }
+  }
+  if (!sentinels.empty()) answers[0] = guarded_query(query, sentinels[0], master_name, deadline);
+  for (std::thread& thread : threads) thread.join();
+  return answers;
 }
 
 }  // namespace
@@ -154,22 +332,13 @@ SentinelView guarded_query(const ConnectionOptions& sentinel, const std::string&
 std::vector<SentinelView> query_sentinels(const std::vector<ConnectionOptions>& sentinels,
                                           const std::string& master_name,
                                           Clock::time_point deadline) {
-  std::vector<SentinelView> views(sentinels.size());
-  std::vector<std::thread> threads;
-  threads.reserve(sentinels.size());
-  // query_sentinel throws nothing a sentinel's answer can cause; a thread
-  // that could not be started queries on this thread, in turn.
-  for (std::size_t i = 1; i < sentinels.size(); ++i) {
-    try {
-      threads.emplace_back(
-          [&, i] { views[i] = guarded_query(sentinels[i], master_name, deadline); });
-    } catch (const std::system_error&) {
-      views[i] = guarded_query(sentinels[i], master_name, deadline);
-    }
-  }
-  if (!sentinels.empty()) views[0] = guarded_query(sentinels[0], master_name, deadline);
-  for (std::thread& thread : threads) thread.join();
-  return views;
+  return query_all<SentinelView>(query_sentinel, sentinels, master_name, deadline);
+}
+
+std::vector<SentinelDetails> query_sentinel_details(const std::vector<ConnectionOptions>& sentinels,
+                                                    const std::string& master_name,
+                                                    Clock::time_point deadline) {
+  return query_all<SentinelDetails>(sentinel_details, sentinels, master_name, deadline);
 }
 
 }  // namespace rk

@@ -37,10 +37,26 @@ bool sentinel_promoting(const std::vector<ConnectionOptions>& sentinels,
 // SENTINEL REPLICAS's reply (an array of flat field/value arrays): whether
 // it lists `node` with "promoted" among its flags. No I/O.
 bool replicas_reply_promotes(const Reply& reply, const Endpoint& node);
+// redis_status's fuller question, all sentinels at once under the one
+// `deadline` as query_sentinels: the same two commands, then, from a
+// sentinel that names a master, SENTINEL MASTER and SENTINEL CKQUORUM on the
+// same connection. Read-only: CKQUORUM only counts the sentinels it knows
+// of; never SENTINEL IS-MASTER-DOWN-BY-ADDR. Throws nothing for a sentinel
+// that fails. One entry per entry of `sentinels`, in order.
+std::vector<SentinelDetails> query_sentinel_details(const std::vector<ConnectionOptions>& sentinels,
+                                                    const std::string& master_name,
+                                                    Clock::time_point deadline);
 
 // GET-MASTER-ADDR-BY-NAME's reply into `view` (master, or a problem for an
 // error or a malformed reply); and INFO sentinel's TILT flag. No I/O.
 void read_master_address(const Reply& reply, SentinelView& view);
 bool info_says_tilt(const std::string& info);
+
+// SENTINEL MASTER's reply (field/value pairs: a flat array in RESP2) into
+// `details.monitor`, or a problem for an error or a malformed reply; and
+// SENTINEL CKQUORUM's (+OK ... or -NOQUORUM ...) into
+// `details.quorum_reachable`, or a problem for any other reply. No I/O.
+void read_sentinel_master(const Reply& reply, SentinelDetails& details);
+void read_ckquorum(const Reply& reply, SentinelDetails& details);
 
 }  // namespace rk

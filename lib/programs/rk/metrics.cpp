@@ -170,6 +170,103 @@ void replication_samples(Exposition& out, const Nodes& nodes) {
   info_samples(out, nodes);
 }
 
+// Sentinel's master flags shown as 0/1, a fixed set so that the series stay
+// the same from scrape to scrape (sentinel.c: the master is subjectively or
+// objectively down, or a failover of it runs).
+constexpr const char* kSentinelFlags[] = {"s_down", "o_down", "failover_in_progress"};
+
+// One gauge per sentinel for which `value_of` gives a value.
+template <typename ValueOf>
+void sentinel_gauge(Exposition& out, const SentinelStatus& status, const char* name,
+                    const char* help, ValueOf value_of) {
+  for (std::size_t i = 0; i < status.sentinels.size(); ++i) {
+    std::optional<double> value = value_of(i, status.sentinels[i]);
+    if (!value) continue;
+    out.sample(name, "gauge", help,
+               fmt::format("sentinel=\"{}\"",
+                           label_value(status.sentinels[i].view.sentinel.text())),
+               *value);
+  }
+}
+
+// Each sentinel's own answer: up, TILT, the master it names.
+void sentinel_view_samples(Exposition& out, const SentinelStatus& status) {
+  using Value = std::optional<double>;
+  sentinel_gauge(out, status, "redis_keepalived_sentinel_up",
+                 "1 when the sentinel answered GET-MASTER-ADDR-BY-NAME and INFO sentinel",
+                 [](std::size_t, const SentinelDetails& d) -> Value { return d.view.answered; });
+  sentinel_gauge(out, status, "redis_keepalived_sentinel_tilt",
+                 "1 while the sentinel is in TILT (its view does not count in the majority)",
+                 [](std::size_t, const SentinelDetails& d) -> Value {
+                   if (!d.view.answered) return std::nullopt;
+                   return d.view.tilt;
+                 });
+  sentinel_gauge(out, status, "redis_keepalived_sentinel_names_this_node",
+                 "1 when the sentinel names this node (--announce-host:--port) as master",
+                 [&status](std::size_t i, const SentinelDetails& d) -> Value {
+                   if (!d.view.answered) return std::nullopt;
+                   return status.names_self(i);
+                 });
+}
+
+// What SENTINEL MASTER and SENTINEL CKQUORUM said.
+void sentinel_monitor_samples(Exposition& out, const SentinelStatus& status) {
+  using Value = std::optional<double>;
+  auto field = [](long long SentinelMonitor::*member) {
+    return [member](std::size_t, const SentinelDetails& d) -> Value {
+      if (!d.monitor) return std::nullopt;
+      return static_cast<double>((*d.monitor).*member);
+    };
+  };
+  sentinel_gauge(out, status, "redis_keepalived_sentinel_config_epoch",
+                 "the master's config epoch as the sentinel knows it (it rises at each failover)",
+                 field(&SentinelMonitor::config_epoch));
+  sentinel_gauge(out, status, "redis_keepalived_sentinel_other_sentinels",
+                 "the other sentinels this sentinel knows for the master (num-other-sentinels)",
+                 field(&SentinelMonitor::other_sentinels));
+  sentinel_gauge(out, status, "redis_keepalived_sentinel_quorum",
+                 "the quorum in the sentinel's `sentinel monitor` line",
+                 field(&SentinelMonitor::quorum));
+  for (const SentinelDetails& details : status.sentinels) {
+    if (!details.monitor) continue;
+    for (const char* flag : kSentinelFlags)
+      out.sample("redis_keepalived_sentinel_master_flag", "gauge",
+                 "1 when the sentinel's SENTINEL MASTER flags hold the flag",
+                 fmt::format("sentinel=\"{}\",flag=\"{}\"",
+                             label_value(details.view.sentinel.text()), flag),
+                 details.monitor->has_flag(flag) ? 1 : 0);
+  }
+  sentinel_gauge(out, status, "redis_keepalived_sentinel_quorum_reachable",
+                 "1 when SENTINEL CKQUORUM says the quorum and a failover's majority can be "
+                 "reached",
+                 [](std::size_t, const SentinelDetails& d) -> Value {
+                   if (!d.quorum_reachable) return std::nullopt;
+                   return *d.quorum_reachable;
+                 });
+}
+
+// The verdict and this node's place.
+void sentinel_verdict_samples(Exposition& out, const SentinelStatus& status) {
+  out.sample("redis_keepalived_sentinel_configured", "gauge",
+             "sentinels configured (--sentinel); a strict majority of them decides", "",
+             static_cast<double>(status.tally.configured));
+  out.sample("redis_keepalived_sentinel_agree", "gauge",
+             "1 when a strict majority of the configured sentinels, not in TILT, name one master",
+             "", status.tally.master ? 1 : 0);
+  out.sample("redis_keepalived_sentinel_majority_names_this_node", "gauge",
+             "1 when a strict majority of the configured sentinels name this node as master", "",
+             status.tally.master && same_endpoint(*status.tally.master, status.self) ? 1 : 0);
+  if (status.standing.place == SentinelPlace::unknown) return;  // the local Redis does not answer
+  bool unnamed = status.standing.place == SentinelPlace::unnamed_master;
+  out.sample("redis_keepalived_sentinel_unnamed_master", "gauge",
+             "1 when the local Redis is a master that no majority of the sentinels names", "",
+             unnamed ? 1 : 0);
+  out.sample("redis_keepalived_sentinel_unfenced_master", "gauge",
+             "1 when the local Redis is a master that no majority names and no write fence is "
+             "on: it acknowledges writes Sentinel's reconfiguration would discard",
+             "", unnamed && !status.standing.fenced ? 1 : 0);
+}
+
 }  // namespace
 
 std::string render_prometheus(const StatusReport& report) {
@@ -218,6 +315,11 @@ std::string render_prometheus(const StatusReport& report) {
   if (report.peer) nodes.emplace_back("peer", &*report.peer);
   for (const auto& [node, status] : nodes) node_samples(out, node, *status);
   replication_samples(out, nodes);
+  if (report.sentinel) {
+    sentinel_verdict_samples(out, *report.sentinel);
+    sentinel_view_samples(out, *report.sentinel);
+    sentinel_monitor_samples(out, *report.sentinel);
+  }
   return out.text();
 }
 

@@ -38,6 +38,10 @@ class WritePause {
   void ensure_open_for(std::chrono::milliseconds needed);
   // Lifts the pause now (also done by the destructor).
   void release();
+  // The caller has lifted the pause itself (CLIENT UNPAUSE inside a
+  // transaction with the REPLICAOF that must take effect with it): nothing
+  // more is sent.
+  void lifted() { held_ = false; }
 
  private:
   void pause(std::chrono::milliseconds window);

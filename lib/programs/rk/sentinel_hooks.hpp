@@ -22,4 +22,12 @@ ExitCode run_sentinel_master(HookRun& run);
 // a master the majority does not name; otherwise standing-aside.
 ExitCode run_sentinel_standby(HookRun& run, Transition transition);
 
+// redis_switchover with --sentinel (sentinel_switchover.cpp): run on the
+// master the sentinels name; pause its writes, wait until every replica has
+// them all, SENTINEL FAILOVER, wait until a strict majority names the new
+// master, then make this node its replica in the transaction that lifts the
+// pause. No maintenance file: the VIP follows redis_check. UsageError for
+// pair mode's --status, --rejoin, --stay-out.
+ExitCode run_sentinel_switchover(const ToolOptions& given);
+
 }  // namespace rk

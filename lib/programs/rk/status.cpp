@@ -10,6 +10,7 @@
 #include "rk/log.hpp"
 #include "rk/metrics.hpp"
 #include "rk/observe.hpp"
+#include "rk/status_sentinel.hpp"
 #include "rk/track_file.hpp"
 
 namespace rk {
@@ -189,6 +190,12 @@ std::string json_maintenance(const StatusReport& report) {
 
 std::string text_copy_list(const StatusReport& report);
 
+// Sentinel mode's key; nothing in pair mode.
+std::string json_sentinels(const StatusReport& report) {
+  if (!report.sentinel) return "";
+  return ",\"sentinels\":" + render_sentinel_json(*report.sentinel);
+}
+
 std::string text_stale(const StatusReport& report) {
   std::optional<StaleHistory> stale = StaleHistory::parse(report.stale_record);
   if (!stale) return "  stale history: none\n";
@@ -288,6 +295,7 @@ std::string render_text(const StatusReport& report) {
   if (report.state_error.empty()) out += text_stale(report);
   out += text_node("local", report.local);
   if (report.peer) out += text_node("peer ", *report.peer);
+  if (report.sentinel) out += render_sentinel_text(*report.sentinel);
   return out + text_watcher(report) + text_maintenance(report) + text_copies(report);
 }
 
@@ -305,7 +313,7 @@ std::string render_json(const StatusReport& report) {
   out += report.peer ? fmt::format(",\"peer\":{}", json_node(*report.peer)) : ",\"peer\":null";
   return out + ",\"stale_history\":" + json_stale(report) + ",\"watcher\":" + json_watcher(report) +
          ",\"maintenance\":" + json_maintenance(report) +
-         ",\"kept_copies\":" + json_copies(report) + "}\n";
+         ",\"kept_copies\":" + json_copies(report) + json_sentinels(report) + "}\n";
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include "rk/errors.hpp"
 #include "rk/instance_state.hpp"
 #include "rk/observe.hpp"
+#include "rk/sentinel_client.hpp"
 #include "rk/track_file.hpp"
 
 namespace rk {
@@ -24,7 +25,28 @@ NodeStatus read_node(const ConnectionOptions& options) {
   return node;
 }
 
+// Every sentinel at once, under one --timeout: a sentinel that is down or
+// stopped costs that, not one --timeout each. Read-only (SENTINEL MASTER,
+// CKQUORUM), and after the local INFO, whose answer places this node.
+SentinelStatus read_sentinels(const ToolOptions& options, const NodeStatus& local) {
+  SentinelStatus status;
+  status.master_name = options.master_name;
+  status.self = sentinel_self(options);
+  status.sentinels = query_sentinel_details(sentinel_connections(options), options.master_name,
+                                            Clock::now() + options.timeout);
+  std::vector<SentinelView> views;
+  for (const SentinelDetails& details : status.sentinels) views.push_back(details.view);
+  status.tally = tally_sentinels(views, options.sentinel_endpoints.size());
+  status.standing = sentinel_standing(local.state, status.tally, status.self);
+  return status;
+}
+
 }  // namespace
+
+bool SentinelStatus::names_self(std::size_t index) const {
+  const std::optional<Endpoint>& named = sentinels.at(index).view.master;
+  return named && same_endpoint(*named, self);
+}
 
 bool StatusReport::watcher_running() const {
   if (watch_record.empty()) return false;
@@ -78,6 +100,7 @@ StatusReport gather_status(const ToolOptions& options) {
   report.copy_dir_problem = copy_dir_problem(options.copy_dir, false);
   report.local = read_node(local_connection(options));
   if (options.peer_endpoint) report.peer = read_node(peer_connection(options));
+  if (options.sentinel_mode()) report.sentinel = read_sentinels(options, report.local);
   return report;
 }
 

@@ -8,6 +8,8 @@
 #include "rk/kept_copy.hpp"
 #include "rk/options.hpp"
 #include "rk/replication_info.hpp"
+#include "rk/sentinel_quorum.hpp"
+#include "rk/sentinel_view.hpp"
 
 // What this node knows about itself and its peer, read once: the state
 // dir's records, the kept copies and INFO of both servers. redis_status
@@ -19,6 +21,18 @@ struct NodeStatus {
   std::string address;              // host:port
   std::optional<RedisState> state;  // nullopt when unreadable
   std::string error;                // why it is unreadable
+};
+
+// Sentinel mode: what each configured sentinel says of --master-name, their
+// verdict (tally_sentinels, as redis_check judges it) and this node's place.
+struct SentinelStatus {
+  std::string master_name;
+  Endpoint self;                           // --announce-host and --port
+  std::vector<SentinelDetails> sentinels;  // one per --sentinel, in order
+  SentinelTally tally;
+  SentinelStanding standing;
+  // The sentinel at `index` names this node as master.
+  bool names_self(std::size_t index) const;
 };
 
 struct StatusReport {
@@ -61,10 +75,13 @@ struct StatusReport {
   // True while a record stands that this node has not resolved (it does not
   // hold the recorded history of its peer, or its INFO cannot be read).
   bool stale_history() const;
+  // Sentinel mode only (nullopt in pair mode, whose output it leaves alone).
+  std::optional<SentinelStatus> sentinel;
   // keepalived puts the VIP on the node whose last transition is MASTER.
   bool holds_vip() const { return transition == "MASTER"; }
 };
 
-// Reads the state dir and INFO of both nodes.
+// Reads the state dir and INFO of both nodes; in Sentinel mode also asks
+// every sentinel at once, under one --timeout.
 StatusReport gather_status(const ToolOptions& options);
 }  // namespace rk

@@ -8,7 +8,6 @@
 // resync.
 
 #include <algorithm>
-#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -21,9 +20,12 @@
 #include "rk/fence.hpp"
 #include "rk/hooks.hpp"
 #include "rk/instance_state.hpp"
+#include "rk/interrupts.hpp"
 #include "rk/log.hpp"
 #include "rk/observe.hpp"
 #include "rk/promotion.hpp"
+#include "rk/sentinel_hooks.hpp"
+#include "rk/switchover_steps.hpp"
 #include "rk/track_file.hpp"
 
 namespace rk {
@@ -35,43 +37,13 @@ std::string read_whole_file(const std::string& path) {
       .bytes;
 }
 
-// SIGINT or SIGTERM (an operator's Ctrl-C, a service stop) while the
-// switchover runs: before the peer is promoted the switchover stops and
-// unpauses; after it, the steps that keep one master run to their end
-// (each is bounded by --timeout) and only the wait for FAULT is cut short.
-volatile std::sig_atomic_t interrupted_by = 0;
-
-void note_interrupt(int signal_number) { interrupted_by = signal_number; }
-
-class InterruptGuard {
+// SIGINT or SIGTERM while the switchover runs (InterruptGuard): before the
+// peer is promoted the switchover stops and unpauses; after it, the steps
+// that keep one master run to their end (each is bounded by --timeout) and
+// only the wait for FAULT is cut short.
+class Switchover : SwitchoverSteps {
  public:
-  InterruptGuard() {
-    interrupted_by = 0;
-    struct sigaction action {};
-    action.sa_handler = note_interrupt;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(SIGINT, &action, &old_int_);
-    ::sigaction(SIGTERM, &action, &old_term_);
-  }
-  InterruptGuard(const InterruptGuard&) = delete;
-  InterruptGuard& operator=(const InterruptGuard&) = delete;
-  ~InterruptGuard() {
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    ::sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  static bool interrupted() { return interrupted_by != 0; }
-  static const char* signal_name() { return interrupted_by == SIGINT ? "SIGINT" : "SIGTERM"; }
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
-
-class Switchover {
- public:
-  explicit Switchover(const ToolOptions& options) : options_(options), log_(log_options(options)) {
-    log_.open_sinks();
-  }
+  explicit Switchover(const ToolOptions& options) : SwitchoverSteps(options) {}
 
   ExitCode run() {
     const std::string& flag = options_.maintenance_file;
@@ -133,20 +105,8 @@ class Switchover {
     std::string failure;            // a step that threw ("" when none did)
   };
 
-  ExitCode finish(Verdict verdict, const std::string& detail) {
-    log_.info(verdict_line(verdict, ms_since(started_), detail));
-    return exit_code_of(verdict);
-  }
-
-  // Ends the switchover with nothing changed: this node unpaused first.
-  ExitCode stop_unchanged(Verdict verdict, const std::string& detail) {
-    pause_.reset();
-    return finish(verdict, detail);
-  }
-
   ExitCode refuse(const std::string& why) {
-    log_.warning("switchover refused, nothing changed: {}", why);
-    return stop_unchanged(Verdict::switchover_refused, "nothing changed");
+    return SwitchoverSteps::refuse(why, "nothing changed");
   }
 
   // A call that failed before the handover: nothing changed unless
@@ -180,21 +140,6 @@ class Switchover {
     if (!check.ok) return refuse(check.reason);
     log_.info("switchover to {}: {}", options_.peer_endpoint->text(), check.reason);
     return std::nullopt;
-  }
-
-  // The pause is held in windows of a few --timeout, renewed while the
-  // switchover needs it: a switchover that is killed (SIGKILL, a crash)
-  // leaves at most one window behind, never 2 x --switchover-timeout-ms.
-  std::chrono::milliseconds pause_window() const {
-    return std::max(options_.timeout * 3, std::chrono::milliseconds(300));
-  }
-  // Renews the window when less than one command's time is left of it.
-  void keep_paused() { pause_->ensure_open_for(options_.timeout + std::chrono::milliseconds(50)); }
-
-  // The local Redis's connection, opened again when a failure dropped it.
-  Connection& local() {
-    if (!local_) local_.emplace(Connection::open(local_connection(options_)));
-    return *local_;
   }
 
   // With this master's writes held, waits until the peer has applied every
@@ -569,16 +514,8 @@ class Switchover {
     return false;
   }
 
-  ToolOptions options_;
-  Logger log_;
-  Clock::time_point started_;
   long long caught_up_ms_ = 0;
-  std::optional<Connection> local_;
   std::optional<Connection> peer_;
-  // This master's writes, held from the start until the peer is promoted
-  // (or the switchover stops); declared after local_, whose connection it
-  // uses, so that it is lifted first.
-  std::optional<WritePause> pause_;
   bool promotion_sent_ = false;  // REPLICAOF NO ONE went to the peer
   std::string refusal_;
   std::string no_reply_;
@@ -588,6 +525,7 @@ class Switchover {
 }  // namespace
 
 ExitCode run_switchover(const ToolOptions& given) {
+  if (given.sentinel_mode()) return run_sentinel_switchover(given);
   ToolOptions options = given;
   if (options.maintenance_file.empty())
     throw UsageError("--maintenance-file FILE is required (a track_file keepalived watches)");

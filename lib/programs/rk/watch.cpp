@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -340,6 +341,23 @@ class Watcher {
   bool sentinels_now_ = false;
 };
 
+// The state dir holds this instance's records as NAME.SUFFIX (NAME.watch is
+// the watcher's own): a track file among them would be overwritten by a
+// record, and keepalived would read the record's text as the value.
+void refuse_record_path(const ToolOptions& options) {
+  namespace fs = std::filesystem;
+  fs::path track = fs::path(options.track_file).lexically_normal();
+  fs::path records = fs::path(options.state_dir).lexically_normal();
+  if (!records.has_filename()) records = records.parent_path();
+  std::string name = track.filename().string();
+  if (track.parent_path() == records && name.rfind(options.instance + ".", 0) == 0)
+    throw UsageError(fmt::format(
+        "--track-file {}: the state dir keeps instance {}'s records under that name ({}.*, "
+        "{}.watch is this watcher's own); name the file otherwise, e.g. {}/redis_watch.track",
+        options.track_file, options.instance, options.instance, options.instance,
+        records.string()));
+}
+
 }  // namespace
 
 ExitCode run_watch(const ToolOptions& given) {
@@ -350,6 +368,7 @@ ExitCode run_watch(const ToolOptions& given) {
   // others may write in before anything is written (exit 2).
   require_trusted_directory(parent_directory(options.track_file), "--track-file",
                             OutputFile::track_file);
+  refuse_record_path(options);
   if (!options.textfile_dir.empty())
     require_trusted_directory(options.textfile_dir, "--textfile", OutputFile::textfile);
   resolve_password(options);

@@ -53,13 +53,10 @@ class Node:
         self.copy_dir = os.path.join(self.var_lib, "copies")
         self.maintenance_file = os.path.join(self.var_lib, "maintenance")
         # keepalived's track_file for redis_watch (the lab runs no watcher
-        # unless a scenario starts one: a missing file reads as 0). Not
-        # <state dir>/redis.watch, the watcher's own record of instance
-        # "redis" (pid, health, heartbeat), which redis_check --defer-to-watch
-        # and redis_status read: sharing that name, the watcher's "1"
-        # replaced its record (the check then saw no watcher and asked the
-        # sentinels itself) and its record replaced "0" (keepalived reads
-        # "pid=..." as 0, so it only seemed to work).
+        # unless a scenario starts one: a missing file reads as 0), named as
+        # the samples name it; not <state dir>/redis.watch, the watcher's
+        # own record of instance "redis", which redis_check and redis_status
+        # read.
         self.track_file = os.path.join(self.state_dir, "redis_watch.track")
         self.password_file = os.path.join(self.dir, "password")
         self.redis = None

@@ -1,29 +1,15 @@
 #include "catch_compat.hpp"
 
 #include "rk/sentinel_quorum.hpp"
+#include "sentinel_views.hpp"
 
 using namespace rk;
+using rk_test::names;
+using rk_test::node_a;
+using rk_test::node_b;
+using rk_test::silent;
 
 namespace {
-
-const Endpoint node_a{"10.0.0.1", 6379};
-const Endpoint node_b{"10.0.0.2", 6379};
-
-SentinelView names(int index, const Endpoint& master, bool tilt = false) {
-  SentinelView view;
-  view.sentinel = {"10.0.0." + std::to_string(10 + index), 26379};
-  view.answered = true;
-  view.master = master;
-  view.tilt = tilt;
-  return view;
-}
-
-SentinelView silent(int index, const std::string& problem = "connection refused") {
-  SentinelView view;
-  view.sentinel = {"10.0.0." + std::to_string(10 + index), 26379};
-  view.problem = problem;
-  return view;
-}
 
 RedisState master_state() {
   RedisState state;
@@ -174,4 +160,48 @@ TEST_CASE("the replica a failover is promoting is not fenced before it is named"
   CHECK(promoting.fence == SentinelFenceStep::keep);
   // Once named it passes, promoting or not.
   CHECK(decide_sentinel_check(master_state(), for_a, node_a, std::nullopt, true).passes);
+}
+
+TEST_CASE("this node's place: the majority's master, a replica, an unnamed master", "[sentinel]") {
+  SentinelTally for_a = tally_sentinels({names(1, node_a), names(2, node_a), silent(3)}, 3);
+  SentinelTally none = tally_sentinels({names(1, node_a), names(2, node_b), silent(3)}, 3);
+
+  SentinelStanding named = sentinel_standing(master_state(), for_a, node_a);
+  CHECK(named.place == SentinelPlace::named_master);
+  CHECK(named.text == "the sentinels' master");
+
+  // node_b, a master while the majority names node_a: the minority side of
+  // a split, or an old master back from isolation.
+  RedisState fenced_master = master_state();
+  fenced_master.write_fence_on = true;
+  SentinelStanding unfenced = sentinel_standing(master_state(), for_a, node_b);
+  CHECK(unfenced.place == SentinelPlace::unnamed_master);
+  CHECK_FALSE(unfenced.fenced);
+  CHECK(unfenced.text ==
+        "a master the majority does not name (fenced: no); the majority names 10.0.0.1:6379");
+  SentinelStanding fenced = sentinel_standing(fenced_master, none, node_a);
+  CHECK(fenced.place == SentinelPlace::unnamed_master);
+  CHECK(fenced.fenced);
+  CHECK(fenced.text ==
+        "a master the majority does not name (fenced: yes); no majority names a "
+        "master");
+
+  // A replica of the named master says no more; one of another master says
+  // whom the majority names.
+  SentinelStanding following = sentinel_standing(replica_state(), for_a, node_b);
+  CHECK(following.place == SentinelPlace::replica);
+  CHECK(following.text == "a replica of 10.0.0.1:6379");
+  CHECK(sentinel_standing(replica_state(), none, node_b).text ==
+        "a replica of 10.0.0.1:6379; no majority names a master");
+  RedisState of_b = replica_state();
+  of_b.master_host = node_b.host;
+  CHECK(sentinel_standing(of_b, for_a, node_a).text ==
+        "a replica of 10.0.0.2:6379; yet the majority names this node as master");
+
+  CHECK(sentinel_standing(std::nullopt, for_a, node_a).place == SentinelPlace::unknown);
+  RedisState loading = master_state();
+  loading.loading = true;
+  SentinelStanding loads = sentinel_standing(loading, for_a, node_a);
+  CHECK(loads.place == SentinelPlace::unknown);
+  CHECK_THAT(loads.text, rk_test::Contains("loading"));
 }

@@ -57,7 +57,7 @@ TEST_CASE("WatchRecord: what redis_watch writes, read back; older records", "[in
   record.generation = Generation::of_this_process();
   record.health = "unhealthy";
   record.since = "2026-12-07T02:00:00Z";
-  record.track_file = "/run/redis-keepalived/redis.watch";
+  record.track_file = "/run/redis-keepalived/redis_watch.track";
   record.heartbeat_bound = std::chrono::seconds(6);
   WatchRecord read = WatchRecord::parse(record.text());
   CHECK(read.generation.text() == record.generation.text());

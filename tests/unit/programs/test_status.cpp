@@ -1,5 +1,8 @@
 #include "catch_compat.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include "rk/decisions.hpp"
 #include "rk/metrics.hpp"
 #include "rk/status.hpp"
@@ -32,7 +35,66 @@ StatusReport sample_report() {
   return report;
 }
 
+// The peer as sample_report's local master's replica, its link up.
+RedisState peer_replica(long long applied) {
+  RedisState replica;
+  replica.role = Role::replica;
+  replica.master_host = "127.0.0.1";
+  replica.master_port = 6379;
+  replica.link_up = true;
+  replica.slave_repl_offset = applied;
+  replica.master_replid = std::string(40, 'a');
+  return replica;
+}
+
+// sample_report with every other part filled too: the peer as a replica,
+// the watcher, the maintenance flag, the hooks' metrics and a kept copy.
+StatusReport full_report() {
+  StatusReport report = sample_report();
+  RedisState replica = peer_replica(900);
+  replica.keys = 12;
+  report.peer = NodeStatus{"10.0.0.2:6379", replica, ""};
+  report.watch_record =
+      "pid=4242\nstart=99\nhealth=healthy\nsince=2026-11-25T12:00:01Z\n"
+      "track_file=/run/redis-keepalived/watch\nheartbeat_bound=6\n";
+  report.watch_age_s = 0;
+  report.watch_process_running = true;
+  report.maintenance_file = "/var/lib/redis-keepalived/maintenance";
+  report.maintenance_value = 0;
+  report.metrics = {{"redis_keepalived_transitions_total{transition=\"MASTER\"}", 3},
+                    {"redis_keepalived_hook_runs_total{hook=\"redis_master\",verdict=\"promoted\"}",
+                     2},
+                    {"redis_keepalived_sync_wait_seconds", 0.25}};
+  report.copy_dir = "/var/lib/redis-keepalived/copies";
+  KeptCopy copy;
+  copy.name =
+      CopyName::parse("20261130T201233.123Z_peer_" + std::string(40, 'c') + "_1200-58811.rdb");
+  copy.file = copy.name.text();
+  copy.bytes = 4096;
+  report.copies.push_back(copy);
+  return report;
+}
+
+// A file of tests/unit/programs/golden/.
+std::string golden(const std::string& name) {
+  std::ifstream file(std::string(RK_UNIT_DIR) + "/programs/golden/" + name);
+  REQUIRE(file);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
 }  // namespace
+
+TEST_CASE("pair mode: redis_status's text, JSON and metrics, byte for byte", "[status]") {
+  // The bytes redis_status printed for a pair before Sentinel mode existed:
+  // scripts and dashboards read them, and a pair keeps getting exactly
+  // those.
+  StatusReport report = full_report();
+  CHECK(render_text(report) == golden("pair_status.txt"));
+  CHECK(render_json(report) == golden("pair_status.json"));
+  CHECK(render_prometheus(report) == golden("pair_status.prom"));
+}
 
 TEST_CASE("render_text shows VIP, roles, lag and the last hook", "[status]") {
   std::string text = render_text(sample_report());
@@ -124,13 +186,7 @@ TEST_CASE("render_text and render_json say when the state dir cannot be read", "
 
 TEST_CASE("redis_status names each node's server and version", "[status]") {
   StatusReport report = sample_report();
-  RedisState replica;
-  replica.role = Role::replica;
-  replica.master_host = "127.0.0.1";
-  replica.master_port = 6379;
-  replica.link_up = true;
-  replica.slave_repl_offset = 1000;
-  replica.master_replid = std::string(40, 'a');
+  RedisState replica = peer_replica(1000);
   replica.server_name = "redis";
   replica.server_version = "7.0.15";
   replica.redis_version = "7.0.15";
@@ -243,4 +299,134 @@ TEST_CASE("redis_status exits 2 only for an unsafe state dir", "[status]") {
   StatusReport unreachable = sample_report();
   unreachable.local.state.reset();
   CHECK(status_exit_code(unreachable) == ExitCode::failure);
+}
+
+namespace {
+
+// Sentinel mode: three sentinels, one naming this node with everything
+// read, one in TILT, one that does not answer.
+StatusReport sentinel_report() {
+  StatusReport report = full_report();
+  SentinelStatus status;
+  status.master_name = "mymaster";
+  status.self = {"127.0.0.1", 6379};
+  SentinelDetails named;
+  named.view = {{"10.0.0.11", 26379}, true, Endpoint{"127.0.0.1", 6379}, false, ""};
+  named.monitor = SentinelMonitor{Endpoint{"127.0.0.1", 6379}, {"master", "s_down"}, 4, 2, 2};
+  named.quorum_reachable = true;
+  named.quorum_text = "3 usable Sentinels. Quorum and failover authorization can be reached";
+  SentinelDetails tilted;
+  tilted.view = {{"10.0.0.12", 26379}, true, Endpoint{"127.0.0.1", 6379}, true, ""};
+  tilted.problem = "SENTINEL CKQUORUM refused: NOPERM no permissions";
+  tilted.monitor = SentinelMonitor{std::nullopt, {"master"}, 4, 2, 2};
+  SentinelDetails silent;
+  silent.view.sentinel = {"10.0.0.13", 26379};
+  silent.view.problem = "10.0.0.13:26379: no reply within 500 ms";
+  status.sentinels = {named, tilted, silent};
+  std::vector<SentinelView> views{named.view, tilted.view, silent.view};
+  status.tally = tally_sentinels(views, 3);
+  status.standing = sentinel_standing(report.local.state, status.tally, status.self);
+  report.sentinel = status;
+  return report;
+}
+
+}  // namespace
+
+TEST_CASE("Sentinel mode: each sentinel's view, the verdict and this node's place", "[status]") {
+  StatusReport report = sentinel_report();
+  std::string text = render_text(report);
+  CHECK_THAT(text, rk_test::Contains(
+                       "sentinels for mymaster: 3 configured, 2 make a majority\n"
+                       "  sentinel 10.0.0.11:26379: names 127.0.0.1:6379 (this node), config "
+                       "epoch 4, flags master,s_down, 2 other sentinels, quorum 2, quorum "
+                       "reachable\n"
+                       "  sentinel 10.0.0.12:26379: TILT (its view does not count), names "
+                       "127.0.0.1:6379 (this node), config epoch 4, flags master, 2 other "
+                       "sentinels, quorum 2 (SENTINEL CKQUORUM refused: NOPERM no permissions)\n"
+                       "  sentinel 10.0.0.13:26379: NO ANSWER: no reply within 500 ms\n"
+                       "  verdict: NO MAJORITY: no master is named by 2 of the 3 configured "
+                       "sentinels (the most named has 1; 1 in TILT, 2 answered)\n"
+                       "  this node 127.0.0.1:6379: a master the majority does not name "
+                       "(fenced: no); no majority names a master\n"
+                       "  watcher:"));
+
+  std::string json = render_json(report);
+  CHECK_THAT(json, rk_test::Contains(
+                       ",\"sentinels\":{\"master_name\":\"mymaster\",\"self\":\"127.0.0.1:6379\","
+                       "\"configured\":3,\"needed\":2,\"list\":[{\"address\":\"10.0.0.11:26379\","
+                       "\"answered\":true,\"problem\":null,\"master\":\"127.0.0.1:6379\","
+                       "\"names_this_node\":true,\"tilt\":false,\"monitor\":{\"address\":"
+                       "\"127.0.0.1:6379\",\"flags\":[\"master\",\"s_down\"],\"config_epoch\":4,"
+                       "\"num_other_sentinels\":2,\"quorum\":2},\"quorum_reachable\":true,"));
+  CHECK_THAT(json, rk_test::Contains("{\"address\":\"10.0.0.13:26379\",\"answered\":false,"
+                                     "\"problem\":\"10.0.0.13:26379: no reply within 500 ms\","
+                                     "\"master\":null,\"names_this_node\":false,\"tilt\":false,"
+                                     "\"monitor\":null,\"quorum_reachable\":null,\"ckquorum\":null,"
+                                     "\"details_problem\":null}]"));
+  CHECK_THAT(json, rk_test::Contains(
+                       "\"verdict\":{\"agree\":false,\"master\":null,\"votes\":1,\"answered\":2,"
+                       "\"tilted\":1,"));
+  CHECK_THAT(json, rk_test::Contains("\"this_node\":{\"place\":\"unnamed-master\",\"fenced\":false,"
+                                     "\"text\":\"a master the majority does not name (fenced: "
+                                     "no); no majority names a master\"}}}\n"));
+
+  std::string prometheus = render_prometheus(report);
+  CHECK_THAT(prometheus, rk_test::Contains("# HELP redis_keepalived_sentinel_up "));
+  CHECK_THAT(prometheus, rk_test::Contains("# TYPE redis_keepalived_sentinel_up gauge\n"
+                                           "redis_keepalived_sentinel_up{sentinel=\"10.0.0.11:"
+                                           "26379\"} 1\n"
+                                           "redis_keepalived_sentinel_up{sentinel=\"10.0.0.12:"
+                                           "26379\"} 1\n"
+                                           "redis_keepalived_sentinel_up{sentinel=\"10.0.0.13:"
+                                           "26379\"} 0\n"));
+  // Only what was read: no TILT, epoch or quorum for a sentinel that did
+  // not answer, no CKQUORUM for one that refused it.
+  CHECK_THAT(prometheus, rk_test::Contains("redis_keepalived_sentinel_tilt{sentinel=\"10.0.0.12:"
+                                           "26379\"} 1\n# HELP"));
+  CHECK_THAT(prometheus, rk_test::Contains(
+                             "redis_keepalived_sentinel_config_epoch{sentinel=\"10.0.0.12:26379\"}"
+                             " 4\n# HELP"));
+  CHECK_THAT(prometheus, rk_test::Contains("# TYPE redis_keepalived_sentinel_quorum_reachable "
+                                           "gauge\nredis_keepalived_sentinel_quorum_reachable{"
+                                           "sentinel=\"10.0.0.11:26379\"} 1\n"));
+  CHECK_THAT(prometheus, !rk_test::Contains("quorum_reachable{sentinel=\"10.0.0.12"));
+  CHECK_THAT(prometheus, rk_test::Contains("redis_keepalived_sentinel_master_flag{sentinel=\"10.0."
+                                           "0.11:26379\",flag=\"s_down\"} 1\n"));
+  CHECK_THAT(prometheus, rk_test::Contains("\nredis_keepalived_sentinel_configured 3\n"));
+  CHECK_THAT(prometheus, rk_test::Contains("\nredis_keepalived_sentinel_agree 0\n"));
+  CHECK_THAT(prometheus,
+             rk_test::Contains("\nredis_keepalived_sentinel_majority_names_this_node 0\n"));
+  CHECK_THAT(prometheus, rk_test::Contains("\nredis_keepalived_sentinel_unfenced_master 1\n"));
+
+  // The pair's part of the report is the same bytes as without Sentinel.
+  CHECK_THAT(prometheus, rk_test::StartsWith(golden("pair_status.prom")));
+  StatusReport pair = full_report();
+  CHECK(render_json(report).substr(0, render_json(pair).size() - 2) ==
+        render_json(pair).substr(0, render_json(pair).size() - 2));
+}
+
+TEST_CASE("Sentinel mode: a majority that names this node, fenced or not", "[status]") {
+  StatusReport report = sentinel_report();
+  SentinelStatus& status = *report.sentinel;
+  status.sentinels[1].view.tilt = false;
+  status.tally = tally_sentinels({status.sentinels[0].view, status.sentinels[1].view,
+                                  status.sentinels[2].view},
+                                 3);
+  status.standing = sentinel_standing(report.local.state, status.tally, status.self);
+  CHECK_THAT(render_text(report),
+             rk_test::Contains("  verdict: the majority names 127.0.0.1:6379 (2 of 3 configured, 2 "
+                               "needed)\n  this node 127.0.0.1:6379: the sentinels' master\n"));
+  std::string prometheus = render_prometheus(report);
+  CHECK_THAT(prometheus,
+             rk_test::Contains("\nredis_keepalived_sentinel_majority_names_this_node 1\n"));
+  CHECK_THAT(prometheus, rk_test::Contains("\nredis_keepalived_sentinel_unnamed_master 0\n"));
+  CHECK_THAT(render_json(report), rk_test::Contains("\"place\":\"named-master\""));
+
+  // Its Redis does not answer: no place, so no place figures either.
+  report.local.state.reset();
+  status.standing = sentinel_standing(std::nullopt, status.tally, status.self);
+  CHECK_THAT(render_text(report), rk_test::Contains("this node 127.0.0.1:6379: unknown: the local "
+                                                    "Redis does not answer\n"));
+  CHECK_THAT(render_prometheus(report), !rk_test::Contains("unnamed_master"));
+  CHECK_THAT(render_json(report), rk_test::Contains("\"place\":\"unknown\""));
 }
