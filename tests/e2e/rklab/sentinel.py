@@ -44,7 +44,7 @@ SAMPLE_PERIOD = 0.1
 # of about 3 s (keepalived's try_up_instance), and redis_watch beside the
 # check, whose track file follows +switch-master within milliseconds
 # (redis_check --defer-to-watch where the build has it). Measured with
-# bench/run --only sentinel against plain Sentinel's reconfig script.
+# bench/run --only sentinel-lab against plain Sentinel's reconfig script.
 TOOLKIT_VRRP = (3, "0.1")
 TOOLKIT_WATCH = True
 ARPING = shutil.which("arping") or "/usr/bin/arping"
