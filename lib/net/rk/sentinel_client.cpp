@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -69,20 +68,21 @@ bool has_flag(const std::string& flags, const std::string& flag) {
   return false;
 }
 
-// Runs `ask(i)` for every i below `count`, all at once, and returns which
-// had returned when it stopped waiting (1 each): once all have, or once
-// `settled(done)` (asked under a lock each time one returns; `ask(i)` has
-// written its answer by then) says the rest are not needed. Their waits are
-// then cancelled (WaitCancellation: the connect, TLS or read poll() ends
-// at once) and they are joined, so nothing outlives the call. Without
-// `settled`, `ask(0)` runs on the caller's thread: one thread fewer. A
-// thread that cannot be started runs its `ask` on the caller's, in turn.
+// Runs `ask(i)` for every i below `count`, all at once (`ask(0)` on the
+// caller's thread, each other on a thread of its own; one that cannot be
+// started runs on the caller's, in turn), and returns which had returned
+// (1 each) when it stopped waiting: once all have, or once `settled(done)`
+// held. Whichever thread returns asks `settled` under a lock (`ask(i)` has
+// written its answer by then); once it holds, that thread cancels the
+// others' waits (WaitCancellation: their connect, TLS or read poll() ends
+// at once, the caller's own included), and all are joined, so nothing
+// outlives the call.
 std::vector<char> run_each(std::size_t count, const std::function<void(std::size_t)>& ask,
                            const std::function<bool(const std::vector<char>&)>& settled) {
   std::mutex mutex;
-  std::condition_variable changed;
   std::vector<char> done(count, 0);
   std::size_t running = count;
+  std::optional<std::vector<char>> settled_with;  // `done` when `settled` first held
   // Without an eventfd nothing is cancelled: the call waits for every one.
   Fd cancel(settled ? ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1);
   auto run = [&](std::size_t i) {
@@ -93,32 +93,25 @@ std::vector<char> run_each(std::size_t count, const std::function<void(std::size
     std::lock_guard<std::mutex> lock(mutex);
     done[i] = 1;
     --running;
-    changed.notify_one();
+    if (running == 0 || !settled || settled_with || !settled(done)) return;
+    settled_with = done;
+    if (!cancel.valid()) return;
+    std::uint64_t one = 1;
+    // A full counter (impossible after one write) would only mean waiting.
+    [[maybe_unused]] ssize_t written = ::write(cancel.get(), &one, sizeof(one));
   };
   std::vector<std::thread> threads;
   threads.reserve(count);
-  std::size_t first_thread = settled ? 0 : 1;
-  for (std::size_t i = first_thread; i < count; ++i) {
+  for (std::size_t i = 1; i < count; ++i) {
     try {
       threads.emplace_back(run, i);
     } catch (const std::system_error&) {
       run(i);
     }
   }
-  if (!settled && count > 0) run(0);
-  std::vector<char> seen;
-  {
-    std::unique_lock<std::mutex> lock(mutex);
-    changed.wait(lock, [&] { return running == 0 || (settled && settled(done)); });
-    seen = done;
-  }
-  if (std::find(seen.begin(), seen.end(), 0) != seen.end() && cancel.valid()) {
-    std::uint64_t one = 1;
-    // A full counter (impossible after one write) would only mean waiting.
-    [[maybe_unused]] ssize_t written = ::write(cancel.get(), &one, sizeof(one));
-  }
+  if (count > 0) run(0);
   for (std::thread& thread : threads) thread.join();
-  return seen;
+  return settled_with ? *settled_with : done;
 }
 
 }  // namespace
