@@ -138,8 +138,10 @@ def check_topology(ap, args):
         ap.error(f"--topology sentinel3 runs {', '.join(SENTINEL3_SCENARIOS)}")
     if args.topology != "pair" and args.tls:
         ap.error("the Sentinel topologies run without --tls")
-    if args.switchover_by and args.scenario != "sentinel-switchover":
-        ap.error("--switchover-by is sentinel-switchover's")
+    # Accepted by every Sentinel scenario (a benchmark passes one set of
+    # options to all of them); only sentinel-switchover uses it.
+    if args.switchover_by and args.topology == "pair":
+        ap.error("--switchover-by belongs to the Sentinel topologies")
     if args.switchover_by is None:
         args.switchover_by = (sentinel.SWITCHOVER_TOOL if args.vip_mover == "toolkit"
                               else "sentinel-failover")
@@ -240,7 +242,7 @@ def main(argv=None, prog=None):
                     "toolkit in Sentinel mode (default), or plain Sentinel's "
                     "client-reconfig-script (ip addr add/del), without keepalived")
     ap.add_argument("--switchover-by", choices=sentinel.SWITCHOVER_BY,
-                    help="sentinel-switchover: what moves the master: the toolkit's "
+                    help="Sentinel topologies, sentinel-switchover: what moves the master: the toolkit's "
                     f"{sentinel.SWITCHOVER_TOOL} in Sentinel mode, run on the master's node "
                     "with its toolkit.conf (the default with --vip-mover toolkit), or plain "
                     "SENTINEL FAILOVER sent to a sentinel (the baseline; the only one with "
