@@ -56,6 +56,9 @@ def print_result(name, verdict, res, reason, duration, as_json):
             emit(f"  {'reason':<26}{reason}")
         labels = [("first_write_s", "first write via VIP", "s"),
                   ("failover_s", "failover", "s"),
+                  ("switchover_by", "switchover by", ""),
+                  ("switchover_verdict", "switchover verdict", ""),
+                  ("switchover_paused_ms", "writes paused", " ms"),
                   ("switchover_s", "VIP moved", "s"),
                   ("second_master_s", "second master after", "s"),
                   ("promoted_after_s", "promoted after", "s"),
@@ -64,6 +67,9 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   ("promoted_after_sync_s", "promoted after sync end", "s"),
                   ("keys_at_promotion", "keys at promotion", ""),
                   ("rejoin_s", "old master rejoined", "s"),
+                  ("old_master_acked_after_promotion", "old acks after promotion", ""),
+                  ("old_master_last_ack_after_promotion_s", "old master's last ack", "s"),
+                  ("old_master_rejoined_at_fork", "old master at the fork", ""),
                   ("heal_converge_s", "converged after heal", "s"),
                   ("failback_s", "failback", "s"),
                   ("new_master", "new master", ""),
@@ -132,6 +138,15 @@ def check_topology(ap, args):
         ap.error(f"--topology sentinel3 runs {', '.join(SENTINEL3_SCENARIOS)}")
     if args.topology != "pair" and args.tls:
         ap.error("the Sentinel topologies run without --tls")
+    # Accepted by every Sentinel scenario (a benchmark passes one set of
+    # options to all of them); only sentinel-switchover uses it.
+    if args.switchover_by and args.topology == "pair":
+        ap.error("--switchover-by belongs to the Sentinel topologies")
+    if args.switchover_by is None:
+        args.switchover_by = (sentinel.SWITCHOVER_TOOL if args.vip_mover == "toolkit"
+                              else "sentinel-failover")
+    if args.switchover_by == sentinel.SWITCHOVER_TOOL and args.vip_mover != "toolkit":
+        ap.error(f"--switchover-by {sentinel.SWITCHOVER_TOOL} runs with --vip-mover toolkit")
     if args.topology != "pair" and args.vip_mover != "toolkit" and (
             args.watch or args.vrrp_version or args.advert_int or args.down_timer_adverts):
         ap.error("--watch, --vrrp-version, --advert-int and --down-timer-adverts set up "
@@ -141,8 +156,8 @@ def check_topology(ap, args):
 
 def keepalived_defaults(args):
     """What keepalived runs with where the command line leaves it open: with
-    the toolkit in a Sentinel topology, the VRRP settings and the watcher of
-    sentinel.TOOLKIT_VRRP and TOOLKIT_WATCH; elsewhere the samples' and no
+    the toolkit in a Sentinel topology, the VRRP settings of the Sentinel
+    sample (sentinel.TOOLKIT_VRRP) and the watcher (TOOLKIT_WATCH); elsewhere the samples' and no
     watcher (but for the scenarios that always run one)."""
     sentinel_toolkit = args.topology != "pair" and args.vip_mover == "toolkit"
     if args.watch is None:
@@ -152,8 +167,10 @@ def keepalived_defaults(args):
         version, advert_int = sentinel.TOOLKIT_VRRP
         if args.vrrp_version is None:
             args.vrrp_version = version
-        if args.advert_int is None and args.vrrp_version == version:
-            args.advert_int = advert_int
+        if args.advert_int is None:
+            # The sample's sub-second advert_int is VRRPv3's; VRRPv2 counts
+            # whole seconds (the pair samples' 1).
+            args.advert_int = advert_int if args.vrrp_version == version else "1"
 
 
 def main(argv=None, prog=None):
@@ -224,6 +241,12 @@ def main(argv=None, prog=None):
                     help="Sentinel topologies: what moves the VIP: keepalived with the "
                     "toolkit in Sentinel mode (default), or plain Sentinel's "
                     "client-reconfig-script (ip addr add/del), without keepalived")
+    ap.add_argument("--switchover-by", choices=sentinel.SWITCHOVER_BY,
+                    help="Sentinel topologies, sentinel-switchover: what moves the master: the toolkit's "
+                    f"{sentinel.SWITCHOVER_TOOL} in Sentinel mode, run on the master's node "
+                    "with its toolkit.conf (the default with --vip-mover toolkit), or plain "
+                    "SENTINEL FAILOVER sent to a sentinel (the baseline; the only one with "
+                    "--vip-mover reconfig-script)")
     ap.add_argument("--down-after-ms", type=int, default=sentinel.DEFAULT_DOWN_AFTER_MS,
                     help="Sentinel topologies: down-after-milliseconds (default "
                     f"{sentinel.DEFAULT_DOWN_AFTER_MS})")

@@ -20,6 +20,14 @@ VRRP_SCRIPT_KEYS = ("interval", "timeout", "fall", "rise", "weight")
 # 2.2.7 reads "0.3" as an invalid number and runs the check every second.
 FRACTIONAL_KEYS = ("interval", "timeout")
 DEFAULT = "default"
+# The Sentinel-mode samples, and the placeholder of the toolkit.conf path in
+# the keepalived one.
+SENTINEL_KEEPALIVED_SAMPLE = "keepalived-sentinel-node.conf"
+SENTINEL_TOOLKIT_SAMPLE = "toolkit-sentinel.conf"
+SENTINEL_ACL_SAMPLE = "redis-sentinel-acl.conf"
+SAMPLE_SENTINEL_TOOLKIT_CONF = "/etc/redis-keepalived/toolkit-sentinel.conf"
+SAMPLE_SENTINEL_PASSWORD_FILE = "/etc/redis-keepalived/sentinel-password"
+DEFER_TO_WATCH = "--defer-to-watch"
 
 
 def _sample(fn, *args):
@@ -172,12 +180,24 @@ def set_vrrp_timing(text, version=None, advert_int=None, down_timer_adverts=None
     if m is None or len(_ADVERT_INT.findall(text)) != 1:
         raise LabError("the keepalived sample has no single advert_int line")
     indent, value = m.group(1), advert_int or m.group(2)
+    # A sample that sets them already (the Sentinel sample's `version 3`)
+    # gets each once, the lab's value in place of its own.
+    if version is not None:
+        text = _drop_instance_line(text, "version")
+    if down_timer_adverts is not None:
+        text = _drop_instance_line(text, "down_timer_adverts")
+    m = _ADVERT_INT.search(text)
     line = f"{indent}advert_int {value}"
     if version is not None:
         line += f"\n{indent}version {version}"
     if down_timer_adverts is not None:
         line += f"\n{indent}down_timer_adverts {down_timer_adverts}"
     return text[:m.start()] + line + text[m.end():]
+
+
+def _drop_instance_line(text, key):
+    """TEXT without its `KEY N` lines (comments stay)."""
+    return re.sub(rf"(?m)^[ \t]*{key}[ \t]+\d+[ \t]*\n", "", text)
 
 
 def vrrp_timing_of(text):
@@ -191,14 +211,17 @@ def vrrp_timing_of(text):
             "down_timer_adverts": d.group(1) if d else "3"}
 
 
-def add_check_arguments(text, arguments):
-    """TEXT with ARGUMENTS appended to the vrrp_script's command line."""
+def set_check_argument(text, argument, present):
+    """TEXT with ARGUMENT on the vrrp_script's command line if PRESENT, else
+    without it."""
     start, end = _script_block(text)
-    body, n = re.subn(r'(?m)^([ \t]*script[ \t]+"[^"]*)"',
-                      lambda m: f'{m.group(1)} {" ".join(arguments)}"', text[start:end], count=1)
-    if n != 1:
+    m = re.search(r'(?m)^([ \t]*script[ \t]+")([^"]*)"', text[start:end])
+    if m is None:
         raise LabError("no quoted script line in the sample's vrrp_script block")
-    return text[:start] + body + text[end:]
+    words = [w for w in m.group(2).split() if w != argument]
+    if present:
+        words.append(argument)
+    return (text[:start + m.start(2)] + " ".join(words) + text[start + m.end(2):])
 
 
 def set_priority(text, priority):
@@ -214,28 +237,49 @@ def priority_of(text):
 
 
 def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, priority=None,
-                    peers=None, timing=(), check_args=()):
-    """keepalived/keepalived-node-<name>.conf for NODE, the hooks under
-    BINDIR; SCRIPT_USER_NOTE: why the hooks run as root instead. PEERS: the
-    addresses of every other node (more than one data node beside it, in
-    the Sentinel topologies); a node other than a or b is rendered from
-    node b's sample with its own address. TIMING: (VRRP version,
-    advert_int, down_timer_adverts), None for the samples' (see
-    set_vrrp_timing); CHECK_ARGS: more arguments for redis_check."""
-    own_b = node.ip if node.name != "a" else B_IP
-    sample = f"keepalived-node-{node.name if node.name in ('a', 'b') else 'b'}.conf"
-    text = _sample(samples.render, sample, [
+                    timing=()):
+    """keepalived/keepalived-node-<name>.conf for NODE of the pair, the
+    hooks under BINDIR; the other arguments as for with_lab_options."""
+    text = _sample(samples.render, f"keepalived-node-{node.name}.conf", [
         (samples.SAMPLE_BIN, os.path.join(bindir, "redis_")),
         (samples.SAMPLE_TOOLKIT_CONF, node.toolkit_conf),
         (samples.SAMPLE_TRACK_FILE, node.track_file),
         (samples.SAMPLE_MAINTENANCE_FILE, node.maintenance_file),
         (samples.SAMPLE_VIP, VIP),
         (samples.SAMPLE_A_IP, A_IP),
-        (samples.SAMPLE_B_IP, own_b),
+        (samples.SAMPLE_B_IP, B_IP),
         (samples.SAMPLE_IFACE, IFNAME)])
-    if peers:
-        text = set_unicast_peers(text, peers)
-        text = text.replace("router_id redis-node-b", f"router_id redis-node-{node.name}")
+    return with_lab_options(text, script_user_note, vrrp_script, priority, timing)
+
+
+def keepalived_sentinel_conf(node, bindir, peers, defer_to_watch, script_user_note=None,
+                             vrrp_script=None, priority=None, timing=()):
+    """keepalived/keepalived-sentinel-node.conf for NODE of a Sentinel
+    topology, as an operator installs it on every data node: its own
+    address as unicast_src_ip and router_id, PEERS (the other data nodes)
+    in unicast_peer, the hooks under BINDIR. DEFER_TO_WATCH: whether
+    redis_check keeps the sample's --defer-to-watch (not without the
+    watcher, nor with a build that lacks it). The other arguments as for
+    with_lab_options."""
+    text = _sample(samples.render, SENTINEL_KEEPALIVED_SAMPLE, [
+        (samples.SAMPLE_BIN, os.path.join(bindir, "redis_")),
+        (SAMPLE_SENTINEL_TOOLKIT_CONF, node.toolkit_conf),
+        (samples.SAMPLE_TRACK_FILE, node.track_file),
+        (f"unicast_src_ip {samples.SAMPLE_A_IP}", f"unicast_src_ip {node.ip}"),
+        ("router_id redis-sentinel-node-a", f"router_id redis-sentinel-node-{node.name}"),
+        (samples.SAMPLE_VIP, VIP),
+        (samples.SAMPLE_IFACE, IFNAME)])
+    text = set_unicast_peers(text, peers)
+    text = set_check_argument(text, DEFER_TO_WATCH, defer_to_watch)
+    return with_lab_options(text, script_user_note, vrrp_script, priority, timing)
+
+
+def with_lab_options(text, script_user_note, vrrp_script, priority, timing):
+    """TEXT, a rendered sample, with the lab's options: SCRIPT_USER_NOTE:
+    why the hooks run as root instead; VRRP_SCRIPT: directives of the
+    vrrp_script block (set_vrrp_script); PRIORITY: the vrrp_instance's, None
+    for the sample's; TIMING: (VRRP version, advert_int,
+    down_timer_adverts), None for the sample's (see set_vrrp_timing)."""
     if script_user_note:
         old = f"script_user {SCRIPT_USER}"
         if old not in text:
@@ -247,9 +291,17 @@ def keepalived_conf(node, bindir, script_user_note=None, vrrp_script=None, prior
         text = set_priority(text, priority)
     if any(x is not None for x in timing):
         text = set_vrrp_timing(text, *timing)
-    if check_args:
-        text = add_check_arguments(text, check_args)
     return text
+
+
+def sentinel_sample_timing():
+    """(VRRP version, advert_int) of the Sentinel sample's vrrp_instance:
+    what keepalived runs with in the Sentinel topologies unless the command
+    line says otherwise."""
+    timing = vrrp_timing_of(_sample(samples.render, SENTINEL_KEEPALIVED_SAMPLE, []))
+    if timing["advert_int"] is None:
+        raise LabError(f"keepalived/{SENTINEL_KEEPALIVED_SAMPLE} has no advert_int")
+    return int(timing["version"]), timing["advert_int"]
 
 
 # --------------------------------------------------------------------------
@@ -267,10 +319,9 @@ def parse_toolkit_options(items):
     return out
 
 
-def toolkit_conf(node, options=None, drop_keys=(), extra_lines=()):
+def toolkit_conf(node, options=None, drop_keys=()):
     """The sample toolkit.conf for NODE, with OPTIONS (key -> value) set: a
-    key the sample has is replaced, any other appended; DROP_KEYS left out;
-    EXTRA_LINES appended (keys given more than once, as `sentinel`)."""
+    key the sample has is replaced, any other appended; DROP_KEYS left out."""
     lines = _sample(samples.toolkit_conf, node.state_dir, node.toolkit_log,
                     node.password_file, node.copy_dir, node.maintenance_file).splitlines()
     options = dict(options or {})
@@ -279,11 +330,51 @@ def toolkit_conf(node, options=None, drop_keys=(), extra_lines=()):
     if "witness" in options and "peer" not in options:
         other = "b" if node.name == "a" else "a"
         options["peer"] = f"{network.HOSTS[other][1]}:{REDIS_PORT}"
+    return set_toolkit_options(lines, options, drop_keys)
+
+
+def set_toolkit_options(lines, options, drop_keys=()):
+    """The toolkit.conf of LINES with each key of OPTIONS replaced or
+    appended and DROP_KEYS left out."""
     lines = [ln for ln in lines
              if ln.split("=")[0].strip() not in options and ln.split("=")[0].strip() not in drop_keys]
     lines += [f"{key} = {value}" for key, value in options.items()]
-    lines += list(extra_lines)
     return "\n".join(lines) + "\n"
+
+
+def sentinel_toolkit_conf(node, sentinels, sentinel_password_file, options=None,
+                          drop_keys=()):
+    """keepalived/toolkit-sentinel.conf for NODE, as an operator installs it
+    on every data node: SENTINELS ("HOST:PORT" each) in place of the
+    sample's list, NODE's address as announce-host, the sentinels'
+    password in SENTINEL_PASSWORD_FILE, NODE's paths; OPTIONS (key ->
+    value) set and DROP_KEYS left out as for toolkit_conf."""
+    text = _sample(samples.render, SENTINEL_TOOLKIT_SAMPLE, [
+        (f"announce-host = {samples.SAMPLE_A_IP}", f"announce-host = {node.ip}"),
+        (samples.SAMPLE_TRACK_FILE, node.track_file),
+        (samples.SAMPLE_STATE_DIR, node.state_dir),
+        (samples.SAMPLE_COPY_DIR, node.copy_dir),
+        (samples.SAMPLE_LOG_FILE, node.toolkit_log),
+        (SAMPLE_SENTINEL_PASSWORD_FILE, sentinel_password_file),
+        (f"password-file = {samples.SAMPLE_PASSWORD_FILE}",
+         f"password-file = {node.password_file}")])
+    listed = re.compile(r"(?m)^sentinel[ \t]*=.*\n")
+    first = listed.search(text)
+    if first is None:
+        raise LabError(f"keepalived/{SENTINEL_TOOLKIT_SAMPLE} lists no sentinel")
+    ours = "".join(f"sentinel = {s}\n" for s in sentinels)
+    text = text[:first.start()] + ours + listed.sub("", text[first.start():])
+    return set_toolkit_options(text.splitlines(), dict(options or {}), drop_keys)
+
+
+def sentinel_acl_users(password):
+    """The `user` lines of keepalived/redis-sentinel-acl.conf (the toolkit's
+    user on every sentinel, as shipped), with PASSWORD."""
+    text = _sample(samples.render, SENTINEL_ACL_SAMPLE, [(samples.SAMPLE_PASSWORD, password)])
+    users = [line for line in text.splitlines() if line.startswith("user ")]
+    if not users:
+        raise LabError(f"keepalived/{SENTINEL_ACL_SAMPLE} has no user line")
+    return users
 
 
 def redis_conf(node, password, tls_lines=None, extra=()):

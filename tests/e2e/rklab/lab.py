@@ -57,6 +57,8 @@ class Lab:
         self.topology = getattr(args, "topology", None) or "pair"
         self.mover = getattr(args, "vip_mover", None) or "toolkit"
         self.down_after_ms = getattr(args, "down_after_ms", None) or sentinel.DEFAULT_DOWN_AFTER_MS
+        # sentinel-switchover: redis_switchover or plain SENTINEL FAILOVER.
+        self.switchover_by = getattr(args, "switchover_by", None)
         # (VRRP version, advert_int, down_timer_adverts) of every
         # vrrp_instance, None: the samples' (configs.set_vrrp_timing).
         self.vrrp_timing = tuple(getattr(args, key, None) for key in
@@ -145,12 +147,14 @@ class Lab:
         # One password for the hooks' ACL user on both nodes: a hook uses the
         # same credentials for its local Redis and for the peer.
         self.password = secrets.token_hex(16)
+        # The toolkit's own on the sentinels (keepalived/redis-sentinel-acl.conf).
+        self.sentinel_password = secrets.token_hex(16)
+        self.switchover_password = secrets.token_hex(16)
         data, sentinel_only = sentinel.TOPOLOGIES[self.topology]
-        # VRRP priorities 254, 253, 252 in the order of the nodes (the
-        # samples' for a and b).
-        self.nodes = {name: Node(self, name, network.HOSTS[name][1],
-                                 self.priorities.get(name, 254 - i if i > 1 else None))
-                      for i, name in enumerate(data)}
+        # None: the sample's VRRP priority (254 and 253 in the pair's, the
+        # same on every node in the Sentinel one's).
+        self.nodes = {name: Node(self, name, network.HOSTS[name][1], self.priorities.get(name))
+                      for name in data}
         if self.topology != "pair":
             self.sentinels = Sentinels(self, data + sentinel_only)
         if self.use_tls:
@@ -252,10 +256,7 @@ class Lab:
         gid = pwd.getpwnam(self.script_user).pw_gid
         os.makedirs(node.data, mode=0o755)
         os.chmod(node.dir, 0o755)
-        with open(node.password_file, "w") as f:
-            f.write(self.password + "\n")
-        os.chown(node.password_file, uid, gid)
-        os.chmod(node.password_file, 0o600)
+        self.write_secret(node.password_file, self.password)
         for d in (node.state_dir, node.var_lib, node.copy_dir):
             os.mkdir(d, 0o700)
             os.chown(d, uid, gid)
@@ -267,31 +268,17 @@ class Lab:
         if self.certs:
             # --toolkit wins, as for every other key.
             options = {**self.certs.toolkit_options(), **options}
-        extra_lines, vrrp_script, peers, check_args = [], self.vrrp_script, None, ()
-        if self.sentinels and self.keepalived_runs():
-            # Sentinel mode (see README): the sentinels, the master's name,
-            # and the address Sentinel knows this node's Redis by; the check
-            # with weight 0, run every second, one result enough either way
-            # (--vrrp-script still wins).
-            extra_lines = ([f"sentinel = {a}" for a in self.sentinels.addresses()]
-                           + [f"master-name = {sentinel.MASTER_NAME}",
-                              f"announce-host = {node.ip}"])
-            vrrp_script = {"interval": "1", "fall": "1", "rise": "1", "weight": "0",
-                           **vrrp_script}
-            peers = sorted(self.data_ips() - {node.ip})
-            # With the watcher, its track file follows +switch-master within
-            # milliseconds; a check that asks the sentinels once a second
-            # would hold the node in FAULT until its next run.
-            self.check_defers = bool(self.args.watch and self.check_can_defer)
-            check_args = ("--defer-to-watch",) if self.check_defers else ()
+        note = self.script_user_note if self.script_user != SCRIPT_USER else None
+        if self.sentinels:
+            toolkit_text, text = self.sentinel_mode_configs(node, options, note)
+        else:
+            toolkit_text = configs.toolkit_conf(node, options, self.keys_unknown_to_build)
+            text = configs.keepalived_conf(node, self.bindir, script_user_note=note,
+                                           vrrp_script=self.vrrp_script, priority=node.priority,
+                                           timing=self.vrrp_timing)
         with open(node.toolkit_conf, "w") as f:
-            f.write(configs.toolkit_conf(node, options, self.keys_unknown_to_build, extra_lines))
+            f.write(toolkit_text)
         os.chmod(node.toolkit_conf, 0o644)
-        text = configs.keepalived_conf(
-            node, self.bindir,
-            script_user_note=self.script_user_note if self.script_user != SCRIPT_USER else None,
-            vrrp_script=vrrp_script, priority=node.priority, peers=peers,
-            timing=self.vrrp_timing, check_args=check_args)
         # What keepalived runs with, for the result (plain Sentinel's
         # reconfig script runs without it).
         if self.keepalived_runs():
@@ -305,13 +292,43 @@ class Lab:
             # Sentinel must list each replica by its real address, not by the
             # VIP its connection may come from (redis/redis#6536); a starts as
             # the master.
-            extra = [f"replica-announce-ip {node.ip}"]
+            extra = [f"replica-announce-ip {node.ip}",
+                     sentinel.switchover_user(self.switchover_password, "data")]
             if node.name != "a":
                 extra.append(f"replicaof {A_IP} {REDIS_PORT}")
         with open(node.redis_conf, "w") as f:
             f.write(configs.redis_conf(
                 node, self.password,
                 self.certs.redis_lines(node.name, REDIS_PORT) if self.certs else None, extra))
+
+    def sentinel_mode_configs(self, node, options, script_user_note):
+        """(toolkit.conf, keepalived.conf) of NODE in Sentinel mode, rendered
+        from the Sentinel samples as an operator installs them: the lab's
+        sentinels, NODE's address as announce-host and unicast_src_ip, every
+        other data node in unicast_peer, the sentinels' password; the
+        command line's overrides on top (--toolkit, --vrrp-script,
+        --priority, the VRRP timing). redis_check keeps the sample's
+        --defer-to-watch only beside a watcher of a build that has it."""
+        self.check_defers = bool(self.args.watch and self.check_can_defer)
+        password_file = os.path.join(node.dir, "sentinel-password")
+        self.write_secret(password_file, self.sentinel_password)
+        self.write_secret(node.switchover_password_file, self.switchover_password)
+        toolkit_text = configs.sentinel_toolkit_conf(
+            node, self.sentinels.addresses(), password_file, options,
+            self.keys_unknown_to_build)
+        text = configs.keepalived_sentinel_conf(
+            node, self.bindir, sorted(self.data_ips() - {node.ip}), self.check_defers,
+            script_user_note=script_user_note, vrrp_script=self.vrrp_script,
+            priority=node.priority, timing=self.vrrp_timing)
+        return toolkit_text, text
+
+    def write_secret(self, path, secret):
+        """SECRET in PATH, mode 0600, owned by the hooks' user."""
+        pw = pwd.getpwnam(self.script_user)
+        with open(path, "w") as f:
+            f.write(secret + "\n")
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+        os.chmod(path, 0o600)
 
     def vrrp_script_seconds(self, key):
         """A timing directive of node a's rendered vrrp_script block, as a
@@ -428,7 +445,9 @@ class Lab:
         for node in self.others(a):
             if not self.verifier.wait_replica_caught_up(a, node, timeout=30):
                 raise LabError(f"node {node.name} did not start replicating node a")
-        self.sentinels.start(a.ip, self.down_after_ms, with_script=self.mover != "toolkit")
+        self.sentinels.start(a.ip, self.down_after_ms, with_script=self.mover != "toolkit",
+                             users=configs.sentinel_acl_users(self.sentinel_password)
+                             + [sentinel.switchover_user(self.switchover_password, "sentinel")])
         self.sentinels.wait_ready(replicas=len(self.nodes) - 1)
         self.sentinels.start_sampler()
         self.observer.start_monitor()

@@ -273,13 +273,29 @@ class Processes:
     def run_switchover(self, node, peer, timeout=60):
         """redis_switchover on NODE (the VIP holder) towards PEER, as an
         operator runs it: the node's toolkit.conf and keepalived.conf."""
+        return self.switchover_tool(node, ["--keepalived-conf", node.ka_conf, "127.0.0.1",
+                                           network.HOSTS[peer.name][1], str(REDIS_PORT)],
+                                    timeout)
+
+    def run_sentinel_switchover(self, node, user, timeout=60):
+        """redis_switchover in Sentinel mode on NODE (the master the
+        sentinels name), as an operator runs it: the node's toolkit.conf
+        (its sentinels, master-name, announce-host), as USER on the data
+        nodes and on the sentinels (password in NODE's
+        switchover_password_file)."""
+        secret = node.switchover_password_file
+        return self.switchover_tool(node, ["--user", user, "--password-file", secret,
+                                           "--sentinel-user", user,
+                                           "--sentinel-password-file", secret], timeout)
+
+    def switchover_tool(self, node, args, timeout):
+        """redis_switchover --config <NODE's toolkit.conf> ARGS in NODE's
+        namespace as the hooks' user; its stderr kept in switchover.log."""
         binary = os.path.join(self.lab.bindir, "redis_switchover")
         if not os.access(binary, os.X_OK):
             raise LabError(f"{binary} missing: this build has no redis_switchover")
         res = run(["ip", "netns", "exec", node.ns, *self.as_script_user(), binary, "--config",
-                   node.toolkit_conf,
-                   "--keepalived-conf", node.ka_conf, "127.0.0.1", network.HOSTS[peer.name][1],
-                   str(REDIS_PORT)], check=False, timeout=timeout)
+                   node.toolkit_conf, *args], check=False, timeout=timeout)
         with open(os.path.join(node.dir, "switchover.log"), "a") as f:
             f.write(res.stderr)
         return res

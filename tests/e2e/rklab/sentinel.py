@@ -21,7 +21,7 @@ import time
 
 from rediskit import RedisReplyError
 
-from . import network
+from . import configs, network
 from .common import LabError, run, say
 from .configs import REDIS_PORT
 from .network import IFNAME, NET_LEN, VIP, connect
@@ -34,26 +34,50 @@ TOPOLOGIES = {"pair": (("a", "b"), ()),
               "sentinel": (("a", "b"), ("s",)),
               "sentinel3": (("a", "b", "d"), ())}
 MOVERS = ("toolkit", "reconfig-script")
+# What sentinel-switchover runs (--switchover-by): the toolkit's switchover
+# in Sentinel mode (the default with the toolkit), or plain SENTINEL
+# FAILOVER (the reconfig script's only one, and the toolkit's baseline).
+SWITCHOVER_TOOL = "redis_switchover"
+SWITCHOVER_BY = (SWITCHOVER_TOOL, "sentinel-failover")
+# The operator's user for redis_switchover on the sentinels and on the data
+# nodes, with the permissions its man page lists for Sentinel mode
+# (redis_switchover(1)): the hooks' users of keepalived/redis-sentinel-acl.conf
+# and redis-acl.conf may send neither SENTINEL FAILOVER nor MULTI (NOPERM).
+SWITCHOVER_USER = "rk-switchover"
+SWITCHOVER_PERMISSIONS = {
+    "sentinel": ("+sentinel|get-master-addr-by-name +sentinel|master +sentinel|replicas "
+                 "+sentinel|failover +info"),
+    "data": ("+info +client|pause +client|unpause +multi +exec +replicaof +config|get "
+             "+config|set +config|rewrite")}
+
+
+def switchover_user(password, side):
+    """The ACL `user` line of SWITCHOVER_USER with PASSWORD on SIDE
+    ("sentinel" or "data")."""
+    return f"user {SWITCHOVER_USER} on >{password} -@all {SWITCHOVER_PERMISSIONS[side]}"
 # Redis's own Sentinel tests run with these (tests/sentinel/tests/includes).
 DEFAULT_DOWN_AFTER_MS = 2000
 FAILOVER_TIMEOUT_MS = 10000
 SAMPLE_PERIOD = 0.1
-# What keepalived runs with by default when the toolkit moves the VIP (see
-# the README's "Which keepalived settings"): VRRPv3 with adverts every 0.1 s,
+# What keepalived runs with by default when the toolkit moves the VIP: the
+# Sentinel sample's (see the README's "Which keepalived settings"), as
+# shipped VRRPv3 with adverts every 0.1 s,
 # so a node that leaves FAULT waits 0.3 s for the master-down timer instead
 # of about 3 s (keepalived's try_up_instance), and redis_watch beside the
 # check, whose track file follows +switch-master within milliseconds
 # (redis_check --defer-to-watch where the build has it). Measured with
 # bench/run --only sentinel-lab against plain Sentinel's reconfig script.
-TOOLKIT_VRRP = (3, "0.1")
+TOOLKIT_VRRP = configs.sentinel_sample_timing()
 TOOLKIT_WATCH = True
 ARPING = shutil.which("arping") or "/usr/bin/arping"
 
 
-def sentinel_conf(ip, monitor_ip, directory, log, down_after_ms, script=None):
+def sentinel_conf(ip, monitor_ip, directory, log, down_after_ms, script=None, users=()):
     """A fresh sentinel.conf for the sentinel on IP: no `sentinel myid` (a
     cloned id makes sentinels ignore each other), its own writable
-    directory, as Sentinel rewrites the file through a temporary one."""
+    directory, as Sentinel rewrites the file through a temporary one; USERS:
+    ACL `user` lines (the toolkit's, from the sample; the default user stays
+    open to the lab and to the other sentinels)."""
     lines = [f"# sentinel.conf of the lab's sentinel on {ip}; Sentinel rewrites it",
              f"port {SENTINEL_PORT}",
              f"bind {ip} 127.0.0.1",
@@ -68,7 +92,7 @@ def sentinel_conf(ip, monitor_ip, directory, log, down_after_ms, script=None):
              f"sentinel parallel-syncs {MASTER_NAME} 1"]
     if script:
         lines.append(f"sentinel client-reconfig-script {MASTER_NAME} {script}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + list(users)) + "\n"
 
 
 def reconfig_script(my_ip, log):
@@ -140,7 +164,7 @@ class Sentinel:
         self.conn = None
         self.lock = threading.Lock()
 
-    def write_files(self, monitor_ip, down_after_ms, with_script):
+    def write_files(self, monitor_ip, down_after_ms, with_script, users):
         os.makedirs(self.dir, mode=0o755, exist_ok=True)
         if with_script:
             with open(self.script, "w") as f:
@@ -148,7 +172,7 @@ class Sentinel:
             os.chmod(self.script, 0o755)
         with open(self.conf, "w") as f:
             f.write(sentinel_conf(self.ip, monitor_ip, self.dir, self.log, down_after_ms,
-                                  self.script if with_script else None))
+                                  self.script if with_script else None, users))
 
     def call(self, *args, timeout=0.3):
         """One command on a kept connection; a connection that failed is
@@ -280,10 +304,11 @@ class Sentinels:
     def addresses(self):
         return [f"{s.ip}:{SENTINEL_PORT}" for s in self.all]
 
-    def start(self, monitor_ip, down_after_ms, with_script):
+    def start(self, monitor_ip, down_after_ms, with_script, users=()):
+        """USERS: ACL `user` lines for every sentinel."""
         binary = self.lab.procs.redis_bin
         for s in self.all:
-            s.write_files(monitor_ip, down_after_ms, with_script)
+            s.write_files(monitor_ip, down_after_ms, with_script, users)
             # redis-server (or valkey-server) CONF --sentinel, as a root
             # process of the lab: a reconfig script runs with its rights.
             s.proc = subprocess.Popen(

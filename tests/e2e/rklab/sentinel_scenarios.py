@@ -9,11 +9,13 @@ With the toolkit moving the VIP a scenario fails when an acknowledged write
 is lost (the minority scenario: when a lost write is in no kept copy); with
 plain Sentinel's reconfig script the same figures are the baseline, reported
 and never a failure."""
+import re
 import signal
 import time
 
-from .common import Failed, rel, say
+from .common import Failed, LabError, rel, say
 from .scenarios import IDLE_S, finish, require_calm, watch_idle
+from .sentinel import SAMPLE_PERIOD, SWITCHOVER_TOOL, SWITCHOVER_USER
 
 CUT_S = 15.0
 
@@ -201,22 +203,92 @@ def sc_sentinel_minority(lab):
 
 
 def sc_sentinel_switchover(lab):
-    """SENTINEL FAILOVER under load (sent to a sentinel off the master's
-    node): the writes the old master acknowledges until Sentinel converts it
-    are rolled back (redis/redis#6062); how many."""
-    res = {}
+    """A planned switchover under load, by what the lab was told
+    (--switchover-by): redis_switchover --sentinel on the master's node, as
+    an operator runs it with the node's toolkit.conf, which must lose no
+    acknowledged write and leave the old master no write after the new
+    one's promotion; or plain SENTINEL FAILOVER (sent to a sentinel off the
+    master's node), which neither pauses nor waits: the writes the old
+    master acknowledges until Sentinel converts it are rolled back
+    (redis/redis#6062); how many."""
+    res = {"switchover_by": lab.switchover_by}
     m, t_load = start_under_load(lab)
-    via = next(s for s in lab.sentinels.all if s.ip != m.ip)
-    lab.phase(f"SENTINEL FAILOVER {via.name}'s sentinel, node {m.name} the master")
+    old_replid = m.info("replication")["master_replid"]
     t = time.time()
-    res["failover_reply"] = lab.sentinels.failover(via)
+    if lab.switchover_by == SWITCHOVER_TOOL:
+        lab.phase(f"redis_switchover --sentinel on node {m.name}, the master")
+        run_switchover_tool(lab, m, res)
+    else:
+        via = next(s for s in lab.sentinels.all if s.ip != m.ip)
+        lab.phase(f"SENTINEL FAILOVER {via.name}'s sentinel, node {m.name} the master")
+        res["failover_reply"] = lab.sentinels.failover(via)
     snap = wait_switch(lab, m, since=t)
     res["switchover_s"], res["new_master"] = round(snap.t - t, 2), snap.holder
     since = lab.observer.wait_converged(timeout=60, holder=snap.holder, since=t)
     res["converged_s"] = round(since.t - t, 2)
-    # SENTINEL FAILOVER itself loses writes; with the toolkit they must be
-    # in the copy the old master's hooks kept when they fenced it.
-    return finish_sentinel(lab, res, t, t_load, must_keep_all=False)
+    res.update(old_master_after_promotion(lab, m, lab.nodes[snap.holder], old_replid, t))
+    if lab.switchover_by != SWITCHOVER_TOOL:
+        # SENTINEL FAILOVER itself loses writes; with the toolkit they must
+        # be in the copy the old master's hooks kept when they fenced it.
+        return finish_sentinel(lab, res, t, t_load, must_keep_all=False)
+    res = finish_sentinel(lab, res, t, t_load)
+    require_clean_handover(lab, res)
+    return res
+
+
+def run_switchover_tool(lab, node, res):
+    """redis_switchover on NODE; a refusal or an unconfirmed handover fails
+    the scenario."""
+    out = lab.procs.run_sentinel_switchover(node, SWITCHOVER_USER)
+    res["switchover_exit"] = out.returncode
+    res["switchover_verdict"] = next(
+        (ln.split("verdict=", 1)[1] for ln in reversed(out.stderr.splitlines())
+         if "verdict=" in ln), None)
+    paused = re.search(r"writes paused (\d+) ms", out.stderr)
+    res["switchover_paused_ms"] = int(paused.group(1)) if paused else None
+    if out.returncode != 0:
+        raise Failed(f"redis_switchover exited {out.returncode}: {out.stderr.strip()[-600:]}",
+                     res)
+
+
+def old_master_after_promotion(lab, old, new, old_replid, since):
+    """What the lab sees of OLD, the old master, once NEW's log says it was
+    promoted (MASTER MODE enabled): the writes the writer got +OK for from
+    OLD's Redis (tagged with its run_id) after that instant, stamped when the
+    +OK arrived, so a late stamp counts against OLD; and whether OLD rejoined
+    at exactly the fork of NEW's history: a partial resync continues only at
+    NEW's second_repl_offset, so an old master with any write of its own
+    past the promotion would need a full one (INFO's replid2 and
+    second_repl_offset then differ)."""
+    promoted = new.log_times(["MASTER MODE enabled"], since)["MASTER MODE enabled"]
+    if promoted is None:
+        raise LabError(f"node {new.name}'s Redis log shows no promotion after the switchover")
+    acks = lab.procs.acks
+    acks.update()
+    on_old = [at for _, at, tag in acks.rows if tag in old.run_ids]
+    o, n = old.info("replication"), new.info("replication")
+    forked = (o.get("master_replid2") == n.get("master_replid2") == old_replid
+              and o.get("second_repl_offset") == n.get("second_repl_offset"))
+    return {"promoted_after_s": round(promoted - since, 2),
+            "old_master_acked_after_promotion": sum(at > promoted for at in on_old),
+            # Negative: the old master's last +OK came before the promotion.
+            "old_master_last_ack_after_promotion_s":
+                round(max(on_old) - promoted, 3) if on_old else None,
+            "old_master_rejoined_at_fork": forked}
+
+
+def require_clean_handover(lab, res):
+    """The old master took no write after the promotion, and the VIP sat on
+    no node the majority did not name for longer than one check interval
+    (to the sampler's 0.1 s)."""
+    if res["old_master_acked_after_promotion"] or not res["old_master_rejoined_at_fork"]:
+        raise Failed(f"the old master acknowledged {res['old_master_acked_after_promotion']} "
+                     f"writes after the new master's promotion (rejoined at the fork: "
+                     f"{res['old_master_rejoined_at_fork']})", res)
+    bound = lab.vrrp_script_seconds("interval") + SAMPLE_PERIOD
+    if res["vip_on_unnamed_max_s"] > bound:
+        raise Failed(f"the VIP was on node {res['vip_on_unnamed_node']}, which the majority "
+                     f"did not name, for {res['vip_on_unnamed_max_s']}s (> {bound:.1f}s)", res)
 
 
 def sc_sentinel_idle(lab):
