@@ -29,11 +29,14 @@ VARIANTS = (
     ("reconfig-script", "plain Sentinel, client-reconfig-script (baseline)",
      ("--vip-mover", "reconfig-script")),
     ("toolkit-v2", "toolkit, VRRPv2, advert_int 1",
-     ("--vip-mover", "toolkit", "--vrrp-version", "2", "--advert-int", "1", "--no-watch")),
+     ("--vip-mover", "toolkit", "--vrrp-version", "2", "--advert-int", "1", "--no-watch",
+      "--down-timer-adverts", "3")),
     ("toolkit-v3", "toolkit, VRRPv3, advert_int 0.1",
-     ("--vip-mover", "toolkit", "--vrrp-version", "3", "--advert-int", "0.1", "--no-watch")),
+     ("--vip-mover", "toolkit", "--vrrp-version", "3", "--advert-int", "0.1", "--no-watch",
+      "--down-timer-adverts", "3")),
     ("toolkit-v3-watch", "toolkit, VRRPv3, advert_int 0.1, redis_watch",
-     ("--vip-mover", "toolkit", "--vrrp-version", "3", "--advert-int", "0.1", "--watch")),
+     ("--vip-mover", "toolkit", "--vrrp-version", "3", "--advert-int", "0.1", "--watch",
+      "--down-timer-adverts", "3")),
     # One missed advert instead of the RFCs' three: a node that leaves
     # FAULT waits 0.1 s, not 0.3 s. In Sentinel mode only the node the
     # majority names is out of FAULT, so no second backup can race it.
