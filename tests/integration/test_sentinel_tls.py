@@ -8,16 +8,18 @@ its tls-port in its hello messages). redis_check --tls passes on the master
 the sentinels name and fails on its replica; redis_status shows each
 sentinel's view, read over TLS; a sentinel reached without TLS, or whose
 certificate the given CA does not verify, is a bounded exit 1 whose log line
-names the cause. Valkey's sentinel (RK_SERVER=valkey-server) the same.
+names the cause; redis_watch --tls hears +switch-master over TLS. Valkey's
+sentinel (RK_SERVER=valkey-server) the same.
 """
 import json
 import os
 import shutil
 import tempfile
+import time
 
 import itkit
 from itkit import (MARGIN, RedisServer, SentinelTopology, TlsClient, ToolTestCase, fence_values,
-                   read_text, setUpModule)  # noqa: F401
+                   read_text, setUpModule, wait_until)  # noqa: F401
 import tlskit
 
 TIMEOUT_MS = 500
@@ -28,12 +30,12 @@ VERIFY_FAILED = r"certificate verify failed"
 UNKNOWN_ISSUER = r"local issuer|self.signed"
 
 
-class SentinelTlsTest(ToolTestCase):
+class TlsTopologyCase(ToolTestCase):
+    """One set of certificates and one TLS-only topology (master A, replica
+    B, sentinels s) for the class: discovery over TLS takes a few seconds."""
 
     @classmethod
     def setUpClass(cls):
-        # One set of certificates and one TLS-only topology for the class:
-        # discovery over TLS takes a few seconds.
         cls.cert_parent = tempfile.mkdtemp(prefix="rk-it-stls-")
         cls.addClassCleanup(shutil.rmtree, cls.cert_parent, True)
         cls.certs = tlskit.make_all(tlskit.cert_dir(cls.cert_parent))
@@ -53,17 +55,26 @@ class SentinelTlsTest(ToolTestCase):
         return ["--tls", "--cacert", ca or c.ca.cert, "--cert", c.client.cert,
                 "--key", c.client.key]
 
-    def run_node(self, tool, port, *args):
-        """TOOL for the node whose Redis listens on PORT, with a state dir,
-        instance and log file of its own, so that a failing check always
-        logs its one line; the Result's `log` is that file."""
+    def node_args(self, port):
+        """A state dir, instance and log file of this run's own (so that a
+        failing check always logs its one line), for the node whose Redis
+        listens on PORT; and that log file."""
         self.runs += 1
         state = os.path.join(self.tmp, f"state-{self.runs}")
         os.mkdir(state, 0o700)
         log = os.path.join(self.tmp, f"run-{self.runs}.log")
-        r = self.run_tool(tool, "--state-dir", state, "--instance", f"{self.instance}r{self.runs}",
-                          "--log-file", log, "--host", "127.0.0.1", "--port", port,
-                          "--timeout", TIMEOUT_MS, *args, common=False, timeout=30)
+        return ["--state-dir", state, "--instance", f"{self.instance}r{self.runs}",
+                "--log-file", log, "--host", "127.0.0.1", "--port", port,
+                "--timeout", TIMEOUT_MS], log
+
+
+class SentinelTlsTest(TlsTopologyCase):
+
+    def run_node(self, tool, port, *args):
+        """TOOL for the node whose Redis listens on PORT; the Result's `log`
+        is its own log file."""
+        argv, log = self.node_args(port)
+        r = self.run_tool(tool, *argv, *args, common=False, timeout=30)
         r.log = read_text(log)
         return r
 
@@ -140,6 +151,40 @@ class SentinelTlsTest(ToolTestCase):
                           *self.t.args())
         self.assert_bounded_failure(r, VERIFY_FAILED, UNKNOWN_ISSUER)
         self.assertIn("0 of 3 sentinels", r.log)
+
+
+class WatchTlsTest(TlsTopologyCase):
+    """redis_watch --tls in Sentinel mode subscribes to +switch-master on
+    every sentinel over TLS: a failover flips both track files on the
+    sentinels' message, not at the watchers' next poll."""
+
+    def watch(self, node):
+        """A watcher of NODE: its track file and its log file."""
+        argv, log = self.node_args(node.port)
+        directory = os.path.join(self.tmp, f"track-{node.port}")
+        os.mkdir(directory, 0o700)
+        track = os.path.join(directory, "redis.watch")
+        self.start_tool("redis_watch", *argv, "--track-file", track, *self.tls(),
+                        *self.t.args(), common=False)
+        return track, log
+
+    def test_a_switch_announced_over_tls_flips_both_files(self):
+        def value(track):
+            return read_text(track).strip() if os.path.exists(track) else None
+        (track_a, _), (track_b, log_b) = self.watch(self.a), self.watch(self.b)
+        wait_until(lambda: (value(track_a), value(track_b)) == ("0", "1"), 10, interval=0.05,
+                   what="the watchers' first verdicts over TLS")
+        self.s.failover()
+        self.s.wait_named(self.b.port, timeout=15)
+        named_at = time.monotonic()
+        wait_until(lambda: (value(track_a), value(track_b)) == ("1", "0"), 5, interval=0.01,
+                   what="both files to follow the switch")
+        self.assertLess(time.monotonic() - named_at, 1.5)
+        log = read_text(log_b)
+        self.assertIn(f"+switch-master 127.0.0.1:{self.a.port} -> 127.0.0.1:{self.b.port}", log)
+        # No sentinel refused the subscription (the watcher's warning for
+        # a link it could not open reads "+switch-master: ADDRESS: why").
+        self.assertNotIn("+switch-master: ", log)
 
 
 if __name__ == "__main__":
