@@ -23,9 +23,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
 from rediskit import (FakeServer, RedisReplyError, RedisServer, Resp,  # noqa: E402,F401
-                      SilentPort, free_port, missing_keys, missing_server, populate,
+                      SilentPort, TlsClient, free_port, missing_keys, missing_server, populate,
                       wait_until)
 from sentinelkit import DATA_NODE_CONFIG, SentinelSet  # noqa: E402
+import tlskit  # noqa: E402
 
 TOOLS = ("redis_check", "redis_master", "redis_backup", "redis_fault", "redis_stop",
          "redis_status", "redis_watch", "redis_switchover")
@@ -76,23 +77,37 @@ class SentinelTopology:
 
     data_auth: the data nodes' requirepass (and masterauth, and the
     sentinels' auth-pass); sentinel_config: more lines for each sentinel's
-    config; sentinel_auth: what the sentinels' own clients in the tests send.
+    config; sentinel_auth: what the sentinels' own clients in the tests send;
+    tls (a tlskit.Certs): every server and sentinel TLS-only, presenting
+    tls.server, requiring a client certificate from tls.ca, and speaking TLS
+    on its own links (replication, sentinels to data nodes and to each
+    other); the tests' clients give tls.client.
     Tests share one (setUpClass) so that start-up and discovery, a few
     seconds, are paid once."""
 
     MASTER_NAME = "mymaster"
 
     def __init__(self, replicas=1, sentinels=3, master_config=(), data_auth=None,
-                 sentinel_config=(), sentinel_auth=None):
+                 sentinel_config=(), sentinel_auth=None, tls=None):
         data = list(BASE_CONFIG) + list(DATA_NODE_CONFIG)
         if data_auth:
             data += [f"requirepass {data_auth}", f"masterauth {data_auth}"]
             sentinel_config = [f"sentinel auth-pass {self.MASTER_NAME} {data_auth}",
                                *sentinel_config]
-        self.master = RedisServer(extra_config=data + list(master_config), auth=data_auth)
-        self.replicas = [RedisServer(extra_config=data, auth=data_auth) for _ in range(replicas)]
+        harness = None
+        if tls:
+            tls_lines = tlskit.tls_config(tls.server, tls.ca, auth_clients="yes",
+                                          replication=True)
+            data += tls_lines
+            sentinel_config = [*tls_lines, *sentinel_config]
+            harness = TlsClient(tls.client.cert, tls.client.key)
+        self.master = RedisServer(extra_config=data + list(master_config), auth=data_auth,
+                                  tls=harness)
+        self.replicas = [RedisServer(extra_config=data, auth=data_auth, tls=harness)
+                         for _ in range(replicas)]
         self.sentinels = SentinelSet(self.master.port, sentinels, self.MASTER_NAME,
-                                     extra_config=sentinel_config, auth=sentinel_auth)
+                                     extra_config=sentinel_config, auth=sentinel_auth,
+                                     tls=harness)
 
     def start(self):
         try:

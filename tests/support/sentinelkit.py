@@ -31,14 +31,18 @@ class Sentinel(RedisServer):
 
     down_after_ms is small so that failovers in a test are quick; auth is what
     this class's own clients send (a password or a (user, password) pair), for
-    a sentinel with requirepass or without a usable default user."""
+    a sentinel with requirepass or without a usable default user; tls (a
+    rediskit.TlsClient) makes <port> its TLS-only port, the certificates in
+    extra_config (tlskit.tls_config()); port: a given one instead of a free
+    one."""
 
     def __init__(self, name, master_port, quorum, down_after_ms=1000, failover_timeout_ms=10000,
-                 master_host="127.0.0.1", extra_config=(), auth=None):
+                 master_host="127.0.0.1", extra_config=(), auth=None, tls=None, port=None):
         monitor = [f"sentinel monitor {name} {master_host} {master_port} {quorum}",
                    f"sentinel down-after-milliseconds {name} {down_after_ms}",
                    f"sentinel failover-timeout {name} {failover_timeout_ms}"]
-        super().__init__(extra_config=monitor + list(extra_config), auth=auth)
+        super().__init__(port=port, extra_config=monitor + list(extra_config), auth=auth,
+                         tls=tls)
         self.args = ["--sentinel"]
         self.paused = False
 
@@ -79,16 +83,16 @@ class Sentinel(RedisServer):
 
 class SentinelSet:
     """COUNT sentinels monitoring NAME at 127.0.0.1:MASTER_PORT with a quorum
-    of a majority. start() starts them all or none (what it started is
+    of a majority (TLS-only with tls, as Sentinel says). start() starts them all or none (what it started is
     stopped when one fails to come up); cleanup() stops them by PID and
     removes their directories."""
 
     def __init__(self, master_port, count=3, name="mymaster", down_after_ms=1000,
-                 extra_config=(), auth=None):
+                 extra_config=(), auth=None, tls=None):
         self.name = name
         quorum = count // 2 + 1
         self.sentinels = [Sentinel(name, master_port, quorum, down_after_ms,
-                                   extra_config=extra_config, auth=auth)
+                                   extra_config=extra_config, auth=auth, tls=tls)
                           for _ in range(count)]
 
     def __iter__(self):

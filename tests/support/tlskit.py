@@ -10,6 +10,7 @@ the other test modules. Keys are EC P-256 (fast to make) in files of mode
     old = make_server_cert(d, ca, "old", expired=True)
     cli = make_client_cert(d, ca)
     lines = server_config(port, srv, ca, auth_clients="yes")
+    lines = tls_config(srv, ca, replication=True)   # the same, without ports
     capath = make_ca_dir(os.path.join(d, "cas"), ca)
     inter = make_intermediate_ca(d, ca)      # signs leaves sent with a chain
     chain = make_chain_file(path, leaf, inter)
@@ -279,12 +280,20 @@ def server_config(port, server, ca, auth_clients="no", replication=False):
     "yes", "no" or "optional" (tls-auth-clients); replication: also TLS on
     the replication link (tls-replication yes).
     """
+    return ["port 0", f"tls-port {port}",
+            *tls_config(server, ca, auth_clients=auth_clients, replication=replication)]
+
+
+def tls_config(server, ca, auth_clients="no", replication=False):
+    """server_config()'s lines without the ports, for a server whose ports
+    are written elsewhere (rediskit.RedisServer with a TlsClient writes
+    "port 0" and "tls-port PORT" itself). A sentinel takes the same lines:
+    with tls-replication yes it reaches the data nodes and the other
+    sentinels over TLS, and announces its tls-port to them."""
     if auth_clients not in ("yes", "no", "optional"):
         raise ValueError(f"auth_clients {auth_clients!r}: not yes, no or optional")
     ca_file = ca.cert if isinstance(ca, CertKey) else ca
     lines = [
-        "port 0",
-        f"tls-port {port}",
         f"tls-cert-file {server.cert}",
         f"tls-key-file {server.key}",
         f"tls-ca-cert-file {ca_file}",

@@ -13,18 +13,27 @@ namespace rk {
 // net (query_sentinels), judged by model (tally_sentinels).
 struct SentinelView {
   Endpoint sentinel;
+  // The name it was asked about (--master-name), so that "monitors no
+  // master named X" says which name the operator gave.
+  std::string master_name;
   // Connected, authenticated and replied to both commands. When false,
   // `problem` says why and nothing else is known.
   bool answered = false;
   // SENTINEL GET-MASTER-ADDR-BY-NAME: the master it names. It names the
   // promoted replica from the failover's reconfiguration step on, earlier
   // than SENTINEL MASTER (which changes at +switch-master). nullopt with
-  // `answered`: it monitors no master of that name.
+  // `answered`: it monitors no master named `master_name`.
   std::optional<Endpoint> master;
   // INFO sentinel's sentinel_tilt:1: for 30 s after a timer gap over 2 s a
   // sentinel acts on nothing, so its view may be stale.
   bool tilt = false;
   std::string problem;
+  // `problem` without the "HOST:PORT: " that the client's failures start
+  // with, for a line that names the sentinel already.
+  std::string problem_after_address() const {
+    std::string prefix = sentinel.text() + ": ";
+    return problem.rfind(prefix, 0) == 0 ? problem.substr(prefix.size()) : problem;
+  }
 };
 
 // SENTINEL MASTER's fields that redis_status shows (the reply holds more).

@@ -35,11 +35,11 @@ std::string not_counted(const std::vector<SentinelView>& views) {
   for (const SentinelView& view : views) {
     std::string why;
     if (!view.answered)
-      why = view.problem;
+      why = view.problem_after_address();
     else if (view.tilt)
       why = "in TILT";
     else if (!view.master)
-      why = "monitors no master of that name";
+      why = fmt::format("monitors no master named {}", view.master_name);
     if (why.empty()) continue;
     if (!text.empty()) text += "; ";
     text += fmt::format("{}: {}", view.sentinel.text(), why);

@@ -273,6 +273,7 @@ SentinelView ask_view(std::optional<Connection>& connection, const ConnectionOpt
                       const std::string& master_name, Clock::time_point deadline) {
   SentinelView view;
   view.sentinel = sentinel.endpoint();
+  view.master_name = master_name;
   ClientFailure failure;
   connection = Connection::try_open(sentinel, deadline, failure);
   std::optional<Reply> address;

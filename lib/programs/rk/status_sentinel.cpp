@@ -31,12 +31,8 @@ std::string text_sentinel(const SentinelStatus& status, std::size_t index) {
   const SentinelDetails& details = status.sentinels[index];
   const SentinelView& view = details.view;
   std::string address = view.sentinel.text();
-  if (!view.answered) {
-    // The client's failures name the address already.
-    std::string problem = view.problem;
-    if (problem.rfind(address + ": ", 0) == 0) problem.erase(0, address.size() + 2);
-    return fmt::format("  sentinel {}: NO ANSWER: {}\n", address, problem);
-  }
+  if (!view.answered)
+    return fmt::format("  sentinel {}: NO ANSWER: {}\n", address, view.problem_after_address());
   std::string tilt = view.tilt ? "TILT (its view does not count), " : "";
   if (!view.master)
     return fmt::format("  sentinel {}: {}monitors no master named {}\n", address, tilt,

@@ -53,6 +53,12 @@ TEST_CASE("a majority is of the configured sentinels, not of those that answered
   CHECK_FALSE(one.master);
   CHECK(one.votes == 1);
   CHECK(one.summary.find("10.0.0.12:26379: connection refused") != std::string::npos);
+  // The client's failures name the address they failed on already: the
+  // summary names each sentinel once.
+  SentinelTally named = tally_sentinels(
+      {names(1, node_a), silent(2, "10.0.0.12:26379: no reply within 500 ms"), silent(3)}, 3);
+  CHECK(named.summary.find("[10.0.0.12:26379: no reply within 500 ms; 10.0.0.13:26379: "
+                           "connection refused]") != std::string::npos);
 
   // Two of five is no majority even if nobody else names anything.
   CHECK_FALSE(tally_sentinels({names(1, node_a), names(2, node_a)}, 5).master);
@@ -72,7 +78,9 @@ TEST_CASE("sentinels in TILT, or that monitor no such name, do not count", "[sen
   SentinelTally tally = tally_sentinels({names(1, node_a), unknown, names(3, node_a)}, 3);
   REQUIRE(tally.master);
   CHECK(tally.unknown_master);
-  CHECK(tally.summary.find("monitors no master of that name") != std::string::npos);
+  // The name the operator gave, so that a typo in --master-name shows.
+  CHECK(tally.summary.find("10.0.0.12:26379: monitors no master named mymaster") !=
+        std::string::npos);
 }
 
 TEST_CASE("disagreeing sentinels: the most-named address, a master only with a majority",

@@ -79,7 +79,7 @@ TEST_CASE("a Sentinel-mode switchover starts only when nothing is in doubt", "[s
   unknown.master.reset();
   SentinelTally no_name = tally_sentinels({names(1, node_a), unknown, names(3, node_a)}, 3);
   CHECK(check_sentinel_switchover_start(local, no_name, all_idle(), node_a)
-            .reason.find("monitors no master of that name") != std::string::npos);
+            .reason.find("monitors no master named mymaster") != std::string::npos);
 }
 
 TEST_CASE("a switchover waits for Sentinel's failover machinery to be idle", "[sentinel]") {

@@ -209,6 +209,7 @@ TEST_CASE("sentinels that do not answer cost one deadline, not one each", "[sent
   for (const SentinelView& view : views) {
     CHECK_FALSE(view.answered);
     CHECK_FALSE(view.problem.empty());
+    CHECK(view.master_name == "mymaster");  // what "monitors no master named" shows
   }
   // One after another they would take 900 ms; at once, one deadline.
   CHECK(elapsed < std::chrono::milliseconds(600));

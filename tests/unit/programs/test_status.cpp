@@ -311,12 +311,12 @@ StatusReport sentinel_report() {
   status.master_name = "mymaster";
   status.self = {"127.0.0.1", 6379};
   SentinelDetails named;
-  named.view = {{"10.0.0.11", 26379}, true, Endpoint{"127.0.0.1", 6379}, false, ""};
+  named.view = {{"10.0.0.11", 26379}, "mymaster", true, Endpoint{"127.0.0.1", 6379}, false, ""};
   named.monitor = SentinelMonitor{Endpoint{"127.0.0.1", 6379}, {"master", "s_down"}, 4, 2, 2};
   named.quorum_reachable = true;
   named.quorum_text = "3 usable Sentinels. Quorum and failover authorization can be reached";
   SentinelDetails tilted;
-  tilted.view = {{"10.0.0.12", 26379}, true, Endpoint{"127.0.0.1", 6379}, true, ""};
+  tilted.view = {{"10.0.0.12", 26379}, "mymaster", true, Endpoint{"127.0.0.1", 6379}, true, ""};
   tilted.problem = "SENTINEL CKQUORUM refused: NOPERM no permissions";
   tilted.monitor = SentinelMonitor{std::nullopt, {"master"}, 4, 2, 2};
   SentinelDetails silent;
