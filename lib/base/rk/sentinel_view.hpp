@@ -36,6 +36,23 @@ struct SentinelView {
   }
 };
 
+// What one sentinel says of a failover that may be making a node master,
+// asked only on the way to fencing that node (net: query_failover_views;
+// model: failover_makes_master).
+struct FailoverView {
+  bool answered = false;
+  // SENTINEL REPLICAS lists the node with the flag "promoted": this
+  // sentinel leads a failover that has sent it REPLICAOF NO ONE.
+  bool lists_promoted = false;
+  // SENTINEL MASTER: the address this sentinel monitors as master and its
+  // configuration epoch. After a failover's +switch-master the leader
+  // monitors the new master with the failover's (higher) epoch while the
+  // others still show the old address and epoch until its hello reaches
+  // them.
+  std::optional<Endpoint> monitored;
+  long long config_epoch = 0;
+};
+
 // SENTINEL MASTER's fields that redis_status shows (the reply holds more).
 // Its address is the old master's until +switch-master, later than
 // GET-MASTER-ADDR-BY-NAME's.

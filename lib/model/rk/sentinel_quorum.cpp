@@ -104,6 +104,19 @@ bool sentinel_tally_settled(const std::vector<SentinelView>& in, std::size_t pen
   return tally.master.has_value() || tally.votes + pending < tally.needed;
 }
 
+bool failover_makes_master(const std::vector<FailoverView>& views, const Endpoint& node) {
+  std::optional<long long> newest_for_node, newest_for_other;
+  for (const FailoverView& view : views) {
+    if (!view.answered) continue;
+    if (view.lists_promoted) return true;
+    if (!view.monitored) continue;
+    std::optional<long long>& newest =
+        same_endpoint(*view.monitored, node) ? newest_for_node : newest_for_other;
+    newest = std::max(newest.value_or(view.config_epoch), view.config_epoch);
+  }
+  return newest_for_node && newest_for_other && *newest_for_node > *newest_for_other;
+}
+
 SentinelCheck decide_sentinel_check(const RedisState& local, const SentinelTally& tally,
                                     const Endpoint& self, const std::optional<FenceRecord>& record,
                                     bool promoting) {

@@ -48,6 +48,16 @@ SentinelTally tally_sentinels(const std::vector<SentinelView>& views, std::size_
 bool sentinel_tally_settled(const std::vector<SentinelView>& in, std::size_t pending,
                             std::size_t configured);
 
+// Whether a failover is making `node` master, so that a local master the
+// majority does not name yet is the new master on its way, not a loser to
+// fence: a sentinel lists it as "promoted" (the leader, before its
+// +switch-master), or the newest configuration any sentinel holds names it
+// and an older one names another node (the leader after +switch-master,
+// before its hello reaches the others). An old master cut off with its own
+// sentinel, or back from isolation, has no such evidence: only its own,
+// older epoch names it.
+bool failover_makes_master(const std::vector<FailoverView>& views, const Endpoint& node);
+
 // redis_check in Sentinel mode. It passes only for a local Redis that is a
 // master and that a strict majority names (`self` is --announce-host and
 // --port: Sentinel names real addresses, and the VIP, a local address on its

@@ -127,30 +127,56 @@ bool replicas_reply_promotes(const Reply& reply, const Endpoint& node) {
   return false;
 }
 
-bool sentinel_promoting(const std::vector<ConnectionOptions>& sentinels,
-                        const std::string& master_name, const Endpoint& node,
-                        Clock::time_point deadline) {
-  std::vector<char> promoting(sentinels.size(), 0);
+namespace {
+
+// One sentinel's FailoverView, on the caller's thread.
+FailoverView failover_view(const ConnectionOptions& sentinel, const std::string& master_name,
+                           const Endpoint& node, Clock::time_point deadline) {
+  FailoverView view;
+  ClientFailure failure;
+  std::optional<Connection> connection = Connection::try_open(sentinel, deadline, failure);
+  if (!connection) return view;
+  std::optional<Reply> replicas =
+      connection->try_command({"SENTINEL", "REPLICAS", master_name}, deadline, failure);
+  if (!replicas || replicas->is_error()) return view;
+  view.answered = true;
+  view.lists_promoted = replicas_reply_promotes(*replicas, node);
+  if (view.lists_promoted) return view;
+  std::optional<Reply> master =
+      connection->try_command({"SENTINEL", "MASTER", master_name}, deadline, failure);
+  SentinelDetails details;
+  if (master) read_sentinel_master(*master, details);
+  if (details.monitor) {
+    view.monitored = details.monitor->address;
+    view.config_epoch = details.monitor->config_epoch;
+  }
+  return view;
+}
+
+}  // namespace
+
+std::vector<FailoverView> query_failover_views(const std::vector<ConnectionOptions>& sentinels,
+                                               const std::string& master_name, const Endpoint& node,
+                                               Clock::time_point deadline) {
+  std::vector<FailoverView> views(sentinels.size());
   auto ask = [&](std::size_t i) {
     try {
-      ClientFailure failure;
-      std::optional<Connection> connection = Connection::try_open(sentinels[i], deadline, failure);
-      std::optional<Reply> reply;
-      if (connection)
-        reply = connection->try_command({"SENTINEL", "REPLICAS", master_name}, deadline, failure);
-      promoting[i] = reply && replicas_reply_promotes(*reply, node) ? 1 : 0;
+      views[i] = failover_view(sentinels[i], master_name, node, deadline);
     } catch (const std::exception&) {
-      promoting[i] = 0;
+      views[i] = FailoverView{};
     }
   };
-  // One sentinel that says so is enough: the others are not waited for.
-  auto one_says_so = [&](const std::vector<char>& done) {
+  // One sentinel that lists it as promoted is enough: the others are not
+  // waited for.
+  auto one_lists_it = [&](const std::vector<char>& done) {
     for (std::size_t i = 0; i < done.size(); ++i)
-      if (done[i] && promoting[i]) return true;
+      if (done[i] && views[i].lists_promoted) return true;
     return false;
   };
-  std::vector<char> done = run_each(sentinels.size(), ask, one_says_so);
-  return one_says_so(done);
+  std::vector<char> done = run_each(sentinels.size(), ask, one_lists_it);
+  for (std::size_t i = 0; i < done.size(); ++i)
+    if (!done[i]) views[i] = FailoverView{};
+  return views;
 }
 
 bool info_says_tilt(const std::string& info) {

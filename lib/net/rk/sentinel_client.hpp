@@ -37,15 +37,15 @@ std::vector<SentinelView> query_sentinels(const std::vector<ConnectionOptions>& 
 SentinelView query_sentinel(const ConnectionOptions& sentinel, const std::string& master_name,
                             Clock::time_point deadline);
 
-// Whether any sentinel lists `node` among `master_name`'s replicas with the
-// flag "promoted": the leader of a failover under way has chosen it and
-// sent it REPLICAOF NO ONE, and names it (GET-MASTER-ADDR-BY-NAME) only once
-// it sees the promotion. SENTINEL REPLICAS, on every sentinel at once
-// before `deadline`, until one says so; a sentinel that fails counts as not
-// saying so.
-bool sentinel_promoting(const std::vector<ConnectionOptions>& sentinels,
-                        const std::string& master_name, const Endpoint& node,
-                        Clock::time_point deadline);
+// What each sentinel says of a failover that may be making `node` master
+// (FailoverView): SENTINEL REPLICAS (is `node` "promoted"?) and SENTINEL
+// MASTER (address, config-epoch) on one connection, every sentinel at once
+// before `deadline`, stopping at the first that lists `node` as promoted.
+// Read-only; asked only on the way to a fence, so a passing check costs
+// nothing more. A sentinel that fails is a view not answered.
+std::vector<FailoverView> query_failover_views(const std::vector<ConnectionOptions>& sentinels,
+                                               const std::string& master_name, const Endpoint& node,
+                                               Clock::time_point deadline);
 // SENTINEL REPLICAS's reply (an array of flat field/value arrays): whether
 // it lists `node` with "promoted" among its flags. No I/O.
 bool replicas_reply_promotes(const Reply& reply, const Endpoint& node);

@@ -22,10 +22,12 @@ SentinelJudgement judge_by_sentinels(const ToolOptions& options, const RedisStat
   std::optional<FenceRecord> record = load_fence_record(records);
   judgement.verdict = decide_sentinel_check(local, judgement.tally, sentinel_self(options), record);
   // Only on the way to a fence, so a passing check costs nothing more: is
-  // this the replica a failover under way has just promoted?
+  // a failover making this node master (promoted, or switched by its leader
+  // before the others have heard)? Then it is the new master on its way.
   if (judgement.verdict.fence == SentinelFenceStep::fence &&
-      sentinel_promoting(sentinel_connections(options), options.master_name, sentinel_self(options),
-                         deadline))
+      failover_makes_master(query_failover_views(sentinel_connections(options), options.master_name,
+                                                 sentinel_self(options), deadline),
+                            sentinel_self(options)))
     judgement.verdict =
         decide_sentinel_check(local, judgement.tally, sentinel_self(options), record, true);
   return judgement;

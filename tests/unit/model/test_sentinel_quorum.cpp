@@ -189,6 +189,37 @@ TEST_CASE("the replica a failover is promoting is not fenced before it is named"
   CHECK(decide_sentinel_check(master_state(), for_a, node_a, std::nullopt, true).passes);
 }
 
+TEST_CASE("a failover makes a node master: promoted, or the newest configuration names it",
+          "[sentinel]") {
+  auto monitors = [](const Endpoint& master, long long epoch) {
+    FailoverView view;
+    view.answered = true;
+    view.monitored = master;
+    view.config_epoch = epoch;
+    return view;
+  };
+  FailoverView promoted;
+  promoted.answered = true;
+  promoted.lists_promoted = true;
+  FailoverView silent_one;  // did not answer
+  // The leader before +switch-master: the replica is "promoted".
+  CHECK(failover_makes_master({monitors(node_a, 4), promoted, silent_one}, node_b));
+  // The leader after +switch-master, the third sentinel not told yet, the
+  // old master's sentinel cut off: epoch 5 names b, epoch 4 names a.
+  CHECK(failover_makes_master({monitors(node_b, 5), monitors(node_a, 4), silent_one}, node_b));
+  // The old master cut off with its own sentinel: only its own epoch.
+  CHECK_FALSE(failover_makes_master({monitors(node_a, 4), silent_one, silent_one}, node_a));
+  // The old master back from isolation: its sentinel's stale epoch 4
+  // names it, the others' newer 5 names b.
+  CHECK_FALSE(failover_makes_master({monitors(node_a, 4), monitors(node_b, 5), monitors(node_b, 5)},
+                                    node_a));
+  // Two configurations of the same epoch disagree: no evidence either way.
+  CHECK_FALSE(failover_makes_master({monitors(node_b, 5), monitors(node_a, 5)}, node_b));
+  // A later failover away from it, seen by one sentinel, outweighs it.
+  CHECK_FALSE(failover_makes_master({monitors(node_b, 5), monitors(node_a, 6)}, node_b));
+  CHECK_FALSE(failover_makes_master({silent_one, silent_one, silent_one}, node_b));
+}
+
 TEST_CASE("this node's place: the majority's master, a replica, an unnamed master", "[sentinel]") {
   SentinelTally for_a = tally_sentinels({names(1, node_a), names(2, node_a), silent(3)}, 3);
   SentinelTally none = tally_sentinels({names(1, node_a), names(2, node_b), silent(3)}, 3);
