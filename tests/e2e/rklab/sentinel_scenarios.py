@@ -85,9 +85,8 @@ def require_vip_on_named(lab, res):
     not name for longer than one check interval (the vrrp_script interval
     keepalived runs with), to the sampler's period. With weight 0 a failing
     check puts the node in FAULT at once, so that is how long a node the
-    majority stopped naming can keep the VIP; the sampler reads each
-    sentinel just after the VIP, so a sample never shows the majority
-    before the VIP moved."""
+    majority stopped naming can keep the VIP (redis_watch, subscribed to
+    +switch-master, drops it sooner)."""
     interval = lab.vrrp_script_seconds("interval")
     bound = interval + SAMPLE_PERIOD
     if res["vip_on_unnamed_max_s"] > bound:
