@@ -187,8 +187,11 @@ def summary(res):
 def label(variant, row, pair_scenario=None):
     if variant == PAIR:
         return f"pair mode, `{pair_scenario}` (sample config)"
-    text = next(v[1] for v in VARIANTS if v[0] == variant)
-    return text + (" + redis_check --defer-to-watch" if row["check_defers_to_watch"] else "")
+    # "VIP mover settings; what moved the master": the check's deferral
+    # belongs to the VIP mover's part.
+    mover, _, master_moved = next(v[1] for v in VARIANTS if v[0] == variant).partition("; ")
+    return (mover + (" + redis_check --defer-to-watch" if row["check_defers_to_watch"] else "")
+            + (f"; {master_moved}" if master_moved else ""))
 
 
 def report_sentinel_lab(res):
