@@ -54,8 +54,12 @@ Parts (--only, comma-separated; all by default):
             the pair's comparable scenario, interleaved, --rounds N times
             (default 3): write gap, writes lost and in kept copies, the VIP
             on a node the sentinels' majority does not name; also written to
-            sentinel-lab.json and sentinel-lab.md. About 5 minutes per round
-            and scenario.
+            sentinel-lab.json and sentinel-lab.md. In sentinel-switchover the
+            toolkit's rows switch over with redis_switchover --sentinel, and
+            one more row (toolkit-v3-watch-sentinel-failover, that scenario
+            only) has the same VIP mover with plain SENTINEL FAILOVER, so
+            that the writes it loses stand beside redis_switchover's 0.
+            About 5 minutes per round and scenario.
 
 The server: every part (and the lab) runs the server the tests run, named
 by the environment variable RK_SERVER: redis-server by default,
@@ -137,7 +141,9 @@ def main(argv):
                     help=f"sentinel-lab: the lab's scenarios ({', '.join(SCENARIOS)}); "
                     "default %(default)s")
     ap.add_argument("--sentinel-lab-variants", default=",".join(v[0] for v in VARIANTS),
-                    help="sentinel-lab: " + "; ".join(f"{v[0]} = {v[1]}" for v in VARIANTS))
+                    help="sentinel-lab: " + "; ".join(
+                        f"{v[0]} = {v[1]}" + (f" (only in {', '.join(v[3])})" if v[3] else "")
+                        for v in VARIANTS))
     ap.add_argument("--no-pair", action="store_true",
                     help="sentinel-lab: leave out the pair's comparable scenario")
     ap.add_argument("--redis-cli",

@@ -76,21 +76,29 @@ class SentinelTopology:
     directories removed, when a step fails and at cleanup().
 
     data_auth: the data nodes' requirepass (and masterauth, and the
-    sentinels' auth-pass); sentinel_config: more lines for each sentinel's
-    config; sentinel_auth: what the sentinels' own clients in the tests send;
-    tls (a tlskit.Certs): every server and sentinel TLS-only, presenting
-    tls.server, requiring a client certificate from tls.ca, and speaking TLS
-    on its own links (replication, sentinels to data nodes and to each
-    other); the tests' clients give tls.client.
+    sentinels' auth-pass), or a (user, password) pair for data nodes whose
+    default user is off: the tests' clients and the sentinels (auth-user,
+    auth-pass) use it; data_config: more lines for every data node;
+    sentinel_config: more lines for each sentinel's config; sentinel_auth:
+    what the sentinels' own clients in the tests send; tls (a tlskit.Certs):
+    every server and sentinel TLS-only, presenting tls.server, requiring a
+    client certificate from tls.ca, and speaking TLS on its own links
+    (replication, sentinels to data nodes and to each other); the tests'
+    clients give tls.client.
     Tests share one (setUpClass) so that start-up and discovery, a few
     seconds, are paid once."""
 
     MASTER_NAME = "mymaster"
 
     def __init__(self, replicas=1, sentinels=3, master_config=(), data_auth=None,
-                 sentinel_config=(), sentinel_auth=None, tls=None):
-        data = list(BASE_CONFIG) + list(DATA_NODE_CONFIG)
-        if data_auth:
+                 sentinel_config=(), sentinel_auth=None, data_config=(), tls=None):
+        data = list(BASE_CONFIG) + list(DATA_NODE_CONFIG) + list(data_config)
+        if isinstance(data_auth, tuple):
+            user, password = data_auth
+            sentinel_config = [f"sentinel auth-user {self.MASTER_NAME} {user}",
+                               f"sentinel auth-pass {self.MASTER_NAME} {password}",
+                               *sentinel_config]
+        elif data_auth:
             data += [f"requirepass {data_auth}", f"masterauth {data_auth}"]
             sentinel_config = [f"sentinel auth-pass {self.MASTER_NAME} {data_auth}",
                                *sentinel_config]

@@ -57,6 +57,16 @@ def acl_users(password):
             if line.startswith("user ")]
 
 
+def sentinel_acl_users(password):
+    """The `user` lines of keepalived/redis-sentinel-acl.conf (the toolkit's
+    user on every sentinel, as shipped), with PASSWORD."""
+    text = render("redis-sentinel-acl.conf", [(SAMPLE_PASSWORD, password)])
+    users = [line for line in text.splitlines() if line.startswith("user ")]
+    if not users:
+        raise SampleError("keepalived/redis-sentinel-acl.conf has no user line")
+    return users
+
+
 def acl_user_line():
     """The `user keepalived ...` line of keepalived/redis-acl.conf, as shipped."""
     [line] = [line for line in render("redis-acl.conf", []).splitlines()

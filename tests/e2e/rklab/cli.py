@@ -85,6 +85,7 @@ def print_result(name, verdict, res, reason, duration, as_json):
                   ("lost_in_copies", "lost, in kept copies", ""),
                   ("vip_on_unnamed_max_s", "VIP on unnamed, longest", "s"),
                   ("vip_on_unnamed_node", "VIP on unnamed, node", ""),
+                  ("vip_on_unnamed_from_s", "VIP on unnamed, from", "s"),
                   ("named_after_fault_s", "majority named new master", "s"),
                   ("vip_after_named_s", "VIP after majority named", "s"),
                   ("vip_moves", "VIP moves while idle", ""),

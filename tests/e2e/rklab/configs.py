@@ -24,7 +24,6 @@ DEFAULT = "default"
 # the keepalived one.
 SENTINEL_KEEPALIVED_SAMPLE = "keepalived-sentinel-node.conf"
 SENTINEL_TOOLKIT_SAMPLE = "toolkit-sentinel.conf"
-SENTINEL_ACL_SAMPLE = "redis-sentinel-acl.conf"
 SAMPLE_SENTINEL_TOOLKIT_CONF = "/etc/redis-keepalived/toolkit-sentinel.conf"
 SAMPLE_SENTINEL_PASSWORD_FILE = "/etc/redis-keepalived/sentinel-password"
 DEFER_TO_WATCH = "--defer-to-watch"
@@ -370,11 +369,7 @@ def sentinel_toolkit_conf(node, sentinels, sentinel_password_file, options=None,
 def sentinel_acl_users(password):
     """The `user` lines of keepalived/redis-sentinel-acl.conf (the toolkit's
     user on every sentinel, as shipped), with PASSWORD."""
-    text = _sample(samples.render, SENTINEL_ACL_SAMPLE, [(samples.SAMPLE_PASSWORD, password)])
-    users = [line for line in text.splitlines() if line.startswith("user ")]
-    if not users:
-        raise LabError(f"keepalived/{SENTINEL_ACL_SAMPLE} has no user line")
-    return users
+    return _sample(samples.sentinel_acl_users, password)
 
 
 def redis_conf(node, password, tls_lines=None, extra=()):

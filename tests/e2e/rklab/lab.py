@@ -149,7 +149,6 @@ class Lab:
         self.password = secrets.token_hex(16)
         # The toolkit's own on the sentinels (keepalived/redis-sentinel-acl.conf).
         self.sentinel_password = secrets.token_hex(16)
-        self.switchover_password = secrets.token_hex(16)
         data, sentinel_only = sentinel.TOPOLOGIES[self.topology]
         # None: the sample's VRRP priority (254 and 253 in the pair's, the
         # same on every node in the Sentinel one's).
@@ -292,8 +291,7 @@ class Lab:
             # Sentinel must list each replica by its real address, not by the
             # VIP its connection may come from (redis/redis#6536); a starts as
             # the master.
-            extra = [f"replica-announce-ip {node.ip}",
-                     sentinel.switchover_user(self.switchover_password, "data")]
+            extra = [f"replica-announce-ip {node.ip}"]
             if node.name != "a":
                 extra.append(f"replicaof {A_IP} {REDIS_PORT}")
         with open(node.redis_conf, "w") as f:
@@ -312,7 +310,6 @@ class Lab:
         self.check_defers = bool(self.args.watch and self.check_can_defer)
         password_file = os.path.join(node.dir, "sentinel-password")
         self.write_secret(password_file, self.sentinel_password)
-        self.write_secret(node.switchover_password_file, self.switchover_password)
         toolkit_text = configs.sentinel_toolkit_conf(
             node, self.sentinels.addresses(), password_file, options,
             self.keys_unknown_to_build)
@@ -446,8 +443,7 @@ class Lab:
             if not self.verifier.wait_replica_caught_up(a, node, timeout=30):
                 raise LabError(f"node {node.name} did not start replicating node a")
         self.sentinels.start(a.ip, self.down_after_ms, with_script=self.mover != "toolkit",
-                             users=configs.sentinel_acl_users(self.sentinel_password)
-                             + [sentinel.switchover_user(self.switchover_password, "sentinel")])
+                             users=configs.sentinel_acl_users(self.sentinel_password))
         self.sentinels.wait_ready(replicas=len(self.nodes) - 1)
         self.sentinels.start_sampler()
         self.observer.start_monitor()

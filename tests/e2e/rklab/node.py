@@ -59,9 +59,6 @@ class Node:
         # read.
         self.track_file = os.path.join(self.state_dir, "redis_watch.track")
         self.password_file = os.path.join(self.dir, "password")
-        # Sentinel topologies: redis_switchover's password (its own user on
-        # the data nodes and the sentinels).
-        self.switchover_password_file = os.path.join(self.dir, "switchover-sentinel-password")
         self.redis = None
         self.ka = None
         self.watch = None

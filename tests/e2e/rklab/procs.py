@@ -277,16 +277,13 @@ class Processes:
                                            network.HOSTS[peer.name][1], str(REDIS_PORT)],
                                     timeout)
 
-    def run_sentinel_switchover(self, node, user, timeout=60):
+    def run_sentinel_switchover(self, node, timeout=60):
         """redis_switchover in Sentinel mode on NODE (the master the
         sentinels name), as an operator runs it: the node's toolkit.conf
-        (its sentinels, master-name, announce-host), as USER on the data
-        nodes and on the sentinels (password in NODE's
-        switchover_password_file)."""
-        secret = node.switchover_password_file
-        return self.switchover_tool(node, ["--user", user, "--password-file", secret,
-                                           "--sentinel-user", user,
-                                           "--sentinel-password-file", secret], timeout)
+        alone (its sentinels, master-name, announce-host and the shipped
+        ACL users' credentials: `keepalived` on the data nodes,
+        `rk-sentinel` on the sentinels)."""
+        return self.switchover_tool(node, [], timeout)
 
     def switchover_tool(self, node, args, timeout):
         """redis_switchover --config <NODE's toolkit.conf> ARGS in NODE's

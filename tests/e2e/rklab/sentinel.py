@@ -39,22 +39,6 @@ MOVERS = ("toolkit", "reconfig-script")
 # FAILOVER (the reconfig script's only one, and the toolkit's baseline).
 SWITCHOVER_TOOL = "redis_switchover"
 SWITCHOVER_BY = (SWITCHOVER_TOOL, "sentinel-failover")
-# The operator's user for redis_switchover on the sentinels and on the data
-# nodes, with the permissions its man page lists for Sentinel mode
-# (redis_switchover(1)): the hooks' users of keepalived/redis-sentinel-acl.conf
-# and redis-acl.conf may send neither SENTINEL FAILOVER nor MULTI (NOPERM).
-SWITCHOVER_USER = "rk-switchover"
-SWITCHOVER_PERMISSIONS = {
-    "sentinel": ("+sentinel|get-master-addr-by-name +sentinel|master +sentinel|replicas "
-                 "+sentinel|failover +info"),
-    "data": ("+info +client|pause +client|unpause +multi +exec +replicaof +config|get "
-             "+config|set +config|rewrite")}
-
-
-def switchover_user(password, side):
-    """The ACL `user` line of SWITCHOVER_USER with PASSWORD on SIDE
-    ("sentinel" or "data")."""
-    return f"user {SWITCHOVER_USER} on >{password} -@all {SWITCHOVER_PERMISSIONS[side]}"
 # Redis's own Sentinel tests run with these (tests/sentinel/tests/includes).
 DEFAULT_DOWN_AFTER_MS = 2000
 FAILOVER_TIMEOUT_MS = 10000
@@ -246,26 +230,27 @@ class VipSampler(threading.Thread):
     def unnamed_holders(self, since, until=None):
         """The longest time, from SINCE (to UNTIL), that some node held the
         VIP while the majority of the sentinels did not name it (or named
-        no one), and that node: (seconds, node or None)."""
+        no one): (seconds, node or None, the first sample of that streak or
+        None). A streak runs from its first sample to the first sample
+        that no longer shows it, so it is measured to one SAMPLE_PERIOD."""
         with self.lock:
             samples = [s for s in self.samples if s[0] >= since and (until is None or s[0] <= until)]
-        longest, who = 0.0, None
+        longest, who, began = 0.0, None, None
         start = {}                # node -> first sample of its current streak
         for t, holders, named, _ in samples:
             for node in list(start):
                 if node not in holders or node == named:
-                    held = t - start.pop(node)
-                    if held > longest:
-                        longest, who = held, node
+                    t0 = start.pop(node)
+                    if t - t0 > longest:
+                        longest, who, began = t - t0, node, t0
             for node in holders:
                 if node != named and node not in start:
                     start[node] = t
         end = samples[-1][0] if samples else since
         for node, t0 in start.items():
             if end - t0 > longest:
-                longest, who = end - t0, node
-        return round(longest, 2), who
-
+                longest, who, began = end - t0, node, t0
+        return round(longest, 2), who, began
 
     def named_to_vip(self, since, node):
         """(seconds from SINCE to the first sample in which the majority
