@@ -98,6 +98,12 @@ SentinelTally tally_sentinels(const std::vector<SentinelView>& views, std::size_
   return tally;
 }
 
+bool sentinel_tally_settled(const std::vector<SentinelView>& in, std::size_t pending,
+                            std::size_t configured) {
+  SentinelTally tally = tally_sentinels(in, configured);
+  return tally.master.has_value() || tally.votes + pending < tally.needed;
+}
+
 SentinelCheck decide_sentinel_check(const RedisState& local, const SentinelTally& tally,
                                     const Endpoint& self, const std::optional<FenceRecord>& record,
                                     bool promoting) {

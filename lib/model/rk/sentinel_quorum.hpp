@@ -39,6 +39,15 @@ struct SentinelTally {
 // `views` holds one entry per configured sentinel that was queried.
 SentinelTally tally_sentinels(const std::vector<SentinelView>& views, std::size_t configured);
 
+// Whether the views in so far (`in`; `pending` sentinels yet to answer)
+// already fix the tally's master whatever the others say: an address has a
+// strict majority of the configured sentinels, or none can reach one even
+// if every pending sentinel named it. Every verdict below depends on the
+// views only through that master, so redis_check stops waiting then: on the
+// surviving side of a cut, the sentinel beyond it costs no time.
+bool sentinel_tally_settled(const std::vector<SentinelView>& in, std::size_t pending,
+                            std::size_t configured);
+
 // redis_check in Sentinel mode. It passes only for a local Redis that is a
 // master and that a strict majority names (`self` is --announce-host and
 // --port: Sentinel names real addresses, and the VIP, a local address on its

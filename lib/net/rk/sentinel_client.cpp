@@ -1,11 +1,21 @@
 #include "rk/sentinel_client.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
 #include <thread>
 #include <tuple>
 
 #include <fmt/format.h>
+
+#include "rk/fd.hpp"
+#include "rk/stream.hpp"
 
 namespace rk {
 
@@ -59,6 +69,58 @@ bool has_flag(const std::string& flags, const std::string& flag) {
   return false;
 }
 
+// Runs `ask(i)` for every i below `count`, all at once, and returns which
+// had returned when it stopped waiting (1 each): once all have, or once
+// `settled(done)` (asked under a lock each time one returns; `ask(i)` has
+// written its answer by then) says the rest are not needed. Their waits are
+// then cancelled (WaitCancellation: the connect, TLS or read poll() ends
+// at once) and they are joined, so nothing outlives the call. Without
+// `settled`, `ask(0)` runs on the caller's thread: one thread fewer. A
+// thread that cannot be started runs its `ask` on the caller's, in turn.
+std::vector<char> run_each(std::size_t count, const std::function<void(std::size_t)>& ask,
+                           const std::function<bool(const std::vector<char>&)>& settled) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<char> done(count, 0);
+  std::size_t running = count;
+  // Without an eventfd nothing is cancelled: the call waits for every one.
+  Fd cancel(settled ? ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1);
+  auto run = [&](std::size_t i) {
+    {
+      WaitCancellation cancellable(cancel.get());
+      ask(i);
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    done[i] = 1;
+    --running;
+    changed.notify_one();
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(count);
+  std::size_t first_thread = settled ? 0 : 1;
+  for (std::size_t i = first_thread; i < count; ++i) {
+    try {
+      threads.emplace_back(run, i);
+    } catch (const std::system_error&) {
+      run(i);
+    }
+  }
+  if (!settled && count > 0) run(0);
+  std::vector<char> seen;
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    changed.wait(lock, [&] { return running == 0 || (settled && settled(done)); });
+    seen = done;
+  }
+  if (std::find(seen.begin(), seen.end(), 0) != seen.end() && cancel.valid()) {
+    std::uint64_t one = 1;
+    // A full counter (impossible after one write) would only mean waiting.
+    [[maybe_unused]] ssize_t written = ::write(cancel.get(), &one, sizeof(one));
+  }
+  for (std::thread& thread : threads) thread.join();
+  return seen;
+}
+
 }  // namespace
 
 bool replicas_reply_promotes(const Reply& reply, const Endpoint& node) {
@@ -88,17 +150,14 @@ bool sentinel_promoting(const std::vector<ConnectionOptions>& sentinels,
       promoting[i] = 0;
     }
   };
-  std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < sentinels.size(); ++i) {
-    try {
-      threads.emplace_back(ask, i);
-    } catch (const std::system_error&) {
-      ask(i);
-    }
-  }
-  if (!sentinels.empty()) ask(0);
-  for (std::thread& thread : threads) thread.join();
-  return std::find(promoting.begin(), promoting.end(), 1) != promoting.end();
+  // One sentinel that says so is enough: the others are not waited for.
+  auto one_says_so = [&](const std::vector<char>& done) {
+    for (std::size_t i = 0; i < done.size(); ++i)
+      if (done[i] && promoting[i]) return true;
+    return false;
+  };
+  std::vector<char> done = run_each(sentinels.size(), ask, one_says_so);
+  return one_says_so(done);
 }
 
 bool info_says_tilt(const std::string& info) {
@@ -303,27 +362,35 @@ Answer guarded_query(SentinelQuery<Answer> query, const ConnectionOptions& senti
   }
 }
 
-// Runs `query` for every sentinel at once: one thread each, the first on
-// the caller's.
+// Runs `query` for every sentinel at once (run_each). With `settled`: stops
+// waiting once it says the views in so far decide the caller's outcome; a
+// sentinel not waited for then gets that as its problem.
 template <typename Answer>
 std::vector<Answer> query_all(SentinelQuery<Answer> query,
                               const std::vector<ConnectionOptions>& sentinels,
-                              const std::string& master_name, Clock::time_point deadline) {
+                              const std::string& master_name, Clock::time_point deadline,
+                              const SentinelsSettled& settled = {}) {
   std::vector<Answer> answers(sentinels.size());
-  std::vector<std::thread> threads;
-  threads.reserve(sentinels.size());
-  // The queries throw nothing a sentinel's answer can cause; a thread that
-  // could not be started queries on this thread, in turn.
-  for (std::size_t i = 1; i < sentinels.size(); ++i) {
-    try {
-      threads.emplace_back(
-          [&, i] { answers[i] = guarded_query(query, sentinels[i], master_name, deadline); });
-    } catch (const std::system_error&) {
-      answers[i] = guarded_query(query, sentinels[i], master_name, deadline);
-    }
+  auto ask = [&](std::size_t i) {
+    answers[i] = guarded_query(query, sentinels[i], master_name, deadline);
+  };
+  std::function<bool(const std::vector<char>&)> views_settle;
+  if (settled) {
+    views_settle = [&](const std::vector<char>& done) {
+      std::vector<SentinelView> in;
+      for (std::size_t i = 0; i < done.size(); ++i)
+        if (done[i]) in.push_back(view_of(answers[i]));
+      return settled(in, done.size() - in.size());
+    };
   }
-  if (!sentinels.empty()) answers[0] = guarded_query(query, sentinels[0], master_name, deadline);
-  for (std::thread& thread : threads) thread.join();
+  std::vector<char> done = run_each(sentinels.size(), ask, views_settle);
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    if (done[i]) continue;
+    SentinelView& view = view_of(answers[i]);
+    view = SentinelView{};
+    view.sentinel = sentinels[i].endpoint();
+    view.problem = "not waited for: the others' answers had settled it";
+  }
   return answers;
 }
 
@@ -331,8 +398,9 @@ std::vector<Answer> query_all(SentinelQuery<Answer> query,
 
 std::vector<SentinelView> query_sentinels(const std::vector<ConnectionOptions>& sentinels,
                                           const std::string& master_name,
-                                          Clock::time_point deadline) {
-  return query_all<SentinelView>(query_sentinel, sentinels, master_name, deadline);
+                                          Clock::time_point deadline,
+                                          const SentinelsSettled& settled) {
+  return query_all<SentinelView>(query_sentinel, sentinels, master_name, deadline, settled);
 }
 
 std::vector<SentinelDetails> query_sentinel_details(const std::vector<ConnectionOptions>& sentinels,

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,9 +20,18 @@ namespace rk {
 // with a real run id it casts a leader vote. Throws nothing for a sentinel
 // that fails: its view says why (answered false, problem set). One view
 // per entry of `sentinels`, in order.
+//
+// With `settled`, it stops waiting as soon as `settled(in, pending)` says
+// the views in so far (`pending` more to come) decide the caller's outcome:
+// redis_check needs no third answer once two of three sentinels name the
+// same master, so a sentinel cut off costs the surviving side nothing. A
+// sentinel not waited for is a view not answered, its problem saying so.
+using SentinelsSettled =
+    std::function<bool(const std::vector<SentinelView>& in, std::size_t pending)>;
 std::vector<SentinelView> query_sentinels(const std::vector<ConnectionOptions>& sentinels,
                                           const std::string& master_name,
-                                          Clock::time_point deadline);
+                                          Clock::time_point deadline,
+                                          const SentinelsSettled& settled = {});
 
 // One sentinel, on the caller's thread (what query_sentinels runs for each).
 SentinelView query_sentinel(const ConnectionOptions& sentinel, const std::string& master_name,
@@ -30,7 +41,8 @@ SentinelView query_sentinel(const ConnectionOptions& sentinel, const std::string
 // flag "promoted": the leader of a failover under way has chosen it and
 // sent it REPLICAOF NO ONE, and names it (GET-MASTER-ADDR-BY-NAME) only once
 // it sees the promotion. SENTINEL REPLICAS, on every sentinel at once
-// before `deadline`; a sentinel that fails counts as not saying so.
+// before `deadline`, until one says so; a sentinel that fails counts as not
+// saying so.
 bool sentinel_promoting(const std::vector<ConnectionOptions>& sentinels,
                         const std::string& master_name, const Endpoint& node,
                         Clock::time_point deadline);

@@ -36,15 +36,19 @@ ClientFailure timeout_failure(std::string message) {
   return ClientFailure{ClientFailure::Kind::timeout, std::move(message), {}};
 }
 
+// This thread's WaitCancellation descriptor; -1 (none), which poll() skips.
+thread_local int cancel_fd = -1;
+
 // Polls `fd` for `events` until `deadline`: 0 when ready, ETIMEDOUT when the
-// deadline passes first, else poll's errno.
+// deadline passes first, ECANCELED when this thread's cancellation
+// descriptor is readable, else poll's errno.
 int wait_ready(int fd, short events, TimePoint deadline) {
   for (;;) {
     int left = milliseconds_left(deadline);
     if (left == 0) return ETIMEDOUT;
-    pollfd pfd{fd, events, 0};
-    int ready = ::poll(&pfd, 1, left);
-    if (ready > 0) return 0;
+    pollfd pfds[2] = {{fd, events, 0}, {cancel_fd, POLLIN, 0}};
+    int ready = ::poll(pfds, 2, left);
+    if (ready > 0) return (pfds[1].revents & POLLIN) != 0 ? ECANCELED : 0;
     if (ready == 0) return ETIMEDOUT;
     if (errno != EINTR) return errno;
   }
@@ -75,7 +79,7 @@ Fd connect_any(const std::vector<SocketAddress>& addresses, TimePoint deadline, 
       ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
       return fd;
     }
-    if (error == ETIMEDOUT) break;  // the deadline is spent
+    if (error == ETIMEDOUT || error == ECANCELED) break;  // the deadline is spent, or not needed
   }
   return Fd();
 }
@@ -96,6 +100,9 @@ bool means_not_tls(const std::string& reason) {
 }
 
 }  // namespace
+
+WaitCancellation::WaitCancellation(int fd) : previous_(cancel_fd) { cancel_fd = fd; }
+WaitCancellation::~WaitCancellation() { cancel_fd = previous_; }
 
 Stream::Stream(Fd fd, std::string where) : fd_(std::move(fd)), where_(std::move(where)) {}
 

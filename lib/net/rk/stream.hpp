@@ -13,6 +13,22 @@ struct ssl_st;
 
 namespace rk {
 
+// While one lives on a thread, that thread's waits on a Stream (connect,
+// TLS handshake, read, write) also end, with ECANCELED, as soon as `fd` is
+// readable: query_sentinels stops the queries whose answers it no longer
+// needs by writing to one eventfd they all share. One per thread at a time;
+// a nested one restores the outer one when it ends.
+class WaitCancellation {
+ public:
+  explicit WaitCancellation(int fd);
+  WaitCancellation(const WaitCancellation&) = delete;
+  WaitCancellation& operator=(const WaitCancellation&) = delete;
+  ~WaitCancellation();
+
+ private:
+  int previous_;
+};
+
 // A byte stream to one server: a TCP socket this class owns, with a TLS
 // session on it when TlsOptions::enabled. Every call is bounded by the
 // deadline it is given (the socket is non-blocking; waits are poll()s) and

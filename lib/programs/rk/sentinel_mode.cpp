@@ -11,10 +11,14 @@ namespace rk {
 
 SentinelJudgement judge_by_sentinels(const ToolOptions& options, const RedisState& local,
                                      const InstanceState* records, Clock::time_point deadline) {
+  std::size_t configured = options.sentinel_endpoints.size();
+  auto settled = [configured](const std::vector<SentinelView>& in, std::size_t pending) {
+    return sentinel_tally_settled(in, pending, configured);
+  };
   std::vector<SentinelView> views =
-      query_sentinels(sentinel_connections(options), options.master_name, deadline);
+      query_sentinels(sentinel_connections(options), options.master_name, deadline, settled);
   SentinelJudgement judgement;
-  judgement.tally = tally_sentinels(views, options.sentinel_endpoints.size());
+  judgement.tally = tally_sentinels(views, configured);
   std::optional<FenceRecord> record = load_fence_record(records);
   judgement.verdict = decide_sentinel_check(local, judgement.tally, sentinel_self(options), record);
   // Only on the way to a fence, so a passing check costs nothing more: is

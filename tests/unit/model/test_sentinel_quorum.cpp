@@ -85,6 +85,25 @@ TEST_CASE("disagreeing sentinels: the most-named address, a master only with a m
   CHECK(*moving.master == node_b);
 }
 
+TEST_CASE("the answers in settle the tally once no pending one could change its master",
+          "[sentinel]") {
+  // Two of three name node a: the third cannot change that.
+  CHECK(sentinel_tally_settled({names(1, node_a), names(2, node_a)}, 1, 3));
+  // One of three names node a, two pending: they could make it a majority,
+  // or name node b.
+  CHECK_FALSE(sentinel_tally_settled({names(1, node_a)}, 2, 3));
+  // a and b once each, one pending: it decides.
+  CHECK_FALSE(sentinel_tally_settled({names(1, node_a), names(2, node_b)}, 1, 3));
+  // Two fail and one names a: no majority whatever the last one says.
+  CHECK(sentinel_tally_settled({silent(1), silent(2)}, 1, 3));
+  CHECK(sentinel_tally_settled({names(1, node_a), silent(2), names(3, node_b, true)}, 0, 3));
+  // Five sentinels: two for a and one for b, two pending: a could still win.
+  CHECK_FALSE(sentinel_tally_settled({names(1, node_a), names(2, node_a), names(3, node_b)}, 2, 5));
+  CHECK(sentinel_tally_settled({names(1, node_a), names(2, node_a), names(3, node_a)}, 2, 5));
+  // Nothing in yet: never settled while a majority is possible.
+  CHECK_FALSE(sentinel_tally_settled({}, 3, 3));
+}
+
 TEST_CASE("the check passes only for a master the majority names as this node", "[sentinel]") {
   SentinelTally for_a = tally_sentinels({names(1, node_a), names(2, node_a), silent(3)}, 3);
   SentinelCheck passes = decide_sentinel_check(master_state(), for_a, node_a, std::nullopt);

@@ -14,6 +14,19 @@ namespace {
 
 Reply bulk(const std::string& text) { return Reply{Reply::Type::string, text, 0, {}}; }
 
+// Sentinels at these loopback ports, in order.
+std::vector<ConnectionOptions> sentinels_at(
+    std::initializer_list<const rk_test::LoopbackPort*> ports) {
+  std::vector<ConnectionOptions> sentinels;
+  for (const rk_test::LoopbackPort* port : ports) {
+    ConnectionOptions options;
+    options.host = "127.0.0.1";
+    options.port = port->port();
+    sentinels.push_back(options);
+  }
+  return sentinels;
+}
+
 // SENTINEL MASTER's reply as Redis 7.0.15's sentinel gave it (RESP2: a flat
 // array of field/value pairs), with `changes` applied: a field set to
 // nullopt is left out.
@@ -187,13 +200,7 @@ TEST_CASE("sentinels that do not answer cost one deadline, not one each", "[sent
   // Listening sockets that never accept: each connect completes in the
   // kernel's backlog, then no reply ever comes.
   rk_test::LoopbackPort first(true), second(true), third(true);
-  std::vector<ConnectionOptions> sentinels;
-  for (const rk_test::LoopbackPort* listener : {&first, &second, &third}) {
-    ConnectionOptions options;
-    options.host = "127.0.0.1";
-    options.port = listener->port();
-    sentinels.push_back(options);
-  }
+  std::vector<ConnectionOptions> sentinels = sentinels_at({&first, &second, &third});
   auto started = Clock::now();
   std::vector<SentinelView> views =
       query_sentinels(sentinels, "mymaster", started + std::chrono::milliseconds(300));
@@ -218,6 +225,41 @@ TEST_CASE("sentinels that do not answer cost one deadline, not one each", "[sent
     CHECK_FALSE(entry.monitor);
   }
   CHECK(elapsed < std::chrono::milliseconds(600));
+}
+
+TEST_CASE("once the answers in settle it, the pending sentinels are not waited for", "[sentinel]") {
+  // A port nobody listens on refuses at once; two listeners that never
+  // accept hold their queries until the deadline.
+  rk_test::LoopbackPort refusing(false), held(true), also_held(true);
+  std::vector<ConnectionOptions> sentinels = sentinels_at({&held, &refusing, &also_held});
+  std::size_t asked_with = 99;
+  auto settled_by_one = [&](const std::vector<SentinelView>& in, std::size_t pending) {
+    if (in.empty()) return false;
+    asked_with = pending;
+    return true;
+  };
+  auto started = Clock::now();
+  std::vector<SentinelView> views =
+      query_sentinels(sentinels, "mymaster", started + std::chrono::milliseconds(3000),
+                      settled_by_one);
+  auto elapsed = Clock::now() - started;
+  REQUIRE(views.size() == 3);
+  CHECK(asked_with == 2);
+  CHECK_THAT(views[1].problem, rk_test::Contains("refused"));
+  for (std::size_t held_index : {0, 2}) {
+    CHECK_FALSE(views[held_index].answered);
+    CHECK(views[held_index].sentinel.port == sentinels[held_index].port);
+    CHECK_THAT(views[held_index].problem, rk_test::StartsWith("not waited for"));
+  }
+  // The held queries were cancelled, not waited out (3 s).
+  CHECK(elapsed < std::chrono::milliseconds(1500));
+
+  // Never settled: every query runs to the deadline, and says why.
+  started = Clock::now();
+  views = query_sentinels(sentinels, "mymaster", started + std::chrono::milliseconds(300),
+                          [](const std::vector<SentinelView>&, std::size_t) { return false; });
+  CHECK(Clock::now() - started >= std::chrono::milliseconds(290));
+  CHECK_THAT(views[0].problem, rk_test::Contains("no reply"));
 }
 
 TEST_CASE("SENTINEL REPLICAS: the replica a failover promotes", "[sentinel]") {
