@@ -52,14 +52,16 @@ Parts (--only, comma-separated; all by default):
             Sentinel mode (VRRPv2 advert_int 1, VRRPv3 advert_int 0.1, the
             latter with redis_watch, and with down_timer_adverts 1 too), and
             the pair's comparable scenario, interleaved, --rounds N times
-            (default 3): write gap, writes lost and in kept copies, the VIP
-            on a node the sentinels' majority does not name; also written to
-            sentinel-lab.json and sentinel-lab.md. In sentinel-switchover the
-            toolkit's rows switch over with redis_switchover --sentinel, and
-            one more row (toolkit-v3-watch-sentinel-failover, that scenario
-            only) has the same VIP mover with plain SENTINEL FAILOVER, so
-            that the writes it loses stand beside redis_switchover's 0.
-            About 5 minutes per round and scenario.
+            (default 3); --sentinel-lab-topology sentinel3 for three data
+            nodes, RK_SERVER=valkey-server for Valkey: write gap, writes
+            lost and in kept copies, the VIP on a node the sentinels'
+            majority does not name; also written to sentinel-lab.json and
+            sentinel-lab.md. In sentinel-switchover the toolkit's rows
+            switch over with redis_switchover --sentinel, and one more row
+            (toolkit-v3-watch-sentinel-failover, that scenario only) has the
+            same VIP mover with plain SENTINEL FAILOVER, so that the writes
+            it loses stand beside redis_switchover's 0. About 5 minutes per
+            round and scenario.
 
 The server: every part (and the lab) runs the server the tests run, named
 by the environment variable RK_SERVER: redis-server by default,
@@ -96,8 +98,8 @@ from .openssl import openssl_targets, part_openssl, report_openssl
 from .peer_faults import part_peer_faults, report_peer_faults
 from .seams import part_seams, report_seams
 from .sentinel import part_sentinel, report_sentinel, sentinel_targets
-from .sentinel_lab import (DEFAULT_SCENARIOS, SCENARIOS, VARIANTS, part_sentinel_lab,
-                           report_sentinel_lab, sentinel_lab_targets)
+from .sentinel_lab import (DEFAULT_SCENARIOS, SCENARIOS, TOPOLOGIES, VARIANTS,
+                           part_sentinel_lab, report_sentinel_lab, sentinel_lab_targets)
 from .split import part_split, report_split
 from .watch import part_watch, report_watch
 from .sync import part_sync, report_sync, sync_target
@@ -144,6 +146,10 @@ def main(argv):
                     help="sentinel-lab: " + "; ".join(
                         f"{v[0]} = {v[1]}" + (f" (only in {', '.join(v[3])})" if v[3] else "")
                         for v in VARIANTS))
+    ap.add_argument("--sentinel-lab-topology", choices=TOPOLOGIES, default=TOPOLOGIES[0],
+                    help="sentinel-lab: the lab's topology for the Sentinel rows: sentinel "
+                    "(two data nodes and a sentinel-only host), sentinel3 (three data nodes; "
+                    "sentinel-partition does not run there); default %(default)s")
     ap.add_argument("--no-pair", action="store_true",
                     help="sentinel-lab: leave out the pair's comparable scenario")
     ap.add_argument("--redis-cli",

@@ -4,7 +4,9 @@ sentinel only), the VIP moved by plain Sentinel's client-reconfig-script
 (the baseline) and by keepalived with the toolkit in Sentinel mode at several
 VRRP settings, and pair mode's comparable scenario beside them, in the same
 run, interleaved round by round (--rounds N; the order of the variants
-rotates each round).
+rotates each round). --sentinel-lab-topology sentinel3 runs the Sentinel
+rows on three data nodes (the pair rows stay a pair); RK_SERVER picks the
+server (Valkey: RK_SERVER=valkey-server), as for every part.
 
 For each run: the longest write gap of the writer (200 writes/s through the
 VIP), the acknowledged writes lost and how many of them a kept copy holds,
@@ -67,6 +69,9 @@ SCENARIOS = {"sentinel-kill": "crash", "sentinel-isolate": "master-cut-off",
              "sentinel-switchover": "planned-switchover", "sentinel-partition": "partition",
              "sentinel-stop": "freeze", "sentinel-minority": None}
 DEFAULT_SCENARIOS = ("sentinel-kill", "sentinel-isolate", "sentinel-switchover")
+# The lab's Sentinel topologies (tests/e2e/rklab/sentinel.py): a sentinel-only
+# third host, or three data nodes.
+TOPOLOGIES = ("sentinel", "sentinel3")
 PAIR = "pair"
 FIELDS = ("result", "reason", "acked", "lost", "lost_in_copies", "lost_not_in_copies",
           "write_gap_s", "vip_on_unnamed_max_s", "vip_after_named_s", "failover_s",
@@ -115,7 +120,10 @@ def plan(args):
     for v in variants:
         if v not in known:
             raise BenchError(f"unknown Sentinel variant {v}; known: {', '.join(known)}")
-    return [(n, [(v, known[v][2]) for v in variants if known[v][3] is None or n in known[v][3]],
+    # The topology goes to the Sentinel rows only: a pair row is a pair.
+    topology = ("--topology", args.sentinel_lab_topology)
+    return [(n, [(v, (*topology, *known[v][2])) for v in variants
+                 if known[v][3] is None or n in known[v][3]],
              None if args.no_pair else SCENARIOS[n]) for n in names]
 
 
@@ -137,7 +145,8 @@ def part_sentinel_lab(ctx):
                     t["pair_scenario"] = pair
                 log(trial_line(t))
                 trials.append(t)
-    res = {"rounds": args.sentinel_lab_rounds, "scenarios": [s for s, _, _ in steps],
+    res = {"rounds": args.sentinel_lab_rounds, "topology": args.sentinel_lab_topology,
+           "scenarios": [s for s, _, _ in steps],
            "variants": list(dict.fromkeys(v for _, vs, _ in steps for v, _ in vs)),
            "pair": {s: p for s, _, p in steps if p}, "trials": trials}
     res["summary"] = summary(res)
@@ -198,7 +207,8 @@ def label(variant, row, pair_scenario=None):
 def report_sentinel_lab(res):
     lines = ["### Sentinel mode: the VIP moved by the toolkit against plain Sentinel's "
              "client-reconfig-script, same run, interleaved", "",
-             f"{res['rounds']} round(s); lab topology `sentinel` (down-after-milliseconds "
+             f"{res['rounds']} round(s); lab topology `{res.get('topology', 'sentinel')}` "
+             "(down-after-milliseconds "
              "2000); medians (min-max). VIP on unnamed: the longest time, over all runs, "
              "that a node held the VIP while the sentinels' majority did not name it "
              "(sampled every 0.1 s); fault -> named: Sentinel's own failover, from the "
