@@ -18,54 +18,35 @@
 
 namespace rk {
 
-void read_master_address(const Reply& reply, SentinelView& view) {
-  if (reply.is_error()) {
-    view.problem = fmt::format("GET-MASTER-ADDR-BY-NAME refused: {}", reply.text.substr(0, 120));
-    return;
-  }
-  // A name the sentinel does not monitor: a null reply.
-  if (reply.type == Reply::Type::nil) {
-    view.answered = true;
-    return;
-  }
-  int port = 0;
-  bool well_formed = reply.type == Reply::Type::array && reply.elements.size() == 2 &&
-                     reply.elements[0].type == Reply::Type::string &&
-                     reply.elements[1].type == Reply::Type::string;
-  if (well_formed) {
-    const std::string& text = reply.elements[1].text;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
-    well_formed = error == std::errc() && end == text.data() + text.size() && port > 0 &&
-                  port <= 65535 && !reply.elements[0].text.empty();
-  }
-  if (!well_formed) {
-    view.problem = "GET-MASTER-ADDR-BY-NAME: not an [address, port] reply";
-    return;
-  }
-  view.master = Endpoint{reply.elements[0].text, port};
-  view.answered = true;
-}
-
 namespace {
 
-// A field of one SENTINEL REPLICAS entry; "" when absent.
-std::string field(const Reply& entry, const std::string& name) {
-  for (std::size_t i = 0; i + 1 < entry.elements.size(); i += 2)
-    if (entry.elements[i].text == name) return entry.elements[i + 1].text;
-  return {};
+// The value of `field` in a reply of field/value pairs; nullptr when absent.
+const std::string* field_value(const Reply& reply, const std::string& field) {
+  for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2)
+    if (reply.elements[i].text == field) return &reply.elements[i + 1].text;
+  return nullptr;
 }
 
-bool has_flag(const std::string& flags, const std::string& flag) {
+// A whole decimal number from `low` up, or nullopt.
+std::optional<long long> whole_number(const std::string* text, long long low) {
+  if (!text) return std::nullopt;
+  long long value = 0;
+  auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (error != std::errc() || end != text->data() + text->size() || value < low)
+    return std::nullopt;
+  return value;
+}
+
+// Sentinel's comma-separated flags ("slave,promoted"), empty words dropped.
+std::vector<std::string> split_flags(const std::string& text) {
+  std::vector<std::string> flags;
   std::size_t start = 0;
-  while (start <= flags.size()) {
-    std::size_t comma = flags.find(',', start);
-    if (flags.compare(start, comma == std::string::npos ? std::string::npos : comma - start,
-                      flag) == 0)
-      return true;
-    if (comma == std::string::npos) break;
+  while (start <= text.size()) {
+    std::size_t comma = std::min(text.find(',', start), text.size());
+    if (comma > start) flags.push_back(text.substr(start, comma - start));
     start = comma + 1;
   }
-  return false;
+  return flags;
 }
 
 // Runs `ask(i)` for every i below `count`, all at once (`ask(0)` on the
@@ -116,13 +97,39 @@ std::vector<char> run_each(std::size_t count, const std::function<void(std::size
 
 }  // namespace
 
+void read_master_address(const Reply& reply, SentinelView& view) {
+  if (reply.is_error()) {
+    view.problem = fmt::format("GET-MASTER-ADDR-BY-NAME refused: {}", reply.text.substr(0, 120));
+    return;
+  }
+  // A name the sentinel does not monitor: a null reply.
+  if (reply.type == Reply::Type::nil) {
+    view.answered = true;
+    return;
+  }
+  std::optional<long long> port;
+  if (reply.type == Reply::Type::array && reply.elements.size() == 2 &&
+      reply.elements[0].type == Reply::Type::string &&
+      reply.elements[1].type == Reply::Type::string && !reply.elements[0].text.empty())
+    port = whole_number(&reply.elements[1].text, 1);
+  if (!port || *port > 65535) {
+    view.problem = "GET-MASTER-ADDR-BY-NAME: not an [address, port] reply";
+    return;
+  }
+  view.master = Endpoint{reply.elements[0].text, static_cast<int>(*port)};
+  view.answered = true;
+}
+
 bool replicas_reply_promotes(const Reply& reply, const Endpoint& node) {
   if (reply.type != Reply::Type::array) return false;
   for (const Reply& entry : reply.elements) {
     if (entry.type != Reply::Type::array) continue;
-    if (field(entry, "ip") == node.host && field(entry, "port") == std::to_string(node.port) &&
-        has_flag(field(entry, "flags"), "promoted"))
-      return true;
+    const std::string* ip = field_value(entry, "ip");
+    const std::string* port = field_value(entry, "port");
+    const std::string* flags = field_value(entry, "flags");
+    if (!ip || !port || !flags || *ip != node.host || *port != std::to_string(node.port)) continue;
+    std::vector<std::string> each = split_flags(*flags);
+    if (std::find(each.begin(), each.end(), "promoted") != each.end()) return true;
   }
   return false;
 }
@@ -197,34 +204,6 @@ constexpr std::size_t kFlagsLength = 256;
 void add_problem(SentinelDetails& details, const std::string& why) {
   if (!details.problem.empty()) details.problem += "; ";
   details.problem += why;
-}
-
-// The value of `field` in a reply of field/value pairs; nullptr when absent.
-const std::string* field_value(const Reply& reply, const std::string& field) {
-  for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2)
-    if (reply.elements[i].text == field) return &reply.elements[i + 1].text;
-  return nullptr;
-}
-
-// A whole decimal number from `low` up, or nullopt.
-std::optional<long long> whole_number(const std::string* text, long long low) {
-  if (!text) return std::nullopt;
-  long long value = 0;
-  auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (error != std::errc() || end != text->data() + text->size() || value < low)
-    return std::nullopt;
-  return value;
-}
-
-std::vector<std::string> split_flags(const std::string& text) {
-  std::vector<std::string> flags;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t comma = std::min(text.find(',', start), text.size());
-    if (comma > start) flags.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return flags;
 }
 
 // SENTINEL MASTER's pairs, checked: every element a string, an even count.

@@ -11,25 +11,25 @@ namespace rk {
 
 SentinelJudgement judge_by_sentinels(const ToolOptions& options, const RedisState& local,
                                      const InstanceState* records, Clock::time_point deadline) {
+  const std::vector<ConnectionOptions> sentinels = sentinel_connections(options);
+  const Endpoint self = sentinel_self(options);
   std::size_t configured = options.sentinel_endpoints.size();
   auto settled = [configured](const std::vector<SentinelView>& in, std::size_t pending) {
     return sentinel_tally_settled(in, pending, configured);
   };
   std::vector<SentinelView> views =
-      query_sentinels(sentinel_connections(options), options.master_name, deadline, settled);
+      query_sentinels(sentinels, options.master_name, deadline, settled);
   SentinelJudgement judgement;
   judgement.tally = tally_sentinels(views, configured);
   std::optional<FenceRecord> record = load_fence_record(records);
-  judgement.verdict = decide_sentinel_check(local, judgement.tally, sentinel_self(options), record);
+  judgement.verdict = decide_sentinel_check(local, judgement.tally, self, record);
   // Only on the way to a fence, so a passing check costs nothing more: is
   // a failover making this node master (promoted, or switched by its leader
   // before the others have heard)? Then it is the new master on its way.
   if (judgement.verdict.fence == SentinelFenceStep::fence &&
-      failover_makes_master(query_failover_views(sentinel_connections(options), options.master_name,
-                                                 sentinel_self(options), deadline),
-                            sentinel_self(options)))
-    judgement.verdict =
-        decide_sentinel_check(local, judgement.tally, sentinel_self(options), record, true);
+      failover_makes_master(query_failover_views(sentinels, options.master_name, self, deadline),
+                            self))
+    judgement.verdict = decide_sentinel_check(local, judgement.tally, self, record, true);
   return judgement;
 }
 
