@@ -282,6 +282,52 @@ def read_state(path):
     return fields
 
 
+class KeyWriter:
+    """Writes w:N (value vN) from a thread of its own until stopped, one SET
+    per N; an N whose SET fails is skipped, so each N is written at most
+    once. A subclass says where to write (connect(): a context-managed
+    client), what to keep of an acknowledged write (record(n)), and what to
+    do after an error besides pausing 10 ms (after_error(): look for the
+    master again). It sets its own fields before calling this __init__,
+    which starts the thread."""
+
+    join_seconds = 5
+
+    def __init__(self):
+        self.acked = []
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def connect(self):
+        raise NotImplementedError
+
+    def record(self, n):
+        return n
+
+    def after_error(self):
+        pass
+
+    def _run(self):
+        n = 0
+        while not self.stop_event.is_set():
+            try:
+                with self.connect() as c:
+                    while not self.stop_event.is_set():
+                        c.call("SET", f"w:{n}", f"v{n}")
+                        self.acked.append(self.record(n))
+                        n += 1
+            except Exception:  # READONLY, paused, reset: the next N
+                n += 1
+                time.sleep(0.01)
+                self.after_error()
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(self.join_seconds)
+        return self.acked
+
+
 class RoleMonitor:
     """Samples a server's INFO every `interval` s in a thread, to check what
     a hook did while it ran (e.g. never master while the data was missing).

@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 
 import itkit
@@ -73,41 +72,30 @@ class Sentinel:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Writer:
+class Writer(itkit.KeyWriter):
     """Writes w:N (value vN) until stopped, recording each acknowledged write
     as (N, port, time). It keeps its connection while the server takes its
     writes (Sentinel leaves an old master's clients connected) and, once
     that server refuses or drops it, asks the first sentinel for the master
     and connects there."""
 
+    join_seconds = 10
+
     def __init__(self, port, sentinel):
         self.port, self.sentinel = port, sentinel
-        self.acked = []
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _run(self):
-        n = 0
-        while not self.stop_event.is_set():
-            try:
-                with Resp("127.0.0.1", self.port, timeout=3.0) as c:
-                    while not self.stop_event.is_set():
-                        c.call("SET", f"w:{n}", f"v{n}")
-                        self.acked.append((n, self.port, time.monotonic()))
-                        n += 1
-            except Exception:  # READONLY, a reset: find the master again
-                n += 1
-                time.sleep(0.01)
-                try:
-                    self.port = self.sentinel.names()
-                except Exception:
-                    pass
+    def connect(self):
+        return Resp("127.0.0.1", self.port, timeout=3.0)
 
-    def stop(self):
-        self.stop_event.set()
-        self.thread.join(10)
-        return self.acked
+    def record(self, n):
+        return (n, self.port, time.monotonic())
+
+    def after_error(self):
+        try:
+            self.port = self.sentinel.names()
+        except Exception:
+            pass
 
 
 class SentinelSwitchoverTest(ToolTestCase):

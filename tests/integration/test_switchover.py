@@ -30,34 +30,16 @@ def fake_replica_info(replid, offset):
 
 
 
-class Writer:
+class Writer(itkit.KeyWriter):
     """Writes w:N through `server` until stopped, reconnecting after errors;
     keeps the acknowledged N."""
 
     def __init__(self, server):
         self.server = server
-        self.acked = []
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _run(self):
-        n = 0
-        while not self.stop_event.is_set():
-            try:
-                with self.server.client(timeout=0.5) as c:
-                    while not self.stop_event.is_set():
-                        c.call("SET", f"w:{n}", f"v{n}")
-                        self.acked.append(n)
-                        n += 1
-            except Exception:  # READONLY, paused, reset: try again
-                n += 1
-                time.sleep(0.01)
-
-    def stop(self):
-        self.stop_event.set()
-        self.thread.join(5)
-        return self.acked
+    def connect(self):
+        return self.server.client(timeout=0.5)
 
 
 class SwitchoverTest(ToolTestCase):
